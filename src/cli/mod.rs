@@ -1,0 +1,102 @@
+//! The command line: `swarmdeck` opens the desktop app; subcommands drive the same engine
+//! headless, for scripts and tests.
+
+use clap::{Parser, Subcommand};
+
+pub mod lab;
+pub mod status;
+pub mod target;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "swarmdeck",
+    version,
+    about = "Build, see and troubleshoot Docker Swarm clusters over SSH"
+)]
+pub struct Cli {
+    /// Open the app on the built-in demo cluster (no network needed).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// The inventory file (default: ~/.config/swarmdeck/inventory.toml).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub inventory: Option<std::path::PathBuf>,
+
+    /// Render the window to this PNG file and exit (for docs and visual checks).
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<std::path::PathBuf>,
+
+    /// Which panel to open first.
+    #[arg(long, value_enum)]
+    pub panel: Option<crate::ui::Panel>,
+
+    #[command(flatten)]
+    pub target: target::TargetArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A practice cluster of real Docker hosts in network namespaces on this machine.
+    Lab(lab::LabArgs),
+    /// Connect to every host and show the cluster: hosts, nodes, quorum, overlays.
+    Status(status::StatusArgs),
+}
+
+pub fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Lab(args)) => lab::run(args),
+        Some(Command::Status(args)) => {
+            status::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        None => crate::ui::run(crate::ui::RunOptions {
+            demo: cli.demo,
+            inventory: cli.inventory,
+            screenshot: cli.screenshot,
+            panel: cli.panel,
+        }),
+    }
+}
+
+/// The runtime for headless commands; created here and handed down, never global.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMDECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_host_flags_coexist_with_lab_host_counts() {
+        use clap::Parser;
+        let cli =
+            super::Cli::try_parse_from(["swarmdeck", "lab", "up", "5", "--name", "x"]).unwrap();
+        assert!(cli.target.hosts.is_empty());
+        let cli =
+            super::Cli::try_parse_from(["swarmdeck", "-H", "root@10.0.0.1", "status", "--json"])
+                .unwrap();
+        assert_eq!(cli.target.hosts, vec!["root@10.0.0.1"]);
+    }
+}

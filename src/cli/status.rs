@@ -1,0 +1,114 @@
+//! `swarmdeck status`: connect to every host and print the cluster snapshot.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cluster::Cluster;
+use crate::snapshot::{ClusterSnapshot, Role};
+use crate::ssh::NoSecrets;
+
+use super::target::TargetArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print the snapshot as JSON (the format the app saves and opens).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the snapshot; fails (exit 1) when any host could not be read, after printing.
+pub fn run(
+    args: StatusArgs,
+    target: &TargetArgs,
+    inventory: Option<&Path>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let (inv, source) = target.inventory(inventory)?;
+    let opts = target.ssh_options(&inv);
+    let cluster = Cluster::new(inv, source, opts, Arc::new(NoSecrets));
+    let snap = rt.block_on(cluster.snapshot());
+    if args.json {
+        println!("{}", snap.to_json());
+    } else {
+        print!("{}", render(&snap));
+    }
+    let failed = snap.failed_hosts().count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} host(s) could not be read", snap.hosts.len());
+    }
+    Ok(())
+}
+
+/// A human-readable summary: hosts, nodes, overlays, quorum.
+pub fn render(snap: &ClusterSnapshot) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "HOST            ADDRESS          ENGINE       SWARM");
+    for h in &snap.hosts {
+        match &h.error {
+            Some(e) => {
+                let _ = writeln!(out, "{:<15} {:<16} ERROR: {e}", h.host, h.address);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:<16} {:<12} {}",
+                    h.host,
+                    h.address,
+                    h.engine_version.as_deref().unwrap_or("?"),
+                    h.swarm_state.as_deref().unwrap_or("?")
+                );
+            }
+        }
+    }
+    if snap.swarm.is_none() {
+        let _ = writeln!(
+            out,
+            "\nno swarm manager answered: not a swarm yet, or managers unreachable"
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\nNODE            ROLE      STATE   AVAIL   RAFT         ADDRESS"
+    );
+    for n in &snap.nodes {
+        let role = match (n.role, n.leader) {
+            (Role::Manager, true) => "leader",
+            (Role::Manager, false) => "manager",
+            (Role::Worker, _) => "worker",
+        };
+        let _ = writeln!(
+            out,
+            "{:<15} {:<9} {:<7} {:<7} {:<12} {}",
+            n.hostname,
+            role,
+            n.state,
+            n.availability,
+            n.reachability.as_deref().unwrap_or("-"),
+            n.address
+        );
+    }
+    let a = crate::quorum::assess(&snap.managers(), &Default::default());
+    let _ = writeln!(
+        out,
+        "\nquorum: {} managers, {} reachable, majority {}, tolerates {} failure(s): {}",
+        a.members,
+        a.alive,
+        a.majority,
+        a.fault_tolerance,
+        a.verdict.describe()
+    );
+    for net in snap.networks.iter().filter(|n| n.driver == "overlay") {
+        let _ = writeln!(
+            out,
+            "overlay {} {} attachable={} encrypted={} containers={}",
+            net.name,
+            net.subnets.join(","),
+            net.attachable,
+            net.encrypted,
+            net.containers.len()
+        );
+    }
+    out
+}

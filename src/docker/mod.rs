@@ -1,0 +1,540 @@
+//! The Docker Engine API over the shared SSH session, in process (bollard).
+//!
+//! Every HTTP request opens its own SSH channel on the host's [`SshSession`]:
+//! - normally a `direct-streamlocal@openssh.com` channel to `/var/run/docker.sock`;
+//! - if sshd refuses that (no permission on the socket for a non-root user, or
+//!   `AllowStreamLocalForwarding no`), an exec channel running `docker system dial-stdio`
+//!   (with `sudo -n` when the host is configured for sudo).
+//!
+//! hyper's HTTP/1 client speaks over the channel; the request gets a `Host` header (Docker
+//! answers `400 missing required Host header` otherwise) and an origin-form target.
+//!
+//! The API version is negotiated from the unversioned `GET /version` (engines reject a
+//! versioned path newer than they support, so bollard's default 1.53 cannot be sent to a
+//! 20.10 engine first), then confirmed with `Docker::negotiate_version`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::{BollardRequest, ClientVersion, Docker};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use russh::ChannelOpenFailure;
+use tokio::sync::Semaphore;
+
+use crate::ssh::{RemoteCommand, SshError, SshSession, exec::quote};
+
+/// Where dockerd listens on Linux hosts.
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// The `Host` header sent with every request.
+const HOST_HEADER: &str = "docker";
+
+/// sshd's default `MaxSessions` is 10 session channels per connection; dial-stdio uses
+/// session channels, so keep some headroom for exec.
+const DIAL_STDIO_PARALLEL: usize = 6;
+
+/// How the API is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// `direct-streamlocal` channel to the socket.
+    Socket(String),
+    /// `docker system dial-stdio` on an exec channel.
+    DialStdio { sudo: bool },
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Socket(p) => write!(f, "SSH stream to {p}"),
+            Via::DialStdio { sudo: false } => f.write_str("docker system dial-stdio"),
+            Via::DialStdio { sudo: true } => f.write_str("sudo -n docker system dial-stdio"),
+        }
+    }
+}
+
+/// Docker failures, each naming the host and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error(
+        "{host}: Docker is not installed (no `docker` command and no {socket}). Install \
+         Docker Engine on the host"
+    )]
+    NotInstalled { host: String, socket: String },
+    #[error(
+        "{host}: the Docker daemon is not running ({detail}). Start it on the host, e.g. \
+         `sudo systemctl start docker`, and check `journalctl -u docker` if it won't start"
+    )]
+    DaemonNotRunning { host: String, detail: String },
+    #[error(
+        "{host}: user {user} may not use the Docker socket {socket}{detail}. Add the user to the \
+         docker group (`sudo usermod -aG docker {user}`, then reconnect) or enable sudo for \
+         this host in the inventory (it needs passwordless `sudo -n docker`)",
+        detail = if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) }
+    )]
+    PermissionDenied {
+        host: String,
+        user: String,
+        socket: String,
+        detail: String,
+    },
+    #[error(
+        "{host}: `sudo -n docker` did not run ({detail}). Make sure sudo is installed and \
+         {user} may run docker through it without a password (a sudoers rule with NOPASSWD), \
+         or add {user} to the docker group and turn sudo off for this host"
+    )]
+    SudoFailed {
+        host: String,
+        user: String,
+        detail: String,
+    },
+    #[error(
+        "{host}: sshd refuses to forward to the Docker socket ({failure:?}) and there is no \
+         `docker` command for the dial-stdio fallback. Set `AllowStreamLocalForwarding yes` in \
+         the host's sshd_config, or install the docker CLI there"
+    )]
+    ForwardingRefused {
+        host: String,
+        failure: ChannelOpenFailure,
+    },
+    #[error("{host}: the Docker API answered unexpectedly via {via}: {message}")]
+    Protocol {
+        host: String,
+        via: Via,
+        message: String,
+    },
+    #[error("{host}: Docker API error: {source}")]
+    Api {
+        host: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+impl DockerError {
+    pub fn host(&self) -> &str {
+        match self {
+            DockerError::Ssh(e) => e.host(),
+            DockerError::NotInstalled { host, .. }
+            | DockerError::DaemonNotRunning { host, .. }
+            | DockerError::PermissionDenied { host, .. }
+            | DockerError::SudoFailed { host, .. }
+            | DockerError::ForwardingRefused { host, .. }
+            | DockerError::Protocol { host, .. }
+            | DockerError::Api { host, .. } => host,
+        }
+    }
+}
+
+/// Options for [`DockerHost::connect_with`].
+#[derive(Debug, Clone)]
+pub struct DockerOptions {
+    pub socket_path: String,
+    /// Use `sudo -n` for the dial-stdio fallback. `None`: the host spec's `sudo` flag.
+    pub sudo: Option<bool>,
+    /// bollard's per-request timeout, in seconds.
+    pub request_timeout_secs: u64,
+    /// Skip the socket and go straight to dial-stdio (mostly for tests).
+    pub force_dial_stdio: bool,
+}
+
+impl Default for DockerOptions {
+    fn default() -> Self {
+        Self {
+            socket_path: DEFAULT_SOCKET.to_string(),
+            sudo: None,
+            request_timeout_secs: 120,
+            force_dial_stdio: false,
+        }
+    }
+}
+
+/// A connected Docker client plus how it got there.
+#[derive(Debug, Clone)]
+pub struct DockerLink {
+    pub docker: Docker,
+    pub via: Via,
+    /// Negotiated API version (e.g. 1.41 for Engine 20.10).
+    pub api_version: ClientVersion,
+    /// Engine version string reported by the daemon, e.g. "20.10.24+dfsg1".
+    pub engine_version: Option<String>,
+}
+
+/// The per-request transport: one SSH channel per HTTP exchange.
+#[derive(Clone)]
+struct SshTransport {
+    session: SshSession,
+    via: Via,
+    limit: Option<Arc<Semaphore>>,
+}
+
+type ChannelStream = russh::ChannelStream<russh::client::Msg>;
+
+fn io_error(e: impl std::fmt::Display) -> bollard::errors::Error {
+    bollard::errors::Error::IOError {
+        err: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl SshTransport {
+    fn new(session: SshSession, via: Via) -> Self {
+        let limit = match via {
+            Via::DialStdio { .. } => Some(Arc::new(Semaphore::new(DIAL_STDIO_PARALLEL))),
+            Via::Socket(_) => None,
+        };
+        Self {
+            session,
+            via,
+            limit,
+        }
+    }
+
+    fn dial_command(sudo: bool) -> RemoteCommand {
+        RemoteCommand::new(["docker", "system", "dial-stdio"]).sudo(sudo)
+    }
+
+    async fn open(&self) -> Result<ChannelStream, SshError> {
+        match &self.via {
+            Via::Socket(path) => Ok(self.session.open_streamlocal(path).await?.into_stream()),
+            Via::DialStdio { sudo } => {
+                let ch = self.session.open_session_channel().await?;
+                let line = Self::dial_command(*sudo)
+                    .command_line()
+                    .expect("static command is valid");
+                ch.exec(false, line.as_bytes())
+                    .await
+                    .map_err(|e| SshError::Disconnected {
+                        host: self.session.name().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(ch.into_stream())
+            }
+        }
+    }
+
+    /// One HTTP exchange on a fresh channel.
+    async fn send(
+        &self,
+        req: BollardRequest,
+    ) -> Result<Response<Incoming>, bollard::errors::Error> {
+        let permit = match &self.limit {
+            Some(s) => Some(s.clone().acquire_owned().await.map_err(io_error)?),
+            None => None,
+        };
+        let stream = self.open().await.map_err(io_error)?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| bollard::errors::Error::HyperResponseError { err: e })?;
+        let host = self.session.name().to_string();
+        tokio::spawn(async move {
+            // Upgrades: attach/exec hijack the connection after a 101.
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(%host, "docker HTTP connection ended: {e}");
+            }
+            drop(permit);
+        });
+        let (mut parts, body) = req.into_parts();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_string())
+            .unwrap_or_else(|| "/".to_string());
+        parts.uri = target.parse().map_err(|e: hyper::http::uri::InvalidUri| {
+            bollard::errors::Error::InvalidURIError { err: e }
+        })?;
+        parts.headers.insert(
+            hyper::header::HOST,
+            hyper::header::HeaderValue::from_static(HOST_HEADER),
+        );
+        sender
+            .send_request(Request::from_parts(parts, body))
+            .await
+            .map_err(|e| bollard::errors::Error::HyperResponseError { err: e })
+    }
+
+    /// Unversioned `GET /version`: works whatever API range the engine supports.
+    async fn probe_version(&self) -> Result<bollard::models::SystemVersion, String> {
+        let req = Request::get("http://docker/version")
+            .body(bollard::body_full(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let resp = self.send(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading the response: {e}"))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(format!(
+                "GET /version answered {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("GET /version: bad JSON: {e}"))
+    }
+}
+
+fn parse_api_version(s: &str) -> Option<ClientVersion> {
+    let (maj, min) = s.trim().split_once('.')?;
+    Some(ClientVersion {
+        major_version: maj.parse().ok()?,
+        minor_version: min.parse().ok()?,
+    })
+}
+
+/// What the host's shell says about Docker (used only when the socket channel failed).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Diagnosis {
+    cli: bool,
+    socket: bool,
+    socket_rw: bool,
+}
+
+async fn diagnose(session: &SshSession, socket: &str) -> Result<Diagnosis, SshError> {
+    let s = quote(socket);
+    let script = format!(
+        "if command -v docker >/dev/null 2>&1; then echo cli=1; else echo cli=0; fi; \
+         if [ -S {s} ]; then echo sock=1; else echo sock=0; fi; \
+         if [ -r {s} ] && [ -w {s} ]; then echo rw=1; else echo rw=0; fi"
+    );
+    let out = session
+        .exec(&RemoteCommand::shell(script).timeout(Duration::from_secs(20)))
+        .await?;
+    let text = out.stdout_lossy();
+    let flag = |k: &str| text.lines().any(|l| l.trim() == format!("{k}=1"));
+    Ok(Diagnosis {
+        cli: flag("cli"),
+        socket: flag("sock"),
+        socket_rw: flag("rw"),
+    })
+}
+
+/// Runs `docker version` (same sudo as the fallback) and turns its stderr into a precise
+/// error. Called only after dial-stdio failed.
+async fn classify_cli_failure(session: &SshSession, sudo: bool, socket: &str) -> DockerError {
+    let host = session.name().to_string();
+    let user = session.host().user.clone();
+    let cmd = RemoteCommand::new(["docker", "version", "--format", "{{.Server.APIVersion}}"])
+        .sudo(sudo)
+        .timeout(Duration::from_secs(30));
+    let out = match session.exec(&cmd).await {
+        Ok(o) => o,
+        Err(e) => return e.into(),
+    };
+    let err = out.stderr_lossy().trim().to_string();
+    let low = err.to_ascii_lowercase();
+    let first_line = err.lines().next().unwrap_or("").to_string();
+    if sudo && (low.contains("sudo:") || low.contains("a password is required")) {
+        return DockerError::SudoFailed {
+            host,
+            user,
+            detail: first_line,
+        };
+    }
+    if low.contains("permission denied") {
+        return DockerError::PermissionDenied {
+            host,
+            user,
+            socket: socket.to_string(),
+            detail: first_line,
+        };
+    }
+    if low.contains("cannot connect to the docker daemon") || low.contains("connection refused") {
+        return DockerError::DaemonNotRunning {
+            host,
+            detail: first_line,
+        };
+    }
+    if low.contains("not found") && out.status == 127 {
+        return DockerError::NotInstalled {
+            host,
+            socket: socket.to_string(),
+        };
+    }
+    DockerError::Protocol {
+        host,
+        via: Via::DialStdio { sudo },
+        message: if err.is_empty() {
+            format!("`docker version` exited with status {}", out.status)
+        } else {
+            first_line
+        },
+    }
+}
+
+/// Entry point: a bollard [`Docker`] that talks to a host's engine over its SSH session.
+pub struct DockerHost;
+
+impl DockerHost {
+    /// Connects with default options and returns the negotiated client.
+    pub async fn connect(session: &SshSession) -> Result<Docker, DockerError> {
+        Ok(Self::connect_with(session, &DockerOptions::default())
+            .await?
+            .docker)
+    }
+
+    /// Connects, choosing the socket channel or the dial-stdio fallback, and negotiates
+    /// the API version.
+    pub async fn connect_with(
+        session: &SshSession,
+        opts: &DockerOptions,
+    ) -> Result<DockerLink, DockerError> {
+        let host = session.name().to_string();
+        let user = session.host().user.clone();
+        let sudo = opts.sudo.unwrap_or(session.host().sudo);
+        let socket = opts.socket_path.clone();
+
+        if !opts.force_dial_stdio {
+            match session.open_streamlocal(&socket).await {
+                Ok(ch) => {
+                    drop(ch); // closed on drop; the probe opens its own
+                    let t = SshTransport::new(session.clone(), Via::Socket(socket.clone()));
+                    return Self::finish(t, opts).await;
+                }
+                Err(SshError::ChannelRefused { failure, .. }) => {
+                    tracing::debug!(%host, ?failure, "socket channel refused; diagnosing");
+                    let d = diagnose(session, &socket).await?;
+                    tracing::debug!(%host, ?d, "docker diagnosis");
+                    let prohibited = failure == ChannelOpenFailure::AdministrativelyProhibited;
+                    if !d.cli && !d.socket {
+                        return Err(DockerError::NotInstalled { host, socket });
+                    }
+                    if !d.cli {
+                        if prohibited {
+                            return Err(DockerError::ForwardingRefused { host, failure });
+                        }
+                        if !d.socket_rw {
+                            return Err(DockerError::PermissionDenied {
+                                host,
+                                user,
+                                socket,
+                                detail: String::new(),
+                            });
+                        }
+                        return Err(DockerError::DaemonNotRunning {
+                            host,
+                            detail: format!("{socket} exists but refuses connections"),
+                        });
+                    }
+                    if d.socket && d.socket_rw && !prohibited {
+                        // The socket is there and usable by this user, yet connecting
+                        // failed: nothing accepts on it.
+                        return Err(DockerError::DaemonNotRunning {
+                            host,
+                            detail: format!("{socket} exists but refuses connections"),
+                        });
+                    }
+                    if d.socket && !d.socket_rw && !sudo {
+                        return Err(DockerError::PermissionDenied {
+                            host,
+                            user,
+                            socket,
+                            detail: String::new(),
+                        });
+                    }
+                    // Fall through: docker CLI present; socket forbidden to forward, not
+                    // accessible without sudo, or somewhere else (docker context).
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        let via = Via::DialStdio { sudo };
+        tracing::info!(%host, %via, "using the docker CLI's dial-stdio for the Engine API");
+        let t = SshTransport::new(session.clone(), via);
+        match t.probe_version().await {
+            Ok(_) => Self::finish(t, opts).await,
+            Err(probe_err) => {
+                tracing::debug!(%host, "dial-stdio probe failed: {probe_err}");
+                Err(classify_cli_failure(session, sudo, &socket).await)
+            }
+        }
+    }
+
+    async fn finish(t: SshTransport, opts: &DockerOptions) -> Result<DockerLink, DockerError> {
+        let host = t.session.name().to_string();
+        let via = t.via.clone();
+        let v = t
+            .probe_version()
+            .await
+            .map_err(|message| DockerError::Protocol {
+                host: host.clone(),
+                via: via.clone(),
+                message,
+            })?;
+        let server = v
+            .api_version
+            .as_deref()
+            .and_then(parse_api_version)
+            .ok_or_else(|| DockerError::Protocol {
+                host: host.clone(),
+                via: via.clone(),
+                message: "GET /version has no ApiVersion".into(),
+            })?;
+        let ours = *bollard::API_DEFAULT_VERSION;
+        let start = if server < ours { server } else { ours };
+        // bollard's CustomTransport trait is not exported; its blanket impl for closures is.
+        let transport = move |req: BollardRequest| {
+            let t = t.clone();
+            async move { t.send(req).await }
+        };
+        let docker = Docker::connect_with_custom_transport(
+            transport,
+            Some("http://docker"),
+            opts.request_timeout_secs,
+            &start,
+        )
+        .map_err(|source| DockerError::Api {
+            host: host.clone(),
+            source,
+        })?;
+        // Confirms the versioned path works end to end (and never upgrades).
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|source| DockerError::Api {
+                host: host.clone(),
+                source,
+            })?;
+        let api_version = docker.client_version();
+        tracing::debug!(%host, %via, api = %format!("{}.{}", api_version.major_version, api_version.minor_version), "Docker API connected");
+        Ok(DockerLink {
+            docker,
+            via,
+            api_version,
+            engine_version: v.version,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_api_versions() {
+        let v = parse_api_version("1.41").unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(parse_api_version("1").is_none());
+        assert!(parse_api_version("x.y").is_none());
+        assert!(parse_api_version("1.41").unwrap() < *bollard::API_DEFAULT_VERSION);
+    }
+
+    #[test]
+    fn dial_stdio_command_lines() {
+        assert_eq!(
+            SshTransport::dial_command(false).command_line().unwrap(),
+            "docker system dial-stdio"
+        );
+        assert_eq!(
+            SshTransport::dial_command(true).command_line().unwrap(),
+            "sudo -n -- docker system dial-stdio"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! The inventory: which hosts make up a cluster and how to reach them over SSH.
+//! Stored as TOML (atomic writes, mode 0600). Holds no secrets: passwords and key
+//! passphrases live only in the OS keyring.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How swarmdeck authenticates to a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "method", rename_all = "kebab-case")]
+pub enum AuthMethod {
+    /// Keys offered by the running ssh-agent (`SSH_AUTH_SOCK`).
+    #[default]
+    Agent,
+    /// A private key file; an encrypted key's passphrase comes from the keyring.
+    Key { path: PathBuf },
+    /// A password from the keyring.
+    Password,
+}
+
+/// One host as the user described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostSpec {
+    /// Display name, unique in the inventory.
+    pub name: String,
+    /// DNS name or IP address the workstation connects to.
+    pub address: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// Run privileged remote commands through `sudo -n`.
+    #[serde(default)]
+    pub sudo: bool,
+    /// Free-form labels, e.g. `zone = "a"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_port() -> u16 {
+    22
+}
+
+fn default_user() -> String {
+    "root".to_string()
+}
+
+/// A set of hosts plus the known_hosts files to trust besides the user's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Extra known_hosts files checked after `~/.ssh/known_hosts` (e.g. a practice lab's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_hosts: Vec<PathBuf>,
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<HostSpec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("cannot read inventory {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("inventory {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("inventory {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write inventory {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Inventory {
+    pub fn load(path: &Path) -> Result<Self, InventoryError> {
+        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let inv: Inventory = toml::from_str(&text).map_err(|e| InventoryError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        inv.validate().map_err(|message| InventoryError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(inv)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), InventoryError> {
+        let text = toml::to_string_pretty(self).map_err(|e| InventoryError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        crate::fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|source| {
+            InventoryError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })
+    }
+
+    /// Names must be unique and every host needs an address; anything else is a user error
+    /// we report before touching the network.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for h in &self.hosts {
+            if h.name.trim().is_empty() {
+                return Err(format!("a host with address {:?} has no name", h.address));
+            }
+            if h.address.trim().is_empty() {
+                return Err(format!("host {:?} has no address", h.name));
+            }
+            if !seen.insert(h.name.as_str()) {
+                return Err(format!("host name {:?} appears twice", h.name));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn host(&self, name: &str) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_toml() {
+        let inv = Inventory {
+            known_hosts: vec![PathBuf::from("/tmp/kh")],
+            hosts: vec![HostSpec {
+                name: "h1".into(),
+                address: "10.0.0.1".into(),
+                port: 2222,
+                user: "ops".into(),
+                auth: AuthMethod::Key {
+                    path: "/k/id".into(),
+                },
+                sudo: true,
+                labels: [("zone".to_string(), "a".to_string())].into(),
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("inv.toml");
+        inv.save(&p).unwrap();
+        assert_eq!(Inventory::load(&p).unwrap(), inv);
+    }
+
+    #[test]
+    fn defaults_and_duplicates() {
+        let inv: Inventory = toml::from_str("[[host]]\nname='a'\naddress='x'\n").unwrap();
+        assert_eq!(inv.hosts[0].port, 22);
+        assert_eq!(inv.hosts[0].user, "root");
+        assert_eq!(inv.hosts[0].auth, AuthMethod::Agent);
+        let dup: Inventory =
+            toml::from_str("[[host]]\nname='a'\naddress='x'\n[[host]]\nname='a'\naddress='y'\n")
+                .unwrap();
+        assert!(dup.validate().unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn broken_file_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.toml");
+        std::fs::write(&p, "[[host]\nname=").unwrap();
+        let err = Inventory::load(&p).unwrap_err().to_string();
+        assert!(err.contains("bad.toml"), "{err}");
+    }
+}

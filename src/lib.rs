@@ -1,0 +1,19 @@
+//! swarmdeck: build, see and troubleshoot Docker Swarm clusters over plain SSH.
+//!
+//! The engine (`inventory`, `ssh`, `docker`, `cluster`, `snapshot`, `quorum`, `lab`) is plain async
+//! Rust and knows nothing of egui. `service` owns the tokio runtime for the GUI and talks
+//! to `ui` through bounded channels only.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod cluster;
+pub mod docker;
+pub mod fsutil;
+pub mod inventory;
+pub mod lab;
+pub mod quorum;
+pub mod redact;
+pub mod service;
+pub mod snapshot;
+pub mod ssh;
+pub mod ui;

@@ -1,0 +1,127 @@
+//! The service: one thread owning the tokio runtime on which all remote work runs.
+//!
+//! The UI sends [`Command`]s through a bounded channel and drains [`Event`]s with
+//! `try_recv`; it never awaits, blocks on or locks anything the service holds. After every
+//! event the service calls the repaint hook so the UI wakes up to show it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::snapshot::ClusterSnapshot;
+
+mod worker;
+
+/// Work the UI asks for.
+#[derive(Debug)]
+pub enum Command {
+    /// Connect to every host of an inventory and take a snapshot.
+    Refresh { inventory: PathBuf },
+    /// Read a saved snapshot file.
+    OpenSnapshot { path: PathBuf },
+    /// Stop the service loop (the window is closing).
+    Shutdown,
+}
+
+/// What the service reports back.
+#[derive(Debug)]
+pub enum Event {
+    Snapshot(Box<ClusterSnapshot>),
+    Busy { what: String },
+    Idle,
+    Notice(Notice),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// A readable message for the user, naming the host and the fix where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub severity: Severity,
+    pub text: String,
+}
+
+impl Notice {
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            text: crate::redact::redact(&text.into()).into_owned(),
+        }
+    }
+
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Info,
+            text: text.into(),
+        }
+    }
+}
+
+/// Called after each event so the UI repaints (egui's `Context::request_repaint`).
+pub type RepaintHook = Arc<dyn Fn() + Send + Sync>;
+
+const CHANNEL_DEPTH: usize = 64;
+
+/// The UI's end of the service.
+pub struct ServiceHandle {
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<Event>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the background service is busy; try again in a moment")]
+    Full,
+    #[error("the background service has stopped; restart swarmdeck")]
+    Closed,
+}
+
+impl ServiceHandle {
+    /// Starts the service thread with its own multi-threaded tokio runtime.
+    pub fn spawn(repaint: RepaintHook) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("swarmdeck-service")
+            .build()?;
+        let (cmd_tx, cmd_rx) = mpsc::channel(CHANNEL_DEPTH);
+        let (evt_tx, evt_rx) = mpsc::channel(CHANNEL_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name("swarmdeck-service".into())
+            .spawn(move || runtime.block_on(worker::run(cmd_rx, evt_tx, repaint)))?;
+        Ok(Self {
+            commands: cmd_tx,
+            events: evt_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a command without waiting; a full or closed channel becomes a visible error.
+    pub fn send(&self, cmd: Command) -> Result<(), SendError> {
+        self.commands.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// Next pending event, if any (never blocks).
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+}
+
+impl Drop for ServiceHandle {
+    fn drop(&mut self) {
+        let _ = self.commands.try_send(Command::Shutdown);
+        // Don't join: a connection attempt may still be waiting on its timeout, and the
+        // window should close now. The runtime ends with the process.
+        drop(self.thread.take());
+    }
+}

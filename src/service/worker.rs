@@ -1,0 +1,103 @@
+//! The service loop: runs commands on the runtime and reports back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::{Command, Event, Notice, RepaintHook};
+use crate::cluster::Cluster;
+use crate::inventory::Inventory;
+use crate::snapshot::ClusterSnapshot;
+use crate::ssh::{HostKeyPolicy, NoSecrets, SshOptions};
+
+pub(super) async fn run(
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Event>,
+    repaint: RepaintHook,
+) {
+    let out = Outbox { events, repaint };
+    // Kept between refreshes so sessions and engine clients are reused (warm refresh).
+    let mut cluster: Option<(PathBuf, Cluster)> = None;
+    while let Some(cmd) = commands.recv().await {
+        match cmd {
+            Command::Shutdown => break,
+            Command::OpenSnapshot { path } => {
+                let out = out.clone();
+                tokio::spawn(async move { open_snapshot(path, out).await });
+            }
+            Command::Refresh { inventory } => {
+                let reuse = cluster.as_ref().filter(|(p, _)| *p == inventory);
+                let c = match reuse {
+                    Some((_, c)) => c.clone(),
+                    None => match open_cluster(&inventory) {
+                        Ok(c) => {
+                            cluster = Some((inventory, c.clone()));
+                            c
+                        }
+                        Err(e) => {
+                            out.send(Event::Notice(Notice::error(e))).await;
+                            continue;
+                        }
+                    },
+                };
+                let out = out.clone();
+                tokio::spawn(async move { refresh(c, out).await });
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Outbox {
+    events: mpsc::Sender<Event>,
+    repaint: RepaintHook,
+}
+
+impl Outbox {
+    async fn send(&self, event: Event) {
+        // A closed channel means the window is gone; nothing left to tell.
+        if self.events.send(event).await.is_ok() {
+            (self.repaint)();
+        }
+    }
+}
+
+async fn open_snapshot(path: PathBuf, out: Outbox) {
+    let result = tokio::fs::read_to_string(&path)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|text| ClusterSnapshot::from_json(&text).map_err(|e| e.to_string()));
+    match result {
+        Ok(snap) => out.send(Event::Snapshot(Box::new(snap))).await,
+        Err(e) => {
+            out.send(Event::Notice(Notice::error(format!(
+                "cannot open snapshot {}: {e}",
+                path.display()
+            ))))
+            .await
+        }
+    }
+}
+
+fn open_cluster(path: &Path) -> Result<Cluster, String> {
+    let inventory = Inventory::load(path).map_err(|e| e.to_string())?;
+    let opts = SshOptions::for_inventory(&inventory, HostKeyPolicy::Strict);
+    let source = path.display().to_string();
+    Ok(Cluster::new(inventory, source, opts, Arc::new(NoSecrets)))
+}
+
+async fn refresh(cluster: Cluster, out: Outbox) {
+    let n = cluster.inventory().hosts.len();
+    out.send(Event::Busy {
+        what: format!("taking a snapshot of {n} host(s)"),
+    })
+    .await;
+    let snap = cluster.snapshot().await;
+    for h in snap.failed_hosts() {
+        let text = h.error.clone().unwrap_or_default();
+        out.send(Event::Notice(Notice::error(text))).await;
+    }
+    out.send(Event::Snapshot(Box::new(snap))).await;
+    out.send(Event::Idle).await;
+}

@@ -1,0 +1,378 @@
+//! The cluster snapshot: what swarmdeck knows about a cluster at one moment.
+//!
+//! Versioned and serde-serialisable, so it can be saved in bundles, shipped as the demo
+//! and compared offline. It never holds secrets (no join tokens, no unlock keys).
+//! Conversions from Engine API models live here as pure functions; gathering them over
+//! SSH lives in [`crate::cluster`].
+
+use std::collections::BTreeMap;
+
+use bollard::models::{
+    LocalNodeState, Network, NetworkInspect, Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum,
+    NodeState, Reachability, SystemInfo,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::quorum;
+
+/// The built-in demo cluster: a real snapshot captured from a 5-host practice lab.
+pub fn demo() -> ClusterSnapshot {
+    ClusterSnapshot::from_json(include_str!("../../assets/demo-cluster.json"))
+        .expect("the bundled demo snapshot parses")
+}
+
+/// Bumped whenever a field changes meaning; older files are refused with a clear error.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    pub version: u32,
+    /// Seconds since the Unix epoch when the snapshot was taken.
+    pub taken_at: u64,
+    /// Where it came from, e.g. "lab demo5" or an inventory path.
+    pub source: String,
+    pub swarm: Option<SwarmSummary>,
+    pub nodes: Vec<NodeInfo>,
+    pub networks: Vec<NetworkInfo>,
+    /// One entry per host the snapshot tried to reach, including failures.
+    pub hosts: Vec<HostStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmSummary {
+    pub cluster_id: String,
+    pub created_at: Option<String>,
+    /// Which host answered for the cluster-wide view (a manager).
+    pub answered_by: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Manager,
+    Worker,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: String,
+    pub hostname: String,
+    pub role: Role,
+    pub leader: bool,
+    /// Raft reachability for managers: "reachable", "unreachable", "unknown".
+    pub reachability: Option<String>,
+    /// "active", "pause" or "drain".
+    pub availability: String,
+    /// "ready", "down", "unknown", "disconnected".
+    pub state: String,
+    pub address: String,
+    pub engine_version: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl NodeInfo {
+    pub fn is_ready(&self) -> bool {
+        self.state == "ready"
+    }
+
+    pub fn is_reachable_manager(&self) -> bool {
+        self.role == Role::Manager && self.reachability.as_deref() == Some("reachable")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    /// "swarm" for overlays, "local" for host-only networks.
+    pub scope: String,
+    pub attachable: bool,
+    pub encrypted: bool,
+    pub ingress: bool,
+    pub subnets: Vec<String>,
+    /// Containers attached, by node hostname (from each host's own view).
+    pub containers: Vec<AttachedContainer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedContainer {
+    pub node: String,
+    pub name: String,
+    pub ipv4: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostStatus {
+    /// The inventory name of the host.
+    pub host: String,
+    pub address: String,
+    /// The engine's own name for itself (becomes the swarm node name).
+    pub engine_name: Option<String>,
+    pub engine_version: Option<String>,
+    /// "inactive", "pending", "active", "error", "locked".
+    pub swarm_state: Option<String>,
+    pub node_id: Option<String>,
+    /// A manager able to answer for the whole swarm.
+    #[serde(default)]
+    pub control_available: bool,
+    /// Why this host could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+impl ClusterSnapshot {
+    pub fn empty(source: impl Into<String>) -> Self {
+        Self {
+            version: SNAPSHOT_VERSION,
+            taken_at: now_secs(),
+            source: source.into(),
+            swarm: None,
+            nodes: Vec::new(),
+            networks: Vec::new(),
+            hosts: Vec::new(),
+        }
+    }
+
+    /// Parses a snapshot file, refusing versions this build does not understand.
+    pub fn from_json(text: &str) -> Result<Self, SnapshotError> {
+        let probe: serde_json::Value = serde_json::from_str(text)?;
+        let version = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version != u64::from(SNAPSHOT_VERSION) {
+            return Err(SnapshotError::Version(version));
+        }
+        Ok(serde_json::from_value(probe)?)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("snapshot serialises")
+    }
+
+    /// Managers as the quorum model sees them, zones from the `zone` node label.
+    pub fn managers(&self) -> Vec<quorum::Manager> {
+        self.nodes
+            .iter()
+            .filter(|n| n.role == Role::Manager)
+            .map(|n| quorum::Manager {
+                name: n.hostname.clone(),
+                reachable: n.is_reachable_manager(),
+                zone: n.labels.get("zone").cloned(),
+            })
+            .collect()
+    }
+
+    pub fn leader(&self) -> Option<&NodeInfo> {
+        self.nodes.iter().find(|n| n.leader)
+    }
+
+    /// Hosts that could not be read.
+    pub fn failed_hosts(&self) -> impl Iterator<Item = &HostStatus> {
+        self.hosts.iter().filter(|h| h.error.is_some())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("not a swarmdeck snapshot: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "snapshot format version {0} is not supported by this swarmdeck (it reads version {SNAPSHOT_VERSION})"
+    )]
+    Version(u64),
+}
+
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn lower<T: std::fmt::Display>(v: Option<T>, default: &str) -> String {
+    v.map(|v| v.to_string().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// A swarm node from the Engine API (`GET /nodes` on a manager).
+pub fn node_from_api(n: &Node) -> NodeInfo {
+    let spec = n.spec.as_ref();
+    let desc = n.description.as_ref();
+    let status = n.status.as_ref();
+    let mgr = n.manager_status.as_ref();
+    let role = match spec.and_then(|s| s.role) {
+        Some(NodeSpecRoleEnum::MANAGER) => Role::Manager,
+        _ => Role::Worker,
+    };
+    NodeInfo {
+        id: n.id.clone().unwrap_or_default(),
+        hostname: desc.and_then(|d| d.hostname.clone()).unwrap_or_default(),
+        role,
+        leader: mgr.and_then(|m| m.leader).unwrap_or(false),
+        reachability: mgr.map(|m| lower(m.reachability.map(reachability_str), "unknown")),
+        availability: lower(
+            spec.and_then(|s| s.availability).map(availability_str),
+            "unknown",
+        ),
+        state: lower(status.and_then(|s| s.state).map(state_str), "unknown"),
+        address: status.and_then(|s| s.addr.clone()).unwrap_or_default(),
+        engine_version: desc
+            .and_then(|d| d.engine.as_ref())
+            .and_then(|e| e.engine_version.clone())
+            .unwrap_or_default(),
+        labels: spec
+            .and_then(|s| s.labels.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn reachability_str(r: Reachability) -> &'static str {
+    match r {
+        Reachability::REACHABLE => "reachable",
+        Reachability::UNREACHABLE => "unreachable",
+        _ => "unknown",
+    }
+}
+
+fn availability_str(a: NodeSpecAvailabilityEnum) -> &'static str {
+    match a {
+        NodeSpecAvailabilityEnum::ACTIVE => "active",
+        NodeSpecAvailabilityEnum::PAUSE => "pause",
+        NodeSpecAvailabilityEnum::DRAIN => "drain",
+        _ => "unknown",
+    }
+}
+
+fn state_str(s: NodeState) -> &'static str {
+    match s {
+        NodeState::READY => "ready",
+        NodeState::DOWN => "down",
+        NodeState::DISCONNECTED => "disconnected",
+        _ => "unknown",
+    }
+}
+
+/// A host's own status from `GET /info`.
+pub fn host_from_info(host: &str, address: &str, info: &SystemInfo) -> HostStatus {
+    let swarm = info.swarm.as_ref();
+    HostStatus {
+        host: host.to_string(),
+        address: address.to_string(),
+        engine_name: info.name.clone(),
+        engine_version: info.server_version.clone(),
+        swarm_state: swarm
+            .and_then(|s| s.local_node_state)
+            .map(|s| local_state_str(s).to_string()),
+        node_id: swarm
+            .and_then(|s| s.node_id.clone())
+            .filter(|s| !s.is_empty()),
+        control_available: swarm.and_then(|s| s.control_available).unwrap_or(false),
+        error: None,
+    }
+}
+
+fn local_state_str(s: LocalNodeState) -> &'static str {
+    match s {
+        LocalNodeState::INACTIVE => "inactive",
+        LocalNodeState::PENDING => "pending",
+        LocalNodeState::ACTIVE => "active",
+        LocalNodeState::ERROR => "error",
+        LocalNodeState::LOCKED => "locked",
+        _ => "unknown",
+    }
+}
+
+/// A network from the list endpoint; attached containers are merged in per host later.
+pub fn network_from_api(n: &Network) -> NetworkInfo {
+    NetworkInfo {
+        id: n.id.clone().unwrap_or_default(),
+        name: n.name.clone().unwrap_or_default(),
+        driver: n.driver.clone().unwrap_or_default(),
+        scope: n.scope.clone().unwrap_or_default(),
+        attachable: n.attachable.unwrap_or(false),
+        encrypted: n
+            .options
+            .as_ref()
+            .is_some_and(|o| o.contains_key("encrypted")),
+        ingress: n.ingress.unwrap_or(false),
+        subnets: n
+            .ipam
+            .as_ref()
+            .and_then(|i| i.config.as_ref())
+            .map(|c| c.iter().filter_map(|c| c.subnet.clone()).collect())
+            .unwrap_or_default(),
+        containers: Vec::new(),
+    }
+}
+
+/// Containers one host sees attached to a network (a host only sees its own).
+pub fn attached_from_inspect(node: &str, n: &NetworkInspect) -> Vec<AttachedContainer> {
+    let mut out: Vec<AttachedContainer> = n
+        .containers
+        .as_ref()
+        .map(|c| {
+            c.values()
+                .filter_map(|e| {
+                    let name = e.name.clone()?;
+                    // Swarm's internal load-balancer endpoints are not user containers.
+                    (!name.ends_with("-endpoint")).then(|| AttachedContainer {
+                        node: node.to_string(),
+                        name,
+                        ipv4: e.ipv4_address.clone().filter(|s| !s.is_empty()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_conversion_reads_roles_and_states() {
+        let json = r#"{
+            "ID": "abc", "Spec": {"Role": "manager", "Availability": "drain", "Labels": {"zone": "a"}},
+            "Description": {"Hostname": "node1", "Engine": {"EngineVersion": "20.10.24"}},
+            "Status": {"State": "ready", "Addr": "10.0.0.1"},
+            "ManagerStatus": {"Leader": true, "Reachability": "reachable", "Addr": "10.0.0.1:2377"}
+        }"#;
+        let node: Node = serde_json::from_str(json).unwrap();
+        let n = node_from_api(&node);
+        assert_eq!(n.role, Role::Manager);
+        assert!(n.leader);
+        assert_eq!(n.availability, "drain");
+        assert_eq!(n.state, "ready");
+        assert_eq!(n.reachability.as_deref(), Some("reachable"));
+        assert_eq!(n.labels.get("zone").map(String::as_str), Some("a"));
+        assert_eq!(n.engine_version, "20.10.24");
+    }
+
+    #[test]
+    fn versions_are_checked() {
+        let s = ClusterSnapshot::empty("test");
+        let back = ClusterSnapshot::from_json(&s.to_json()).unwrap();
+        assert_eq!(back, s);
+        let old = s.to_json().replace("\"version\": 1", "\"version\": 99");
+        assert!(matches!(
+            ClusterSnapshot::from_json(&old),
+            Err(SnapshotError::Version(99))
+        ));
+    }
+
+    #[test]
+    fn encrypted_and_subnets_from_network() {
+        let json = r#"{"Name": "appnet", "Id": "n1", "Driver": "overlay", "Scope": "swarm",
+            "Attachable": true, "Options": {"encrypted": ""},
+            "IPAM": {"Config": [{"Subnet": "10.0.1.0/24"}]}}"#;
+        let n: Network = serde_json::from_str(json).unwrap();
+        let info = network_from_api(&n);
+        assert!(info.attachable && info.encrypted);
+        assert_eq!(info.subnets, vec!["10.0.1.0/24"]);
+    }
+}

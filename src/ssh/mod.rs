@@ -1,0 +1,658 @@
+//! The SSH connection layer: one multiplexed [`SshSession`] per host (russh), host-key
+//! checking against OpenSSH known_hosts files, agent/key/password authentication, remote
+//! exec, and a pool that connects to a whole inventory in parallel.
+//!
+//! Errors ([`SshError`]) name the host and say what to do; they never contain secrets.
+
+pub mod auth;
+pub mod exec;
+pub mod known_hosts;
+pub mod pool;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, DisconnectReason, Handle, Msg};
+use russh::keys::{PublicKey, PublicKeyOrCertificate};
+use russh::{Channel, ChannelOpenFailure};
+
+pub use auth::{NoSecrets, Secret, SecretKind, SecretRequest, SecretSource};
+pub use exec::{ExecOutput, RemoteCommand};
+pub use known_hosts::{KnownHosts, Verdict};
+pub use pool::SshPool;
+
+use crate::inventory::{HostSpec, Inventory};
+
+/// What to do with a host key that no known_hosts file lists.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HostKeyPolicy {
+    /// Refuse unknown keys with [`SshError::HostKeyUnknown`] (carries the fingerprint so a
+    /// UI can ask the user and retry with [`HostKeyPolicy::TrustFingerprint`]).
+    #[default]
+    Strict,
+    /// OpenSSH `accept-new`: record unknown keys in the app's known_hosts file.
+    AcceptNew,
+    /// Record an unknown key only if its SHA256 fingerprint is exactly this one (the one
+    /// the user just approved); any other unknown key is refused as under `Strict`.
+    TrustFingerprint(String),
+}
+
+/// Connection settings shared by all hosts.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// TCP connect (per resolved address).
+    pub connect_timeout: Duration,
+    /// SSH handshake + authentication after the TCP connect.
+    pub login_timeout: Duration,
+    /// Send a keepalive when nothing was received for this long.
+    pub keepalive_interval: Option<Duration>,
+    /// Drop the connection after this many unanswered keepalives.
+    pub keepalive_max: usize,
+    /// Close the session after this long without any traffic (None: never).
+    pub inactivity_timeout: Option<Duration>,
+    pub host_key_policy: HostKeyPolicy,
+    pub known_hosts: KnownHosts,
+    /// ssh-agent socket for agent auth; `None`: `$SSH_AUTH_SOCK`.
+    pub agent_socket: Option<PathBuf>,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(30),
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_max: 3,
+            inactivity_timeout: None,
+            host_key_policy: HostKeyPolicy::Strict,
+            known_hosts: KnownHosts::standard(Vec::new()),
+            agent_socket: None,
+        }
+    }
+}
+
+impl SshOptions {
+    /// Defaults plus the inventory's extra known_hosts files.
+    pub fn for_inventory(inventory: &Inventory, policy: HostKeyPolicy) -> Self {
+        Self {
+            host_key_policy: policy,
+            known_hosts: KnownHosts::standard(inventory.known_hosts.clone()),
+            ..Self::default()
+        }
+    }
+
+    fn russh_config(&self) -> client::Config {
+        client::Config {
+            keepalive_interval: self.keepalive_interval,
+            keepalive_max: self.keepalive_max,
+            inactivity_timeout: self.inactivity_timeout,
+            nodelay: true,
+            ..Default::default()
+        }
+    }
+}
+
+fn join(v: &[String]) -> String {
+    if v.is_empty() {
+        "nothing".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// SSH failures. Every message names the host and the fix; none contains a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SshError {
+    #[error(
+        "{host}: cannot reach {addr}: {reason}. Check the address and port in the inventory, \
+         that the machine is up, that sshd listens there and no firewall blocks it"
+    )]
+    Unreachable {
+        host: String,
+        addr: String,
+        reason: String,
+    },
+    #[error(
+        "{host}: the SSH host key of {addr} is not known yet ({key_type} {fingerprint}). Verify \
+         it on the machine (`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`) and accept it if it \
+         matches"
+    )]
+    HostKeyUnknown {
+        host: String,
+        addr: String,
+        key_type: String,
+        fingerprint: String,
+    },
+    #[error(
+        "{host}: THE SSH HOST KEY OF {addr} HAS CHANGED: it now presents {key_type} \
+         {fingerprint}, but {file}:{line} lists a different key. Someone may be intercepting \
+         the connection. If the machine was reinstalled, verify the new fingerprint on it, \
+         remove line {line} of {file} (or run `ssh-keygen -R` for the host) and connect again",
+        file = .file.display()
+    )]
+    HostKeyChanged {
+        host: String,
+        addr: String,
+        key_type: String,
+        fingerprint: String,
+        file: PathBuf,
+        line: usize,
+    },
+    #[error(
+        "{host}: the SSH host key {fingerprint} of {addr} is marked @revoked in {file}:{line}; \
+         refusing to connect. Give the machine a new host key",
+        file = .file.display()
+    )]
+    HostKeyRevoked {
+        host: String,
+        addr: String,
+        fingerprint: String,
+        file: PathBuf,
+        line: usize,
+    },
+    #[error("{host}: cannot check the host key: {message}")]
+    KnownHosts { host: String, message: String },
+    #[error(
+        "{host}: SSH authentication as {user} failed (tried: {tried}; the server accepts: \
+         {allows}). {hint}",
+        tried = join(.tried),
+        allows = join(.server_allows)
+    )]
+    AuthFailed {
+        host: String,
+        user: String,
+        tried: Vec<String>,
+        server_allows: Vec<String>,
+        hint: String,
+    },
+    #[error("{host}: private key {path}: {reason}", path = .path.display())]
+    KeyFile {
+        host: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "{host}: the SSH connection was lost ({reason}). Reconnect; if it keeps happening check \
+         the network and the host's sshd"
+    )]
+    Disconnected { host: String, reason: String },
+    #[error("{host}: the SSH server refused to open a channel ({failure:?}): {what}")]
+    ChannelRefused {
+        host: String,
+        what: String,
+        failure: ChannelOpenFailure,
+    },
+    #[error("{host}: {what} did not finish within {after:?}")]
+    Timeout {
+        host: String,
+        what: String,
+        after: Duration,
+    },
+    #[error("{host}: SSH protocol error: {message}")]
+    Protocol { host: String, message: String },
+    #[error("{host}: refusing to run a remote command: {reason}")]
+    InvalidCommand { host: String, reason: String },
+}
+
+impl SshError {
+    /// The inventory name of the host this error is about.
+    pub fn host(&self) -> &str {
+        match self {
+            SshError::Unreachable { host, .. }
+            | SshError::HostKeyUnknown { host, .. }
+            | SshError::HostKeyChanged { host, .. }
+            | SshError::HostKeyRevoked { host, .. }
+            | SshError::KnownHosts { host, .. }
+            | SshError::AuthFailed { host, .. }
+            | SshError::KeyFile { host, .. }
+            | SshError::Disconnected { host, .. }
+            | SshError::ChannelRefused { host, .. }
+            | SshError::Timeout { host, .. }
+            | SshError::Protocol { host, .. }
+            | SshError::InvalidCommand { host, .. } => host,
+        }
+    }
+
+    /// Maps a raw russh error on an established session.
+    pub(crate) fn from_russh(host: &str, e: russh::Error) -> Self {
+        use russh::Error as E;
+        let host = host.to_string();
+        match e {
+            E::ChannelOpenFailure(failure) => SshError::ChannelRefused {
+                host,
+                what: "channel open".into(),
+                failure,
+            },
+            E::Disconnect | E::HUP | E::SendError | E::RecvError => SshError::Disconnected {
+                host,
+                reason: "the session is closed".into(),
+            },
+            E::KeepaliveTimeout => SshError::Disconnected {
+                host,
+                reason: "the server stopped answering keepalives".into(),
+            },
+            E::InactivityTimeout => SshError::Disconnected {
+                host,
+                reason: "closed after the inactivity timeout".into(),
+            },
+            E::IO(io) => SshError::Disconnected {
+                host,
+                reason: io.to_string(),
+            },
+            other => SshError::Protocol {
+                host,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// What the host-key check decided, reported from inside the russh handler.
+#[derive(Debug, Clone)]
+enum KeyRefusal {
+    Unknown {
+        key_type: String,
+        fingerprint: String,
+    },
+    Changed {
+        key_type: String,
+        fingerprint: String,
+        file: PathBuf,
+        line: usize,
+    },
+    Revoked {
+        fingerprint: String,
+        file: PathBuf,
+        line: usize,
+    },
+    Error(String),
+}
+
+#[derive(Default)]
+struct HandlerState {
+    refusal: Option<KeyRefusal>,
+    fingerprint: Option<String>,
+    disconnect: Option<String>,
+}
+
+/// russh client handler: host-key verification and disconnect bookkeeping.
+pub struct ClientHandler {
+    address: String,
+    port: u16,
+    policy: HostKeyPolicy,
+    known_hosts: KnownHosts,
+    state: Arc<Mutex<HandlerState>>,
+}
+
+impl ClientHandler {
+    fn decide(&self, key: &PublicKey) -> Result<bool, KeyRefusal> {
+        let fingerprint = known_hosts::fingerprint(key);
+        let key_type = key.algorithm().to_string();
+        let verdict = self
+            .known_hosts
+            .check(&self.address, self.port, key)
+            .map_err(|e| KeyRefusal::Error(e.to_string()))?;
+        match verdict {
+            Verdict::Trusted => Ok(true),
+            Verdict::Changed { file, line } => Err(KeyRefusal::Changed {
+                key_type,
+                fingerprint,
+                file,
+                line,
+            }),
+            Verdict::Revoked { file, line } => Err(KeyRefusal::Revoked {
+                fingerprint,
+                file,
+                line,
+            }),
+            Verdict::Unknown => {
+                let accept = match &self.policy {
+                    HostKeyPolicy::Strict => false,
+                    HostKeyPolicy::AcceptNew => true,
+                    HostKeyPolicy::TrustFingerprint(fp) => *fp == fingerprint,
+                };
+                if !accept {
+                    return Err(KeyRefusal::Unknown {
+                        key_type,
+                        fingerprint,
+                    });
+                }
+                self.known_hosts
+                    .accept(&self.address, self.port, key)
+                    .map_err(|e| KeyRefusal::Error(e.to_string()))?;
+                tracing::info!(
+                    host = %self.address, port = self.port, %fingerprint,
+                    file = %self.known_hosts.app_file.display(),
+                    "recorded new SSH host key"
+                );
+                Ok(true)
+            }
+        }
+    }
+}
+
+impl client::Handler for ClientHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        // Without @cert-authority support a certificate is checked as its plain key, which
+        // is what OpenSSH falls back to when no CA matches.
+        let key = match server_public_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            PublicKeyOrCertificate::Certificate(cert) => PublicKey::from(cert.public_key().clone()),
+        };
+        let decision = self.decide(&key);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.fingerprint = Some(known_hosts::fingerprint(&key));
+        match decision {
+            Ok(ok) => Ok(ok),
+            Err(r) => {
+                st.refusal = Some(r);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn disconnected(
+        &mut self,
+        reason: DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match reason {
+            DisconnectReason::ReceivedDisconnect(info) => {
+                st.disconnect = Some(format!(
+                    "the server closed the connection ({:?}: {})",
+                    info.reason_code, info.message
+                ));
+                Ok(())
+            }
+            DisconnectReason::Error(e) => {
+                st.disconnect = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+}
+
+struct SessionInner {
+    host: HostSpec,
+    handle: Handle<ClientHandler>,
+    state: Arc<Mutex<HandlerState>>,
+    host_key_fingerprint: String,
+}
+
+impl Drop for SessionInner {
+    fn drop(&mut self) {
+        tracing::debug!(host = %self.host.name, "SSH session dropped");
+    }
+}
+
+/// An authenticated SSH connection to one host. Cheap to clone; every clone multiplexes
+/// channels over the same connection.
+#[derive(Clone)]
+pub struct SshSession {
+    inner: Arc<SessionInner>,
+}
+
+impl std::fmt::Debug for SshSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshSession")
+            .field("host", &self.inner.host.name)
+            .field("address", &self.inner.host.address)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+async fn tcp_connect(
+    host: &HostSpec,
+    timeout: Duration,
+) -> Result<tokio::net::TcpStream, SshError> {
+    let addr_str = format!("{}:{}", host.address, host.port);
+    let unreachable = |reason: String| SshError::Unreachable {
+        host: host.name.clone(),
+        addr: addr_str.clone(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(
+        timeout,
+        tokio::net::lookup_host((host.address.as_str(), host.port)),
+    )
+    .await
+    .map_err(|_| unreachable(format!("name lookup timed out after {timeout:?}")))?
+    .map_err(|e| unreachable(format!("cannot resolve the name: {e}")))?
+    .collect();
+    if addrs.is_empty() {
+        return Err(unreachable("the name resolves to no address".into()));
+    }
+    let mut last = String::new();
+    for a in addrs {
+        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(a)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => {
+                last = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        format!("connection refused by {a} (nothing listens on that port)")
+                    }
+                    std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable => {
+                        format!("no route to {a}")
+                    }
+                    _ => format!("{a}: {e}"),
+                }
+            }
+            Err(_) => last = format!("no answer from {a} within {timeout:?}"),
+        }
+    }
+    Err(unreachable(last))
+}
+
+impl SshSession {
+    /// Connects, verifies the host key per `opts.host_key_policy`, and authenticates with
+    /// the host's configured method (secrets from `secrets`).
+    pub async fn connect(
+        host: &HostSpec,
+        opts: &SshOptions,
+        secrets: &dyn SecretSource,
+    ) -> Result<SshSession, SshError> {
+        let addr = format!("{}:{}", host.address, host.port);
+        let stream = tcp_connect(host, opts.connect_timeout).await?;
+        let state = Arc::new(Mutex::new(HandlerState::default()));
+        let handler = ClientHandler {
+            address: host.address.clone(),
+            port: host.port,
+            policy: opts.host_key_policy.clone(),
+            known_hosts: opts.known_hosts.clone(),
+            state: state.clone(),
+        };
+        let config = Arc::new(opts.russh_config());
+        let login = async {
+            let res = client::connect_stream(config, stream, handler).await;
+            let mut handle = match res {
+                Ok(h) => h,
+                Err(e) => return Err(Self::handshake_error(host, &addr, &state, e)),
+            };
+            auth::authenticate(&mut handle, host, opts.agent_socket.as_deref(), secrets).await?;
+            Ok(handle)
+        };
+        let handle = tokio::time::timeout(opts.login_timeout, login)
+            .await
+            .map_err(|_| SshError::Timeout {
+                host: host.name.clone(),
+                what: format!("SSH login to {addr}"),
+                after: opts.login_timeout,
+            })??;
+        let host_key_fingerprint = state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fingerprint
+            .clone()
+            .unwrap_or_default();
+        tracing::debug!(host = %host.name, %addr, user = %host.user, "SSH session established");
+        Ok(SshSession {
+            inner: Arc::new(SessionInner {
+                host: host.clone(),
+                handle,
+                state,
+                host_key_fingerprint,
+            }),
+        })
+    }
+
+    fn handshake_error(
+        host: &HostSpec,
+        addr: &str,
+        state: &Mutex<HandlerState>,
+        e: russh::Error,
+    ) -> SshError {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let h = host.name.clone();
+        let addr = addr.to_string();
+        match st.refusal.clone() {
+            Some(KeyRefusal::Unknown {
+                key_type,
+                fingerprint,
+            }) => SshError::HostKeyUnknown {
+                host: h,
+                addr,
+                key_type,
+                fingerprint,
+            },
+            Some(KeyRefusal::Changed {
+                key_type,
+                fingerprint,
+                file,
+                line,
+            }) => SshError::HostKeyChanged {
+                host: h,
+                addr,
+                key_type,
+                fingerprint,
+                file,
+                line,
+            },
+            Some(KeyRefusal::Revoked {
+                fingerprint,
+                file,
+                line,
+            }) => SshError::HostKeyRevoked {
+                host: h,
+                addr,
+                fingerprint,
+                file,
+                line,
+            },
+            Some(KeyRefusal::Error(message)) => SshError::KnownHosts { host: h, message },
+            None => match e {
+                russh::Error::Disconnect | russh::Error::HUP | russh::Error::IO(_) => {
+                    SshError::Unreachable {
+                        host: h,
+                        addr,
+                        reason: format!(
+                            "the connection closed during the SSH handshake ({}); is this an SSH \
+                             server, and does it allow this workstation (MaxStartups, \
+                             AllowUsers, tcp wrappers)?",
+                            st.disconnect.clone().unwrap_or_else(|| e.to_string())
+                        ),
+                    }
+                }
+                russh::Error::Version => SshError::Unreachable {
+                    host: h,
+                    addr,
+                    reason: "the service on that port is not an SSH server".into(),
+                },
+                other => SshError::Protocol {
+                    host: h,
+                    message: format!("SSH handshake with {addr} failed: {other}"),
+                },
+            },
+        }
+    }
+
+    pub fn host(&self) -> &HostSpec {
+        &self.inner.host
+    }
+
+    /// Inventory name of the host.
+    pub fn name(&self) -> &str {
+        &self.inner.host.name
+    }
+
+    /// SHA256 fingerprint of the host key this session verified.
+    pub fn host_key_fingerprint(&self) -> &str {
+        &self.inner.host_key_fingerprint
+    }
+
+    /// True if both handles share one SSH connection.
+    pub fn same_connection(&self, other: &SshSession) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// True once the connection is gone (server closed it, keepalives failed, …).
+    pub fn is_closed(&self) -> bool {
+        self.inner.handle.is_closed()
+    }
+
+    /// Error for an operation on a session that has died, with the recorded reason.
+    fn closed_error(&self) -> SshError {
+        let reason = self
+            .inner
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .disconnect
+            .clone()
+            .unwrap_or_else(|| "the session is closed".into());
+        SshError::Disconnected {
+            host: self.name().to_string(),
+            reason,
+        }
+    }
+
+    fn map_err(&self, e: russh::Error, what: &str) -> SshError {
+        match SshError::from_russh(self.name(), e) {
+            SshError::Disconnected { .. } => self.closed_error(),
+            SshError::ChannelRefused { host, failure, .. } => SshError::ChannelRefused {
+                host,
+                what: what.to_string(),
+                failure,
+            },
+            other => other,
+        }
+    }
+
+    /// Opens a session channel (for exec).
+    pub async fn open_session_channel(&self) -> Result<Channel<Msg>, SshError> {
+        self.inner
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| self.map_err(e, "session channel"))
+    }
+
+    /// Opens a channel to a Unix socket on the host (`direct-streamlocal@openssh.com`).
+    pub async fn open_streamlocal(&self, socket_path: &str) -> Result<Channel<Msg>, SshError> {
+        self.inner
+            .handle
+            .channel_open_direct_streamlocal(socket_path)
+            .await
+            .map_err(|e| self.map_err(e, &format!("connect to {socket_path} on the host")))
+    }
+
+    /// Sends a clean SSH disconnect. Other clones become unusable.
+    pub async fn close(&self) {
+        let _ = self
+            .inner
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "bye", "en")
+            .await;
+    }
+}

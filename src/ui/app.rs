@@ -1,0 +1,221 @@
+//! The eframe application: `logic` drains service events into state, `ui` draws.
+
+use std::sync::Arc;
+
+use eframe::egui;
+
+use super::screenshot::ScreenshotJob;
+use super::state::{AppState, Panel, Source};
+use super::{RunOptions, overview, quorum_panel};
+use crate::service::{Command, Event, Notice, ServiceHandle, Severity};
+
+pub struct SwarmdeckApp {
+    pub state: AppState,
+    service: Option<ServiceHandle>,
+    screenshot: Option<ScreenshotJob>,
+}
+
+impl SwarmdeckApp {
+    pub fn new(ctx: &egui::Context, opts: RunOptions) -> Self {
+        let source = match (&opts.inventory, opts.demo) {
+            (Some(path), _) => Source::Inventory(path.clone()),
+            (None, true) => Source::Demo,
+            (None, false) => Source::Nothing,
+        };
+        let mut state = AppState::new(source, opts.panel.unwrap_or(Panel::Overview));
+        let repaint_ctx = ctx.clone();
+        let service = match ServiceHandle::spawn(Arc::new(move || repaint_ctx.request_repaint())) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                state.push_notice(Notice::error(format!(
+                    "cannot start the background service: {e}"
+                )));
+                None
+            }
+        };
+        let mut app = Self {
+            state,
+            service,
+            screenshot: opts.screenshot.map(ScreenshotJob::new),
+        };
+        app.refresh();
+        app
+    }
+
+    /// Asks the service for a fresh snapshot of the current inventory.
+    fn refresh(&mut self) {
+        let Source::Inventory(path) = &self.state.source else {
+            return;
+        };
+        let cmd = Command::Refresh {
+            inventory: path.clone(),
+        };
+        self.send(cmd);
+    }
+
+    fn send(&mut self, cmd: Command) {
+        let result = match &self.service {
+            Some(s) => s.send(cmd).map_err(|e| e.to_string()),
+            None => Err("the background service is not running".to_string()),
+        };
+        if let Err(e) = result {
+            self.state.push_notice(Notice::error(e));
+        }
+    }
+
+    fn drain_events(&mut self) {
+        let Some(service) = self.service.as_mut() else {
+            return;
+        };
+        while let Some(event) = service.try_recv() {
+            match event {
+                Event::Snapshot(snap) => self.state.snapshot = Some(*snap),
+                Event::Busy { what } => self.state.busy = Some(what),
+                Event::Idle => self.state.busy = None,
+                Event::Notice(n) => self.state.push_notice(n),
+            }
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("swarmdeck");
+                ui.separator();
+                ui.label(source_label(&self.state));
+                if let Some(busy) = &self.state.busy {
+                    ui.spinner();
+                    ui.label(busy);
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    egui::widgets::global_theme_preference_buttons(ui);
+                    let can_refresh = matches!(self.state.source, Source::Inventory(_))
+                        && self.state.busy.is_none();
+                    if ui
+                        .add_enabled(can_refresh, egui::Button::new("⟳ Refresh"))
+                        .clicked()
+                    {
+                        self.refresh();
+                    }
+                });
+            });
+        });
+    }
+
+    fn nav(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("nav")
+            .resizable(false)
+            .default_size(150.0)
+            .show(ui, |ui| {
+                ui.add_space(6.0);
+                for panel in Panel::ALL {
+                    ui.selectable_value(&mut self.state.panel, panel, panel.title());
+                }
+            });
+    }
+
+    fn notices(&mut self, ui: &mut egui::Ui) {
+        if self.state.notices.is_empty() {
+            return;
+        }
+        egui::Panel::bottom("notices").show(ui, |ui| {
+            let mut dismiss = None;
+            for (i, n) in self.state.notices.iter().enumerate().rev() {
+                ui.horizontal(|ui| {
+                    let (icon, color) = match n.severity {
+                        Severity::Error => ("⛔", super::style::bad(ui)),
+                        Severity::Warning => ("⚠", super::style::warn(ui)),
+                        Severity::Info => ("ℹ", ui.visuals().text_color()),
+                    };
+                    if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                        dismiss = Some(i);
+                    }
+                    ui.colored_label(color, format!("{icon} {}", n.text));
+                });
+            }
+            if let Some(i) = dismiss {
+                self.state.notices.remove(i);
+            }
+        });
+    }
+}
+
+fn source_label(state: &AppState) -> String {
+    match (&state.source, &state.snapshot) {
+        (Source::Demo, Some(s)) => format!("Demo cluster ({})", s.source),
+        (Source::Inventory(p), _) => format!("Inventory {}", p.display()),
+        (Source::Nothing, _) | (Source::Demo, None) => "No cluster open".to_string(),
+    }
+}
+
+impl eframe::App for SwarmdeckApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.drain_events();
+        if let Some(job) = &mut self.screenshot {
+            job.tick(ctx);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.top_bar(ui);
+        self.nav(ui);
+        self.notices(ui);
+        egui::CentralPanel::default_margins().show(ui, |ui| match self.state.panel {
+            Panel::Overview => overview::show(ui, &self.state),
+            Panel::Quorum => quorum_panel::show(ui, &self.state),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+
+    fn demo_app(panel: Option<Panel>) -> Harness<'static, SwarmdeckApp> {
+        let mut h = Harness::builder()
+            .with_size([1280.0, 820.0])
+            .build_eframe(move |cc| {
+                SwarmdeckApp::new(
+                    &cc.egui_ctx,
+                    RunOptions {
+                        demo: true,
+                        panel,
+                        ..Default::default()
+                    },
+                )
+            });
+        h.run_steps(3);
+        h
+    }
+
+    #[test]
+    fn demo_overview_lists_every_node_and_the_quorum_figures() {
+        let h = demo_app(None);
+        let snap = crate::snapshot::demo();
+        assert_eq!(snap.nodes.len(), 5, "the demo is a 5-node cluster");
+        for n in &snap.nodes {
+            assert!(
+                h.query_all_by_label(&n.hostname).next().is_some(),
+                "{} is shown",
+                n.hostname
+            );
+        }
+        h.get_by_label("★ Leader");
+        h.get_by_label("quorum healthy");
+        h.get_by_label("(3 of 3 managers reachable, 2 needed)");
+        h.get_by_label("appnet  ·  10.42.0.0/24  ·  attachable");
+    }
+
+    #[test]
+    fn navigating_to_quorum_highlights_this_cluster() {
+        let mut h = demo_app(None);
+        assert!(h.query_by_label("◀ this cluster").is_none());
+        h.get_by_label("Quorum").click();
+        h.run_steps(2);
+        h.get_by_label("◀ this cluster");
+        h.get_by_label_contains("This cluster: 3 managers, 3 reachable, majority 2");
+    }
+}

@@ -1,0 +1,43 @@
+//! The desktop app (egui/eframe). It renders state and sends commands to the service;
+//! it never touches the network itself.
+
+use std::path::PathBuf;
+
+mod app;
+mod overview;
+mod quorum_panel;
+mod screenshot;
+mod state;
+mod style;
+
+pub use app::SwarmdeckApp;
+pub use state::{AppState, Panel, Source};
+
+/// How the window starts.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Open on the built-in demo cluster.
+    pub demo: bool,
+    /// Open on this inventory and take a live snapshot.
+    pub inventory: Option<PathBuf>,
+    /// Render this panel, write a PNG here and exit (for docs and visual checks).
+    pub screenshot: Option<PathBuf>,
+    pub panel: Option<Panel>,
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(opts: RunOptions) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_title("swarmdeck")
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([720.0, 480.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "swarmdeck",
+        native,
+        Box::new(move |cc| Ok(Box::new(SwarmdeckApp::new(&cc.egui_ctx, opts)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

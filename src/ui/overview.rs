@@ -1,0 +1,208 @@
+//! Overview: cluster summary, the nodes table, overlay networks and unreachable hosts.
+
+use eframe::egui::{self, RichText};
+use egui_extras::{Column, TableBuilder};
+
+use super::state::AppState;
+use super::style;
+use crate::quorum::{self, Scenario};
+use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
+
+pub fn show(ui: &mut egui::Ui, state: &AppState) {
+    let Some(snap) = &state.snapshot else {
+        empty(ui, state);
+        return;
+    };
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        summary(ui, snap);
+        ui.add_space(12.0);
+        ui.heading("Nodes");
+        nodes_table(ui, snap);
+        failed_hosts(ui, snap);
+        ui.add_space(12.0);
+        ui.heading("Overlay networks");
+        networks(ui, snap);
+    });
+}
+
+fn empty(ui: &mut egui::Ui, state: &AppState) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(60.0);
+        if state.busy.is_some() {
+            ui.spinner();
+            ui.label("Taking a snapshot…");
+        } else {
+            ui.heading("No cluster open");
+            ui.label("Start swarmdeck with --demo to explore a captured 5-node cluster,");
+            ui.label("or open an inventory (swarmdeck --inventory FILE).");
+        }
+    });
+}
+
+fn summary(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
+    let managers = snap.managers();
+    let a = quorum::assess(&managers, &Scenario::default());
+    let workers = snap.nodes.iter().filter(|n| n.role == Role::Worker).count();
+    let leader = snap.leader().map_or("none", |n| n.hostname.as_str());
+    let overlays = snap
+        .networks
+        .iter()
+        .filter(|n| n.driver == "overlay")
+        .count();
+    ui.horizontal_wrapped(|ui| {
+        card(ui, "Managers", &managers.len().to_string());
+        card(ui, "Workers", &workers.to_string());
+        card(ui, "Leader", leader);
+        card(ui, "Majority", &a.majority.to_string());
+        card(ui, "Fault tolerance", &a.fault_tolerance.to_string());
+        card(ui, "Overlays", &overlays.to_string());
+    });
+    ui.horizontal(|ui| {
+        ui.label("Raft:");
+        ui.label(style::verdict(ui, a.verdict));
+        ui.label(format!(
+            "({} of {} managers reachable, {} needed)",
+            a.alive, a.members, a.majority
+        ));
+    });
+}
+
+fn card(ui: &mut egui::Ui, title: &str, value: &str) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.set_min_width(110.0);
+        ui.vertical(|ui| {
+            ui.label(RichText::new(title).small().weak());
+            ui.label(RichText::new(value).heading().strong());
+        });
+    });
+}
+
+fn role_label(n: &NodeInfo) -> String {
+    match (n.role, n.leader) {
+        (Role::Manager, true) => "★ Leader".to_string(),
+        (Role::Manager, false) => "Manager".to_string(),
+        (Role::Worker, _) => "Worker".to_string(),
+    }
+}
+
+fn nodes_table(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
+    let mut nodes: Vec<&NodeInfo> = snap.nodes.iter().collect();
+    // Managers first (leader on top), then workers, each by name.
+    nodes.sort_by_key(|n| (n.role != Role::Manager, !n.leader, n.hostname.clone()));
+    TableBuilder::new(ui)
+        .id_salt("nodes")
+        .striped(true)
+        .column(Column::auto().at_least(120.0))
+        .column(Column::auto().at_least(90.0))
+        .columns(Column::auto().at_least(80.0), 3)
+        .column(Column::auto().at_least(110.0))
+        .column(Column::remainder())
+        .header(22.0, |mut h| {
+            for title in [
+                "Hostname",
+                "Role",
+                "State",
+                "Availability",
+                "Raft",
+                "Address",
+                "Engine",
+            ] {
+                h.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|mut body| {
+            for n in nodes {
+                body.row(20.0, |mut row| {
+                    row.col(|ui| {
+                        ui.label(&n.hostname);
+                    });
+                    row.col(|ui| {
+                        ui.label(role_label(n));
+                    });
+                    row.col(|ui| {
+                        ui.label(style::node_state(ui, &n.state));
+                    });
+                    row.col(|ui| {
+                        ui.label(style::availability(ui, &n.availability));
+                    });
+                    row.col(|ui| {
+                        ui.label(n.reachability.as_deref().unwrap_or("—"));
+                    });
+                    row.col(|ui| {
+                        ui.monospace(&n.address);
+                    });
+                    row.col(|ui| {
+                        ui.label(&n.engine_version);
+                    });
+                });
+            }
+        });
+}
+
+fn failed_hosts(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
+    let failed: Vec<_> = snap.failed_hosts().collect();
+    if failed.is_empty() {
+        return;
+    }
+    ui.add_space(8.0);
+    ui.colored_label(
+        style::bad(ui),
+        format!("{} host(s) could not be read:", failed.len()),
+    );
+    for h in failed {
+        ui.label(format!(
+            "• {} ({}): {}",
+            h.host,
+            h.address,
+            h.error.as_deref().unwrap_or_default()
+        ));
+    }
+}
+
+fn networks(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
+    let overlays: Vec<_> = snap
+        .networks
+        .iter()
+        .filter(|n| n.driver == "overlay")
+        .collect();
+    if overlays.is_empty() {
+        ui.label("No overlay networks.");
+        return;
+    }
+    for net in overlays {
+        let mut flags = Vec::new();
+        if net.ingress {
+            flags.push("ingress");
+        }
+        if net.attachable {
+            flags.push("attachable");
+        }
+        if net.encrypted {
+            flags.push("encrypted");
+        }
+        let title = format!(
+            "{}  ·  {}  ·  {}",
+            net.name,
+            net.subnets.join(", "),
+            flags.join(", ")
+        );
+        egui::CollapsingHeader::new(title)
+            .id_salt(&net.id)
+            .default_open(!net.ingress)
+            .show(ui, |ui| {
+                if net.containers.is_empty() {
+                    ui.label(RichText::new("no containers attached").weak());
+                }
+                for c in &net.containers {
+                    ui.label(format!(
+                        "{} on {}  {}",
+                        c.name,
+                        c.node,
+                        c.ipv4.as_deref().unwrap_or("")
+                    ));
+                }
+            });
+    }
+}

@@ -1,0 +1,57 @@
+//! Colours and labels for states, shared by every panel so they mean the same everywhere.
+
+use eframe::egui::{Color32, RichText, Ui};
+
+use crate::quorum::Verdict;
+
+pub fn ok(ui: &Ui) -> Color32 {
+    if ui.visuals().dark_mode {
+        Color32::from_rgb(0x5c, 0xd6, 0x7a)
+    } else {
+        Color32::from_rgb(0x1a, 0x7f, 0x37)
+    }
+}
+
+pub fn warn(ui: &Ui) -> Color32 {
+    if ui.visuals().dark_mode {
+        Color32::from_rgb(0xf2, 0xc1, 0x4e)
+    } else {
+        Color32::from_rgb(0x9a, 0x67, 0x00)
+    }
+}
+
+pub fn bad(ui: &Ui) -> Color32 {
+    if ui.visuals().dark_mode {
+        Color32::from_rgb(0xff, 0x6b, 0x6b)
+    } else {
+        Color32::from_rgb(0xc0, 0x1c, 0x28)
+    }
+}
+
+/// A node's state word, coloured: ready is good, anything else needs attention.
+pub fn node_state(ui: &Ui, state: &str) -> RichText {
+    let color = match state {
+        "ready" => ok(ui),
+        "unknown" => warn(ui),
+        _ => bad(ui),
+    };
+    RichText::new(state).color(color)
+}
+
+pub fn availability(ui: &Ui, availability: &str) -> RichText {
+    let color = match availability {
+        "active" => ok(ui),
+        "pause" | "drain" => warn(ui),
+        _ => bad(ui),
+    };
+    RichText::new(availability).color(color)
+}
+
+pub fn verdict(ui: &Ui, verdict: Verdict) -> RichText {
+    let color = match verdict {
+        Verdict::Healthy => ok(ui),
+        Verdict::AtRisk => warn(ui),
+        Verdict::Lost | Verdict::NoManagers => bad(ui),
+    };
+    RichText::new(verdict.describe()).color(color).strong()
+}

@@ -1,0 +1,679 @@
+//! The connection layer against real hosts: a practice lab (network namespaces with a
+//! real sshd and dockerd), reached over its workstation veth. No mocks.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::ListNetworksOptions;
+use common::lab::TestLab;
+use futures_util::future::join_all;
+use swarmdeck::docker::{DockerError, DockerHost, DockerOptions, Via};
+use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
+use swarmdeck::ssh::known_hosts::{self, KnownHosts};
+use swarmdeck::ssh::{
+    HostKeyPolicy, NoSecrets, RemoteCommand, Secret, SecretRequest, SshError, SshOptions, SshPool,
+    SshSession,
+};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn inventory(lab: &TestLab) -> Inventory {
+    Inventory::load(&lab.inventory).expect("lab writes a valid inventory")
+}
+
+/// Options that read only the given known_hosts files and write `app` (never the
+/// user's real files).
+fn opts(files: Vec<PathBuf>, app: &Path, policy: HostKeyPolicy) -> SshOptions {
+    SshOptions {
+        host_key_policy: policy,
+        known_hosts: KnownHosts::with_files(files, app.to_path_buf()),
+        connect_timeout: Duration::from_secs(5),
+        login_timeout: Duration::from_secs(20),
+        ..SshOptions::default()
+    }
+}
+
+fn host_key(lab: &TestLab, i: usize) -> russh::keys::PublicKey {
+    let text = std::fs::read_to_string(lab.hosts[i].dir.join("ssh_host_ed25519_key.pub")).unwrap();
+    russh::keys::PublicKey::from_openssh(text.trim()).unwrap()
+}
+
+fn other_ed25519_key(dir: &Path) -> String {
+    let p = dir.join("other_host_key");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read_to_string(p.with_extension("pub")).unwrap()
+}
+
+#[test]
+fn docker_api_over_one_ssh_session_per_host() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let o = opts(
+            inv.known_hosts.clone(),
+            &tmp.path().join("app_kh"),
+            HostKeyPolicy::Strict,
+        );
+        let pool = SshPool::new(o, Arc::new(NoSecrets));
+        let t0 = Instant::now();
+        let results = pool.connect_all(&inv.hosts).await;
+        eprintln!("connected to {} hosts in {:?}", results.len(), t0.elapsed());
+        assert_eq!(results.len(), 3);
+        let mut sessions = Vec::new();
+        for (name, r) in results {
+            let s = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(s.host_key_fingerprint().starts_with("SHA256:"));
+            sessions.push(s);
+        }
+        // Reuse: asking again gives the same connection.
+        let again = pool.session(&inv.hosts[0]).await.unwrap();
+        assert!(again.same_connection(&sessions[0]));
+        assert!(pool.cached("node2").unwrap().same_connection(&sessions[1]));
+
+        for (i, s) in sessions.iter().enumerate() {
+            let t = Instant::now();
+            let link = DockerHost::connect_with(s, &DockerOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            eprintln!(
+                "{}: docker via {} API {}.{} engine {:?} in {:?}",
+                s.name(),
+                link.via,
+                link.api_version.major_version,
+                link.api_version.minor_version,
+                link.engine_version,
+                t.elapsed()
+            );
+            assert!(matches!(link.via, Via::Socket(_)));
+            let d = &link.docker;
+            let info = d.info().await.unwrap();
+            assert_eq!(info.name.as_deref(), Some(inv.hosts[i].name.as_str()));
+            let nets = d.list_networks(None::<ListNetworksOptions>).await.unwrap();
+            assert!(
+                nets.iter().any(|n| n.name.as_deref() == Some("bridge")),
+                "{nets:?}"
+            );
+            let v = d.version().await.unwrap();
+            let server_api = v.api_version.clone().unwrap();
+            assert_eq!(
+                format!(
+                    "{}.{}",
+                    link.api_version.major_version, link.api_version.minor_version
+                ),
+                server_api,
+                "negotiated the engine's own API version (not newer)"
+            );
+        }
+
+        // Many concurrent requests over one SSH session, each on its own channel.
+        let docker = DockerHost::connect(&sessions[0]).await.unwrap();
+        let t = Instant::now();
+        let calls = (0..40).map(|i| {
+            let d = docker.clone();
+            async move {
+                if i % 2 == 0 {
+                    d.info().await.map(|_| ())
+                } else {
+                    d.list_networks(None::<ListNetworksOptions>)
+                        .await
+                        .map(|_| ())
+                }
+            }
+        });
+        let res = join_all(calls).await;
+        eprintln!(
+            "40 concurrent API calls over one session: {:?}",
+            t.elapsed()
+        );
+        for r in res {
+            r.unwrap();
+        }
+        assert!(!sessions[0].is_closed());
+
+        // Fallback transport, forced: docker system dial-stdio on exec channels.
+        let link = DockerHost::connect_with(
+            &sessions[1],
+            &DockerOptions {
+                force_dial_stdio: true,
+                ..DockerOptions::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(link.via, Via::DialStdio { sudo: false });
+        let res = join_all((0..12).map(|_| link.docker.info())).await;
+        for r in res {
+            assert_eq!(r.unwrap().name.as_deref(), Some("node2"));
+        }
+
+        // Exec on the same sessions.
+        let s = &sessions[2];
+        let out = s.exec(&RemoteCommand::new(["hostname"])).await.unwrap();
+        assert!(out.success());
+        assert_eq!(out.stdout_lossy().trim(), "node3");
+        let hostile = "it's $(touch /tmp/swarmdeck-pwned) ; `id` \"q\" \n*";
+        let out = s
+            .exec(&RemoteCommand::new(["printf", "%s", hostile]))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout_lossy(), hostile);
+        let out = s
+            .exec(&RemoteCommand::shell("echo oops >&2; exit 3"))
+            .await
+            .unwrap();
+        assert_eq!(out.status, 3);
+        assert_eq!(out.stderr_lossy().trim(), "oops");
+        let out = s
+            .exec(&RemoteCommand::new(["cat"]).stdin(b"from stdin".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout_lossy(), "from stdin");
+        let e = s
+            .exec(&RemoteCommand::new(["sleep", "20"]).timeout(Duration::from_millis(500)))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SshError::Timeout { .. }), "{e}");
+        assert!(e.to_string().contains("node3"), "{e}");
+        // The session survives a timed-out command.
+        let out = s.exec(&RemoteCommand::new(["true"])).await.unwrap();
+        assert!(out.success());
+
+        // Parallel exec channels on one session.
+        let res = join_all((0..8).map(|i| {
+            let s = s.clone();
+            async move { s.exec(&RemoteCommand::new(["echo", &i.to_string()])).await }
+        }))
+        .await;
+        for (i, r) in res.into_iter().enumerate() {
+            assert_eq!(r.unwrap().stdout_lossy().trim(), i.to_string());
+        }
+
+        pool.close_all().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(sessions[0].is_closed());
+        let e = sessions[0]
+            .exec(&RemoteCommand::new(["true"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SshError::Disconnected { .. }), "{e}");
+    });
+}
+
+#[test]
+fn host_key_policies_and_auth_failures() {
+    let Some(lab) = TestLab::start(1) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let host = inv.hosts[0].clone();
+    let real = host_key(&lab, 0);
+    let real_fp = known_hosts::fingerprint(&real);
+    let tmp = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        // Strict, nothing known: refused with the real fingerprint.
+        let app = tmp.path().join("app1");
+        let e = SshSession::connect(
+            &host,
+            &opts(vec![], &app, HostKeyPolicy::Strict),
+            &NoSecrets,
+        )
+        .await
+        .unwrap_err();
+        match &e {
+            SshError::HostKeyUnknown { fingerprint, .. } => assert_eq!(*fingerprint, real_fp),
+            other => panic!("expected HostKeyUnknown, got {other}"),
+        }
+        assert!(
+            e.to_string().contains(&real_fp) && e.to_string().contains("node1"),
+            "{e}"
+        );
+        assert!(!app.exists(), "strict never writes");
+
+        // Consent for a different fingerprint does not trust this key.
+        let e = SshSession::connect(
+            &host,
+            &opts(
+                vec![],
+                &app,
+                HostKeyPolicy::TrustFingerprint("SHA256:not-this-one".into()),
+            ),
+            &NoSecrets,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, SshError::HostKeyUnknown { .. }), "{e}");
+
+        // Consent for the right one: recorded, then trusted under Strict.
+        SshSession::connect(
+            &host,
+            &opts(
+                vec![],
+                &app,
+                HostKeyPolicy::TrustFingerprint(real_fp.clone()),
+            ),
+            &NoSecrets,
+        )
+        .await
+        .unwrap();
+        SshSession::connect(
+            &host,
+            &opts(vec![], &app, HostKeyPolicy::Strict),
+            &NoSecrets,
+        )
+        .await
+        .unwrap();
+
+        // accept-new records the key in the app file (mode 0600), then it's trusted.
+        let app2 = tmp.path().join("cfg/known_hosts");
+        let s = SshSession::connect(
+            &host,
+            &opts(vec![], &app2, HostKeyPolicy::AcceptNew),
+            &NoSecrets,
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.host_key_fingerprint(), real_fp);
+        let text = std::fs::read_to_string(&app2).unwrap();
+        assert!(
+            text.starts_with(&format!("{} ssh-ed25519 ", host.address)),
+            "{text}"
+        );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&app2).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let kh = KnownHosts::with_files(vec![], app2.clone());
+        assert_eq!(
+            kh.check(&host.address, 22, &real).unwrap(),
+            known_hosts::Verdict::Trusted
+        );
+
+        // Changed: another key of the same type listed for the host; even accept-new refuses.
+        let changed = tmp.path().join("changed_kh");
+        let other = other_ed25519_key(tmp.path());
+        std::fs::write(
+            &changed,
+            format!("# first line\n{} {}", host.address, other.trim()),
+        )
+        .unwrap();
+        let app3 = tmp.path().join("app3");
+        let e = SshSession::connect(
+            &host,
+            &opts(vec![changed.clone()], &app3, HostKeyPolicy::AcceptNew),
+            &NoSecrets,
+        )
+        .await
+        .unwrap_err();
+        match &e {
+            SshError::HostKeyChanged {
+                file,
+                line,
+                fingerprint,
+                ..
+            } => {
+                assert_eq!(file, &changed);
+                assert_eq!(*line, 2);
+                assert_eq!(*fingerprint, real_fp);
+            }
+            other => panic!("expected HostKeyChanged, got {other}"),
+        }
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("{}:2", changed.display())), "{msg}");
+        assert!(!app3.exists(), "a changed key is never recorded");
+
+        // Revoked.
+        let revoked = tmp.path().join("revoked_kh");
+        let lab_line = std::fs::read_to_string(&lab.known_hosts).unwrap();
+        let key_part: Vec<&str> = lab_line
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        std::fs::write(
+            &revoked,
+            format!("@revoked * {} {}\n", key_part[1], key_part[2]),
+        )
+        .unwrap();
+        let e = SshSession::connect(
+            &host,
+            &opts(
+                vec![lab.known_hosts.clone(), revoked.clone()],
+                &app3,
+                HostKeyPolicy::AcceptNew,
+            ),
+            &NoSecrets,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, SshError::HostKeyRevoked { line: 1, .. }), "{e}");
+
+        // From here on trust the lab's known_hosts.
+        let good = opts(vec![lab.known_hosts.clone()], &app3, HostKeyPolicy::Strict);
+
+        // Wrong key file: auth failure naming what was tried.
+        let wrong = tmp.path().join("wrong_id");
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&wrong)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let mut h = host.clone();
+        h.auth = AuthMethod::Key {
+            path: wrong.clone(),
+        };
+        let e = SshSession::connect(&h, &good, &NoSecrets)
+            .await
+            .unwrap_err();
+        match &e {
+            SshError::AuthFailed {
+                tried,
+                server_allows,
+                ..
+            } => {
+                assert!(tried[0].contains("wrong_id"), "{tried:?}");
+                assert!(
+                    server_allows.iter().any(|m| m == "publickey"),
+                    "{server_allows:?}"
+                );
+            }
+            other => panic!("expected AuthFailed, got {other}"),
+        }
+        assert!(e.to_string().contains("authorized_keys"), "{e}");
+
+        // Encrypted key: passphrase from the secret source (and never in errors).
+        let enc = tmp.path().join("enc_id");
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "s3cret pass", "-f"])
+            .arg(&enc)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let pubkey = std::fs::read_to_string(enc.with_extension("pub")).unwrap();
+        let ak = lab.dir.join("authorized_keys");
+        let mut text = std::fs::read_to_string(&ak).unwrap();
+        text.push_str(&pubkey);
+        std::fs::write(&ak, text).unwrap();
+        let mut h = host.clone();
+        h.auth = AuthMethod::Key { path: enc.clone() };
+        let e = SshSession::connect(&h, &good, &NoSecrets)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SshError::KeyFile { .. }), "{e}");
+        let wrong_pass = |_: &SecretRequest<'_>| Some(Secret::new("guess"));
+        let e = SshSession::connect(&h, &good, &wrong_pass)
+            .await
+            .unwrap_err();
+        assert!(!e.to_string().contains("guess"), "{e}");
+        let src = |r: &SecretRequest<'_>| {
+            assert_eq!(r.host, "node1");
+            Some(Secret::new("s3cret pass"))
+        };
+        let s = SshSession::connect(&h, &good, &src).await.unwrap();
+        assert_eq!(
+            s.exec(&RemoteCommand::new(["hostname"]))
+                .await
+                .unwrap()
+                .stdout_lossy()
+                .trim(),
+            "node1"
+        );
+
+        // Agent auth against a private ssh-agent.
+        let sock = tmp.path().join("agent.sock");
+        let mut agent = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..50 {
+            if sock.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut h = host.clone();
+        h.auth = AuthMethod::Agent;
+        let agent_opts = SshOptions {
+            agent_socket: Some(sock.clone()),
+            ..good.clone()
+        };
+        let e = SshSession::connect(&h, &agent_opts, &NoSecrets)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, SshError::AuthFailed { .. }) && e.to_string().contains("no keys"),
+            "{e}"
+        );
+        let st = std::process::Command::new("ssh-add")
+            .arg(&wrong)
+            .arg(&lab.key)
+            .env("SSH_AUTH_SOCK", &sock)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let r = SshSession::connect(&h, &agent_opts, &NoSecrets).await;
+        let _ = agent.kill();
+        let _ = agent.wait();
+        let s = r.unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.is_closed());
+
+        // Unreachable: a loopback port nothing listens on.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let h = HostSpec {
+            name: "nowhere".into(),
+            address: "127.0.0.1".into(),
+            port,
+            ..host.clone()
+        };
+        let e = SshSession::connect(&h, &good, &NoSecrets)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SshError::Unreachable { .. }), "{e}");
+        assert!(
+            e.to_string().contains("nowhere") && e.to_string().contains("refused"),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn docker_daemon_down_is_reported() {
+    let Some(lab) = TestLab::start(1) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    let pid = lab.hosts[0]
+        .pids
+        .dockerd
+        .expect("lab records dockerd's pid");
+    rt().block_on(async {
+        let o = opts(
+            inv.known_hosts.clone(),
+            &tmp.path().join("kh"),
+            HostKeyPolicy::Strict,
+        );
+        let s = SshSession::connect(&inv.hosts[0], &o, &NoSecrets)
+            .await
+            .unwrap();
+        DockerHost::connect(&s).await.unwrap();
+        // Stop the engine (only the pid the lab started).
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let e = DockerHost::connect(&s).await.unwrap_err();
+        assert!(matches!(e, DockerError::DaemonNotRunning { .. }), "{e}");
+        assert!(e.to_string().contains("node1"), "{e}");
+        eprintln!("{e}");
+        // Socket gone too: the fallback path reports the same thing.
+        s.exec(&RemoteCommand::new(["rm", "-f", "/run/docker.sock"]))
+            .await
+            .unwrap();
+        let e = DockerHost::connect(&s).await.unwrap_err();
+        assert!(matches!(e, DockerError::DaemonNotRunning { .. }), "{e}");
+        eprintln!("{e}");
+        // Wrong socket path and docker CLI hidden: "not installed".
+        let e = DockerHost::connect_with(
+            &s,
+            &DockerOptions {
+                socket_path: "/nonexistent/docker.sock".into(),
+                ..DockerOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, DockerError::DaemonNotRunning { .. }),
+            "the CLI is present, so the engine is reported down: {e}"
+        );
+        // The SSH session itself is unaffected.
+        assert!(
+            s.exec(&RemoteCommand::new(["true"]))
+                .await
+                .unwrap()
+                .success()
+        );
+    });
+}
+
+/// Adds user `ops` (password auth) to one lab host only: copies of passwd/shadow/group
+/// bind-mounted inside that host's private mount namespace. `in_docker_group` adds it to
+/// the docker group.
+async fn add_ops_user(root: &SshSession, password: &str, in_docker_group: bool) {
+    let hash = std::process::Command::new("openssl")
+        .args(["passwd", "-6", "-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(password.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let hash = String::from_utf8(hash.stdout).unwrap().trim().to_string();
+    let script = r#"set -e
+d=/run/swarmdeck-test
+mkdir -p $d/home
+for f in passwd shadow group; do
+  umount /etc/$f 2>/dev/null || true
+  cp /etc/$f $d/$f
+done
+echo 'ops:x:1500:1500::/run/swarmdeck-test/home:/bin/sh' >> $d/passwd
+echo "ops:$1:19000:0:99999:7:::" >> $d/shadow
+echo 'ops:x:1500:' >> $d/group
+if [ "$2" = yes ]; then sed -i 's/^\(docker:x:[0-9]*:\)$/\1ops/' $d/group; fi
+chown 1500:1500 $d/home
+for f in passwd shadow group; do mount --bind $d/$f /etc/$f; done
+"#;
+    let yes = if in_docker_group { "yes" } else { "no" };
+    let out = root
+        .exec(&RemoteCommand::new(["sh", "-c", script, "sh", &hash, yes]))
+        .await
+        .unwrap();
+    assert!(out.success(), "{}", out.stderr_lossy());
+}
+
+#[test]
+fn non_root_user_password_auth_and_socket_permissions() {
+    let Some(lab) = TestLab::start(1) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let o = opts(
+            inv.known_hosts.clone(),
+            &tmp.path().join("kh"),
+            HostKeyPolicy::Strict,
+        );
+        let root = SshSession::connect(&inv.hosts[0], &o, &NoSecrets)
+            .await
+            .unwrap();
+        add_ops_user(&root, "pw-ops-1", false).await;
+
+        let mut ops = inv.hosts[0].clone();
+        ops.user = "ops".into();
+        ops.auth = AuthMethod::Password;
+
+        // No password stored / wrong password.
+        let e = SshSession::connect(&ops, &o, &NoSecrets).await.unwrap_err();
+        assert!(matches!(e, SshError::AuthFailed { .. }), "{e}");
+        let wrong = |_: &SecretRequest<'_>| Some(Secret::new("not-it"));
+        let e = SshSession::connect(&ops, &o, &wrong).await.unwrap_err();
+        assert!(matches!(e, SshError::AuthFailed { .. }), "{e}");
+        assert!(!e.to_string().contains("not-it"), "{e}");
+
+        let pw = |r: &SecretRequest<'_>| {
+            assert_eq!(r.kind, swarmdeck::ssh::SecretKind::Password);
+            assert_eq!(r.user, "ops");
+            Some(Secret::new("pw-ops-1"))
+        };
+        let s = SshSession::connect(&ops, &o, &pw).await.unwrap();
+        let out = s.exec(&RemoteCommand::new(["id", "-un"])).await.unwrap();
+        assert_eq!(out.stdout_lossy().trim(), "ops");
+
+        // Not in the docker group: the socket refuses, and the error says what to do.
+        let e = DockerHost::connect(&s).await.unwrap_err();
+        eprintln!("{e}");
+        assert!(matches!(e, DockerError::PermissionDenied { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("docker group") && msg.contains("sudo") && msg.contains("node1"));
+
+        // sudo enabled for the host, but sudo can't run here: a sudo-specific error.
+        let e = DockerHost::connect_with(
+            &s,
+            &DockerOptions {
+                sudo: Some(true),
+                ..DockerOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        eprintln!("{e}");
+        assert!(matches!(e, DockerError::SudoFailed { .. }), "{e}");
+
+        // The advice works: in the docker group (new login), the socket channel works.
+        add_ops_user(&root, "pw-ops-1", true).await;
+        let s = SshSession::connect(&ops, &o, &pw).await.unwrap();
+        let link = DockerHost::connect_with(&s, &DockerOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(link.via, Via::Socket(_)));
+        assert_eq!(
+            link.docker.info().await.unwrap().name.as_deref(),
+            Some("node1")
+        );
+    });
+}

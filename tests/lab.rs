@@ -1,0 +1,190 @@
+//! The practice lab on this machine: real dockerd and sshd per host, reached like real
+//! machines. Needs root (see `common::lab`); tests run in parallel, each on its own lab.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::lab::{TestLab, lab_available, unique_name};
+use swarmdeck::inventory::{AuthMethod, Inventory};
+use swarmdeck::lab::{self, LabError, LabSpec};
+
+fn pid_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s[s.rfind(')')? + 1..]
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+fn netns_with_prefix(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Everything a lab may leave behind, as human-readable findings (empty = clean).
+fn leftovers(name: &str, dir: &Path, pids: &[u32]) -> Vec<String> {
+    let mut found: Vec<String> = netns_with_prefix(&format!("sdk-{name}-"))
+        .into_iter()
+        .map(|n| format!("netns {n}"))
+        .collect();
+    if Path::new("/sys/class/net")
+        .join(format!("sdk-{name}"))
+        .exists()
+    {
+        found.push(format!("veth sdk-{name}"));
+    }
+    found.extend(
+        pids.iter()
+            .filter(|&&p| pid_alive(p))
+            .map(|p| format!("pid {p}")),
+    );
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir_s = dir.to_string_lossy();
+    found.extend(
+        mountinfo
+            .lines()
+            .filter(|l| l.contains(dir_s.as_ref()))
+            .map(|l| format!("mount {l}")),
+    );
+    if dir.exists() {
+        found.push(format!("dir {}", dir.display()));
+    }
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let cg = h.path().join(format!("sdk-{name}-n1"));
+        if cg.exists() {
+            found.push(format!("cgroup {}", cg.display()));
+        }
+    }
+    found
+}
+
+#[test]
+fn three_hosts_answer_over_ssh_with_strict_host_keys() {
+    let Some(lab) = TestLab::start(3) else { return };
+    let mut machine_ids = Vec::new();
+    for h in &lab.hosts {
+        // Several words: each is quoted, so the Go template arrives as one argument.
+        let name = lab.ssh_ok(&h.name, &["docker", "info", "--format", "{{.Name}}"]);
+        assert_eq!(name, h.name);
+        // One word: a shell command line. The SSH layer uses /var/run/docker.sock.
+        let out = lab.ssh_ok(
+            &h.name,
+            &["docker -H unix:///var/run/docker.sock image inspect -f ok swarmdeck/probe:1 && cat /etc/machine-id && hostname"],
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&"ok"), "{out}");
+        assert_eq!(lines.get(2), Some(&h.name.as_str()), "{out}");
+        machine_ids.push(lines[1].to_string());
+    }
+    machine_ids.sort();
+    machine_ids.dedup();
+    assert_eq!(machine_ids.len(), 3, "hosts must not share /etc/machine-id");
+
+    let inv = Inventory::load(&lab.inventory).unwrap();
+    assert_eq!(inv.known_hosts, vec![lab.known_hosts.clone()]);
+    assert_eq!(inv.hosts.len(), 3);
+    assert_eq!(inv.hosts[2].address, lab.hosts[2].ip.to_string());
+    assert_eq!(
+        inv.hosts[0].auth,
+        AuthMethod::Key {
+            path: lab.key.clone()
+        }
+    );
+
+    let status = lab::list()
+        .into_iter()
+        .find(|s| s.name == lab.name)
+        .unwrap();
+    assert!(
+        status.hosts.iter().all(|h| h.dockerd_alive && h.sshd_alive),
+        "{status:?}"
+    );
+}
+
+#[test]
+fn down_leaves_nothing_behind() {
+    let Some(lab) = TestLab::start(2) else { return };
+    // A running container: its processes have namespaces (and cgroups) of their own.
+    lab.ssh_ok(
+        "node1",
+        &["docker", "run", "-d", "swarmdeck/probe:1", "sleep", "600"],
+    );
+    let name = lab.name.clone();
+    let dir = lab.dir.clone();
+    let pids: Vec<u32> = lab
+        .hosts
+        .iter()
+        .flat_map(|h| [h.pids.boot, h.pids.dockerd, h.pids.sshd])
+        .map(|p| p.expect("recorded pid"))
+        .collect();
+    assert!(pids.iter().all(|&p| pid_alive(p)));
+    lab.down().expect("lab down");
+    assert_eq!(leftovers(&name, &dir, &pids), Vec::<String>::new());
+    assert!(matches!(lab::down(&name), Err(LabError::NotFound { .. })));
+}
+
+#[test]
+fn two_labs_at_once_get_different_subnets() {
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| TestLab::start(1));
+        let b = s.spawn(|| TestLab::start(1));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (Some(a), Some(b)) = (a, b) else { return };
+    assert_ne!(a.subnet, b.subnet);
+    assert_eq!(a.ssh_ok("node1", &["hostname"]), "node1");
+    assert_eq!(b.ssh_ok("node1", &["hostname"]), "node1");
+}
+
+#[test]
+fn a_taken_name_is_refused_without_harming_the_lab() {
+    let Some(lab) = TestLab::start(1) else { return };
+    let err = lab::up(&LabSpec::new(lab.name.clone(), 1)).unwrap_err();
+    assert!(matches!(err, LabError::NameInUse { .. }), "{err}");
+    assert!(err.to_string().contains("lab down --name"), "{err}");
+    assert_eq!(lab.ssh_ok("node1", &["hostname"]), "node1");
+}
+
+#[test]
+fn a_failed_up_cleans_up_after_itself() {
+    if !lab_available() {
+        return;
+    }
+    let name = unique_name();
+    let spec = LabSpec::new(name.clone(), 1).with_ready_timeout(Duration::ZERO);
+    let err = lab::up(&spec).unwrap_err();
+    let LabError::HostNotReady { ref host, .. } = err else {
+        panic!("expected HostNotReady, got {err}");
+    };
+    assert_eq!(host, "node1");
+    let root = std::env::var(lab::ROOT_ENV).unwrap_or_else(|_| lab::DEFAULT_ROOT.into());
+    let dir = Path::new(&root).join(&name);
+    assert_eq!(leftovers(&name, &dir, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn invalid_names_never_reach_the_system() {
+    for bad in ["", "UPPER", "toolongname", "a;b", "../x"] {
+        let err = lab::up(&LabSpec::new(bad, 1)).unwrap_err();
+        assert!(
+            matches!(err, LabError::InvalidName { .. }),
+            "{bad:?}: {err}"
+        );
+    }
+}

@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod lab;
 pub mod quorum;
 pub mod redact;
+pub mod secrets;
 pub mod service;
 pub mod snapshot;
 pub mod ssh;

@@ -1,11 +1,8 @@
 //! `swarmdeck status`: connect to every host and print the cluster snapshot.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use crate::cluster::Cluster;
 use crate::snapshot::{ClusterSnapshot, Role};
-use crate::ssh::NoSecrets;
+use std::path::Path;
 
 use super::target::TargetArgs;
 
@@ -25,7 +22,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let (inv, source) = target.inventory(inventory)?;
     let opts = target.ssh_options(&inv);
-    let cluster = Cluster::new(inv, source, opts, Arc::new(NoSecrets));
+    let cluster = Cluster::new(inv, source, opts, crate::secrets::ssh_source());
     let snap = rt.block_on(cluster.snapshot());
     if args.json {
         println!("{}", snap.to_json());

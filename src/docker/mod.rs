@@ -393,7 +393,9 @@ impl DockerHost {
         if !opts.force_dial_stdio {
             match session.open_streamlocal(&socket).await {
                 Ok(ch) => {
-                    drop(ch); // closed on drop; the probe opens its own
+                    // Reachable. Close it (a russh Channel is not closed on drop); every
+                    // request opens its own.
+                    let _ = ch.close().await;
                     let t = SshTransport::new(session.clone(), Via::Socket(socket.clone()));
                     return Self::finish(t, opts).await;
                 }

@@ -3,6 +3,7 @@
 //! is cleaned up too.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,13 @@ fn lab_processes(names: &Names, dir: &Path, recorded: &[u32]) -> BTreeSet<u32> {
             set.insert(pid);
         }
     }
+    // A host still on its way in (`setsid -f ip netns exec … boot.sh` before it entered
+    // the namespace) is recognised by its boot script argument.
+    for &pid in &pids {
+        if runs_boot_script_of(pid, dir) {
+            set.insert(pid);
+        }
+    }
     let mut stack: Vec<u32> = set.iter().copied().collect();
     while let Some(p) = stack.pop() {
         for &c in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
@@ -93,6 +101,17 @@ fn lab_processes(names: &Names, dir: &Path, recorded: &[u32]) -> BTreeSet<u32> {
     set.remove(&std::process::id());
     set.retain(|&p| sys::alive(p));
     set
+}
+
+/// Whether one of `pid`'s arguments is a boot script of the lab in `dir` (`<dir>/nI/boot.sh`).
+fn runs_boot_script_of(pid: u32, dir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    cmdline.split(|&b| b == 0).any(|arg| {
+        let p = Path::new(std::ffi::OsStr::from_bytes(arg));
+        p.parent().and_then(Path::parent) == Some(dir) && p.file_name() == Some("boot.sh".as_ref())
+    })
 }
 
 /// SIGKILLs the lab's processes until none is left (new ones may appear while killing).

@@ -1,7 +1,6 @@
 //! The service loop: runs commands on the runtime and reports back.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -9,7 +8,7 @@ use super::{Command, Event, Notice, RepaintHook};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
 use crate::snapshot::ClusterSnapshot;
-use crate::ssh::{HostKeyPolicy, NoSecrets, SshOptions};
+use crate::ssh::{HostKeyPolicy, SshOptions};
 
 pub(super) async fn run(
     mut commands: mpsc::Receiver<Command>,
@@ -84,7 +83,12 @@ fn open_cluster(path: &Path) -> Result<Cluster, String> {
     let inventory = Inventory::load(path).map_err(|e| e.to_string())?;
     let opts = SshOptions::for_inventory(&inventory, HostKeyPolicy::Strict);
     let source = path.display().to_string();
-    Ok(Cluster::new(inventory, source, opts, Arc::new(NoSecrets)))
+    Ok(Cluster::new(
+        inventory,
+        source,
+        opts,
+        crate::secrets::ssh_source(),
+    ))
 }
 
 async fn refresh(cluster: Cluster, out: Outbox) {

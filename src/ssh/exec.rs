@@ -222,7 +222,11 @@ impl SshSession {
             Ok(out)
         };
         match tokio::time::timeout(cmd.timeout, run).await {
-            Ok(r) => r,
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => {
+                let _ = ch.close().await;
+                Err(e)
+            }
             Err(_) => {
                 let _ = ch.close().await;
                 Err(SshError::Timeout {

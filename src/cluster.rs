@@ -48,10 +48,11 @@ impl Cluster {
 
     /// The host's engine client, connecting (SSH, then Docker) on first use.
     pub async fn engine(&self, host: &HostSpec) -> Result<Docker, DockerError> {
-        if let Some(d) = self.engines.lock().await.get(&host.name) {
-            if self.pool.cached(&host.name).is_some() {
-                return Ok(d.clone());
-            }
+        // Reuse the engine client while its SSH session is alive.
+        if let Some(d) = self.engines.lock().await.get(&host.name)
+            && self.pool.cached(&host.name).is_some()
+        {
+            return Ok(d.clone());
         }
         let session = self.pool.session(host).await?;
         let docker = DockerHost::connect(&session).await?;

@@ -49,6 +49,76 @@ fn default_user() -> String {
     "root".to_string()
 }
 
+impl HostSpec {
+    /// Parses `[user@]address[:port]` (optionally `ssh://`); IPv6 addresses go in brackets:
+    /// `root@[fd00::1]:2222`. Rejects anything that is not a plain host name, address or user,
+    /// since these strings end up in remote commands and known_hosts lookups.
+    pub fn parse_target(text: &str, auth: AuthMethod) -> Result<HostSpec, String> {
+        let text = text.strip_prefix("ssh://").unwrap_or(text);
+        let (user, rest) = match text.rsplit_once('@') {
+            Some((u, r)) => (u.to_string(), r),
+            None => (default_user(), text),
+        };
+        let (address, port) = split_port(rest)?;
+        if address.is_empty() || !address.chars().all(valid_address_char) {
+            return Err(format!(
+                "{text:?} is not a valid host: use [user@]address[:port]"
+            ));
+        }
+        if user.is_empty()
+            || !user
+                .chars()
+                .all(|c| c.is_alphanumeric() || "._-".contains(c))
+        {
+            return Err(format!("{text:?}: {user:?} is not a valid user name"));
+        }
+        let name = if port == 22 {
+            address.clone()
+        } else {
+            format!("{address}:{port}")
+        };
+        Ok(HostSpec {
+            name,
+            address,
+            port,
+            user,
+            auth,
+            sudo: false,
+            labels: BTreeMap::new(),
+        })
+    }
+}
+
+fn valid_address_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || ".-:_%".contains(c)
+}
+
+fn split_port(rest: &str) -> Result<(String, u16), String> {
+    if let Some(v6) = rest.strip_prefix('[') {
+        let (addr, tail) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{rest:?}: missing ']' after the IPv6 address"))?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => parse_port(p)?,
+            None if tail.is_empty() => 22,
+            None => return Err(format!("{rest:?}: unexpected {tail:?} after the address")),
+        };
+        return Ok((addr.to_string(), port));
+    }
+    match rest.split_once(':') {
+        Some((a, p)) if !p.contains(':') => Ok((a.to_string(), parse_port(p)?)),
+        // Several colons: a bare IPv6 address without a port.
+        _ => Ok((rest.to_string(), 22)),
+    }
+}
+
+fn parse_port(p: &str) -> Result<u16, String> {
+    match p.parse::<u16>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{p:?} is not a valid port (1-65535)")),
+    }
+}
+
 /// A set of hosts plus the known_hosts files to trust besides the user's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
@@ -133,6 +203,46 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn h(s: &str) -> HostSpec {
+        HostSpec::parse_target(s, AuthMethod::Agent).unwrap()
+    }
+
+    #[test]
+    fn parses_the_docker_style_forms() {
+        let a = h("ops@10.1.2.3:2222");
+        assert_eq!(
+            (a.user.as_str(), a.address.as_str(), a.port),
+            ("ops", "10.1.2.3", 2222)
+        );
+        assert_eq!(a.name, "10.1.2.3:2222");
+        let b = h("ssh://node1");
+        assert_eq!(
+            (b.user.as_str(), b.address.as_str(), b.port),
+            ("root", "node1", 22)
+        );
+        let c = h("root@[fd00::1]:2200");
+        assert_eq!((c.address.as_str(), c.port), ("fd00::1", 2200));
+        assert_eq!(h("fd00::2").address, "fd00::2");
+    }
+
+    #[test]
+    fn rejects_hostile_targets() {
+        for bad in [
+            "root@host;rm -rf /",
+            "a b",
+            "host:0",
+            "host:99999",
+            "$(id)@x",
+            "",
+            "x@",
+        ] {
+            assert!(
+                HostSpec::parse_target(bad, AuthMethod::Agent).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn round_trips_through_toml() {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod docker;
 pub mod fsutil;
+pub mod import;
 pub mod inventory;
 pub mod lab;
 pub mod quorum;

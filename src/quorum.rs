@@ -212,7 +212,7 @@ pub fn advise(managers: &[Manager]) -> Vec<Advice> {
             AdviceLevel::Warning,
             "a single manager tolerates no failure; 3 managers tolerate 1",
         )),
-        _ if n % 2 == 0 => out.push(advice(
+        _ if n.is_multiple_of(2) => out.push(advice(
             AdviceLevel::Warning,
             format!(
                 "{n} managers tolerate {} failure(s), no more than {}; use an odd count \

@@ -108,10 +108,10 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     /// The Secret Service when a session bus offers one, else the kernel keyutils store.
     pub fn open() -> Result<Self, SecretsError> {
-        if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
-            if let Some(k) = Self::secret_service() {
-                return Ok(k);
-            }
+        if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+            && let Some(k) = Self::secret_service()
+        {
+            return Ok(k);
         }
         Self::keyutils()
     }

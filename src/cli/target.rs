@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::inventory::{AuthMethod, HostSpec, Inventory};
 use crate::ssh::{HostKeyPolicy, SshOptions};
@@ -45,7 +45,7 @@ impl TargetArgs {
             let hosts = self
                 .hosts
                 .iter()
-                .map(|h| parse_host(h, auth.clone()))
+                .map(|h| HostSpec::parse_target(h, auth.clone()).map_err(anyhow::Error::msg))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let inv = Inventory {
                 known_hosts: self.known_hosts.clone(),
@@ -79,111 +79,4 @@ pub fn default_inventory_path() -> anyhow::Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "swarmdeck")
         .context("cannot find the user's config directory (is HOME set?)")?;
     Ok(dirs.config_dir().join("inventory.toml"))
-}
-
-/// Parses `[user@]address[:port]`; IPv6 addresses go in brackets: `root@[fd00::1]:2222`.
-pub fn parse_host(text: &str, auth: AuthMethod) -> anyhow::Result<HostSpec> {
-    let text = text.strip_prefix("ssh://").unwrap_or(text);
-    let (user, rest) = match text.rsplit_once('@') {
-        Some((u, r)) => (u.to_string(), r),
-        None => ("root".to_string(), text),
-    };
-    let (address, port) = split_port(rest)?;
-    if address.is_empty() || !address.chars().all(valid_address_char) {
-        bail!("{text:?} is not a valid host: use [user@]address[:port]");
-    }
-    if user.is_empty()
-        || !user
-            .chars()
-            .all(|c| c.is_alphanumeric() || "._-".contains(c))
-    {
-        bail!("{text:?}: {user:?} is not a valid user name");
-    }
-    let name = if port == 22 {
-        address.clone()
-    } else {
-        format!("{address}:{port}")
-    };
-    Ok(HostSpec {
-        name,
-        address,
-        port,
-        user,
-        auth,
-        sudo: false,
-        labels: Default::default(),
-    })
-}
-
-fn valid_address_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || ".-:_%".contains(c)
-}
-
-fn split_port(rest: &str) -> anyhow::Result<(String, u16)> {
-    if let Some(v6) = rest.strip_prefix('[') {
-        let (addr, tail) = v6
-            .split_once(']')
-            .with_context(|| format!("{rest:?}: missing ']' after the IPv6 address"))?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => parse_port(p)?,
-            None if tail.is_empty() => 22,
-            None => bail!("{rest:?}: unexpected {tail:?} after the address"),
-        };
-        return Ok((addr.to_string(), port));
-    }
-    match rest.split_once(':') {
-        Some((a, p)) if !p.contains(':') => Ok((a.to_string(), parse_port(p)?)),
-        // A bare IPv6 address without a port.
-        Some(_) => Ok((rest.to_string(), 22)),
-        None => Ok((rest.to_string(), 22)),
-    }
-}
-
-fn parse_port(p: &str) -> anyhow::Result<u16> {
-    match p.parse::<u16>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => bail!("{p:?} is not a valid port (1-65535)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn h(s: &str) -> HostSpec {
-        parse_host(s, AuthMethod::Agent).unwrap()
-    }
-
-    #[test]
-    fn parses_the_docker_style_forms() {
-        let a = h("ops@10.1.2.3:2222");
-        assert_eq!(
-            (a.user.as_str(), a.address.as_str(), a.port),
-            ("ops", "10.1.2.3", 2222)
-        );
-        assert_eq!(a.name, "10.1.2.3:2222");
-        let b = h("ssh://node1");
-        assert_eq!(
-            (b.user.as_str(), b.address.as_str(), b.port),
-            ("root", "node1", 22)
-        );
-        let c = h("root@[fd00::1]:2200");
-        assert_eq!((c.address.as_str(), c.port), ("fd00::1", 2200));
-        assert_eq!(h("fd00::2").address, "fd00::2");
-    }
-
-    #[test]
-    fn rejects_hostile_input() {
-        for bad in [
-            "root@host;rm -rf /",
-            "a b",
-            "host:0",
-            "host:99999",
-            "$(id)@x",
-            "",
-            "x@",
-        ] {
-            assert!(parse_host(bad, AuthMethod::Agent).is_err(), "{bad:?}");
-        }
-    }
 }

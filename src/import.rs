@@ -1,0 +1,207 @@
+//! Hosts from where users already keep them: `~/.ssh/config` and docker contexts.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::inventory::{AuthMethod, HostSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+/// Concrete `Host` aliases in an ssh config (patterns with wildcards or negations are
+/// defaults for other hosts, not hosts themselves).
+pub fn ssh_config_aliases(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let mut words = line.split_whitespace();
+        let Some(key) = words.next() else { continue };
+        if !key.eq_ignore_ascii_case("host") {
+            continue;
+        }
+        for w in words {
+            let w = w.trim_matches('"');
+            if !w.contains(['*', '?', '!']) && !out.iter().any(|a| a == w) {
+                out.push(w.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// One host as `ssh ALIAS` would reach it: HostName, User, Port and IdentityFile applied.
+pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String> {
+    let cfg = russh_config::parse(text, alias).map_err(|e| format!("{alias}: {e}"))?;
+    let hc = &cfg.host_config;
+    let auth = match hc.identity_file.as_ref().and_then(|f| f.first()) {
+        Some(path) => AuthMethod::Key {
+            path: expand_home(path),
+        },
+        None => AuthMethod::Agent,
+    };
+    if hc.proxy_jump.is_some() || hc.proxy_command.is_some() {
+        tracing::warn!(%alias, "ProxyJump/ProxyCommand are not supported yet; connecting directly");
+    }
+    Ok(HostSpec {
+        name: alias.to_string(),
+        address: cfg.host().to_string(),
+        port: cfg.port(),
+        user: hc.user.clone().unwrap_or_else(|| "root".to_string()),
+        auth,
+        sudo: false,
+        labels: Default::default(),
+    })
+}
+
+/// All concrete hosts of an ssh config file.
+pub fn from_ssh_config_file(path: &Path) -> Result<Vec<HostSpec>, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    ssh_config_aliases(&text)
+        .iter()
+        .map(|a| host_from_ssh_config(&text, a))
+        .collect::<Result<_, _>>()
+        .map_err(|message| ImportError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+}
+
+fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::home_dir()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ContextMeta {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Endpoints", default)]
+    endpoints: std::collections::HashMap<String, Endpoint>,
+}
+
+#[derive(Deserialize)]
+struct Endpoint {
+    #[serde(rename = "Host", default)]
+    host: Option<String>,
+}
+
+/// Docker contexts whose endpoint is `ssh://…` (others are local sockets or TLS).
+/// `dir` is the docker config directory, usually `~/.docker`.
+pub fn from_docker_contexts(dir: &Path) -> Result<Vec<HostSpec>, ImportError> {
+    let meta_dir = dir.join("contexts/meta");
+    let Ok(entries) = std::fs::read_dir(&meta_dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path().join("meta.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let meta: ContextMeta = serde_json::from_str(&text).map_err(|e| ImportError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let Some(url) = meta.endpoints.get("docker").and_then(|e| e.host.clone()) else {
+            continue;
+        };
+        if !url.starts_with("ssh://") {
+            continue;
+        }
+        let mut spec = HostSpec::parse_target(&url, AuthMethod::Agent).map_err(|message| {
+            ImportError::Parse {
+                path: path.clone(),
+                message,
+            }
+        })?;
+        spec.name = meta.name;
+        out.push(spec);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "\
+Host *
+    User admin
+Host web1 web2
+    HostName 192.0.2.10
+    Port 2222
+    IdentityFile /keys/web
+Host db
+    HostName db.example.internal
+    User postgres
+Host !bastion *.corp
+    User x
+";
+
+    #[test]
+    fn aliases_skip_patterns() {
+        assert_eq!(ssh_config_aliases(CONFIG), vec!["web1", "web2", "db"]);
+    }
+
+    #[test]
+    fn resolves_hostname_user_port_and_key() {
+        let web = host_from_ssh_config(CONFIG, "web1").unwrap();
+        assert_eq!(web.address, "192.0.2.10");
+        assert_eq!(web.port, 2222);
+        assert_eq!(
+            web.auth,
+            AuthMethod::Key {
+                path: "/keys/web".into()
+            }
+        );
+        let db = host_from_ssh_config(CONFIG, "db").unwrap();
+        assert_eq!(
+            (db.address.as_str(), db.user.as_str(), db.port),
+            ("db.example.internal", "postgres", 22)
+        );
+    }
+
+    #[test]
+    fn docker_contexts_with_ssh_endpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |id: &str, json: &str| {
+            let p = dir.path().join("contexts/meta").join(id);
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("meta.json"), json).unwrap();
+        };
+        write(
+            "a",
+            r#"{"Name":"prod","Metadata":{},"Endpoints":{"docker":{"Host":"ssh://ops@10.9.0.1:2200","SkipTLSVerify":false}}}"#,
+        );
+        write(
+            "b",
+            r#"{"Name":"local","Metadata":{},"Endpoints":{"docker":{"Host":"unix:///var/run/docker.sock"}}}"#,
+        );
+        let hosts = from_docker_contexts(dir.path()).unwrap();
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(
+            (
+                hosts[0].name.as_str(),
+                hosts[0].user.as_str(),
+                hosts[0].address.as_str(),
+                hosts[0].port
+            ),
+            ("prod", "ops", "10.9.0.1", 2200)
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod hosts;
 pub mod lab;
 pub mod status;
 pub mod target;
@@ -43,6 +44,8 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Connect to every host and show the cluster: hosts, nodes, quorum, overlays.
     Status(status::StatusArgs),
+    /// Manage the inventory: add, remove, list, import, export, test.
+    Hosts(hosts::HostsArgs),
 }
 
 pub fn main() -> anyhow::Result<()> {
@@ -50,6 +53,9 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Lab(args)) => lab::run(args),
+        Some(Command::Hosts(args)) => {
+            hosts::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
         Some(Command::Status(args)) => {
             status::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
         }

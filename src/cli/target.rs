@@ -58,9 +58,8 @@ impl TargetArgs {
             Some(p) => p.to_path_buf(),
             None => default_inventory_path()?,
         };
-        let mut inv = Inventory::load(&path)
+        let inv = Inventory::load(&path)
             .with_context(|| "no hosts given: pass -H user@host or --inventory FILE")?;
-        inv.known_hosts.extend(self.known_hosts.iter().cloned());
         Ok((inv, path.display().to_string()))
     }
 
@@ -70,7 +69,13 @@ impl TargetArgs {
         } else {
             HostKeyPolicy::Strict
         };
-        SshOptions::for_inventory(inventory, policy)
+        let mut opts = SshOptions::for_inventory(inventory, policy);
+        for extra in &self.known_hosts {
+            if !inventory.known_hosts.contains(extra) {
+                opts.known_hosts.extra_files.push(extra.clone());
+            }
+        }
+        opts
     }
 }
 

@@ -117,7 +117,7 @@ pub enum SshError {
     #[error(
         "{host}: the SSH host key of {addr} is not known yet ({key_type} {fingerprint}). Verify \
          it on the machine (`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`) and accept it if it \
-         matches"
+         matches (in the app, or with --accept-new-host-keys on the command line)"
     )]
     HostKeyUnknown {
         host: String,

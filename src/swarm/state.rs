@@ -1,0 +1,325 @@
+//! The live swarm state of every host, read through the Engine API (and `ip route get` for
+//! the advertise address). Plans are computed from this, never from remembered state, so
+//! re-running a command after an interruption resumes where the hosts actually are.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use bollard::models::{LocalNodeState, SystemInfo};
+use bollard::query_parameters::{ListNetworksOptions, ListNodesOptions};
+use futures_util::future::join_all;
+
+use crate::cluster::Cluster;
+use crate::inventory::HostSpec;
+use crate::snapshot::{self, NetworkInfo, NodeInfo, Role};
+use crate::ssh::RemoteCommand;
+
+/// A host's own view of its swarm membership (`Swarm.LocalNodeState`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalState {
+    Inactive,
+    Pending,
+    Active,
+    Locked,
+    Error,
+    /// The host or its engine could not be read.
+    Unreachable(String),
+}
+
+/// What one host says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFacts {
+    /// Inventory name.
+    pub host: String,
+    /// `user@address[:port]`, for the exported audit script.
+    pub target: String,
+    /// The engine's name (becomes the node hostname).
+    pub engine_name: Option<String>,
+    pub state: LocalState,
+    pub node_id: Option<String>,
+    /// `Swarm.NodeAddr`: the address the node advertises, once in a swarm.
+    pub node_addr: Option<String>,
+    /// A manager that can answer for the cluster.
+    pub control_available: bool,
+    /// Known on managers only.
+    pub cluster_id: Option<String>,
+    /// Managers this node knows (id, addr), from `Swarm.RemoteManagers`.
+    pub remote_managers: Vec<(String, String)>,
+    /// The address to advertise: this host's source address towards its peers.
+    pub advertise: Option<String>,
+}
+
+impl HostFacts {
+    pub fn is_member(&self) -> bool {
+        self.state == LocalState::Active
+    }
+}
+
+/// Every host's facts plus the cluster-wide view from one manager.
+#[derive(Debug, Clone, Default)]
+pub struct SwarmState {
+    pub hosts: Vec<HostFacts>,
+    pub nodes: Vec<NodeInfo>,
+    pub networks: Vec<NetworkInfo>,
+    /// Which host answered for the cluster, if any.
+    pub answered_by: Option<String>,
+    /// Errors of managers that could not list the swarm (e.g. no quorum), by host.
+    pub manager_errors: Vec<(String, String)>,
+}
+
+impl SwarmState {
+    pub fn host(&self, name: &str) -> Option<&HostFacts> {
+        self.hosts.iter().find(|h| h.host == name)
+    }
+
+    pub fn node_by_id(&self, id: &str) -> Option<&NodeInfo> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// The swarm node of an inventory host, if it is a member.
+    pub fn node_of(&self, host: &HostFacts) -> Option<&NodeInfo> {
+        host.node_id.as_deref().and_then(|id| self.node_by_id(id))
+    }
+
+    /// A node by hostname, id (or unique id prefix) or inventory host name.
+    pub fn find_node(&self, name: &str) -> Option<&NodeInfo> {
+        if let Some(n) = self
+            .nodes
+            .iter()
+            .find(|n| n.hostname == name || n.id == name)
+        {
+            return Some(n);
+        }
+        if let Some(n) = self.host(name).and_then(|h| self.node_of(h)) {
+            return Some(n);
+        }
+        let mut by_prefix = self.nodes.iter().filter(|n| n.id.starts_with(name));
+        match (by_prefix.next(), by_prefix.next()) {
+            (Some(n), None) if name.len() >= 4 => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Manager hosts that answered and can control the cluster.
+    pub fn control_hosts(&self) -> impl Iterator<Item = &HostFacts> {
+        self.hosts
+            .iter()
+            .filter(|h| h.is_member() && h.control_available)
+    }
+
+    /// Managers as the quorum model sees them (from the node list).
+    pub fn managers(&self) -> Vec<crate::quorum::Manager> {
+        self.nodes
+            .iter()
+            .filter(|n| n.role == Role::Manager)
+            .map(|n| crate::quorum::Manager {
+                name: n.hostname.clone(),
+                reachable: n.is_reachable_manager(),
+                zone: n.labels.get("zone").cloned(),
+            })
+            .collect()
+    }
+}
+
+/// Reads every host in parallel, then the cluster view from the first manager that answers.
+pub async fn gather(cluster: &Cluster) -> SwarmState {
+    let hosts = &cluster.inventory().hosts;
+    let peers = resolve_all(hosts).await;
+    let facts = join_all(
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| host_facts(cluster, h, peer_of(&peers, i))),
+    )
+    .await;
+    let mut state = SwarmState {
+        hosts: facts,
+        ..Default::default()
+    };
+    let managers: Vec<String> = state.control_hosts().map(|h| h.host.clone()).collect();
+    for name in managers {
+        let Some(spec) = cluster.inventory().host(&name) else {
+            continue;
+        };
+        match read_cluster(cluster, spec).await {
+            Ok((nodes, networks)) => {
+                state.nodes = nodes;
+                state.networks = networks;
+                state.answered_by = Some(name);
+                break;
+            }
+            Err(e) => state
+                .manager_errors
+                .push((name, crate::redact::redact(&e).into_owned())),
+        }
+    }
+    state
+}
+
+async fn read_cluster(
+    cluster: &Cluster,
+    spec: &HostSpec,
+) -> Result<(Vec<NodeInfo>, Vec<NetworkInfo>), String> {
+    let docker = cluster.engine(spec).await.map_err(|e| e.to_string())?;
+    let nodes = docker
+        .list_nodes(None::<ListNodesOptions>)
+        .await
+        .map_err(|e| e.to_string())?;
+    let networks = docker
+        .list_networks(None::<ListNetworksOptions>)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_api).collect();
+    nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+    let networks = networks
+        .iter()
+        .filter(|n| n.scope.as_deref() == Some("swarm"))
+        .map(snapshot::network_from_api)
+        .collect();
+    Ok((nodes, networks))
+}
+
+/// Workstation-side IPv4 of every inventory host (for `ip route get` on its peers).
+async fn resolve_all(hosts: &[HostSpec]) -> Vec<Option<Ipv4Addr>> {
+    join_all(hosts.iter().map(|h| async move {
+        if let Ok(IpAddr::V4(ip)) = h.address.parse::<IpAddr>() {
+            return Some(ip);
+        }
+        tokio::net::lookup_host((h.address.as_str(), h.port))
+            .await
+            .ok()?
+            .find_map(|a| match a.ip() {
+                IpAddr::V4(ip) => Some(ip),
+                IpAddr::V6(_) => None,
+            })
+    }))
+    .await
+}
+
+/// Another host's address to route towards (or the host's own when it is alone).
+fn peer_of(peers: &[Option<Ipv4Addr>], i: usize) -> Option<Ipv4Addr> {
+    peers
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .find_map(|(_, p)| *p)
+        .or_else(|| peers.get(i).copied().flatten())
+}
+
+pub fn target_of(h: &HostSpec) -> String {
+    if h.port == 22 {
+        format!("{}@{}", h.user, h.address)
+    } else {
+        format!("{}@{}:{}", h.user, h.address, h.port)
+    }
+}
+
+async fn host_facts(cluster: &Cluster, h: &HostSpec, peer: Option<Ipv4Addr>) -> HostFacts {
+    let mut facts = HostFacts {
+        host: h.name.clone(),
+        target: target_of(h),
+        engine_name: None,
+        state: LocalState::Inactive,
+        node_id: None,
+        node_addr: None,
+        control_available: false,
+        cluster_id: None,
+        remote_managers: Vec::new(),
+        advertise: None,
+    };
+    let info = match cluster.engine(h).await {
+        Ok(d) => d.info().await.map_err(|e| format!("{}: {e}", h.name)),
+        Err(e) => Err(e.to_string()),
+    };
+    match info {
+        Ok(info) => apply_info(&mut facts, &info),
+        Err(e) => {
+            facts.state = LocalState::Unreachable(crate::redact::redact(&e).into_owned());
+            return facts;
+        }
+    }
+    facts.advertise = advertise_address(cluster, h, peer).await;
+    facts
+}
+
+/// Fills the swarm fields from `GET /info`.
+pub fn apply_info(facts: &mut HostFacts, info: &SystemInfo) {
+    facts.engine_name = info.name.clone();
+    let Some(s) = info.swarm.as_ref() else {
+        return;
+    };
+    facts.state = match s.local_node_state {
+        Some(LocalNodeState::ACTIVE) => LocalState::Active,
+        Some(LocalNodeState::PENDING) => LocalState::Pending,
+        Some(LocalNodeState::LOCKED) => LocalState::Locked,
+        Some(LocalNodeState::ERROR) => LocalState::Error,
+        _ => LocalState::Inactive,
+    };
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    facts.node_id = nonempty(&s.node_id);
+    facts.node_addr = nonempty(&s.node_addr);
+    facts.control_available = s.control_available.unwrap_or(false);
+    facts.cluster_id = s.cluster.as_ref().and_then(|c| nonempty(&c.id));
+    facts.remote_managers = s
+        .remote_managers
+        .iter()
+        .flatten()
+        .filter_map(|p| Some((p.node_id.clone()?, p.addr.clone()?)))
+        .collect();
+}
+
+/// The host's source address on the route towards `peer` (`ip -o route get PEER`).
+async fn advertise_address(cluster: &Cluster, h: &HostSpec, peer: Option<Ipv4Addr>) -> Option<String> {
+    let peer = peer?;
+    let session = cluster.pool().session(h).await.ok()?;
+    let cmd = RemoteCommand::new(["ip", "-o", "route", "get", &peer.to_string()]);
+    let out = session.exec(&cmd).await.ok()?;
+    route_src(&out.stdout_lossy()).map(|ip| ip.to_string())
+}
+
+/// Parses the `src` of `ip -o route get` output, e.g.
+/// `10.0.0.2 dev eth0 src 10.0.0.1 uid 0 \    cache`.
+pub fn route_src(text: &str) -> Option<Ipv4Addr> {
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "src" {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
+}
+
+/// The device of `ip -o route get` output.
+pub fn route_dev(text: &str) -> Option<String> {
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "dev" {
+            return words.next().map(str::to_string);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_route_get() {
+        let t = "10.213.1.2 dev eth0 src 10.213.1.1 uid 0 \\    cache ";
+        assert_eq!(route_src(t), Some(Ipv4Addr::new(10, 213, 1, 1)));
+        assert_eq!(route_dev(t).as_deref(), Some("eth0"));
+        let local = "local 10.213.1.1 dev lo table local src 10.213.1.1 uid 0";
+        assert_eq!(route_src(local), Some(Ipv4Addr::new(10, 213, 1, 1)));
+        assert_eq!(route_src("RTNETLINK answers: Network is unreachable"), None);
+    }
+
+    #[test]
+    fn peers_prefer_another_host() {
+        let a = Some(Ipv4Addr::new(10, 0, 0, 1));
+        let b = Some(Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(peer_of(&[a, b], 0), b);
+        assert_eq!(peer_of(&[a, b], 1), a);
+        assert_eq!(peer_of(&[a], 0), a);
+        assert_eq!(peer_of(&[None, None], 0), None);
+    }
+}

@@ -5,9 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bollard::Docker;
-use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions, ListNodesOptions};
+use bollard::query_parameters::{
+    EventsOptionsBuilder, InspectNetworkOptions, ListNetworksOptions, ListNodesOptions,
+};
+use futures_util::StreamExt;
 use futures_util::future::join_all;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
 
 use crate::docker::{DockerError, DockerHost};
 use crate::inventory::{HostSpec, Inventory};
@@ -91,6 +95,44 @@ impl Cluster {
         snap.hosts
             .sort_by_key(|h| self.inventory.hosts.iter().position(|i| i.name == h.host));
         snap
+    }
+
+    /// Watches every host's Docker events (nodes, networks, containers) and sends the
+    /// host's name on `changed` whenever something happened there. Each host's stream is
+    /// re-opened after a pause when it breaks. Dropping the returned set stops watching.
+    pub fn watch(&self, changed: mpsc::Sender<String>) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        for host in self.inventory.hosts.clone() {
+            let cluster = self.clone();
+            let changed = changed.clone();
+            set.spawn(async move { cluster.watch_host(host, changed).await });
+        }
+        set
+    }
+
+    async fn watch_host(&self, host: HostSpec, changed: mpsc::Sender<String>) {
+        const RETRY: std::time::Duration = std::time::Duration::from_secs(3);
+        let filters: HashMap<&str, Vec<&str>> =
+            [("type", vec!["node", "network", "container"])].into();
+        loop {
+            if let Ok(docker) = self.engine(&host).await {
+                let opts = EventsOptionsBuilder::new().filters(&filters).build();
+                let mut events = docker.events(Some(opts));
+                while let Some(ev) = events.next().await {
+                    if ev.is_err() || changed.send(host.name.clone()).await.is_err() {
+                        break;
+                    }
+                }
+                if changed.is_closed() {
+                    return;
+                }
+                // The stream broke: the host or its engine went away. Say so once, so the
+                // next snapshot shows it, then keep trying.
+                self.forget(&host.name).await;
+                let _ = changed.send(host.name.clone()).await;
+            }
+            tokio::time::sleep(RETRY).await;
+        }
     }
 
     async fn probe_host(&self, host: &HostSpec) -> Result<(Docker, HostStatus), DockerError> {

@@ -18,6 +18,8 @@ pub(super) async fn run(
     let out = Outbox { events, repaint };
     // Kept between refreshes so sessions and engine clients are reused (warm refresh).
     let mut cluster: Option<(PathBuf, Cluster)> = None;
+    // Live updates for the open cluster; replaced when another inventory is opened.
+    let mut live: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(cmd) = commands.recv().await {
         match cmd {
             Command::Shutdown => break,
@@ -32,6 +34,11 @@ pub(super) async fn run(
                     None => match open_cluster(&inventory) {
                         Ok(c) => {
                             cluster = Some((inventory, c.clone()));
+                            if let Some(old) =
+                                live.replace(tokio::spawn(follow(c.clone(), out.clone())))
+                            {
+                                old.abort();
+                            }
                             c
                         }
                         Err(e) => {
@@ -76,6 +83,20 @@ async fn open_snapshot(path: PathBuf, out: Outbox) {
             ))))
             .await
         }
+    }
+}
+
+/// Re-snapshots whenever a host reports Docker events, instead of polling. Bursts (a
+/// join touches every node) are coalesced into one refresh.
+async fn follow(cluster: Cluster, out: Outbox) {
+    const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+    let (tx, mut rx) = mpsc::channel(256);
+    let _watchers = cluster.watch(tx);
+    while rx.recv().await.is_some() {
+        tokio::time::sleep(SETTLE).await;
+        while rx.try_recv().is_ok() {}
+        let snap = cluster.snapshot().await;
+        out.send(Event::Snapshot(Box::new(snap))).await;
     }
 }
 

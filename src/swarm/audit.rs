@@ -1,0 +1,297 @@
+//! The audit log: one JSON line per step that changed (or tried to change) a host, with
+//! its CLI equivalent and outcome. Every string is passed through [`redact`] before it is
+//! written, and the log can be exported as a shell script that reproduces what was done.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::redact::redact;
+
+/// Overrides the log's location (tests, or users who keep it elsewhere).
+pub const AUDIT_ENV: &str = "SWARMDECK_AUDIT_LOG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log {path}: {source}. Fix: check that the directory is writable, or set {AUDIT_ENV}", path = .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("audit log {path} line {line} is not a swarmdeck audit entry: {message}", path = .path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot find the user's data directory (is HOME set?); set {AUDIT_ENV}")]
+    NoDataDir,
+}
+
+/// One recorded step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    /// Inventory host the step ran on.
+    pub host: String,
+    /// `user@address[:port]` of that host, for the exported script.
+    pub target: String,
+    pub step: String,
+    pub cli: String,
+    /// "ok" or "failed: …".
+    pub outcome: String,
+    /// For joins: the manager (`user@address`) and role whose token the step used, so the
+    /// export can fetch a token instead of containing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_from: Option<(String, String)>,
+}
+
+impl AuditEntry {
+    pub fn ok(&self) -> bool {
+        self.outcome == "ok"
+    }
+
+    /// The same entry with every string scrubbed of tokens and keys.
+    fn redacted(&self) -> AuditEntry {
+        let r = |s: &str| redact(s).into_owned();
+        AuditEntry {
+            time: self.time,
+            host: r(&self.host),
+            target: r(&self.target),
+            step: r(&self.step),
+            cli: r(&self.cli),
+            outcome: r(&self.outcome),
+            token_from: self.token_from.as_ref().map(|(a, b)| (r(a), r(b))),
+        }
+    }
+}
+
+/// An append-only JSON-lines file.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// `$SWARMDECK_AUDIT_LOG`, else `audit.jsonl` in the user's data directory.
+    pub fn default_location() -> Result<Self, AuditError> {
+        if let Some(p) = std::env::var_os(AUDIT_ENV).filter(|p| !p.is_empty()) {
+            return Ok(Self::new(p));
+        }
+        let dirs =
+            directories::ProjectDirs::from("", "", "swarmdeck").ok_or(AuditError::NoDataDir)?;
+        Ok(Self::new(dirs.data_dir().join("audit.jsonl")))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> AuditError {
+        AuditError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Appends one entry (one `write` with O_APPEND, so concurrent writers don't interleave
+    /// within a line).
+    pub fn append(&self, entry: &AuditEntry) -> Result<(), AuditError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        }
+        let mut line = serde_json::to_string(&entry.redacted()).expect("entry serialises");
+        line.push('\n');
+        let mut f = open_append(&self.path).map_err(|e| self.io(e))?;
+        f.write_all(line.as_bytes()).map_err(|e| self.io(e))
+    }
+
+    /// All entries, oldest first. A missing file is an empty log.
+    pub fn read(&self) -> Result<Vec<AuditEntry>, AuditError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(e)),
+        };
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| AuditError::Parse {
+                    path: self.path.clone(),
+                    line: i + 1,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(unix)]
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// `ssh` invocation of `target` (`user@addr[:port]`), quoted.
+fn ssh_words(target: &str) -> String {
+    use crate::ssh::exec::quote;
+    match target.rsplit_once(':') {
+        Some((ua, port)) if port.chars().all(|c| c.is_ascii_digit()) && !ua.contains(']') => {
+            format!("ssh -p {port} {}", quote(ua))
+        }
+        _ => format!("ssh {}", quote(target)),
+    }
+}
+
+/// A POSIX shell script that repeats the successful steps, in order, over ssh. Join tokens
+/// are fetched from the manager at run time, never written into the script.
+pub fn export_script(entries: &[AuditEntry]) -> String {
+    use crate::ssh::exec::quote;
+    let mut out = String::from(
+        "#!/bin/sh\n# Generated by `swarmdeck audit export`: the steps swarmdeck applied, as the\n\
+         # docker commands that do the same, run on each host over ssh.\nset -eu\n",
+    );
+    for e in entries.iter().filter(|e| e.ok()) {
+        let e = e.redacted();
+        let _ = writeln!(out, "\n# {} [{}] {}", fmt_time(e.time), e.host, e.step);
+        let cmd = match &e.token_from {
+            Some((manager, role)) => {
+                let fetch = format!(
+                    "$({} docker swarm join-token -q {})",
+                    ssh_words(manager),
+                    quote(role)
+                );
+                // The token goes into the remote command line as one quoted word.
+                let remote = e.cli.replacen("<redacted>", "'\"$TOKEN\"'", 1);
+                let _ = writeln!(out, "TOKEN=\"{fetch}\"");
+                format!("{} \"{}\"", ssh_words(&e.target), remote.replace('"', "\\\""))
+                    .replace("\\\"$TOKEN\\\"", "\"$TOKEN\"")
+            }
+            None => format!("{} {}", ssh_words(&e.target), quote(&e.cli)),
+        };
+        let _ = writeln!(out, "{cmd}");
+    }
+    out
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` from epoch seconds (no date crate needed).
+pub fn fmt_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(cli: &str, token: bool) -> AuditEntry {
+        AuditEntry {
+            time: 1_700_000_000,
+            host: "node2".into(),
+            target: "root@10.0.0.2".into(),
+            step: "join node2".into(),
+            cli: cli.into(),
+            outcome: "ok".into(),
+            token_from: token.then(|| ("root@10.0.0.1".into(), "worker".into())),
+        }
+    }
+
+    #[test]
+    fn appends_redacted_lines_and_reads_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("a/audit.jsonl"));
+        let mut e = entry("docker swarm join --token SWMTKN-1-abc-def 10.0.0.1:2377", true);
+        e.outcome = "failed: bad token SWMTKN-1-abc-def".into();
+        log.append(&e).unwrap();
+        log.append(&entry("docker node ls", false)).unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(!text.contains("SWMTKN"), "{text}");
+        assert_eq!(text.lines().count(), 2);
+        let back = log.read().unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].cli, "docker swarm join --token <redacted> 10.0.0.1:2377");
+        assert!(!back[0].ok());
+    }
+
+    #[test]
+    fn export_fetches_tokens_and_skips_failures() {
+        let mut failed = entry("docker node promote node3", false);
+        failed.outcome = "failed: x".into();
+        let s = export_script(&[
+            entry("docker swarm join --token <redacted> 10.0.0.1:2377", true),
+            failed,
+            entry("docker network create -d overlay --attachable 'a b'", false),
+        ]);
+        assert!(s.starts_with("#!/bin/sh"));
+        assert!(s.contains("TOKEN=\"$(ssh root@10.0.0.1 docker swarm join-token -q worker)\""), "{s}");
+        assert!(!s.contains("promote"), "{s}");
+        assert!(!s.contains("<redacted>"), "{s}");
+        // Run it through sh -n: the script must at least parse.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.sh");
+        std::fs::write(&p, &s).unwrap();
+        let st = std::process::Command::new("sh").arg("-n").arg(&p).status().unwrap();
+        assert!(st.success(), "{s}");
+    }
+
+    /// The join line, with `ssh` replaced by a printer, passes the token as one word.
+    #[test]
+    fn exported_join_line_passes_token_as_one_word() {
+        let s = export_script(&[entry("docker swarm join --token <redacted> 10.0.0.1:2377", true)]);
+        let join = s.lines().find(|l| l.contains("swarm join")).unwrap();
+        let script = format!(
+            "ssh() {{ shift; printf '%s\\n' \"$*\"; }}\nTOKEN='SWMTKN-1-x y'\n{join}\n"
+        );
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let got = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(got.trim(), "docker swarm join --token 'SWMTKN-1-x y' 10.0.0.1:2377", "{join}");
+    }
+
+    #[test]
+    fn formats_time() {
+        assert_eq!(fmt_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(fmt_time(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
+
+    #[test]
+    fn ssh_target_with_port() {
+        assert_eq!(ssh_words("root@h:2222"), "ssh -p 2222 root@h");
+        assert_eq!(ssh_words("root@h"), "ssh root@h");
+    }
+}

@@ -1,0 +1,800 @@
+//! Plans: the steps that take the live [`SwarmState`] where the user wants it, each with
+//! its docker CLI equivalent. Pure: computed, shown, and only then (with consent) applied.
+
+use std::fmt::Write;
+
+use crate::quorum::{self, Manager};
+use crate::snapshot::Role;
+use crate::ssh::exec::quote;
+
+use super::state::{HostFacts, LocalState, SwarmState};
+use super::{SwarmError, validate_name};
+
+/// Swarm's cluster-management port.
+pub const MANAGEMENT_PORT: u16 = 2377;
+
+/// Node availability, as `docker node update --availability` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Active,
+    Pause,
+    Drain,
+}
+
+impl Availability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Availability::Active => "active",
+            Availability::Pause => "pause",
+            Availability::Drain => "drain",
+        }
+    }
+}
+
+/// An overlay network to create.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OverlaySpec {
+    pub name: String,
+    pub attachable: bool,
+    pub encrypted: bool,
+    pub subnet: Option<String>,
+    pub mtu: Option<u32>,
+}
+
+/// What a step does. The host it runs on is [`Step::host`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Init {
+        advertise: String,
+        data_path_port: Option<u32>,
+        default_addr_pool: Vec<String>,
+        subnet_size: Option<u32>,
+        autolock: bool,
+    },
+    /// Join with a token fetched from `token_from` (a manager host) at apply time.
+    Join {
+        role: Role,
+        token_from: String,
+        remote: String,
+        advertise: Option<String>,
+    },
+    Leave {
+        force: bool,
+    },
+    CreateOverlay(OverlaySpec),
+    Promote {
+        node_id: String,
+        name: String,
+    },
+    Demote {
+        node_id: String,
+        name: String,
+    },
+    SetAvailability {
+        node_id: String,
+        name: String,
+        availability: Availability,
+    },
+    RemoveNode {
+        node_id: String,
+        name: String,
+        force: bool,
+    },
+    RotateJoinToken {
+        role: Role,
+    },
+    RotateUnlockKey,
+    /// `docker swarm init --force-new-cluster`: recovery after lost quorum.
+    ForceNewCluster {
+        advertise: String,
+    },
+}
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Manager => "manager",
+        Role::Worker => "worker",
+    }
+}
+
+impl Action {
+    /// The docker CLI command that does the same on the step's host. Never holds a secret.
+    pub fn cli(&self) -> String {
+        match self {
+            Action::Init {
+                advertise,
+                data_path_port,
+                default_addr_pool,
+                subnet_size,
+                autolock,
+            } => {
+                let mut s = format!("docker swarm init --advertise-addr {}", quote(advertise));
+                if let Some(p) = data_path_port {
+                    let _ = write!(s, " --data-path-port {p}");
+                }
+                for pool in default_addr_pool {
+                    let _ = write!(s, " --default-addr-pool {}", quote(pool));
+                }
+                if let Some(n) = subnet_size {
+                    let _ = write!(s, " --default-addr-pool-mask-length {n}");
+                }
+                if *autolock {
+                    s.push_str(" --autolock");
+                }
+                s
+            }
+            Action::Join {
+                remote, advertise, ..
+            } => {
+                let mut s = "docker swarm join --token <redacted>".to_string();
+                if let Some(a) = advertise {
+                    let _ = write!(s, " --advertise-addr {}", quote(a));
+                }
+                let _ = write!(s, " {}", quote(remote));
+                s
+            }
+            Action::Leave { force } => {
+                if *force {
+                    "docker swarm leave --force".into()
+                } else {
+                    "docker swarm leave".into()
+                }
+            }
+            Action::CreateOverlay(o) => {
+                let mut s = "docker network create -d overlay".to_string();
+                if o.attachable {
+                    s.push_str(" --attachable");
+                }
+                if o.encrypted {
+                    s.push_str(" --opt encrypted");
+                }
+                if let Some(sub) = &o.subnet {
+                    let _ = write!(s, " --subnet {}", quote(sub));
+                }
+                if let Some(m) = o.mtu {
+                    let _ = write!(s, " --opt com.docker.network.driver.mtu={m}");
+                }
+                let _ = write!(s, " {}", quote(&o.name));
+                s
+            }
+            Action::Promote { name, .. } => format!("docker node promote {}", quote(name)),
+            Action::Demote { name, .. } => format!("docker node demote {}", quote(name)),
+            Action::SetAvailability {
+                name, availability, ..
+            } => format!(
+                "docker node update --availability {} {}",
+                availability.as_str(),
+                quote(name)
+            ),
+            Action::RemoveNode { name, force, .. } => format!(
+                "docker node rm {}{}",
+                if *force { "--force " } else { "" },
+                quote(name)
+            ),
+            Action::RotateJoinToken { role } => {
+                format!("docker swarm join-token --rotate -q {}", role_word(*role))
+            }
+            Action::RotateUnlockKey => "docker swarm unlock-key --rotate -q".into(),
+            Action::ForceNewCluster { advertise } => format!(
+                "docker swarm init --force-new-cluster --advertise-addr {}",
+                quote(advertise)
+            ),
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self, host: &str) -> String {
+        match self {
+            Action::Init { advertise, .. } => {
+                format!("initialise the swarm on {host}, advertising {advertise}")
+            }
+            Action::Join { role, remote, .. } => {
+                format!("join {host} as a {} via {remote}", role_word(*role))
+            }
+            Action::Leave { force } => format!(
+                "make {host} leave its swarm{}",
+                if *force { " (forced)" } else { "" }
+            ),
+            Action::CreateOverlay(o) => format!(
+                "create overlay network {}{}{}",
+                o.name,
+                if o.attachable { " (attachable)" } else { "" },
+                if o.encrypted { " (encrypted)" } else { "" }
+            ),
+            Action::Promote { name, .. } => format!("promote {name} to manager"),
+            Action::Demote { name, .. } => format!("demote {name} to worker"),
+            Action::SetAvailability {
+                name, availability, ..
+            } => format!("set {name} availability to {}", availability.as_str()),
+            Action::RemoveNode { name, .. } => format!("remove node {name} from the swarm"),
+            Action::RotateJoinToken { role } => {
+                format!("rotate the {} join token", role_word(*role))
+            }
+            Action::RotateUnlockKey => "rotate the unlock key".into(),
+            Action::ForceNewCluster { .. } => format!(
+                "recover: make {host} the only manager of a new cluster keeping the swarm's \
+                 state (services, networks, nodes)"
+            ),
+        }
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The inventory host whose engine runs the step.
+    pub host: String,
+    pub action: Action,
+    pub description: String,
+    pub cli: String,
+    /// False for read-only steps (none yet; kept so plans can show checks).
+    pub changes: bool,
+    /// Steps with the same batch number run in parallel (worker joins); batches run in order.
+    pub batch: usize,
+}
+
+impl Step {
+    pub fn new(host: &str, action: Action, batch: usize) -> Step {
+        Step {
+            host: host.to_string(),
+            description: action.describe(host),
+            cli: action.cli(),
+            action,
+            changes: true,
+            batch,
+        }
+    }
+}
+
+/// Steps plus notes (advice, warnings) to show before applying.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Steps grouped into batches, in order.
+    pub fn batches(&self) -> Vec<Vec<&Step>> {
+        let mut out: Vec<Vec<&Step>> = Vec::new();
+        for s in &self.steps {
+            match out.last_mut() {
+                Some(b) if b[0].batch == s.batch => b.push(s),
+                _ => out.push(vec![s]),
+            }
+        }
+        out
+    }
+
+    /// The plan as shown to users: numbered steps with the CLI equivalent.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if self.steps.is_empty() {
+            out.push_str("nothing to do: the hosts are already as requested\n");
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            let _ = writeln!(out, "{:>2}. [{}] {}", i + 1, s.host, s.description);
+            let _ = writeln!(out, "      $ {}", s.cli);
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note: {n}");
+        }
+        crate::redact::redact(&out).into_owned()
+    }
+}
+
+/// What `bootstrap` should build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootstrapOptions {
+    /// Manager count; default from [`default_managers`].
+    pub managers: Option<usize>,
+    pub overlay: Option<OverlaySpec>,
+    pub data_path_port: Option<u32>,
+    pub default_addr_pool: Vec<String>,
+    pub subnet_size: Option<u32>,
+    pub autolock: bool,
+}
+
+/// 1 manager for fewer than 3 hosts, 3 for 3-4, 5 from 5 on.
+pub fn default_managers(hosts: usize) -> usize {
+    match hosts {
+        0..=2 => 1,
+        3 | 4 => 3,
+        _ => 5,
+    }
+}
+
+/// Refuses states a bootstrap must not touch: unreadable, locked or foreign hosts, or
+/// managers of different swarms. Returns our cluster id, if a swarm exists.
+fn check_hosts(state: &SwarmState) -> Result<Option<String>, SwarmError> {
+    for h in &state.hosts {
+        match &h.state {
+            LocalState::Unreachable(e) => {
+                return Err(SwarmError::Unreachable {
+                    host: h.host.clone(),
+                    error: e.clone(),
+                });
+            }
+            LocalState::Locked => return Err(SwarmError::Locked { host: h.host.clone() }),
+            _ => {}
+        }
+    }
+    let mut ids: Vec<(&str, &str)> = state
+        .control_hosts()
+        .filter_map(|h| Some((h.host.as_str(), h.cluster_id.as_deref()?)))
+        .collect();
+    ids.sort_by_key(|(_, id)| *id);
+    ids.dedup_by_key(|(_, id)| *id);
+    if ids.len() > 1 {
+        let detail = ids
+            .iter()
+            .map(|(h, id)| format!("{h} manages cluster {id}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(SwarmError::SplitSwarm { detail });
+    }
+    let ours = ids.first().map(|(_, id)| id.to_string());
+    let has_managers = state.control_hosts().next().is_some();
+    if has_managers && state.answered_by.is_none() {
+        let (host, err) = state
+            .manager_errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| ("?".into(), "no answer".into()));
+        return Err(SwarmError::QuorumLost(format!(
+            "the swarm's managers cannot list the cluster ({host}: {err}); run `swarmdeck \
+             recover` to see the quorum and the recovery plan"
+        )));
+    }
+    for h in state.hosts.iter().filter(|h| h.is_member()) {
+        let known = h
+            .node_id
+            .as_deref()
+            .is_some_and(|id| state.node_by_id(id).is_some());
+        if !known {
+            let detail = match (&ours, h.remote_managers.first()) {
+                (None, Some((_, addr))) => {
+                    format!("its managers ({addr}, …) are not in this inventory")
+                }
+                (None, None) => "a swarm whose managers are not in this inventory".into(),
+                (Some(id), _) => format!("node {} is not a node of cluster {id}", h.node_id.as_deref().unwrap_or("?")),
+            };
+            return Err(SwarmError::ForeignSwarm {
+                host: h.host.clone(),
+                detail,
+            });
+        }
+    }
+    Ok(ours)
+}
+
+fn remote_of(h: &HostFacts) -> Option<String> {
+    let addr = h.node_addr.clone().or_else(|| h.advertise.clone())?;
+    Some(format!("{addr}:{MANAGEMENT_PORT}"))
+}
+
+fn advertise_of(h: &HostFacts) -> Result<String, SwarmError> {
+    h.advertise.clone().ok_or_else(|| SwarmError::Step {
+        host: h.host.clone(),
+        step: "choose the advertise address".into(),
+        message: "`ip route get` towards the other hosts gave no source address".into(),
+        fix: "check the host's routes (`ip route`), or run `swarmdeck preflight`".into(),
+    })
+}
+
+/// The bootstrap plan: init (if no swarm), manager joins one at a time, worker joins in
+/// parallel, promotions if managers are still missing, and the overlay. Empty when the
+/// hosts are already as requested.
+pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, SwarmError> {
+    if let Some(o) = &opts.overlay {
+        validate_name("network", &o.name)?;
+    }
+    let ours = check_hosts(state)?;
+    let mut plan = Plan::default();
+    let n_hosts = state.hosts.len();
+    let want = opts
+        .managers
+        .unwrap_or_else(|| default_managers(n_hosts))
+        .clamp(1, n_hosts.max(1));
+    let mut batch = 0;
+
+    // The manager that hands out tokens and answers for the cluster.
+    let anchor: &HostFacts = match state.control_hosts().next() {
+        Some(h) => h,
+        None => {
+            let first = state.hosts.first().ok_or(SwarmError::NoManager)?;
+            let advertise = advertise_of(first)?;
+            plan.steps.push(Step::new(
+                &first.host,
+                Action::Init {
+                    advertise,
+                    data_path_port: opts.data_path_port,
+                    default_addr_pool: opts.default_addr_pool.clone(),
+                    subnet_size: opts.subnet_size,
+                    autolock: opts.autolock,
+                },
+                batch,
+            ));
+            batch += 1;
+            first
+        }
+    };
+    let remote = remote_of(anchor).ok_or_else(|| SwarmError::Step {
+        host: anchor.host.clone(),
+        step: "find the manager address".into(),
+        message: "no advertise address".into(),
+        fix: "run `swarmdeck preflight`".into(),
+    })?;
+    let is_anchor = |h: &HostFacts| h.host == anchor.host;
+    let member = |h: &HostFacts| h.is_member() && state.node_of(h).is_some();
+    let mut managers = state
+        .hosts
+        .iter()
+        .filter(|h| is_anchor(h) || (member(h) && state.node_of(h).is_some_and(|n| n.role == Role::Manager)))
+        .count();
+    let joiners: Vec<&HostFacts> = state
+        .hosts
+        .iter()
+        .filter(|h| !is_anchor(h) && !member(h))
+        .collect();
+
+    for h in &joiners {
+        // A half-finished join (pending/error) is undone before joining again.
+        if matches!(h.state, LocalState::Pending | LocalState::Error | LocalState::Active) {
+            plan.steps.push(Step::new(&h.host, Action::Leave { force: true }, batch));
+            batch += 1;
+        }
+        // A node entry left behind by an interrupted join of this host.
+        for stale in state.nodes.iter().filter(|n| {
+            n.role == Role::Worker
+                && n.state != "ready"
+                && Some(&n.hostname) == h.engine_name.as_ref()
+        }) {
+            plan.steps.push(Step::new(
+                &anchor.host,
+                Action::RemoveNode {
+                    node_id: stale.id.clone(),
+                    name: stale.id.clone(),
+                    force: false,
+                },
+                batch,
+            ));
+            batch += 1;
+        }
+    }
+    let mut workers = Vec::new();
+    for h in &joiners {
+        let role = if managers < want {
+            managers += 1;
+            Role::Manager
+        } else {
+            Role::Worker
+        };
+        let action = Action::Join {
+            role,
+            token_from: anchor.host.clone(),
+            remote: remote.clone(),
+            advertise: h.advertise.clone(),
+        };
+        match role {
+            // Managers one at a time: each join changes the Raft membership.
+            Role::Manager => {
+                plan.steps.push(Step::new(&h.host, action, batch));
+                batch += 1;
+            }
+            Role::Worker => workers.push(Step::new(&h.host, action, 0)),
+        }
+    }
+    for mut w in workers {
+        w.batch = batch;
+        plan.steps.push(w);
+    }
+    batch += 1;
+    // Still short of managers: promote existing workers, one at a time.
+    for h in state.hosts.iter().filter(|h| member(h)) {
+        if managers >= want {
+            break;
+        }
+        if let Some(n) = state.node_of(h).filter(|n| n.role == Role::Worker) {
+            plan.steps.push(Step::new(
+                &anchor.host,
+                Action::Promote {
+                    node_id: n.id.clone(),
+                    name: n.hostname.clone(),
+                },
+                batch,
+            ));
+            batch += 1;
+            managers += 1;
+        }
+    }
+    if let Some(o) = &opts.overlay {
+        match state.networks.iter().find(|n| n.name == o.name) {
+            None => plan
+                .steps
+                .push(Step::new(&anchor.host, Action::CreateOverlay(o.clone()), batch)),
+            Some(n) if n.encrypted != o.encrypted || n.driver != "overlay" => {
+                plan.notes.push(format!(
+                    "network {} exists ({} driver, encrypted={}); not changing it",
+                    n.name, n.driver, n.encrypted
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    plan.notes.extend(manager_advice(want));
+    if ours.is_some() && managers > want {
+        plan.notes.push(format!(
+            "the swarm has {managers} managers, more than the {want} requested; swarmdeck does not \
+             demote automatically (use `swarmdeck node demote`)"
+        ));
+    }
+    Ok(plan)
+}
+
+/// Advice on a manager count (odd counts), from the quorum model.
+fn manager_advice(n: usize) -> Vec<String> {
+    let managers: Vec<Manager> = (0..n)
+        .map(|i| Manager {
+            name: format!("m{i}"),
+            reachable: true,
+            zone: None,
+        })
+        .collect();
+    quorum::advise(&managers)
+        .into_iter()
+        .map(|a| a.text)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{NetworkInfo, NodeInfo};
+
+    fn host(i: usize) -> HostFacts {
+        HostFacts {
+            host: format!("node{i}"),
+            target: format!("root@10.0.0.{i}"),
+            engine_name: Some(format!("node{i}")),
+            state: LocalState::Inactive,
+            node_id: None,
+            node_addr: None,
+            control_available: false,
+            cluster_id: None,
+            remote_managers: Vec::new(),
+            advertise: Some(format!("10.0.0.{i}")),
+        }
+    }
+
+    fn node(i: usize, role: Role) -> NodeInfo {
+        NodeInfo {
+            id: format!("id{i}"),
+            hostname: format!("node{i}"),
+            role,
+            leader: i == 1,
+            reachability: (role == Role::Manager).then(|| "reachable".into()),
+            availability: "active".into(),
+            state: "ready".into(),
+            address: format!("10.0.0.{i}"),
+            engine_version: "20.10".into(),
+            labels: Default::default(),
+        }
+    }
+
+    fn bare(n: usize) -> SwarmState {
+        SwarmState {
+            hosts: (1..=n).map(host).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The state after a bootstrap with these roles (index 0 = node1).
+    fn built(roles: &[Role], net: Option<&str>) -> SwarmState {
+        let mut s = bare(roles.len());
+        for (i, (h, r)) in s.hosts.iter_mut().zip(roles).enumerate() {
+            h.state = LocalState::Active;
+            h.node_id = Some(format!("id{}", i + 1));
+            h.node_addr = h.advertise.clone();
+            h.control_available = *r == Role::Manager;
+            h.cluster_id = (*r == Role::Manager).then(|| "c1".into());
+        }
+        s.nodes = roles.iter().enumerate().map(|(i, r)| node(i + 1, *r)).collect();
+        s.answered_by = Some("node1".into());
+        if let Some(n) = net {
+            s.networks.push(NetworkInfo {
+                id: "n".into(),
+                name: n.into(),
+                driver: "overlay".into(),
+                scope: "swarm".into(),
+                attachable: true,
+                encrypted: false,
+                ingress: false,
+                subnets: vec![],
+                containers: vec![],
+            });
+        }
+        s
+    }
+
+    fn overlay() -> BootstrapOptions {
+        BootstrapOptions {
+            overlay: Some(OverlaySpec {
+                name: "appnet".into(),
+                attachable: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn manager_defaults() {
+        let d: Vec<usize> = (1..=7).map(default_managers).collect();
+        assert_eq!(d, vec![1, 1, 3, 3, 5, 5, 5]);
+    }
+
+    #[test]
+    fn bare_three_hosts_one_manager() {
+        let opts = BootstrapOptions {
+            managers: Some(1),
+            ..overlay()
+        };
+        let p = bootstrap(&bare(3), &opts).unwrap();
+        let clis: Vec<&str> = p.steps.iter().map(|s| s.cli.as_str()).collect();
+        assert_eq!(
+            clis,
+            vec![
+                "docker swarm init --advertise-addr 10.0.0.1",
+                "docker swarm join --token <redacted> --advertise-addr 10.0.0.2 10.0.0.1:2377",
+                "docker swarm join --token <redacted> --advertise-addr 10.0.0.3 10.0.0.1:2377",
+                "docker network create -d overlay --attachable appnet",
+            ]
+        );
+        // Both workers join in one parallel batch.
+        assert_eq!(p.batches().len(), 3);
+        assert_eq!(p.batches()[1].len(), 2);
+        assert!(p.notes.iter().any(|n| n.contains("single manager")), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn five_hosts_three_managers_join_one_at_a_time() {
+        let opts = BootstrapOptions {
+            managers: Some(3),
+            ..Default::default()
+        };
+        let p = bootstrap(&bare(5), &opts).unwrap();
+        let roles: Vec<Option<Role>> = p
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Join { role, .. } => Some(*role),
+                _ => None,
+            })
+            .collect();
+        use Role::*;
+        assert_eq!(roles, vec![None, Some(Manager), Some(Manager), Some(Worker), Some(Worker)]);
+        let b: Vec<usize> = p.batches().iter().map(|b| b.len()).collect();
+        assert_eq!(b, vec![1, 1, 1, 2]);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        // Even counts get advice.
+        let p4 = bootstrap(&bare(5), &BootstrapOptions { managers: Some(4), ..Default::default() }).unwrap();
+        assert!(p4.notes.iter().any(|n| n.contains("odd count")), "{:?}", p4.notes);
+    }
+
+    #[test]
+    fn finished_cluster_gives_empty_plan() {
+        use Role::*;
+        let s = built(&[Manager, Worker, Worker], Some("appnet"));
+        let opts = BootstrapOptions {
+            managers: Some(1),
+            ..overlay()
+        };
+        let p = bootstrap(&s, &opts).unwrap();
+        assert!(p.is_empty(), "{p:?}");
+        assert!(p.render().contains("nothing to do"));
+    }
+
+    #[test]
+    fn resumes_after_interruption() {
+        use Role::*;
+        // node3's join was interrupted: it is inactive, and a down node entry remains.
+        let mut s = built(&[Manager, Worker, Worker], None);
+        s.hosts[2].state = LocalState::Inactive;
+        s.hosts[2].node_id = None;
+        s.nodes[2].state = "down".into();
+        let opts = BootstrapOptions {
+            managers: Some(1),
+            ..overlay()
+        };
+        let p = bootstrap(&s, &opts).unwrap();
+        let clis: Vec<&str> = p.steps.iter().map(|s| s.cli.as_str()).collect();
+        assert_eq!(
+            clis,
+            vec![
+                "docker node rm id3",
+                "docker swarm join --token <redacted> --advertise-addr 10.0.0.3 10.0.0.1:2377",
+                "docker network create -d overlay --attachable appnet",
+            ]
+        );
+        // A host stuck in "pending" leaves first.
+        s.hosts[2].state = LocalState::Pending;
+        let p = bootstrap(&s, &opts).unwrap();
+        assert_eq!(p.steps[0].cli, "docker swarm leave --force");
+        assert_eq!(p.steps[0].host, "node3");
+    }
+
+    #[test]
+    fn promotes_workers_when_managers_are_missing() {
+        use Role::*;
+        let s = built(&[Manager, Worker, Worker], None);
+        let p = bootstrap(&s, &BootstrapOptions { managers: Some(3), ..Default::default() }).unwrap();
+        let clis: Vec<&str> = p.steps.iter().map(|s| s.cli.as_str()).collect();
+        assert_eq!(clis, vec!["docker node promote node2", "docker node promote node3"]);
+    }
+
+    #[test]
+    fn foreign_and_split_swarms_are_refused() {
+        let mut s = bare(2);
+        s.hosts[1].state = LocalState::Active;
+        s.hosts[1].node_id = Some("x".into());
+        s.hosts[1].remote_managers = vec![("m".into(), "192.168.9.9:2377".into())];
+        let e = bootstrap(&s, &BootstrapOptions::default()).unwrap_err();
+        assert!(matches!(e, SwarmError::ForeignSwarm { ref host, .. } if host == "node2"), "{e}");
+        assert!(e.to_string().contains("192.168.9.9"), "{e}");
+
+        use Role::*;
+        let mut s = built(&[Manager, Manager], None);
+        s.hosts[1].cluster_id = Some("c2".into());
+        let e = bootstrap(&s, &BootstrapOptions::default()).unwrap_err();
+        assert!(matches!(e, SwarmError::SplitSwarm { .. }), "{e}");
+    }
+
+    #[test]
+    fn locked_unreachable_and_bad_names_are_refused() {
+        let mut s = bare(2);
+        s.hosts[1].state = LocalState::Locked;
+        assert!(matches!(bootstrap(&s, &BootstrapOptions::default()), Err(SwarmError::Locked { .. })));
+        s.hosts[1].state = LocalState::Unreachable("down".into());
+        assert!(matches!(bootstrap(&s, &BootstrapOptions::default()), Err(SwarmError::Unreachable { .. })));
+        let mut o = overlay();
+        o.overlay.as_mut().unwrap().name = "x; rm -rf /".into();
+        assert!(matches!(bootstrap(&bare(1), &o), Err(SwarmError::InvalidName { .. })));
+    }
+
+    #[test]
+    fn cli_equivalents_quote_and_never_hold_secrets() {
+        let a = Action::CreateOverlay(OverlaySpec {
+            name: "net".into(),
+            attachable: true,
+            encrypted: true,
+            subnet: Some("10.9.0.0/24".into()),
+            mtu: Some(1400),
+        });
+        assert_eq!(
+            a.cli(),
+            "docker network create -d overlay --attachable --opt encrypted --subnet 10.9.0.0/24 \
+             --opt com.docker.network.driver.mtu=1400 net"
+        );
+        let init = Action::Init {
+            advertise: "10.0.0.1".into(),
+            data_path_port: Some(4790),
+            default_addr_pool: vec!["10.20.0.0/16".into()],
+            subnet_size: Some(24),
+            autolock: true,
+        };
+        assert_eq!(
+            init.cli(),
+            "docker swarm init --advertise-addr 10.0.0.1 --data-path-port 4790 \
+             --default-addr-pool 10.20.0.0/16 --default-addr-pool-mask-length 24 --autolock"
+        );
+        assert_eq!(
+            Action::RemoveNode { node_id: "i".into(), name: "a b".into(), force: true }.cli(),
+            "docker node rm --force 'a b'"
+        );
+    }
+}

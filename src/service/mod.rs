@@ -9,8 +9,13 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::inventory::{HostSpec, Inventory};
+use crate::redact::Secret;
+use crate::secrets::SecretKey;
 use crate::snapshot::ClusterSnapshot;
+use crate::ssh::HostKeyPolicy;
 
+mod hosts;
 mod worker;
 
 /// Work the UI asks for.
@@ -20,15 +25,84 @@ pub enum Command {
     Refresh { inventory: PathBuf },
     /// Read a saved snapshot file.
     OpenSnapshot { path: PathBuf },
+    /// Read an inventory file (a missing one is empty).
+    LoadInventory { path: PathBuf },
+    /// Write the inventory atomically (mode 0600).
+    SaveInventory {
+        path: PathBuf,
+        inventory: Box<Inventory>,
+    },
+    /// Connect to one host and check Docker, with this host-key policy.
+    TestHost {
+        host: Box<HostSpec>,
+        known_hosts: Vec<PathBuf>,
+        policy: HostKeyPolicy,
+    },
+    /// Store a password or passphrase in the OS keyring.
+    StoreSecret { key: SecretKey, secret: Secret },
+    /// Read hosts from `~/.ssh/config` or docker contexts.
+    ImportHosts { from: ImportSource },
+    /// Ask the user for a file with the native dialog (runs off the UI thread).
+    PickFile { purpose: FilePurpose },
     /// Stop the service loop (the window is closing).
     Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportSource {
+    SshConfig,
+    DockerContexts,
+}
+
+/// Why a file is being picked, so the answer goes to the right place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilePurpose {
+    PrivateKey,
+}
+
+/// How a host connection test ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostTest {
+    Ok {
+        summary: String,
+    },
+    /// The key is not in any known_hosts file: ask the user to confirm this fingerprint.
+    UnknownKey {
+        key_type: String,
+        fingerprint: String,
+    },
+    /// The key differs from the recorded one: refused, never overridable from the app.
+    ChangedKey {
+        message: String,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 /// What the service reports back.
 #[derive(Debug)]
 pub enum Event {
     Snapshot(Box<ClusterSnapshot>),
-    Busy { what: String },
+    Inventory {
+        path: PathBuf,
+        inventory: Box<Inventory>,
+    },
+    HostTested {
+        name: String,
+        outcome: HostTest,
+    },
+    Imported {
+        from: ImportSource,
+        hosts: Vec<HostSpec>,
+    },
+    FilePicked {
+        purpose: FilePurpose,
+        path: PathBuf,
+    },
+    Busy {
+        what: String,
+    },
     Idle,
     Notice(Notice),
 }

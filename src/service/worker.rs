@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use super::{Command, Event, Notice, RepaintHook};
+use super::{Command, Event, Notice, RepaintHook, hosts};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
 use crate::snapshot::ClusterSnapshot;
@@ -27,6 +27,18 @@ pub(super) async fn run(
                 let out = out.clone();
                 tokio::spawn(async move { open_snapshot(path, out).await });
             }
+            Command::LoadInventory { path } => spawn(&out, hosts::load_inventory(path)),
+            Command::SaveInventory { path, inventory } => {
+                spawn(&out, hosts::save_inventory(path, *inventory))
+            }
+            Command::TestHost {
+                host,
+                known_hosts,
+                policy,
+            } => spawn(&out, hosts::test_host(*host, known_hosts, policy)),
+            Command::StoreSecret { key, secret } => spawn(&out, hosts::store_secret(key, secret)),
+            Command::ImportHosts { from } => spawn(&out, hosts::import(from)),
+            Command::PickFile { purpose } => spawn(&out, hosts::pick_file(purpose)),
             Command::Refresh { inventory } => {
                 let reuse = cluster.as_ref().filter(|(p, _)| *p == inventory);
                 let c = match reuse {
@@ -54,8 +66,21 @@ pub(super) async fn run(
     }
 }
 
+/// Runs a job on the runtime and sends its events, in order.
+fn spawn<F>(out: &Outbox, job: F)
+where
+    F: std::future::Future<Output = Vec<Event>> + Send + 'static,
+{
+    let out = out.clone();
+    tokio::spawn(async move {
+        for event in job.await {
+            out.send(event).await;
+        }
+    });
+}
+
 #[derive(Clone)]
-struct Outbox {
+pub(super) struct Outbox {
     events: mpsc::Sender<Event>,
     repaint: RepaintHook,
 }

@@ -6,7 +6,7 @@ use eframe::egui;
 
 use super::screenshot::ScreenshotJob;
 use super::state::{AppState, Panel, Source};
-use super::{RunOptions, overview, quorum_panel};
+use super::{RunOptions, hosts_panel, overview, quorum_panel, topology};
 use crate::service::{Command, Event, Notice, ServiceHandle, Severity};
 
 pub struct SwarmdeckApp {
@@ -33,11 +33,19 @@ impl SwarmdeckApp {
                 None
             }
         };
+        // The Hosts panel edits the open inventory, or the user's default one.
+        state.hosts.path = match &state.source {
+            Source::Inventory(p) => Some(p.clone()),
+            _ => crate::cli::target::default_inventory_path().ok(),
+        };
         let mut app = Self {
             state,
             service,
             screenshot: opts.screenshot.map(ScreenshotJob::new),
         };
+        if let Some(path) = app.state.hosts.path.clone() {
+            app.send(Command::LoadInventory { path });
+        }
         app.refresh();
         app
     }
@@ -69,10 +77,31 @@ impl SwarmdeckApp {
         };
         while let Some(event) = service.try_recv() {
             match event {
-                Event::Snapshot(snap) => self.state.snapshot = Some(*snap),
+                Event::Snapshot(snap) => self.state.set_snapshot(*snap),
                 Event::Busy { what } => self.state.busy = Some(what),
                 Event::Idle => self.state.busy = None,
                 Event::Notice(n) => self.state.push_notice(n),
+                Event::Inventory { path, inventory } => {
+                    if self.state.hosts.path.as_ref() == Some(&path) {
+                        self.state.hosts.inventory = Some(*inventory);
+                    }
+                }
+                Event::HostTested { name, outcome } => self.state.hosts.on_tested(name, outcome),
+                Event::Imported { hosts, .. } => {
+                    let known = self.state.hosts.inventory.clone().unwrap_or_default();
+                    self.state.hosts.imported = hosts
+                        .into_iter()
+                        .filter(|h| known.host(&h.name).is_none())
+                        .collect();
+                    if self.state.hosts.imported.is_empty() {
+                        self.state.push_notice(Notice::info("no new hosts found"));
+                    }
+                }
+                Event::FilePicked { path, .. } => {
+                    if let Some(form) = self.state.hosts.form.as_mut() {
+                        form.key_path = path.display().to_string();
+                    }
+                }
             }
         }
     }
@@ -127,7 +156,7 @@ impl SwarmdeckApp {
                         Severity::Warning => ("⚠", super::style::warn(ui)),
                         Severity::Info => ("ℹ", ui.visuals().text_color()),
                     };
-                    if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                    if ui.small_button("×").on_hover_text("Dismiss").clicked() {
                         dismiss = Some(i);
                     }
                     ui.colored_label(color, format!("{icon} {}", n.text));
@@ -162,7 +191,13 @@ impl eframe::App for SwarmdeckApp {
         self.notices(ui);
         egui::CentralPanel::default_margins().show(ui, |ui| match self.state.panel {
             Panel::Overview => overview::show(ui, &self.state),
-            Panel::Quorum => quorum_panel::show(ui, &self.state),
+            Panel::Topology => topology::show(ui, &mut self.state),
+            Panel::Quorum => quorum_panel::show(ui, &mut self.state),
+            Panel::Hosts => {
+                for cmd in hosts_panel::show(ui, &mut self.state.hosts) {
+                    self.send(cmd);
+                }
+            }
         });
     }
 }
@@ -217,5 +252,76 @@ mod tests {
         h.run_steps(2);
         h.get_by_label("◀ this cluster");
         h.get_by_label_contains("This cluster: 3 managers, 3 reachable, majority 2");
+    }
+}
+
+#[cfg(test)]
+mod panel_tests {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+
+    fn open(panel: Panel) -> Harness<'static, SwarmdeckApp> {
+        let mut h = Harness::builder()
+            .with_size([1280.0, 820.0])
+            .build_eframe(move |cc| {
+                SwarmdeckApp::new(
+                    &cc.egui_ctx,
+                    RunOptions {
+                        demo: true,
+                        panel: Some(panel),
+                        ..Default::default()
+                    },
+                )
+            });
+        h.run_steps(3);
+        h
+    }
+
+    #[test]
+    fn quorum_what_if_changes_the_verdict() {
+        let mut h = open(Panel::Quorum);
+        assert!(
+            h.query_by_label_contains("Then: 3 voting managers, 3 up")
+                .is_some()
+        );
+        h.get_by_label("node2 down").click();
+        h.run_steps(2);
+        h.get_by_label_contains("Then: 3 voting managers, 2 up, majority 2");
+        assert!(
+            h.query_all_by_label("quorum holds, but one more manager failure loses it")
+                .next()
+                .is_some()
+        );
+        h.get_by_label("node3 down").click();
+        h.run_steps(2);
+        assert!(
+            h.query_all_by_label("quorum lost: the swarm cannot be managed")
+                .next()
+                .is_some()
+        );
+        // Demoting the last healthy manager is what the engine would refuse.
+        h.get_by_label("demote node1").click();
+        h.run_steps(2);
+        h.get_by_label_contains("refused: demoting manager node1");
+        h.get_by_label("Reset").click();
+        h.run_steps(2);
+        assert!(
+            h.query_by_label_contains("Then: 3 voting managers, 3 up")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn topology_selects_a_node_and_shows_its_details() {
+        let mut h = open(Panel::Topology);
+        h.get_by_label("Select a node in the picture.");
+        // Inside the pan/zoom scene, activate the card the way assistive technology does.
+        h.get_by_label("node4").click_accesskit();
+        h.run_steps(2);
+        assert!(h.query_by_label("Select a node in the picture.").is_none());
+        h.get_by_label("web4 on appnet 10.42.0.6/24");
+        assert_eq!(h.state().state.topology.selected.as_deref(), Some("node4"));
     }
 }

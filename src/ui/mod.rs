@@ -4,13 +4,16 @@
 use std::path::PathBuf;
 
 mod app;
+pub mod hosts_panel;
 mod overview;
 mod quorum_panel;
 mod screenshot;
 mod state;
 mod style;
+mod topology;
 
 pub use app::SwarmdeckApp;
+pub use hosts_panel::TestState;
 pub use state::{AppState, Panel, Source};
 
 /// How the window starts.

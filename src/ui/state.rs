@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::hosts_panel::HostsView;
+use super::topology::TopologyView;
+use crate::quorum::Scenario;
 use crate::service::{Notice, Severity};
 use crate::snapshot::ClusterSnapshot;
 
@@ -9,16 +12,25 @@ use crate::snapshot::ClusterSnapshot;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Panel {
     Overview,
+    Topology,
     Quorum,
+    Hosts,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 2] = [Panel::Overview, Panel::Quorum];
+    pub const ALL: [Panel; 4] = [
+        Panel::Overview,
+        Panel::Topology,
+        Panel::Quorum,
+        Panel::Hosts,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
             Panel::Overview => "Overview",
+            Panel::Topology => "Topology",
             Panel::Quorum => "Quorum",
+            Panel::Hosts => "Hosts",
         }
     }
 }
@@ -37,6 +49,10 @@ pub struct AppState {
     pub panel: Panel,
     pub busy: Option<String>,
     pub notices: Vec<Notice>,
+    pub topology: TopologyView,
+    pub hosts: HostsView,
+    /// The quorum panel's imagined failures and demotions.
+    pub whatif: Scenario,
 }
 
 impl AppState {
@@ -48,7 +64,19 @@ impl AppState {
             panel,
             busy: None,
             notices: Vec::new(),
+            topology: TopologyView::default(),
+            hosts: HostsView::default(),
+            whatif: Scenario::default(),
         }
+    }
+
+    /// A new snapshot; a what-if about nodes that no longer exist is dropped.
+    pub fn set_snapshot(&mut self, snap: ClusterSnapshot) {
+        let names: std::collections::BTreeSet<&str> =
+            snap.nodes.iter().map(|n| n.hostname.as_str()).collect();
+        self.whatif.down.retain(|n| names.contains(n.as_str()));
+        self.whatif.demoted.retain(|n| names.contains(n.as_str()));
+        self.snapshot = Some(snap);
     }
 
     pub fn push_notice(&mut self, notice: Notice) {

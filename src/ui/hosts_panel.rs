@@ -1,0 +1,530 @@
+//! Hosts: the inventory as a table; add, edit, remove, test; import from ssh config and
+//! docker contexts. Unknown host keys are confirmed by fingerprint; a changed key is
+//! refused loudly and cannot be overridden here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use eframe::egui::{self, RichText};
+
+use super::style;
+use crate::inventory::{AuthMethod, HostSpec, Inventory};
+use crate::redact::Secret;
+use crate::secrets::SecretKey;
+use crate::service::{Command, FilePurpose, HostTest, ImportSource};
+use crate::ssh::HostKeyPolicy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    Agent,
+    Key,
+    Password,
+}
+
+/// The add/edit form. The password only lives here until it is handed to the keyring.
+#[derive(Debug, Clone)]
+pub struct HostForm {
+    /// The name being edited, None when adding.
+    pub original: Option<String>,
+    pub name: String,
+    pub target: String,
+    pub auth: AuthKind,
+    pub key_path: String,
+    pub password: String,
+    pub sudo: bool,
+    pub labels: String,
+    pub error: Option<String>,
+}
+
+impl HostForm {
+    fn new() -> Self {
+        Self {
+            original: None,
+            name: String::new(),
+            target: String::new(),
+            auth: AuthKind::Agent,
+            key_path: String::new(),
+            password: String::new(),
+            sudo: false,
+            labels: String::new(),
+            error: None,
+        }
+    }
+
+    fn edit(h: &HostSpec) -> Self {
+        let (auth, key_path) = match &h.auth {
+            AuthMethod::Agent => (AuthKind::Agent, String::new()),
+            AuthMethod::Key { path } => (AuthKind::Key, path.display().to_string()),
+            AuthMethod::Password => (AuthKind::Password, String::new()),
+        };
+        Self {
+            original: Some(h.name.clone()),
+            name: h.name.clone(),
+            target: format!("{}@{}:{}", h.user, h.address, h.port),
+            auth,
+            key_path,
+            password: String::new(),
+            sudo: h.sudo,
+            labels: h
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            error: None,
+        }
+    }
+
+    /// The host this form describes, or what is wrong with it.
+    pub fn to_spec(&self) -> Result<HostSpec, String> {
+        let auth = match self.auth {
+            AuthKind::Agent => AuthMethod::Agent,
+            AuthKind::Key if self.key_path.trim().is_empty() => {
+                return Err("choose a private key file".into());
+            }
+            AuthKind::Key => AuthMethod::Key {
+                path: PathBuf::from(self.key_path.trim()),
+            },
+            AuthKind::Password => AuthMethod::Password,
+        };
+        let mut spec = HostSpec::parse_target(self.target.trim(), auth)?;
+        if self.name.trim().is_empty() {
+            return Err("give the host a name".into());
+        }
+        spec.name = self.name.trim().to_string();
+        spec.sudo = self.sudo;
+        for pair in self
+            .labels
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("label {pair:?} is not KEY=VALUE"))?;
+            spec.labels
+                .insert(k.trim().to_string(), v.trim().to_string());
+        }
+        Ok(spec)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestState {
+    Running,
+    Done(HostTest),
+}
+
+/// A host whose key the user is asked to confirm.
+#[derive(Debug, Clone)]
+pub struct KeyPrompt {
+    pub host: HostSpec,
+    pub key_type: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HostsView {
+    pub path: Option<PathBuf>,
+    pub inventory: Option<Inventory>,
+    pub form: Option<HostForm>,
+    pub tests: BTreeMap<String, TestState>,
+    pub key_prompt: Option<KeyPrompt>,
+    /// (host, message) of a refused changed key, shown until dismissed.
+    pub changed_key: Option<(String, String)>,
+    pub imported: Vec<HostSpec>,
+}
+
+impl HostsView {
+    /// A test result arrived: an unknown key opens the confirmation, a changed one the alarm.
+    pub fn on_tested(&mut self, name: String, outcome: HostTest) {
+        match &outcome {
+            HostTest::UnknownKey {
+                key_type,
+                fingerprint,
+            } => {
+                if let Some(host) = self.host(&name).cloned() {
+                    self.key_prompt = Some(KeyPrompt {
+                        host,
+                        key_type: key_type.clone(),
+                        fingerprint: fingerprint.clone(),
+                    });
+                }
+            }
+            HostTest::ChangedKey { message } => {
+                self.changed_key = Some((name.clone(), message.clone()));
+            }
+            _ => {}
+        }
+        self.tests.insert(name, TestState::Done(outcome));
+    }
+
+    fn host(&self, name: &str) -> Option<&HostSpec> {
+        self.inventory.as_ref()?.host(name)
+    }
+
+    fn known_hosts(&self) -> Vec<PathBuf> {
+        self.inventory
+            .as_ref()
+            .map(|i| i.known_hosts.clone())
+            .unwrap_or_default()
+    }
+}
+
+pub fn show(ui: &mut egui::Ui, view: &mut HostsView) -> Vec<Command> {
+    let mut cmds = Vec::new();
+    let Some(path) = view.path.clone() else {
+        ui.label("No inventory file.");
+        return cmds;
+    };
+    ui.heading("Hosts");
+    ui.label(RichText::new(format!("Inventory: {}", path.display())).weak());
+    ui.horizontal(|ui| {
+        if ui.button("➕ Add host").clicked() {
+            view.form = Some(HostForm::new());
+        }
+        if ui.button("Import ~/.ssh/config").clicked() {
+            cmds.push(Command::ImportHosts {
+                from: ImportSource::SshConfig,
+            });
+        }
+        if ui.button("Import docker contexts").clicked() {
+            cmds.push(Command::ImportHosts {
+                from: ImportSource::DockerContexts,
+            });
+        }
+        if ui.button("Test all").clicked() {
+            let hosts = view.inventory.as_ref().map(|i| i.hosts.clone()).unwrap_or_default();
+            for h in hosts {
+                cmds.push(test(view, h, HostKeyPolicy::Strict));
+            }
+        }
+    });
+    ui.add_space(6.0);
+    table(ui, view, &path, &mut cmds);
+    imported(ui, view, &path, &mut cmds);
+    form_window(ui, view, &path, &mut cmds);
+    key_prompt_window(ui, view, &mut cmds);
+    changed_key_window(ui, view);
+    cmds
+}
+
+fn test(view: &mut HostsView, host: HostSpec, policy: HostKeyPolicy) -> Command {
+    view.tests.insert(host.name.clone(), TestState::Running);
+    Command::TestHost {
+        known_hosts: view.known_hosts(),
+        host: Box::new(host),
+        policy,
+    }
+}
+
+fn save(path: &std::path::Path, inventory: Inventory) -> Command {
+    Command::SaveInventory {
+        path: path.to_path_buf(),
+        inventory: Box::new(inventory),
+    }
+}
+
+fn table(ui: &mut egui::Ui, view: &mut HostsView, path: &std::path::Path, cmds: &mut Vec<Command>) {
+    let hosts = view
+        .inventory
+        .as_ref()
+        .map(|i| i.hosts.clone())
+        .unwrap_or_default();
+    if hosts.is_empty() {
+        ui.label("No hosts yet. Add one, or import them from ~/.ssh/config.");
+        return;
+    }
+    egui::Grid::new("hosts_grid")
+        .striped(true)
+        .num_columns(5)
+        .show(ui, |ui| {
+            for t in ["Name", "Target", "Auth", "Connection", ""] {
+                ui.strong(t);
+            }
+            ui.end_row();
+            for h in hosts {
+                ui.label(&h.name);
+                ui.monospace(format!("{}@{}:{}", h.user, h.address, h.port));
+                ui.label(match &h.auth {
+                    AuthMethod::Agent => "agent".to_string(),
+                    AuthMethod::Key { path } => format!("key {}", path.display()),
+                    AuthMethod::Password => "password (keyring)".to_string(),
+                });
+                test_cell(ui, view.tests.get(&h.name));
+                ui.horizontal(|ui| {
+                    if ui.small_button("Test").clicked() {
+                        cmds.push(test(view, h.clone(), HostKeyPolicy::Strict));
+                    }
+                    if ui.small_button("Edit").clicked() {
+                        view.form = Some(HostForm::edit(&h));
+                    }
+                    if ui.small_button("Remove").clicked()
+                        && let Some(mut inv) = view.inventory.clone()
+                    {
+                        inv.hosts.retain(|x| x.name != h.name);
+                        cmds.push(save(path, inv));
+                    }
+                });
+                ui.end_row();
+            }
+        });
+}
+
+fn test_cell(ui: &mut egui::Ui, state: Option<&TestState>) {
+    match state {
+        None => {
+            ui.label(RichText::new("not tested").weak());
+        }
+        Some(TestState::Running) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("connecting…");
+            });
+        }
+        Some(TestState::Done(HostTest::Ok { summary })) => {
+            ui.colored_label(style::ok(ui), format!("✔ {summary}"));
+        }
+        Some(TestState::Done(HostTest::UnknownKey { fingerprint, .. })) => {
+            ui.colored_label(style::warn(ui), format!("unknown host key {fingerprint}"));
+        }
+        Some(TestState::Done(HostTest::ChangedKey { .. })) => {
+            ui.colored_label(style::bad(ui), "⛔ HOST KEY CHANGED: refused");
+        }
+        Some(TestState::Done(HostTest::Failed { message })) => {
+            ui.colored_label(style::bad(ui), "✘ failed")
+                .on_hover_text(message);
+            ui.label(RichText::new(message).small());
+        }
+    }
+}
+
+fn imported(
+    ui: &mut egui::Ui,
+    view: &mut HostsView,
+    path: &std::path::Path,
+    cmds: &mut Vec<Command>,
+) {
+    if view.imported.is_empty() {
+        return;
+    }
+    ui.add_space(10.0);
+    ui.strong("Found hosts (not yet in the inventory)");
+    let mut take = None;
+    for (i, h) in view.imported.iter().enumerate() {
+        ui.horizontal(|ui| {
+            ui.label(format!("{}  {}@{}:{}", h.name, h.user, h.address, h.port));
+            if ui.small_button("Add").clicked() {
+                take = Some(i);
+            }
+        });
+    }
+    if let Some(i) = take {
+        let host = view.imported.remove(i);
+        let mut inv = view.inventory.clone().unwrap_or_default();
+        if inv.host(&host.name).is_none() {
+            inv.hosts.push(host);
+            cmds.push(save(path, inv));
+        }
+    }
+    if ui.button("Dismiss").clicked() {
+        view.imported.clear();
+    }
+}
+
+fn form_window(
+    ui: &mut egui::Ui,
+    view: &mut HostsView,
+    path: &std::path::Path,
+    cmds: &mut Vec<Command>,
+) {
+    let Some(form) = view.form.as_mut() else {
+        return;
+    };
+    let mut open = true;
+    let mut submit = false;
+    let title = if form.original.is_some() {
+        "Edit host"
+    } else {
+        "Add host"
+    };
+    egui::Window::new(title)
+        .collapsible(false)
+        .open(&mut open)
+        .show(ui.ctx(), |ui| {
+            egui::Grid::new("host_form").num_columns(2).show(ui, |ui| {
+                ui.label("Name");
+                ui.text_edit_singleline(&mut form.name);
+                ui.end_row();
+                ui.label("Target");
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.target).hint_text("user@address[:port]"),
+                );
+                ui.end_row();
+                ui.label("Authentication");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut form.auth, AuthKind::Agent, "ssh-agent");
+                    ui.radio_value(&mut form.auth, AuthKind::Key, "key file");
+                    ui.radio_value(&mut form.auth, AuthKind::Password, "password");
+                });
+                ui.end_row();
+                match form.auth {
+                    AuthKind::Key => {
+                        ui.label("Key file");
+                        ui.horizontal(|ui| {
+                            ui.text_edit_singleline(&mut form.key_path);
+                            if ui.button("Browse…").clicked() {
+                                cmds.push(Command::PickFile {
+                                    purpose: FilePurpose::PrivateKey,
+                                });
+                            }
+                        });
+                        ui.end_row();
+                    }
+                    AuthKind::Password => {
+                        ui.label("Password");
+                        ui.add(egui::TextEdit::singleline(&mut form.password).password(true))
+                            .on_hover_text("Stored only in the OS keyring");
+                        ui.end_row();
+                    }
+                    AuthKind::Agent => {}
+                }
+                ui.label("Labels");
+                ui.add(egui::TextEdit::singleline(&mut form.labels).hint_text("zone=a, rack=3"));
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut form.sudo, "use sudo -n for Docker");
+                ui.end_row();
+            });
+            if let Some(e) = &form.error {
+                ui.colored_label(style::bad(ui), e);
+            }
+            submit = ui.button("Save").clicked();
+        });
+    if !open {
+        view.form = None;
+        return;
+    }
+    if submit {
+        submit_form(view, path, cmds);
+    }
+}
+
+fn submit_form(view: &mut HostsView, path: &std::path::Path, cmds: &mut Vec<Command>) {
+    let Some(form) = view.form.as_mut() else {
+        return;
+    };
+    let spec = match form.to_spec() {
+        Ok(s) => s,
+        Err(e) => {
+            form.error = Some(e);
+            return;
+        }
+    };
+    let mut inv = view.inventory.clone().unwrap_or_default();
+    if let Some(orig) = &form.original {
+        inv.hosts.retain(|h| &h.name != orig);
+    }
+    if inv.host(&spec.name).is_some() {
+        form.error = Some(format!("a host named {:?} already exists", spec.name));
+        return;
+    }
+    if form.auth == AuthKind::Password && !form.password.is_empty() {
+        cmds.push(Command::StoreSecret {
+            key: SecretKey::Password {
+                user: spec.user.clone(),
+                address: spec.address.clone(),
+                port: spec.port,
+            },
+            secret: Secret::new(std::mem::take(&mut form.password)),
+        });
+    }
+    inv.hosts.push(spec);
+    cmds.push(save(path, inv));
+    view.form = None;
+}
+
+fn key_prompt_window(ui: &mut egui::Ui, view: &mut HostsView, cmds: &mut Vec<Command>) {
+    let Some(prompt) = view.key_prompt.clone() else {
+        return;
+    };
+    let mut decision = None;
+    egui::Window::new("Unknown host key")
+        .collapsible(false)
+        .resizable(false)
+        .show(ui.ctx(), |ui| {
+            ui.label(format!(
+                "{} ({}:{}) presents a host key that no known_hosts file lists:",
+                prompt.host.name, prompt.host.address, prompt.host.port
+            ));
+            ui.monospace(format!("{} {}", prompt.key_type, prompt.fingerprint));
+            ui.label(
+                "Compare it with the key on the machine itself, e.g. \
+                 `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`. Trust it only if it matches.",
+            );
+            ui.horizontal(|ui| {
+                if ui.button("Trust this key and connect").clicked() {
+                    decision = Some(true);
+                }
+                if ui.button("Cancel").clicked() {
+                    decision = Some(false);
+                }
+            });
+        });
+    match decision {
+        Some(true) => {
+            let policy = HostKeyPolicy::TrustFingerprint(prompt.fingerprint.clone());
+            cmds.push(test(view, prompt.host, policy));
+            view.key_prompt = None;
+        }
+        Some(false) => view.key_prompt = None,
+        None => {}
+    }
+}
+
+fn changed_key_window(ui: &mut egui::Ui, view: &mut HostsView) {
+    let Some((host, message)) = view.changed_key.clone() else {
+        return;
+    };
+    let mut close = false;
+    egui::Window::new("⛔ Host key changed — connection refused")
+        .collapsible(false)
+        .resizable(false)
+        .show(ui.ctx(), |ui| {
+            ui.colored_label(
+                style::bad(ui),
+                RichText::new(format!("The SSH host key of {host} has CHANGED.")).strong().size(16.0),
+            );
+            ui.label(
+                "Someone may be intercepting the connection, or the machine was reinstalled. \
+                 swarmdeck will not connect. If the change is expected, remove the old key from \
+                 the file named below (after checking the new one on the machine), then test again.",
+            );
+            ui.monospace(&message);
+            close = ui.button("Close").clicked();
+        });
+    if close {
+        view.changed_key = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_builds_a_validated_spec() {
+        let mut f = HostForm::new();
+        f.name = "db".into();
+        f.target = "ops@10.1.1.1:2222".into();
+        f.labels = "zone=a, rack=3".into();
+        let s = f.to_spec().unwrap();
+        assert_eq!((s.user.as_str(), s.port), ("ops", 2222));
+        assert_eq!(s.labels.get("rack").map(String::as_str), Some("3"));
+        f.target = "ops@bad host".into();
+        assert!(f.to_spec().is_err());
+        f.target = "ops@h".into();
+        f.auth = AuthKind::Key;
+        assert_eq!(f.to_spec().unwrap_err(), "choose a private key file");
+    }
+}

@@ -1,0 +1,382 @@
+//! Topology: managers (leader marked) and workers as cards, overlay networks as buses with
+//! a line to every node that has containers on them. Pan with drag, zoom with the wheel,
+//! click a node for its details.
+
+use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, Vec2};
+
+use super::state::AppState;
+use super::style;
+use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
+
+const CARD: Vec2 = Vec2::new(170.0, 70.0);
+const GAP: Vec2 = Vec2::new(28.0, 40.0);
+const BUS_GAP: f32 = 46.0;
+
+/// Where everything goes, in scene coordinates. Pure, so it is tested without a screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// (index into `snapshot.nodes`, card rectangle)
+    pub nodes: Vec<(usize, Rect)>,
+    /// (index into `snapshot.networks`, y of the bus, x range)
+    pub buses: Vec<(usize, f32, f32, f32)>,
+    /// (node index, network index): the node has containers on that network.
+    pub links: Vec<(usize, usize)>,
+    pub bounds: Rect,
+}
+
+/// Managers on the first row (leader first), workers wrapped on the rows below, overlay
+/// buses underneath. Rows wrap so that large clusters stay roughly as wide as tall.
+pub fn layout(snap: &ClusterSnapshot) -> Layout {
+    let mut managers: Vec<usize> = (0..snap.nodes.len())
+        .filter(|&i| snap.nodes[i].role == Role::Manager)
+        .collect();
+    managers.sort_by_key(|&i| (!snap.nodes[i].leader, snap.nodes[i].hostname.clone()));
+    let mut workers: Vec<usize> = (0..snap.nodes.len())
+        .filter(|&i| snap.nodes[i].role == Role::Worker)
+        .collect();
+    workers.sort_by_key(|&i| snap.nodes[i].hostname.clone());
+
+    let per_row = ((snap.nodes.len() as f32).sqrt().ceil() as usize).max(5);
+    let mut nodes = Vec::new();
+    let mut y = 0.0;
+    for group in [&managers, &workers] {
+        for row in group.chunks(per_row) {
+            for (col, &i) in row.iter().enumerate() {
+                let min = Pos2::new(col as f32 * (CARD.x + GAP.x), y);
+                nodes.push((i, Rect::from_min_size(min, CARD)));
+            }
+            y += CARD.y + GAP.y;
+        }
+    }
+    let width = nodes.iter().map(|(_, r)| r.max.x).fold(CARD.x, f32::max);
+
+    let overlays: Vec<usize> = (0..snap.networks.len())
+        .filter(|&i| snap.networks[i].driver == "overlay")
+        .collect();
+    let mut buses = Vec::new();
+    let mut links = Vec::new();
+    for (k, &ni) in overlays.iter().enumerate() {
+        let bus_y = y + k as f32 * BUS_GAP;
+        buses.push((ni, bus_y, 0.0, width));
+        for (node_i, _) in &nodes {
+            let host = &snap.nodes[*node_i].hostname;
+            if snap.networks[ni].containers.iter().any(|c| &c.node == host) {
+                links.push((*node_i, ni));
+            }
+        }
+    }
+    let bottom = y + overlays.len() as f32 * BUS_GAP;
+    Layout {
+        nodes,
+        buses,
+        links,
+        bounds: Rect::from_min_max(
+            Pos2::new(-20.0, -20.0),
+            Pos2::new(width + 20.0, bottom + 20.0),
+        ),
+    }
+}
+
+/// View state kept between frames.
+#[derive(Debug, Clone, Default)]
+pub struct TopologyView {
+    pub scene_rect: Option<Rect>,
+    pub selected: Option<String>,
+}
+
+pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(snap) = state.snapshot.as_ref() else {
+        ui.label("No cluster open.");
+        return;
+    };
+    let lay = layout(snap);
+    let mut clicked = None;
+    egui::Panel::right("node_details")
+        .default_size(300.0)
+        .resizable(true)
+        .show(ui, |ui| {
+            details(ui, snap, state.topology.selected.as_deref())
+        });
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Drag to pan, scroll to zoom, click a node for details.").weak());
+        if ui.button("Fit").clicked() {
+            state.topology.scene_rect = None;
+        }
+    });
+    let scene_rect = state.topology.scene_rect.get_or_insert(lay.bounds);
+    egui::Scene::new()
+        .zoom_range(0.1..=2.0)
+        .show(ui, scene_rect, |ui| {
+            paint_buses(ui, snap, &lay);
+            for (i, rect) in &lay.nodes {
+                let node = &snap.nodes[*i];
+                let selected = state.topology.selected.as_deref() == Some(node.hostname.as_str());
+                if node_card(ui, *rect, node, selected).clicked() {
+                    clicked = Some(node.hostname.clone());
+                }
+            }
+        });
+    if let Some(c) = clicked {
+        state.topology.selected = Some(c);
+    }
+}
+
+fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
+    let painter = ui.painter().clone();
+    let text_color = ui.visuals().text_color();
+    for (k, (ni, y, x0, x1)) in lay.buses.iter().enumerate() {
+        let net = &snap.networks[*ni];
+        let color = bus_color(k, net.encrypted);
+        painter.line_segment(
+            [Pos2::new(*x0, *y), Pos2::new(*x1, *y)],
+            Stroke::new(4.0, color),
+        );
+        let mut label = format!("{}  {}", net.name, net.subnets.join(", "));
+        if net.encrypted {
+            label.push_str("  🔒");
+        }
+        painter.text(
+            Pos2::new(*x0, y - 4.0),
+            egui::Align2::LEFT_BOTTOM,
+            label,
+            egui::FontId::proportional(13.0),
+            text_color,
+        );
+        for (node_i, link_net) in &lay.links {
+            if link_net != ni {
+                continue;
+            }
+            if let Some((_, r)) = lay.nodes.iter().find(|(i, _)| i == node_i) {
+                let path = link_path(lay, *r, *y, k);
+                painter.add(egui::Shape::line(path.clone(), Stroke::new(2.0, color)));
+                if let Some(end) = path.last() {
+                    painter.circle_filled(*end, 5.0, color);
+                }
+            }
+        }
+    }
+}
+
+/// From a card down to its bus. A card with another card below it routes through the gap
+/// beside that column, so a line never seems to join two nodes; each bus gets its own lane.
+pub fn link_path(lay: &Layout, card: Rect, bus_y: f32, lane: usize) -> Vec<Pos2> {
+    let start = card.center_bottom();
+    let blocked = lay
+        .nodes
+        .iter()
+        .any(|(_, r)| r.min.x == card.min.x && r.min.y > card.min.y);
+    if !blocked {
+        return vec![start, Pos2::new(start.x, bus_y)];
+    }
+    let offset = lane as f32 * 5.0;
+    let turn_y = card.max.y + GAP.y / 2.0 - 8.0 + offset;
+    let lane_x = card.max.x + GAP.x / 2.0 - 6.0 + offset;
+    vec![
+        start,
+        Pos2::new(start.x, turn_y),
+        Pos2::new(lane_x, turn_y),
+        Pos2::new(lane_x, bus_y),
+    ]
+}
+
+fn bus_color(k: usize, encrypted: bool) -> Color32 {
+    if encrypted {
+        return Color32::from_rgb(0xb0, 0x7c, 0xe8);
+    }
+    const PALETTE: [Color32; 4] = [
+        Color32::from_rgb(0x4f, 0x9d, 0xde),
+        Color32::from_rgb(0x3c, 0xb3, 0x9c),
+        Color32::from_rgb(0xe0, 0x8e, 0x45),
+        Color32::from_rgb(0x8f, 0x9b, 0xab),
+    ];
+    PALETTE[k % PALETTE.len()]
+}
+
+/// One node as a clickable card: border colour is its state, a dashed look for drained
+/// or paused nodes, a star for the leader.
+fn node_card(ui: &mut egui::Ui, rect: Rect, node: &NodeInfo, selected: bool) -> egui::Response {
+    let id = ui.scope_id().with(("node", &node.hostname));
+    let resp = ui.interact(rect, id, Sense::click());
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, node.hostname.clone()));
+    let visuals = ui.visuals();
+    let state_color = match node.state.as_str() {
+        "ready" => style::ok(ui),
+        "unknown" => style::warn(ui),
+        _ => style::bad(ui),
+    };
+    let fill = if node.role == Role::Manager {
+        visuals.faint_bg_color.gamma_multiply(1.6)
+    } else {
+        visuals.extreme_bg_color
+    };
+    let stroke_w = if selected || resp.hovered() { 3.0 } else { 1.5 };
+    let painter = ui.painter();
+    painter.rect(
+        rect,
+        8.0,
+        fill,
+        Stroke::new(stroke_w, state_color),
+        egui::StrokeKind::Inside,
+    );
+    if node.availability != "active" {
+        painter.rect_stroke(
+            rect.shrink(5.0),
+            6.0,
+            Stroke::new(1.0, style::warn(ui)),
+            egui::StrokeKind::Inside,
+        );
+    }
+    let role = match (node.role, node.leader) {
+        (Role::Manager, true) => "★ leader",
+        (Role::Manager, false) => "manager",
+        (Role::Worker, _) => "worker",
+    };
+    let text = visuals.text_color();
+    let weak = visuals.weak_text_color();
+    let x = rect.min.x + 10.0;
+    painter.text(
+        Pos2::new(x, rect.min.y + 8.0),
+        egui::Align2::LEFT_TOP,
+        &node.hostname,
+        egui::FontId::proportional(15.0),
+        text,
+    );
+    painter.text(
+        Pos2::new(x, rect.min.y + 28.0),
+        egui::Align2::LEFT_TOP,
+        format!("{role} · {} · {}", node.state, node.availability),
+        egui::FontId::proportional(12.0),
+        weak,
+    );
+    painter.text(
+        Pos2::new(x, rect.min.y + 46.0),
+        egui::Align2::LEFT_TOP,
+        &node.address,
+        egui::FontId::monospace(11.0),
+        weak,
+    );
+    resp
+}
+
+fn details(ui: &mut egui::Ui, snap: &ClusterSnapshot, selected: Option<&str>) {
+    ui.heading("Node");
+    let Some(node) = selected.and_then(|s| snap.nodes.iter().find(|n| n.hostname == s)) else {
+        ui.label("Select a node in the picture.");
+        legend(ui);
+        return;
+    };
+    egui::Grid::new("node_grid").num_columns(2).show(ui, |ui| {
+        let rows = [
+            ("Hostname", node.hostname.clone()),
+            (
+                "Role",
+                if node.leader {
+                    "manager (leader)".into()
+                } else {
+                    format!("{:?}", node.role).to_lowercase()
+                },
+            ),
+            ("State", node.state.clone()),
+            ("Availability", node.availability.clone()),
+            (
+                "Raft",
+                node.reachability.clone().unwrap_or_else(|| "—".into()),
+            ),
+            ("Address", node.address.clone()),
+            ("Engine", node.engine_version.clone()),
+            ("ID", node.id.clone()),
+        ];
+        for (k, v) in rows {
+            ui.label(RichText::new(k).weak());
+            ui.label(v);
+            ui.end_row();
+        }
+        for (k, v) in &node.labels {
+            ui.label(RichText::new(format!("label {k}")).weak());
+            ui.label(v);
+            ui.end_row();
+        }
+    });
+    ui.separator();
+    ui.strong("Containers on overlays");
+    let mut any = false;
+    for net in &snap.networks {
+        for c in net.containers.iter().filter(|c| c.node == node.hostname) {
+            any = true;
+            ui.label(format!(
+                "{} on {} {}",
+                c.name,
+                net.name,
+                c.ipv4.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    if !any {
+        ui.label(RichText::new("none").weak());
+    }
+}
+
+fn legend(ui: &mut egui::Ui) {
+    ui.add_space(12.0);
+    ui.strong("Legend");
+    ui.colored_label(style::ok(ui), "■ ready");
+    ui.colored_label(style::bad(ui), "■ down / disconnected");
+    ui.colored_label(style::warn(ui), "■ inner frame: drained or paused");
+    ui.label("★ Raft leader; managers have the lighter cards");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managers_lead_and_links_follow_containers() {
+        let snap = crate::snapshot::demo();
+        let lay = layout(&snap);
+        assert_eq!(lay.nodes.len(), snap.nodes.len());
+        // The leader's card is the first on the first row.
+        let (first, rect) = lay.nodes[0];
+        assert!(snap.nodes[first].leader);
+        assert_eq!(rect.min, Pos2::ZERO);
+        // Workers sit below every manager.
+        let lowest_manager = lay
+            .nodes
+            .iter()
+            .filter(|(i, _)| snap.nodes[*i].role == Role::Manager)
+            .map(|(_, r)| r.min.y)
+            .fold(0.0, f32::max);
+        assert!(
+            lay.nodes
+                .iter()
+                .filter(|(i, _)| snap.nodes[*i].role == Role::Worker)
+                .all(|(_, r)| r.min.y > lowest_manager)
+        );
+        // appnet has containers on node1, node2, node4 and node5: four links.
+        let appnet = snap
+            .networks
+            .iter()
+            .position(|n| n.name == "appnet")
+            .unwrap();
+        assert_eq!(lay.links.iter().filter(|(_, n)| *n == appnet).count(), 4);
+        // Links from cards with a card below them never cross another card.
+        for (node_i, _) in &lay.links {
+            let (_, card) = lay.nodes.iter().find(|(i, _)| i == node_i).unwrap();
+            let path = link_path(&lay, *card, lay.bounds.max.y, 0);
+            for seg in path.windows(2) {
+                let seg_rect = Rect::from_two_pos(seg[0], seg[1]).shrink(0.5);
+                for (other, r) in &lay.nodes {
+                    assert!(
+                        other == node_i || !r.intersects(seg_rect),
+                        "link of {node_i} crosses {other}"
+                    );
+                }
+            }
+        }
+        // Cards never overlap.
+        for (a, ra) in &lay.nodes {
+            for (b, rb) in &lay.nodes {
+                assert!(a == b || !ra.intersects(*rb));
+            }
+        }
+    }
+}

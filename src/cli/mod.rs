@@ -3,8 +3,13 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod bench;
+pub mod bootstrap;
+pub mod connectivity;
 pub mod hosts;
 pub mod lab;
+pub mod node;
+pub mod preflight;
 pub mod status;
 pub mod target;
 
@@ -31,6 +36,10 @@ pub struct Cli {
     #[arg(long, value_enum)]
     pub panel: Option<crate::ui::Panel>,
 
+    /// Print the time to the first frame and peak memory on exit.
+    #[arg(long, hide = true)]
+    pub report_startup: bool,
+
     #[command(flatten)]
     pub target: target::TargetArgs,
 
@@ -46,13 +55,61 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
+    /// Measure swarmdeck against the docker CLI on practice labs (needs root).
+    Bench(bench::BenchArgs),
+    /// Test overlay and underlay connectivity between every pair of hosts, with a diagnosis.
+    Connectivity(connectivity::ConnectivityArgs),
+    /// Check hosts before building a swarm: Docker, swarm state, addresses, clones, clocks,
+    /// firewall, kernel support for encrypted overlays, swarm ports between hosts.
+    Preflight(preflight::PreflightArgs),
+    /// Open swarm's ports on each host's firewall for the cluster's hosts (plan; --yes applies).
+    Firewall(preflight::FirewallArgs),
+    /// Build the swarm: init, joins, overlay (plan with docker CLI equivalents; --yes applies).
+    Bootstrap(bootstrap::BootstrapArgs),
+    /// Node actions, refused when they would lose quorum (unless --force).
+    Node(node::NodeArgs),
+    /// Overlay networks.
+    Network(node::NetworkArgs),
+    /// Join-token and unlock-key rotation.
+    Swarm(node::SwarmArgs),
+    /// Diagnose lost quorum and recover with --force-new-cluster (--yes applies).
+    Recover(bootstrap::RecoverArgs),
+    /// The audit log of applied steps: show, or export as a shell script.
+    Audit(bootstrap::AuditArgs),
 }
 
 pub fn main() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     init_tracing();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Lab(args)) => lab::run(args),
+        Some(Command::Bench(args)) => bench::run(args, &runtime()?),
+        Some(Command::Preflight(args)) => {
+            preflight::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Firewall(args)) => {
+            preflight::firewall(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Bootstrap(args)) => {
+            bootstrap::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Node(args)) => {
+            node::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Network(args)) => {
+            node::network(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Swarm(args)) => {
+            node::swarm_cmd(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Recover(args)) => {
+            bootstrap::recover(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Audit(args)) => bootstrap::audit(args),
+        Some(Command::Connectivity(args)) => {
+            connectivity::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
         Some(Command::Hosts(args)) => {
             hosts::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
         }
@@ -64,6 +121,8 @@ pub fn main() -> anyhow::Result<()> {
             inventory: cli.inventory,
             screenshot: cli.screenshot,
             panel: cli.panel,
+            started: Some(started),
+            report_startup: cli.report_startup,
         }),
     }
 }

@@ -42,6 +42,8 @@ pub enum Command {
     StoreSecret { key: SecretKey, secret: Secret },
     /// Read hosts from `~/.ssh/config` or docker contexts.
     ImportHosts { from: ImportSource },
+    /// Start (or reuse) the practice lab on this machine and open it.
+    StartLab { hosts: usize },
     /// Ask the user for a file with the native dialog (runs off the UI thread).
     PickFile { purpose: FilePurpose },
     /// Stop the service loop (the window is closing).
@@ -99,6 +101,10 @@ pub enum Event {
     FilePicked {
         purpose: FilePurpose,
         path: PathBuf,
+    },
+    /// The practice lab is up; its inventory is ready to open.
+    LabReady {
+        inventory: PathBuf,
     },
     Busy {
         what: String,

@@ -39,6 +39,10 @@ pub(super) async fn run(
             Command::StoreSecret { key, secret } => spawn(&out, hosts::store_secret(key, secret)),
             Command::ImportHosts { from } => spawn(&out, hosts::import(from)),
             Command::PickFile { purpose } => spawn(&out, hosts::pick_file(purpose)),
+            Command::StartLab { hosts } => {
+                let out = out.clone();
+                tokio::spawn(async move { start_lab(hosts, out).await });
+            }
             Command::Refresh { inventory } => {
                 let reuse = cluster.as_ref().filter(|(p, _)| *p == inventory);
                 let c = match reuse {
@@ -123,6 +127,32 @@ async fn follow(cluster: Cluster, out: Outbox) {
         let snap = cluster.snapshot().await;
         out.send(Event::Snapshot(Box::new(snap))).await;
     }
+}
+
+/// The practice lab named "practice": reused when it is already running.
+async fn start_lab(hosts: usize, out: Outbox) {
+    use crate::lab::{self, LabError, LabSpec};
+    out.send(Event::Busy {
+        what: format!("starting a practice lab of {hosts} hosts"),
+    })
+    .await;
+    let result = tokio::task::spawn_blocking(move || {
+        let spec = LabSpec::new(lab::DEFAULT_NAME, hosts);
+        match lab::up(&spec) {
+            Err(LabError::NameInUse { .. }) => lab::load(lab::DEFAULT_NAME),
+            other => other,
+        }
+    })
+    .await;
+    let done = match result {
+        Ok(Ok(lab)) => Event::LabReady {
+            inventory: lab.inventory,
+        },
+        Ok(Err(e)) => Event::Notice(Notice::error(format!("practice lab: {e}"))),
+        Err(e) => Event::Notice(Notice::error(format!("practice lab: {e}"))),
+    };
+    out.send(done).await;
+    out.send(Event::Idle).await;
 }
 
 fn open_cluster(path: &Path) -> Result<Cluster, String> {

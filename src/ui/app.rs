@@ -6,13 +6,36 @@ use eframe::egui;
 
 use super::screenshot::ScreenshotJob;
 use super::state::{AppState, Panel, Source};
-use super::{RunOptions, hosts_panel, overview, quorum_panel, topology};
+use super::{RunOptions, hosts_panel, networks_panel, overview, quorum_panel, topology};
 use crate::service::{Command, Event, Notice, ServiceHandle, Severity};
 
 pub struct SwarmdeckApp {
     pub state: AppState,
     service: Option<ServiceHandle>,
     screenshot: Option<ScreenshotJob>,
+    startup: Startup,
+}
+
+/// Time to the first drawn frame, reported on exit when asked for.
+#[derive(Default)]
+struct Startup {
+    started: Option<std::time::Instant>,
+    first_frame: Option<std::time::Duration>,
+    report: bool,
+}
+
+impl Drop for SwarmdeckApp {
+    fn drop(&mut self) {
+        if !self.startup.report {
+            return;
+        }
+        let ms = |d: Option<std::time::Duration>| d.map_or(-1.0, |d| d.as_secs_f64() * 1e3);
+        eprintln!(
+            "swarmdeck startup: first_frame_ms={:.1} peak_rss_mb={:.1}",
+            ms(self.startup.first_frame),
+            super::bench::peak_rss_mb().unwrap_or(-1.0)
+        );
+    }
 }
 
 impl SwarmdeckApp {
@@ -42,12 +65,27 @@ impl SwarmdeckApp {
             state,
             service,
             screenshot: opts.screenshot.map(ScreenshotJob::new),
+            startup: Startup {
+                started: opts.started,
+                first_frame: None,
+                report: opts.report_startup,
+            },
         };
         if let Some(path) = app.state.hosts.path.clone() {
             app.send(Command::LoadInventory { path });
         }
         app.refresh();
         app
+    }
+
+    /// Switches to another inventory: its hosts in the Hosts panel, its cluster everywhere.
+    fn open_inventory(&mut self, path: std::path::PathBuf) {
+        self.state.source = Source::Inventory(path.clone());
+        self.state.snapshot = None;
+        self.state.hosts = Default::default();
+        self.state.hosts.path = Some(path.clone());
+        self.send(Command::LoadInventory { path });
+        self.refresh();
     }
 
     /// Asks the service for a fresh snapshot of the current inventory.
@@ -72,10 +110,7 @@ impl SwarmdeckApp {
     }
 
     fn drain_events(&mut self) {
-        let Some(service) = self.service.as_mut() else {
-            return;
-        };
-        while let Some(event) = service.try_recv() {
+        while let Some(event) = self.service.as_mut().and_then(|s| s.try_recv()) {
             match event {
                 Event::Snapshot(snap) => self.state.set_snapshot(*snap),
                 Event::Busy { what } => self.state.busy = Some(what),
@@ -97,6 +132,7 @@ impl SwarmdeckApp {
                         self.state.push_notice(Notice::info("no new hosts found"));
                     }
                 }
+                Event::LabReady { inventory } => self.open_inventory(inventory),
                 Event::FilePicked { path, .. } => {
                     if let Some(form) = self.state.hosts.form.as_mut() {
                         form.key_path = path.display().to_string();
@@ -177,6 +213,26 @@ fn source_label(state: &AppState) -> String {
     }
 }
 
+/// The selected panel's content; returns the commands the user asked for.
+pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
+    match state.panel {
+        Panel::Overview => overview::show(ui, state).into_iter().collect(),
+        Panel::Topology => {
+            topology::show(ui, state);
+            Vec::new()
+        }
+        Panel::Quorum => {
+            quorum_panel::show(ui, state);
+            Vec::new()
+        }
+        Panel::Networks => {
+            networks_panel::show(ui, state);
+            Vec::new()
+        }
+        Panel::Hosts => hosts_panel::show(ui, &mut state.hosts),
+    }
+}
+
 impl eframe::App for SwarmdeckApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain_events();
@@ -186,19 +242,19 @@ impl eframe::App for SwarmdeckApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if self.startup.first_frame.is_none() {
+            self.startup.first_frame = self.startup.started.map(|s| s.elapsed());
+        }
         self.top_bar(ui);
         self.nav(ui);
         self.notices(ui);
-        egui::CentralPanel::default_margins().show(ui, |ui| match self.state.panel {
-            Panel::Overview => overview::show(ui, &self.state),
-            Panel::Topology => topology::show(ui, &mut self.state),
-            Panel::Quorum => quorum_panel::show(ui, &mut self.state),
-            Panel::Hosts => {
-                for cmd in hosts_panel::show(ui, &mut self.state.hosts) {
-                    self.send(cmd);
-                }
-            }
+        let mut cmds = Vec::new();
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            cmds = draw_panel(ui, &mut self.state);
         });
+        for cmd in cmds {
+            self.send(cmd);
+        }
     }
 }
 

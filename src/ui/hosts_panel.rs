@@ -194,7 +194,11 @@ pub fn show(ui: &mut egui::Ui, view: &mut HostsView) -> Vec<Command> {
             });
         }
         if ui.button("Test all").clicked() {
-            let hosts = view.inventory.as_ref().map(|i| i.hosts.clone()).unwrap_or_default();
+            let hosts = view
+                .inventory
+                .as_ref()
+                .map(|i| i.hosts.clone())
+                .unwrap_or_default();
             for h in hosts {
                 cmds.push(test(view, h, HostKeyPolicy::Strict));
             }

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 mod app;
+pub mod bench;
 pub mod hosts_panel;
+mod networks_panel;
 mod overview;
 mod quorum_panel;
 mod screenshot;
@@ -26,6 +28,10 @@ pub struct RunOptions {
     /// Render this panel, write a PNG here and exit (for docs and visual checks).
     pub screenshot: Option<PathBuf>,
     pub panel: Option<Panel>,
+    /// When the process started, to report the time to the first frame.
+    pub started: Option<std::time::Instant>,
+    /// Print the time to first frame and peak memory on exit (for benchmarks).
+    pub report_startup: bool,
 }
 
 /// Opens the window and runs until it is closed.

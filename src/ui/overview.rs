@@ -6,12 +6,13 @@ use egui_extras::{Column, TableBuilder};
 use super::state::AppState;
 use super::style;
 use crate::quorum::{self, Scenario};
+use crate::service::Command;
 use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
 
-pub fn show(ui: &mut egui::Ui, state: &AppState) {
+/// Draws the overview; returns a command when the user asks for one.
+pub fn show(ui: &mut egui::Ui, state: &AppState) -> Option<Command> {
     let Some(snap) = &state.snapshot else {
-        empty(ui, state);
-        return;
+        return empty(ui, state);
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
         summary(ui, snap);
@@ -23,20 +24,31 @@ pub fn show(ui: &mut egui::Ui, state: &AppState) {
         ui.heading("Overlay networks");
         networks(ui, snap);
     });
+    None
 }
 
-fn empty(ui: &mut egui::Ui, state: &AppState) {
+fn empty(ui: &mut egui::Ui, state: &AppState) -> Option<Command> {
+    let mut cmd = None;
     ui.vertical_centered(|ui| {
         ui.add_space(60.0);
-        if state.busy.is_some() {
+        if let Some(busy) = &state.busy {
             ui.spinner();
-            ui.label("Taking a snapshot…");
-        } else {
-            ui.heading("No cluster open");
-            ui.label("Start swarmdeck with --demo to explore a captured 5-node cluster,");
-            ui.label("or open an inventory (swarmdeck --inventory FILE).");
+            ui.label(busy);
+            return;
+        }
+        ui.heading("No cluster open");
+        ui.label("Add your hosts in the Hosts panel, start swarmdeck with --demo to explore a");
+        ui.label("captured 5-node cluster, or practise on this machine:");
+        ui.add_space(8.0);
+        if cfg!(target_os = "linux")
+            && ui
+                .button("Start a practice lab (3 hosts on this machine, needs root)")
+                .clicked()
+        {
+            cmd = Some(Command::StartLab { hosts: 3 });
         }
     });
+    cmd
 }
 
 fn summary(ui: &mut egui::Ui, snap: &ClusterSnapshot) {

@@ -14,6 +14,7 @@ pub enum Panel {
     Overview,
     Topology,
     Quorum,
+    Networks,
     Hosts,
 }
 
@@ -30,6 +31,7 @@ impl Panel {
             Panel::Overview => "Overview",
             Panel::Topology => "Topology",
             Panel::Quorum => "Quorum",
+            Panel::Networks => "Networks",
             Panel::Hosts => "Hosts",
         }
     }

@@ -1,0 +1,134 @@
+//! Frame-time measurement of the real panels on a large synthetic cluster, headless:
+//! egui layout plus tessellation per frame (the CPU side of a frame; GPU upload excluded).
+
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use super::{AppState, Panel, Source};
+use crate::snapshot::{AttachedContainer, ClusterSnapshot, NetworkInfo, NodeInfo, Role};
+
+/// Median, 95th percentile and worst frame for one panel.
+#[derive(Debug, Clone)]
+pub struct FrameStats {
+    pub panel: Panel,
+    pub frames: usize,
+    pub median: Duration,
+    pub p95: Duration,
+    pub max: Duration,
+}
+
+/// A cluster of `n` nodes: 5 managers (one leader), the rest workers, three overlays with
+/// containers on every other node, some nodes drained or down.
+pub fn synthetic_cluster(n: usize) -> ClusterSnapshot {
+    let mut snap = ClusterSnapshot::empty("synthetic");
+    for i in 0..n {
+        let manager = i < 5.min(n);
+        snap.nodes.push(NodeInfo {
+            id: format!("id{i:04}"),
+            hostname: format!("node{i:03}"),
+            role: if manager { Role::Manager } else { Role::Worker },
+            leader: i == 0,
+            reachability: manager.then(|| "reachable".to_string()),
+            availability: if i % 17 == 3 { "drain" } else { "active" }.to_string(),
+            state: if i % 23 == 7 { "down" } else { "ready" }.to_string(),
+            address: format!("10.1.{}.{}", i / 250, i % 250 + 1),
+            engine_version: "20.10.24".to_string(),
+            labels: [("zone".to_string(), format!("z{}", i % 3))].into(),
+        });
+    }
+    for (k, name) in ["frontend", "backend", "metrics"].iter().enumerate() {
+        snap.networks.push(NetworkInfo {
+            id: format!("net{k}"),
+            name: name.to_string(),
+            driver: "overlay".into(),
+            scope: "swarm".into(),
+            attachable: true,
+            encrypted: k == 2,
+            ingress: false,
+            subnets: vec![format!("10.{}.0.0/24", 40 + k)],
+            containers: (0..n)
+                .filter(|i| (i + k) % 2 == 0)
+                .map(|i| AttachedContainer {
+                    node: format!("node{i:03}"),
+                    name: format!("{name}{i}"),
+                    ipv4: Some(format!("10.{}.0.{}/24", 40 + k, i % 250 + 2)),
+                })
+                .collect(),
+        });
+    }
+    snap
+}
+
+/// Runs `frames` frames of each panel on a cluster of `nodes` nodes.
+pub fn measure(nodes: usize, frames: usize) -> Vec<FrameStats> {
+    let snap = synthetic_cluster(nodes);
+    Panel::ALL
+        .iter()
+        .map(|&panel| {
+            let mut state = AppState::new(Source::Nothing, panel);
+            state.set_snapshot(snap.clone());
+            time_panel(&mut state, frames)
+        })
+        .collect()
+}
+
+fn time_panel(state: &mut AppState, frames: usize) -> FrameStats {
+    let ctx = egui::Context::default();
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 820.0),
+        )),
+        ..Default::default()
+    };
+    let mut times = Vec::with_capacity(frames);
+    // Two warm-up frames: fonts and layout caches fill on the first ones.
+    for i in 0..frames + 2 {
+        let start = Instant::now();
+        let mut out = ctx.run_ui(input(), |ui| {
+            super::app::draw_panel(ui, state);
+        });
+        let _ = ctx.tessellate(std::mem::take(&mut out.shapes), out.pixels_per_point);
+        // No GPU here: font atlas uploads are measured as built, then dropped.
+        out.textures_delta.clear();
+        if i >= 2 {
+            times.push(start.elapsed());
+        }
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    FrameStats {
+        panel: state.panel,
+        frames,
+        median: at(0.5),
+        p95: at(0.95),
+        max: *times.last().unwrap_or(&Duration::ZERO),
+    }
+}
+
+/// Peak resident memory of this process, from /proc (Linux).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_every_panel_on_a_hundred_nodes() {
+        let stats = measure(100, 3);
+        assert_eq!(stats.len(), Panel::ALL.len());
+        assert!(stats.iter().all(|s| s.frames == 3 && s.max >= s.median));
+        assert_eq!(synthetic_cluster(100).nodes.len(), 100);
+    }
+}

@@ -94,3 +94,15 @@ impl AppState {
         self.notices.iter().any(|n| n.severity == Severity::Error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::Panel;
+
+    #[test]
+    fn every_panel_is_in_the_navigation() {
+        assert_eq!(Panel::value_variants(), Panel::ALL.as_slice());
+    }
+}

@@ -19,10 +19,11 @@ pub enum Panel {
 }
 
 impl Panel {
-    pub const ALL: [Panel; 4] = [
+    pub const ALL: [Panel; 5] = [
         Panel::Overview,
         Panel::Topology,
         Panel::Quorum,
+        Panel::Networks,
         Panel::Hosts,
     ];
 

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod bootstrap;
 pub mod connectivity;
+pub mod generate;
 pub mod hosts;
 pub mod lab;
 pub mod node;
@@ -55,6 +56,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
+    /// Write the man page or shell completions (for packagers).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
     /// Measure swarmdeck against the docker CLI on practice labs (needs root).
     Bench(bench::BenchArgs),
     /// Test overlay and underlay connectivity between every pair of hosts, with a diagnosis.
@@ -110,6 +114,7 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Connectivity(args)) => {
             connectivity::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
         }
+        Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Hosts(args)) => {
             hosts::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
         }

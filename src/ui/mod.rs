@@ -40,7 +40,14 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("swarmdeck")
             .with_inner_size([1280.0, 820.0])
-            .with_min_inner_size([720.0, 480.0]),
+            .with_min_inner_size([720.0, 480.0])
+            .with_app_id("swarmdeck")
+            .with_icon(
+                eframe::icon_data::from_png_bytes(include_bytes!(
+                    "../../assets/icons/swarmdeck-256.png"
+                ))
+                .unwrap_or_default(),
+            ),
         ..Default::default()
     };
     eframe::run_native(

@@ -309,35 +309,10 @@ mod tests {
         h.get_by_label("◀ this cluster");
         h.get_by_label_contains("This cluster: 3 managers, 3 reachable, majority 2");
     }
-}
-
-#[cfg(test)]
-mod panel_tests {
-    use egui_kittest::Harness;
-    use egui_kittest::kittest::Queryable;
-
-    use super::*;
-
-    fn open(panel: Panel) -> Harness<'static, SwarmdeckApp> {
-        let mut h = Harness::builder()
-            .with_size([1280.0, 820.0])
-            .build_eframe(move |cc| {
-                SwarmdeckApp::new(
-                    &cc.egui_ctx,
-                    RunOptions {
-                        demo: true,
-                        panel: Some(panel),
-                        ..Default::default()
-                    },
-                )
-            });
-        h.run_steps(3);
-        h
-    }
 
     #[test]
     fn quorum_what_if_changes_the_verdict() {
-        let mut h = open(Panel::Quorum);
+        let mut h = demo_app(Some(Panel::Quorum));
         assert!(
             h.query_by_label_contains("Then: 3 voting managers, 3 up")
                 .is_some()
@@ -371,7 +346,7 @@ mod panel_tests {
 
     #[test]
     fn topology_selects_a_node_and_shows_its_details() {
-        let mut h = open(Panel::Topology);
+        let mut h = demo_app(Some(Panel::Topology));
         h.get_by_label("Select a node in the picture.");
         // Inside the pan/zoom scene, activate the card the way assistive technology does.
         h.get_by_label("node4").click_accesskit();

@@ -15,6 +15,7 @@ use crate::secrets::SecretKey;
 use crate::snapshot::ClusterSnapshot;
 use crate::ssh::HostKeyPolicy;
 
+mod activity;
 mod hosts;
 mod worker;
 
@@ -42,6 +43,10 @@ pub enum Command {
     StoreSecret { key: SecretKey, secret: Secret },
     /// Read hosts from `~/.ssh/config` or docker contexts.
     ImportHosts { from: ImportSource },
+    /// Read the audit log.
+    LoadAudit,
+    /// Ask where to save, then write the audit log as a replayable shell script.
+    ExportAudit,
     /// Start (or reuse) the practice lab on this machine and open it.
     StartLab { hosts: usize },
     /// Ask the user for a file with the native dialog (runs off the UI thread).
@@ -101,6 +106,11 @@ pub enum Event {
     FilePicked {
         purpose: FilePurpose,
         path: PathBuf,
+    },
+    /// The audit log, oldest entry first.
+    Audit {
+        path: PathBuf,
+        entries: Vec<crate::swarm::audit::AuditEntry>,
     },
     /// The practice lab is up; its inventory is ready to open.
     LabReady {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use super::{Command, Event, Notice, RepaintHook, hosts};
+use super::{Command, Event, Notice, RepaintHook, activity, hosts};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
 use crate::snapshot::ClusterSnapshot;
@@ -39,6 +39,8 @@ pub(super) async fn run(
             Command::StoreSecret { key, secret } => spawn(&out, hosts::store_secret(key, secret)),
             Command::ImportHosts { from } => spawn(&out, hosts::import(from)),
             Command::PickFile { purpose } => spawn(&out, hosts::pick_file(purpose)),
+            Command::LoadAudit => spawn(&out, activity::load()),
+            Command::ExportAudit => spawn(&out, activity::export()),
             Command::StartLab { hosts } => {
                 let out = out.clone();
                 tokio::spawn(async move { start_lab(hosts, out).await });

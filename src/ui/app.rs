@@ -6,7 +6,9 @@ use eframe::egui;
 
 use super::screenshot::ScreenshotJob;
 use super::state::{AppState, Panel, Source};
-use super::{RunOptions, hosts_panel, networks_panel, overview, quorum_panel, topology};
+use super::{
+    RunOptions, activity_panel, hosts_panel, networks_panel, overview, quorum_panel, topology,
+};
 use crate::service::{Command, Event, Notice, ServiceHandle, Severity};
 
 pub struct SwarmdeckApp {
@@ -133,6 +135,11 @@ impl SwarmdeckApp {
                     }
                 }
                 Event::LabReady { inventory } => self.open_inventory(inventory),
+                Event::Audit { path, entries } => {
+                    self.state.activity.path = Some(path);
+                    self.state.activity.entries = Some(entries);
+                    self.state.activity.requested = false;
+                }
                 Event::FilePicked { path, .. } => {
                     if let Some(form) = self.state.hosts.form.as_mut() {
                         form.key_path = path.display().to_string();
@@ -230,6 +237,7 @@ pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command
             Vec::new()
         }
         Panel::Hosts => hosts_panel::show(ui, &mut state.hosts),
+        Panel::Activity => activity_panel::show(ui, &mut state.activity),
     }
 }
 

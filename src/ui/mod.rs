@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+mod activity_panel;
 mod app;
 pub mod bench;
 pub mod hosts_panel;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::activity_panel::ActivityView;
 use super::hosts_panel::HostsView;
 use super::topology::TopologyView;
 use crate::quorum::Scenario;
@@ -16,15 +17,17 @@ pub enum Panel {
     Quorum,
     Networks,
     Hosts,
+    Activity,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 5] = [
+    pub const ALL: [Panel; 6] = [
         Panel::Overview,
         Panel::Topology,
         Panel::Quorum,
         Panel::Networks,
         Panel::Hosts,
+        Panel::Activity,
     ];
 
     pub fn title(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Panel {
             Panel::Quorum => "Quorum",
             Panel::Networks => "Networks",
             Panel::Hosts => "Hosts",
+            Panel::Activity => "Activity",
         }
     }
 }
@@ -54,6 +58,7 @@ pub struct AppState {
     pub notices: Vec<Notice>,
     pub topology: TopologyView,
     pub hosts: HostsView,
+    pub activity: ActivityView,
     /// The quorum panel's imagined failures and demotions.
     pub whatif: Scenario,
 }
@@ -69,6 +74,7 @@ impl AppState {
             notices: Vec::new(),
             topology: TopologyView::default(),
             hosts: HostsView::default(),
+            activity: ActivityView::default(),
             whatif: Scenario::default(),
         }
     }

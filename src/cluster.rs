@@ -148,8 +148,12 @@ impl Cluster {
     }
 
     async fn read_swarm(&self, snap: &mut ClusterSnapshot, host: &HostSpec, docker: &Docker) {
-        let nodes = docker.list_nodes(None::<ListNodesOptions>).await;
-        let networks = docker.list_networks(None::<ListNetworksOptions>).await;
+        // Independent requests, each on its own SSH channel: one round trip, not three.
+        let (nodes, networks, swarm) = tokio::join!(
+            docker.list_nodes(None::<ListNodesOptions>),
+            docker.list_networks(None::<ListNetworksOptions>),
+            docker.inspect_swarm(),
+        );
         match (nodes, networks) {
             (Ok(nodes), Ok(networks)) => {
                 snap.nodes = nodes.iter().map(snapshot::node_from_api).collect();
@@ -160,15 +164,14 @@ impl Cluster {
                     .map(snapshot::network_from_api)
                     .collect();
                 snap.networks.sort_by(|a, b| a.name.cmp(&b.name));
-                let cluster_id = docker
-                    .inspect_swarm()
-                    .await
-                    .ok()
-                    .and_then(|s| s.id)
+                let swarm = swarm.ok();
+                let cluster_id = swarm
+                    .as_ref()
+                    .and_then(|s| s.id.clone())
                     .unwrap_or_default();
                 snap.swarm = Some(SwarmSummary {
                     cluster_id,
-                    created_at: None,
+                    created_at: swarm.and_then(|s| s.created_at),
                     answered_by: host.name.clone(),
                 });
             }

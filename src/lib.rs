@@ -5,17 +5,22 @@
 //! to `ui` through bounded channels only.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod cli;
 pub mod cluster;
+pub mod connectivity;
 pub mod docker;
+pub mod firewall;
 pub mod fsutil;
 pub mod import;
 pub mod inventory;
 pub mod lab;
+pub mod preflight;
 pub mod quorum;
 pub mod redact;
 pub mod secrets;
 pub mod service;
 pub mod snapshot;
 pub mod ssh;
+pub mod swarm;
 pub mod ui;

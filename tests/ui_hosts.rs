@@ -80,7 +80,11 @@ fn changed_host_key_is_refused_loudly_in_the_app() {
     h.get_by_label("The SSH host key of node1 has CHANGED.");
     // The refusal names the file and line to look at (in the dialog, and in the notice
     // from the snapshot the app took on opening).
-    assert!(h.query_all_by_label_contains("recorded_hosts:1").next().is_some());
+    assert!(
+        h.query_all_by_label_contains("recorded_hosts:1")
+            .next()
+            .is_some()
+    );
     assert!(
         h.query_by_label("Trust this key and connect").is_none(),
         "a changed key must not be trustable from the app"

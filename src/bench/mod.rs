@@ -83,6 +83,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Context: tool versions, lab sizes, rounds, caveats.
     pub notes: Vec<String>,
+    /// Names of the labs the benchmark started (all torn down when it returns).
+    pub labs: Vec<String>,
 }
 
 impl Report {
@@ -105,14 +107,27 @@ impl Report {
         ];
         let mut lines: Vec<[String; 7]> = vec![header.map(String::from)];
         for r in &self.rows {
-            let range = |s: &Summary| format!("{}..{}", fmt_duration(s.min()), fmt_duration(s.max()));
+            let range = |s: &Summary| {
+                if s.samples().is_empty() {
+                    "-".to_string()
+                } else {
+                    format!("{}..{}", fmt_duration(s.min()), fmt_duration(s.max()))
+                }
+            };
+            let median = |s: &Summary| {
+                if s.samples().is_empty() {
+                    "none".to_string()
+                } else {
+                    fmt_duration(s.median())
+                }
+            };
             let (bname, bmed, brange) = match &r.baseline {
-                Some((name, s)) => (name.clone(), fmt_duration(s.median()), range(s)),
+                Some((name, s)) => (name.clone(), median(s), range(s)),
                 None => ("-".into(), "-".into(), "-".into()),
             };
             lines.push([
                 r.what.clone(),
-                fmt_duration(r.ours.median()),
+                median(&r.ours),
                 range(&r.ours),
                 bname,
                 bmed,
@@ -121,7 +136,13 @@ impl Report {
             ]);
         }
         let widths: Vec<usize> = (0..7)
-            .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+            .map(|i| {
+                lines
+                    .iter()
+                    .map(|l| l[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         for (n, l) in lines.iter().enumerate() {
             let mut line = String::new();
@@ -218,6 +239,7 @@ mod tests {
                 },
             ],
             notes: vec!["n".into()],
+            labs: vec![],
         };
         assert!((report.rows[0].ratio().unwrap() - 0.1).abs() < 1e-9);
         assert_eq!(report.rows[1].ratio(), None);

@@ -104,8 +104,19 @@ fn rule_ports(words: &[&str]) -> Vec<u16> {
         if matches!(*w, "--dport" | "--dports" | "--destination-port" | "dport")
             && let Some(v) = words.get(i + 1)
         {
+            // nft sets: `dport { 22, 7946 }` spans several words.
+            let v = if v.starts_with('{') {
+                words[i + 1..]
+                    .iter()
+                    .take_while(|w| !w.starts_with('}'))
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                v.to_string()
+            };
             let v = v.trim_matches(|c| c == '{' || c == '}' || c == ',');
-            for part in v.split(',') {
+            for part in v.split(',').filter(|p| !p.is_empty()) {
                 let (lo, hi) = match part.split_once([':', '-']) {
                     Some((a, b)) => (a.parse().ok(), b.parse().ok()),
                     None => (part.parse().ok(), part.parse().ok()),
@@ -347,7 +358,8 @@ mod tests {
         assert_eq!(nslookup(ok, "p3"), None);
         let fail = ";; connection timed out; no servers could be reached\n";
         assert_eq!(nslookup(fail, "p2"), None);
-        let nx = "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n** server can't find p9: NXDOMAIN\n";
+        let nx =
+            "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n** server can't find p9: NXDOMAIN\n";
         assert_eq!(nslookup(nx, "p9"), None);
     }
 
@@ -408,7 +420,10 @@ mod tests {
         assert_eq!(crypto(modular).esp, EspSupport::Supported);
         let modules_only = "== crypto ==\nname : aes\n== config ==\n== modules ==\nesp4\ngcm\n";
         assert_eq!(crypto(modules_only).esp, EspSupport::Supported);
-        assert_eq!(crypto("== crypto ==\n== config ==\n").esp, EspSupport::Unknown);
+        assert_eq!(
+            crypto("== crypto ==\n== config ==\n").esp,
+            EspSupport::Unknown
+        );
     }
 
     #[test]
@@ -428,7 +443,16 @@ mod tests {
     fn validates_names() {
         assert!(valid_name("appnet"));
         assert!(valid_name("my_net.v2-x"));
-        for bad in ["", "-x", ".x", "a b", "a;b", "$(id)", "a/b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "-x",
+            ".x",
+            "a b",
+            "a;b",
+            "$(id)",
+            "a/b",
+            &"x".repeat(65),
+        ] {
             assert!(!valid_name(bad), "{bad:?}");
         }
     }

@@ -16,6 +16,7 @@ use crate::snapshot::ClusterSnapshot;
 use crate::ssh::HostKeyPolicy;
 
 mod activity;
+mod connectivity;
 mod hosts;
 mod worker;
 
@@ -43,6 +44,12 @@ pub enum Command {
     StoreSecret { key: SecretKey, secret: Secret },
     /// Read hosts from `~/.ssh/config` or docker contexts.
     ImportHosts { from: ImportSource },
+    /// Run the connectivity tester on the open cluster.
+    RunConnectivity { request: ConnectivityRequest },
+    /// Stop the running connectivity test (its cleanup still runs).
+    CancelConnectivity,
+    /// Read earlier connectivity runs.
+    LoadConnectivityHistory,
     /// Read the audit log.
     LoadAudit,
     /// Ask where to save, then write the audit log as a replayable shell script.
@@ -53,6 +60,15 @@ pub enum Command {
     PickFile { purpose: FilePurpose },
     /// Stop the service loop (the window is closing).
     Shutdown,
+}
+
+/// What the user chose for a connectivity run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectivityRequest {
+    /// An existing attachable overlay; None: a temporary one.
+    pub network: Option<String>,
+    /// Make the temporary overlay encrypted.
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +123,10 @@ pub enum Event {
         purpose: FilePurpose,
         path: PathBuf,
     },
+    ConnectivityProgress(crate::connectivity::Progress),
+    ConnectivityDone(Box<crate::connectivity::Report>),
+    /// Earlier runs, oldest first.
+    ConnectivityHistory(Vec<crate::connectivity::Report>),
     /// The audit log, oldest entry first.
     Audit {
         path: PathBuf,

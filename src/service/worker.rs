@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use super::{Command, Event, Notice, RepaintHook, activity, hosts};
+use tokio_util::sync::CancellationToken;
+
+use super::{Command, Event, Notice, RepaintHook, activity, connectivity, hosts};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
 use crate::snapshot::ClusterSnapshot;
@@ -15,60 +17,116 @@ pub(super) async fn run(
     events: mpsc::Sender<Event>,
     repaint: RepaintHook,
 ) {
-    let out = Outbox { events, repaint };
-    // Kept between refreshes so sessions and engine clients are reused (warm refresh).
-    let mut cluster: Option<(PathBuf, Cluster)> = None;
-    // Live updates for the open cluster; replaced when another inventory is opened.
-    let mut live: Option<tokio::task::JoinHandle<()>> = None;
+    let mut worker = Worker {
+        out: Outbox { events, repaint },
+        cluster: None,
+        live: None,
+        connectivity: None,
+    };
     while let Some(cmd) = commands.recv().await {
+        if matches!(cmd, Command::Shutdown) {
+            break;
+        }
+        worker.handle(cmd).await;
+    }
+}
+
+/// What the service keeps between commands.
+struct Worker {
+    out: Outbox,
+    /// The open cluster, kept so sessions and engine clients are reused (warm refresh).
+    cluster: Option<(PathBuf, Cluster)>,
+    /// Live updates for the open cluster; replaced when another inventory is opened.
+    live: Option<tokio::task::JoinHandle<()>>,
+    /// Cancels the connectivity run in progress.
+    connectivity: Option<CancellationToken>,
+}
+
+impl Worker {
+    async fn handle(&mut self, cmd: Command) {
+        let out = &self.out;
         match cmd {
-            Command::Shutdown => break,
+            Command::Shutdown => {}
             Command::OpenSnapshot { path } => {
                 let out = out.clone();
                 tokio::spawn(async move { open_snapshot(path, out).await });
             }
-            Command::LoadInventory { path } => spawn(&out, hosts::load_inventory(path)),
+            Command::LoadInventory { path } => spawn(out, hosts::load_inventory(path)),
             Command::SaveInventory { path, inventory } => {
-                spawn(&out, hosts::save_inventory(path, *inventory))
+                spawn(out, hosts::save_inventory(path, *inventory))
             }
             Command::TestHost {
                 host,
                 known_hosts,
                 policy,
-            } => spawn(&out, hosts::test_host(*host, known_hosts, policy)),
-            Command::StoreSecret { key, secret } => spawn(&out, hosts::store_secret(key, secret)),
-            Command::ImportHosts { from } => spawn(&out, hosts::import(from)),
-            Command::PickFile { purpose } => spawn(&out, hosts::pick_file(purpose)),
-            Command::LoadAudit => spawn(&out, activity::load()),
-            Command::ExportAudit => spawn(&out, activity::export()),
+            } => spawn(out, hosts::test_host(*host, known_hosts, policy)),
+            Command::StoreSecret { key, secret } => spawn(out, hosts::store_secret(key, secret)),
+            Command::ImportHosts { from } => spawn(out, hosts::import(from)),
+            Command::PickFile { purpose } => spawn(out, hosts::pick_file(purpose)),
+            Command::LoadAudit => spawn(out, activity::load()),
+            Command::ExportAudit => spawn(out, activity::export()),
             Command::StartLab { hosts } => {
                 let out = out.clone();
                 tokio::spawn(async move { start_lab(hosts, out).await });
             }
             Command::Refresh { inventory } => {
-                let reuse = cluster.as_ref().filter(|(p, _)| *p == inventory);
-                let c = match reuse {
-                    Some((_, c)) => c.clone(),
-                    None => match open_cluster(&inventory) {
-                        Ok(c) => {
-                            cluster = Some((inventory, c.clone()));
-                            if let Some(old) =
-                                live.replace(tokio::spawn(follow(c.clone(), out.clone())))
-                            {
-                                old.abort();
-                            }
-                            c
-                        }
-                        Err(e) => {
-                            out.send(Event::Notice(Notice::error(e))).await;
-                            continue;
-                        }
-                    },
-                };
-                let out = out.clone();
-                tokio::spawn(async move { refresh(c, out).await });
+                if let Some(c) = self.open(inventory).await {
+                    let out = self.out.clone();
+                    tokio::spawn(async move { refresh(c, out).await });
+                }
+            }
+            Command::RunConnectivity { request } => self.run_connectivity(request).await,
+            Command::CancelConnectivity => {
+                if let Some(token) = &self.connectivity {
+                    token.cancel();
+                }
+            }
+            Command::LoadConnectivityHistory => spawn(out, connectivity::history()),
+        }
+    }
+
+    /// The cluster of `inventory`, reusing the open one; opening another starts watching it.
+    async fn open(&mut self, inventory: PathBuf) -> Option<Cluster> {
+        if let Some((p, c)) = &self.cluster
+            && *p == inventory
+        {
+            return Some(c.clone());
+        }
+        match open_cluster(&inventory) {
+            Ok(c) => {
+                self.cluster = Some((inventory, c.clone()));
+                let watcher = tokio::spawn(follow(c.clone(), self.out.clone()));
+                if let Some(old) = self.live.replace(watcher) {
+                    old.abort();
+                }
+                Some(c)
+            }
+            Err(e) => {
+                self.out.send(Event::Notice(Notice::error(e))).await;
+                None
             }
         }
+    }
+
+    async fn run_connectivity(&mut self, request: super::ConnectivityRequest) {
+        let Some((_, cluster)) = self.cluster.clone() else {
+            let msg = "open an inventory first: the tester runs on the open cluster's hosts";
+            self.out.send(Event::Notice(Notice::error(msg))).await;
+            return;
+        };
+        if self
+            .connectivity
+            .as_ref()
+            .is_some_and(|t| !t.is_cancelled())
+        {
+            let msg = "a connectivity test is already running";
+            self.out.send(Event::Notice(Notice::error(msg))).await;
+            return;
+        }
+        let token = CancellationToken::new();
+        self.connectivity = Some(token.clone());
+        let out = self.out.clone();
+        tokio::spawn(async move { connectivity::run(cluster, request, token, out).await });
     }
 }
 
@@ -92,7 +150,7 @@ pub(super) struct Outbox {
 }
 
 impl Outbox {
-    async fn send(&self, event: Event) {
+    pub(super) async fn send(&self, event: Event) {
         // A closed channel means the window is gone; nothing left to tell.
         if self.events.send(event).await.is_ok() {
             (self.repaint)();

@@ -15,6 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::quorum;
 
+/// The demo's connectivity run: captured on the same lab with udp/4789 dropped on one host.
+pub fn demo_connectivity() -> crate::connectivity::Report {
+    serde_json::from_str(include_str!("../../assets/demo-connectivity.json"))
+        .expect("the bundled demo connectivity report parses")
+}
+
 /// The built-in demo cluster: a real snapshot captured from a 5-host practice lab.
 pub fn demo() -> ClusterSnapshot {
     ClusterSnapshot::from_json(include_str!("../../assets/demo-cluster.json"))

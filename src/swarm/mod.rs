@@ -6,6 +6,7 @@
 //! Every step carries the docker CLI command that does the same, so users learn it. Join
 //! tokens and unlock keys are held as [`crate::redact::Secret`] and never shown or logged.
 
+pub mod actions;
 pub mod audit;
 pub mod ops;
 pub mod plan;
@@ -29,9 +30,9 @@ pub enum SwarmError {
     )]
     InvalidName { kind: &'static str, name: String },
     #[error(transparent)]
-    Docker(#[from] DockerError),
+    Docker(Box<DockerError>),
     #[error(transparent)]
-    Ssh(#[from] SshError),
+    Ssh(Box<SshError>),
     #[error("{host}: {step} failed: {message}. Fix: {fix}")]
     Step {
         host: String,
@@ -69,6 +70,18 @@ pub enum SwarmError {
     Audit(#[from] AuditError),
 }
 
+impl From<DockerError> for SwarmError {
+    fn from(e: DockerError) -> Self {
+        SwarmError::Docker(Box::new(e))
+    }
+}
+
+impl From<SshError> for SwarmError {
+    fn from(e: SshError) -> Self {
+        SwarmError::Ssh(Box::new(e))
+    }
+}
+
 impl SwarmError {
     /// The error text with any token or key scrubbed, ready for users and logs.
     pub fn redacted(&self) -> String {
@@ -76,13 +89,34 @@ impl SwarmError {
     }
 
     fn step(host: &str, step: &str, message: impl std::fmt::Display, fix: &str) -> Self {
+        let message = redact(&message.to_string()).into_owned();
+        let fix = if is_quorum_error(&message) {
+            "quorum lost: too few managers are reachable to change the swarm. Bring managers              back, or run `swarmdeck recover` for the figures and the recovery plan"
+                .to_string()
+        } else {
+            fix.to_string()
+        };
         SwarmError::Step {
             host: host.to_string(),
             step: step.to_string(),
-            message: redact(&message.to_string()).into_owned(),
-            fix: fix.to_string(),
+            message,
+            fix,
         }
     }
+}
+
+/// Whether a manager's error means the swarm has no Raft quorum (swarmkit's wording).
+pub fn is_quorum_error(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "does not have a leader",
+        "lost leader status",
+        "too few managers are online",
+        "raft: failed to process the request",
+        "raft: no elected cluster leader",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// Checks a node or network name against docker's rule `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
@@ -104,6 +138,20 @@ pub fn validate_name(kind: &'static str, name: &str) -> Result<(), SwarmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quorum_errors_get_the_recover_fix() {
+        let e = SwarmError::step(
+            "node1",
+            "drain node2",
+            "rpc error: code = Unknown desc = raft: failed to process the request: node lost leader status",
+            "retry",
+        );
+        assert!(e.to_string().contains("swarmdeck recover"), "{e}");
+        let e = SwarmError::step("node1", "x", "The swarm does not have a leader.", "retry");
+        assert!(e.to_string().contains("quorum lost"), "{e}");
+        assert!(!is_quorum_error("no such node"));
+    }
 
     #[test]
     fn names_follow_docker_rules() {

@@ -5,10 +5,24 @@ use std::fmt::Write;
 
 use crate::quorum::{self, Manager};
 use crate::snapshot::Role;
-use crate::ssh::exec::quote;
 
 use super::state::{HostFacts, LocalState, SwarmState};
 use super::{SwarmError, validate_name};
+
+/// Quotes a word for a shell command shown to users: plain words (addresses, names,
+/// `host:port`, `user@host`) stay unquoted so the command reads like one typed by hand.
+pub fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@,=+-".contains(c))
+        && !word.starts_with('-');
+    if plain {
+        std::borrow::Cow::Borrowed(word)
+    } else {
+        crate::ssh::exec::quote(word)
+    }
+}
 
 /// Swarm's cluster-management port.
 pub const MANAGEMENT_PORT: u16 = 2377;
@@ -319,7 +333,11 @@ fn check_hosts(state: &SwarmState) -> Result<Option<String>, SwarmError> {
                     error: e.clone(),
                 });
             }
-            LocalState::Locked => return Err(SwarmError::Locked { host: h.host.clone() }),
+            LocalState::Locked => {
+                return Err(SwarmError::Locked {
+                    host: h.host.clone(),
+                });
+            }
             _ => {}
         }
     }
@@ -361,7 +379,10 @@ fn check_hosts(state: &SwarmState) -> Result<Option<String>, SwarmError> {
                     format!("its managers ({addr}, …) are not in this inventory")
                 }
                 (None, None) => "a swarm whose managers are not in this inventory".into(),
-                (Some(id), _) => format!("node {} is not a node of cluster {id}", h.node_id.as_deref().unwrap_or("?")),
+                (Some(id), _) => format!(
+                    "node {} is not a node of cluster {id}",
+                    h.node_id.as_deref().unwrap_or("?")
+                ),
             };
             return Err(SwarmError::ForeignSwarm {
                 host: h.host.clone(),
@@ -434,7 +455,9 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
     let mut managers = state
         .hosts
         .iter()
-        .filter(|h| is_anchor(h) || (member(h) && state.node_of(h).is_some_and(|n| n.role == Role::Manager)))
+        .filter(|h| {
+            is_anchor(h) || (member(h) && state.node_of(h).is_some_and(|n| n.role == Role::Manager))
+        })
         .count();
     let joiners: Vec<&HostFacts> = state
         .hosts
@@ -444,8 +467,12 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
 
     for h in &joiners {
         // A half-finished join (pending/error) is undone before joining again.
-        if matches!(h.state, LocalState::Pending | LocalState::Error | LocalState::Active) {
-            plan.steps.push(Step::new(&h.host, Action::Leave { force: true }, batch));
+        if matches!(
+            h.state,
+            LocalState::Pending | LocalState::Error | LocalState::Active
+        ) {
+            plan.steps
+                .push(Step::new(&h.host, Action::Leave { force: true }, batch));
             batch += 1;
         }
         // A node entry left behind by an interrupted join of this host.
@@ -514,9 +541,11 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
     }
     if let Some(o) = &opts.overlay {
         match state.networks.iter().find(|n| n.name == o.name) {
-            None => plan
-                .steps
-                .push(Step::new(&anchor.host, Action::CreateOverlay(o.clone()), batch)),
+            None => plan.steps.push(Step::new(
+                &anchor.host,
+                Action::CreateOverlay(o.clone()),
+                batch,
+            )),
             Some(n) if n.encrypted != o.encrypted || n.driver != "overlay" => {
                 plan.notes.push(format!(
                     "network {} exists ({} driver, encrypted={}); not changing it",
@@ -603,7 +632,11 @@ mod tests {
             h.control_available = *r == Role::Manager;
             h.cluster_id = (*r == Role::Manager).then(|| "c1".into());
         }
-        s.nodes = roles.iter().enumerate().map(|(i, r)| node(i + 1, *r)).collect();
+        s.nodes = roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| node(i + 1, *r))
+            .collect();
         s.answered_by = Some("node1".into());
         if let Some(n) = net {
             s.networks.push(NetworkInfo {
@@ -658,7 +691,11 @@ mod tests {
         // Both workers join in one parallel batch.
         assert_eq!(p.batches().len(), 3);
         assert_eq!(p.batches()[1].len(), 2);
-        assert!(p.notes.iter().any(|n| n.contains("single manager")), "{:?}", p.notes);
+        assert!(
+            p.notes.iter().any(|n| n.contains("single manager")),
+            "{:?}",
+            p.notes
+        );
     }
 
     #[test]
@@ -677,13 +714,33 @@ mod tests {
             })
             .collect();
         use Role::*;
-        assert_eq!(roles, vec![None, Some(Manager), Some(Manager), Some(Worker), Some(Worker)]);
+        assert_eq!(
+            roles,
+            vec![
+                None,
+                Some(Manager),
+                Some(Manager),
+                Some(Worker),
+                Some(Worker)
+            ]
+        );
         let b: Vec<usize> = p.batches().iter().map(|b| b.len()).collect();
         assert_eq!(b, vec![1, 1, 1, 2]);
         assert!(p.notes.is_empty(), "{:?}", p.notes);
         // Even counts get advice.
-        let p4 = bootstrap(&bare(5), &BootstrapOptions { managers: Some(4), ..Default::default() }).unwrap();
-        assert!(p4.notes.iter().any(|n| n.contains("odd count")), "{:?}", p4.notes);
+        let p4 = bootstrap(
+            &bare(5),
+            &BootstrapOptions {
+                managers: Some(4),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            p4.notes.iter().any(|n| n.contains("odd count")),
+            "{:?}",
+            p4.notes
+        );
     }
 
     #[test]
@@ -732,9 +789,19 @@ mod tests {
     fn promotes_workers_when_managers_are_missing() {
         use Role::*;
         let s = built(&[Manager, Worker, Worker], None);
-        let p = bootstrap(&s, &BootstrapOptions { managers: Some(3), ..Default::default() }).unwrap();
+        let p = bootstrap(
+            &s,
+            &BootstrapOptions {
+                managers: Some(3),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let clis: Vec<&str> = p.steps.iter().map(|s| s.cli.as_str()).collect();
-        assert_eq!(clis, vec!["docker node promote node2", "docker node promote node3"]);
+        assert_eq!(
+            clis,
+            vec!["docker node promote node2", "docker node promote node3"]
+        );
     }
 
     #[test]
@@ -744,7 +811,10 @@ mod tests {
         s.hosts[1].node_id = Some("x".into());
         s.hosts[1].remote_managers = vec![("m".into(), "192.168.9.9:2377".into())];
         let e = bootstrap(&s, &BootstrapOptions::default()).unwrap_err();
-        assert!(matches!(e, SwarmError::ForeignSwarm { ref host, .. } if host == "node2"), "{e}");
+        assert!(
+            matches!(e, SwarmError::ForeignSwarm { ref host, .. } if host == "node2"),
+            "{e}"
+        );
         assert!(e.to_string().contains("192.168.9.9"), "{e}");
 
         use Role::*;
@@ -758,12 +828,21 @@ mod tests {
     fn locked_unreachable_and_bad_names_are_refused() {
         let mut s = bare(2);
         s.hosts[1].state = LocalState::Locked;
-        assert!(matches!(bootstrap(&s, &BootstrapOptions::default()), Err(SwarmError::Locked { .. })));
+        assert!(matches!(
+            bootstrap(&s, &BootstrapOptions::default()),
+            Err(SwarmError::Locked { .. })
+        ));
         s.hosts[1].state = LocalState::Unreachable("down".into());
-        assert!(matches!(bootstrap(&s, &BootstrapOptions::default()), Err(SwarmError::Unreachable { .. })));
+        assert!(matches!(
+            bootstrap(&s, &BootstrapOptions::default()),
+            Err(SwarmError::Unreachable { .. })
+        ));
         let mut o = overlay();
         o.overlay.as_mut().unwrap().name = "x; rm -rf /".into();
-        assert!(matches!(bootstrap(&bare(1), &o), Err(SwarmError::InvalidName { .. })));
+        assert!(matches!(
+            bootstrap(&bare(1), &o),
+            Err(SwarmError::InvalidName { .. })
+        ));
     }
 
     #[test]
@@ -793,7 +872,12 @@ mod tests {
              --default-addr-pool 10.20.0.0/16 --default-addr-pool-mask-length 24 --autolock"
         );
         assert_eq!(
-            Action::RemoveNode { node_id: "i".into(), name: "a b".into(), force: true }.cli(),
+            Action::RemoveNode {
+                node_id: "i".into(),
+                name: "a b".into(),
+                force: true
+            }
+            .cli(),
             "docker node rm --force 'a b'"
         );
     }

@@ -106,11 +106,13 @@ impl SwarmState {
             .filter(|h| h.is_member() && h.control_available)
     }
 
-    /// Managers as the quorum model sees them (from the node list).
+    /// Raft members as the quorum model sees them (from the node list). A node whose role
+    /// is manager but that has no manager status is not a Raft member (e.g. an old manager
+    /// after `--force-new-cluster`) and does not vote.
     pub fn managers(&self) -> Vec<crate::quorum::Manager> {
         self.nodes
             .iter()
-            .filter(|n| n.role == Role::Manager)
+            .filter(|n| n.role == Role::Manager && n.reachability.is_some())
             .map(|n| crate::quorum::Manager {
                 name: n.hostname.clone(),
                 reachable: n.is_reachable_manager(),
@@ -268,7 +270,11 @@ pub fn apply_info(facts: &mut HostFacts, info: &SystemInfo) {
 }
 
 /// The host's source address on the route towards `peer` (`ip -o route get PEER`).
-async fn advertise_address(cluster: &Cluster, h: &HostSpec, peer: Option<Ipv4Addr>) -> Option<String> {
+async fn advertise_address(
+    cluster: &Cluster,
+    h: &HostSpec,
+    peer: Option<Ipv4Addr>,
+) -> Option<String> {
     let peer = peer?;
     let session = cluster.pool().session(h).await.ok()?;
     let cmd = RemoteCommand::new(["ip", "-o", "route", "get", &peer.to_string()]);

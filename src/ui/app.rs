@@ -7,7 +7,8 @@ use eframe::egui;
 use super::screenshot::ScreenshotJob;
 use super::state::{AppState, Panel, Source};
 use super::{
-    RunOptions, activity_panel, hosts_panel, networks_panel, overview, quorum_panel, topology,
+    RunOptions, activity_panel, connectivity_panel, hosts_panel, networks_panel, overview,
+    quorum_panel, topology,
 };
 use crate::service::{Command, Event, Notice, ServiceHandle, Severity};
 
@@ -42,6 +43,7 @@ impl Drop for SwarmdeckApp {
 
 impl SwarmdeckApp {
     pub fn new(ctx: &egui::Context, opts: RunOptions) -> Self {
+        super::style::install_fallback_fonts(ctx);
         let source = match (&opts.inventory, opts.demo) {
             (Some(path), _) => Source::Inventory(path.clone()),
             (None, true) => Source::Demo,
@@ -135,6 +137,9 @@ impl SwarmdeckApp {
                     }
                 }
                 Event::LabReady { inventory } => self.open_inventory(inventory),
+                Event::ConnectivityProgress(p) => self.state.connectivity.on_progress(p),
+                Event::ConnectivityDone(r) => self.state.connectivity.on_done(*r),
+                Event::ConnectivityHistory(runs) => self.state.connectivity.history = Some(runs),
                 Event::Audit { path, entries } => {
                     self.state.activity.path = Some(path);
                     self.state.activity.entries = Some(entries);
@@ -236,6 +241,15 @@ pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command
             networks_panel::show(ui, state);
             Vec::new()
         }
+        Panel::Connectivity => {
+            let can_run = matches!(state.source, Source::Inventory(_));
+            connectivity_panel::show(
+                ui,
+                &mut state.connectivity,
+                state.snapshot.as_ref(),
+                can_run,
+            )
+        }
         Panel::Hosts => hosts_panel::show(ui, &mut state.hosts),
         Panel::Activity => activity_panel::show(ui, &mut state.activity),
     }
@@ -269,7 +283,7 @@ impl eframe::App for SwarmdeckApp {
 #[cfg(test)]
 mod tests {
     use egui_kittest::Harness;
-    use egui_kittest::kittest::Queryable;
+    use egui_kittest::kittest::{NodeT, Queryable};
 
     use super::*;
 
@@ -316,6 +330,27 @@ mod tests {
         h.run_steps(2);
         h.get_by_label("◀ this cluster");
         h.get_by_label_contains("This cluster: 3 managers, 3 reachable, majority 2");
+    }
+
+    #[test]
+    fn connectivity_grid_shows_the_failing_cell_its_evidence_and_the_fix() {
+        let mut h = demo_app(Some(Panel::Connectivity));
+        // The demo run had udp/4789 dropped on node4: its cells fail, the others pass.
+        let report = crate::snapshot::demo_connectivity();
+        let bad = report.cell("node1", "node4").expect("cell node1→node4");
+        assert!(bad.icmp.failed() && bad.dns.passed());
+        assert!(report.cell("node1", "node2").unwrap().all_passed());
+        h.get_by_label("node1 → node4").click();
+        h.run_steps(2);
+        // The evidence window names the pair and shows each check's outcome.
+        assert!(h.query_all_by_label("FAIL").next().is_some());
+        h.get_by_label_contains(&bad.icmp.detail);
+        // The diagnosis names the host, the port and the command that fixes it.
+        h.get_by_label("node4: overlay data traffic (VXLAN, 4789/udp) does not get through");
+        h.get_by_label("node4 · 4789/udp");
+        h.get_by_label_contains("iptables -D INPUT -p udp -m udp --dport 4789 -j DROP");
+        // The demo has no live hosts to test.
+        assert!(h.get_by_label("▶ Run test").accesskit_node().is_disabled());
     }
 
     #[test]

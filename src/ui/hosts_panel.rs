@@ -296,7 +296,7 @@ fn test_cell(ui: &mut egui::Ui, state: Option<&TestState>) {
             ui.colored_label(style::bad(ui), "⛔ HOST KEY CHANGED: refused");
         }
         Some(TestState::Done(HostTest::Failed { message })) => {
-            ui.colored_label(style::bad(ui), "✘ failed")
+            ui.colored_label(style::bad(ui), "✖ failed")
                 .on_hover_text(message);
             ui.label(RichText::new(message).small());
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 mod activity_panel;
 mod app;
 pub mod bench;
+mod connectivity_panel;
 pub mod hosts_panel;
 mod networks_panel;
 mod overview;

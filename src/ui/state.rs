@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::activity_panel::ActivityView;
+use super::connectivity_panel::ConnectivityView;
 use super::hosts_panel::HostsView;
 use super::topology::TopologyView;
 use crate::quorum::Scenario;
@@ -16,16 +17,18 @@ pub enum Panel {
     Topology,
     Quorum,
     Networks,
+    Connectivity,
     Hosts,
     Activity,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 6] = [
+    pub const ALL: [Panel; 7] = [
         Panel::Overview,
         Panel::Topology,
         Panel::Quorum,
         Panel::Networks,
+        Panel::Connectivity,
         Panel::Hosts,
         Panel::Activity,
     ];
@@ -36,6 +39,7 @@ impl Panel {
             Panel::Topology => "Topology",
             Panel::Quorum => "Quorum",
             Panel::Networks => "Networks",
+            Panel::Connectivity => "Connectivity",
             Panel::Hosts => "Hosts",
             Panel::Activity => "Activity",
         }
@@ -59,6 +63,7 @@ pub struct AppState {
     pub topology: TopologyView,
     pub hosts: HostsView,
     pub activity: ActivityView,
+    pub connectivity: ConnectivityView,
     /// The quorum panel's imagined failures and demotions.
     pub whatif: Scenario,
 }
@@ -67,7 +72,6 @@ impl AppState {
     pub fn new(source: Source, panel: Panel) -> Self {
         let snapshot = (source == Source::Demo).then(crate::snapshot::demo);
         Self {
-            source,
             snapshot,
             panel,
             busy: None,
@@ -75,7 +79,12 @@ impl AppState {
             topology: TopologyView::default(),
             hosts: HostsView::default(),
             activity: ActivityView::default(),
+            connectivity: ConnectivityView {
+                report: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
+                ..Default::default()
+            },
             whatif: Scenario::default(),
+            source,
         }
     }
 

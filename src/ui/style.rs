@@ -1,6 +1,6 @@
 //! Colours and labels for states, shared by every panel so they mean the same everywhere.
 
-use eframe::egui::{Color32, RichText, Ui};
+use eframe::egui::{self, Color32, RichText, Ui};
 
 use crate::quorum::Verdict;
 
@@ -54,4 +54,24 @@ pub fn verdict(ui: &Ui, verdict: Verdict) -> RichText {
         Verdict::Lost | Verdict::NoManagers => bad(ui),
     };
     RichText::new(verdict.describe()).color(color).strong()
+}
+
+/// egui's bundled fonts lack arrows and check marks that the engine's messages use
+/// (e.g. "node1→node4"); DejaVu (assets/fonts, free licence) fills those gaps as fallback.
+pub fn install_fallback_fonts(ctx: &egui::Context) {
+    use egui::epaint::text::{FontData, FontInsert, FontPriority, InsertFontFamily};
+    let fallback = |family| InsertFontFamily {
+        family,
+        priority: FontPriority::Lowest,
+    };
+    ctx.add_font(FontInsert::new(
+        "DejaVuSans",
+        FontData::from_static(include_bytes!("../../assets/fonts/DejaVuSans.ttf")),
+        vec![fallback(egui::FontFamily::Proportional)],
+    ));
+    ctx.add_font(FontInsert::new(
+        "DejaVuSansMono",
+        FontData::from_static(include_bytes!("../../assets/fonts/DejaVuSansMono.ttf")),
+        vec![fallback(egui::FontFamily::Monospace)],
+    ));
 }

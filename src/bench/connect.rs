@@ -1,0 +1,335 @@
+//! `bench connect`: how fast swarmdeck connects and reads a cluster, next to the plain
+//! docker CLI over ssh on the same lab in the same run.
+//!
+//! - cold `status`: a new [`Cluster`] per round (SSH connect + Engine API negotiation +
+//!   snapshot of every host) vs a script running `docker -H ssh://…` `info`, `node ls` and
+//!   `network ls` per host one after another, and vs ONE such docker command;
+//! - warm refresh: further snapshots on the same `Cluster`;
+//! - connect + `info` to many hosts in parallel vs to one host.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::future::join_all;
+
+use super::docker_cli::DockerCli;
+use super::lab_guard::LabGuard;
+use super::{Report, Row, Summary, Target, fmt_duration};
+use crate::cluster::Cluster;
+use crate::inventory::{HostSpec, Inventory};
+use crate::lab::MAX_HOSTS;
+use crate::snapshot::ClusterSnapshot;
+use crate::ssh::{HostKeyPolicy, KnownHosts, NoSecrets, SshOptions};
+
+/// What the docker CLI script runs on every host.
+const SCRIPT: [&[&str]; 3] = [&["info"], &["node", "ls"], &["network", "ls"]];
+/// Issue 4 targets.
+const WARM_TARGET: Duration = Duration::from_millis(15);
+const MANY_FACTOR: f64 = 2.0;
+const COLD_FACTOR: f64 = 0.5;
+
+/// Row keys, in table order.
+pub const ROWS: [&str; 5] = [
+    "cold-vs-script",
+    "cold-vs-one-command",
+    "warm-refresh",
+    "warm-vs-script",
+    "many-vs-one",
+];
+
+/// Settings for [`ConnectBench::run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectBench {
+    /// Hosts in the swarm lab (every one a manager).
+    pub hosts: usize,
+    /// Hosts for the "many hosts" measurement (its own lab).
+    pub many_hosts: usize,
+    /// Rounds per measurement; medians are over rounds.
+    pub rounds: usize,
+    /// Warm snapshots per round.
+    pub warm_per_round: usize,
+}
+
+impl Default for ConnectBench {
+    fn default() -> Self {
+        Self {
+            hosts: 3,
+            many_hosts: 12,
+            rounds: 5,
+            warm_per_round: 5,
+        }
+    }
+}
+
+/// SSH options that trust only the lab's known_hosts (strict) and never write anywhere the
+/// user's files live.
+fn ssh_options(inv: &Inventory, dir: &std::path::Path) -> SshOptions {
+    SshOptions {
+        host_key_policy: HostKeyPolicy::Strict,
+        known_hosts: KnownHosts::with_files(inv.known_hosts.clone(), dir.join("app_known_hosts")),
+        ..SshOptions::default()
+    }
+}
+
+fn new_cluster(hosts: &[HostSpec], inv: &Inventory, opts: &SshOptions) -> Cluster {
+    let inv = Inventory {
+        known_hosts: inv.known_hosts.clone(),
+        hosts: hosts.to_vec(),
+    };
+    Cluster::new(inv, "bench", opts.clone(), Arc::new(NoSecrets))
+}
+
+/// The snapshot must be complete, or the timing means nothing.
+fn check(snap: &ClusterSnapshot, hosts: usize) -> anyhow::Result<()> {
+    if let Some(h) = snap.failed_hosts().next() {
+        bail!(
+            "snapshot failed for {}: {}",
+            h.host,
+            h.error.as_deref().unwrap_or("?")
+        );
+    }
+    if snap.swarm.is_none() || snap.nodes.len() != hosts {
+        bail!(
+            "snapshot incomplete: swarm {:?}, {} of {hosts} nodes",
+            snap.swarm.as_ref().map(|s| &s.answered_by),
+            snap.nodes.len()
+        );
+    }
+    Ok(())
+}
+
+/// Connect (SSH + Engine API) and `info` on every host in parallel, on a fresh cluster.
+fn connect_and_info(
+    rt: &tokio::runtime::Runtime,
+    hosts: &[HostSpec],
+    inv: &Inventory,
+    opts: &SshOptions,
+) -> anyhow::Result<Duration> {
+    rt.block_on(async {
+        let t = Instant::now();
+        let cluster = new_cluster(hosts, inv, opts);
+        let results = join_all(hosts.iter().map(|h| {
+            let cluster = cluster.clone();
+            async move {
+                let d = cluster.engine(h).await?;
+                d.info()
+                    .await
+                    .map_err(|source| crate::docker::DockerError::Api {
+                        host: h.name.clone(),
+                        source,
+                    })
+            }
+        }))
+        .await;
+        let elapsed = t.elapsed();
+        cluster.pool().close_all().await;
+        for r in results {
+            r?;
+        }
+        Ok(elapsed)
+    })
+}
+
+impl ConnectBench {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=MAX_HOSTS).contains(&self.hosts) {
+            bail!("--hosts must be 1 to {MAX_HOSTS}");
+        }
+        if !(2..=MAX_HOSTS).contains(&self.many_hosts) {
+            bail!("--many must be 2 to {MAX_HOSTS}");
+        }
+        if self.rounds == 0 || self.warm_per_round == 0 {
+            bail!("--rounds must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Runs every measurement on labs of its own (torn down before returning, also on
+    /// error). `progress` gets one line per step. Needs root (the lab does).
+    pub fn run(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        progress: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<Report> {
+        self.validate()?;
+        let n = self.hosts;
+        let mut notes = Vec::new();
+        let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+
+        // --- Swarm lab: cold status, warm refresh, docker CLI.
+        progress(&format!("starting a {n}-host lab"));
+        let t = Instant::now();
+        let lab = LabGuard::up(n)?;
+        let mut labs = vec![lab.lab.name.clone()];
+        progress(&format!(
+            "lab {} up in {}; forming a swarm of {n} managers",
+            lab.lab.name,
+            fmt_duration(t.elapsed())
+        ));
+        lab.form_swarm()?;
+        let inv = Inventory::load(&lab.lab.inventory)?;
+        let opts = ssh_options(&inv, tmp.path());
+        let cli = DockerCli::new(&lab.lab, tmp.path())?;
+        notes.push(format!(
+            "baseline: {} ({}), ssh {} with the lab key, known_hosts and StrictHostKeyChecking \
+             yes; each docker command opens its own SSH connection",
+            cli.path().display(),
+            cli.version,
+            cli.ssh.display()
+        ));
+        let (mut cold, mut warm, mut script, mut single) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut hung = 0;
+        for round in 1..=self.rounds {
+            progress(&format!("{n} hosts: round {round}/{}", self.rounds));
+            let t = Instant::now();
+            let cluster = new_cluster(&inv.hosts, &inv, &opts);
+            let snap = rt.block_on(cluster.snapshot());
+            cold.push(t.elapsed());
+            check(&snap, n)?;
+            for _ in 0..self.warm_per_round {
+                let t = Instant::now();
+                let snap = rt.block_on(cluster.snapshot());
+                warm.push(t.elapsed());
+                check(&snap, n)?;
+            }
+            rt.block_on(cluster.pool().close_all());
+            drop(cluster);
+
+            let t = Instant::now();
+            let mut finished = true;
+            for h in &lab.lab.hosts {
+                for args in SCRIPT {
+                    finished &= cli.run(h.ip, args)?;
+                }
+            }
+            if finished {
+                script.push(t.elapsed());
+            } else {
+                hung += 1;
+            }
+            let t = Instant::now();
+            if cli.run(lab.lab.hosts[0].ip, &["info"])? {
+                single.push(t.elapsed());
+            } else {
+                hung += 1;
+            }
+        }
+        progress(&format!("tearing down lab {}", lab.lab.name));
+        lab.down()?;
+        if hung > 0 {
+            notes.push(format!(
+                "{hung} docker CLI run(s) had not finished after {} and were killed; those \
+                 samples are left out of the docker medians (in-process rounds all finished)",
+                fmt_duration(super::docker_cli::COMMAND_TIMEOUT)
+            ));
+        }
+
+        // --- Many hosts: connect + info in parallel, vs one host.
+        let m = self.many_hosts;
+        progress(&format!("starting a {m}-host lab"));
+        let t = Instant::now();
+        let lab = LabGuard::up(m)?;
+        labs.push(lab.lab.name.clone());
+        progress(&format!(
+            "lab {} up in {}",
+            lab.lab.name,
+            fmt_duration(t.elapsed())
+        ));
+        let inv_m = Inventory::load(&lab.lab.inventory)?;
+        let opts_m = ssh_options(&inv_m, tmp.path());
+        let (mut one, mut many) = (Vec::new(), Vec::new());
+        for round in 1..=self.rounds {
+            progress(&format!("1 vs {m} hosts: round {round}/{}", self.rounds));
+            one.push(connect_and_info(rt, &inv_m.hosts[..1], &inv_m, &opts_m)?);
+            many.push(connect_and_info(rt, &inv_m.hosts, &inv_m, &opts_m)?);
+        }
+        progress(&format!("tearing down lab {}", lab.lab.name));
+        lab.down()?;
+
+        let (cold, warm, script, single) = (
+            Summary::new(cold),
+            Summary::new(warm),
+            Summary::new(script),
+            Summary::new(single),
+        );
+        let (one, many) = (Summary::new(one), Summary::new(many));
+        let script_name = format!("docker CLI script: {n}× (info, node ls, network ls)");
+        let cold_name = format!("cold status, {n} hosts (new Cluster: connect + snapshot)");
+        let warm_name = format!("warm refresh, {n} hosts (same Cluster)");
+        let rows = vec![
+            Row {
+                key: ROWS[0],
+                what: cold_name.clone(),
+                ours: cold.clone(),
+                baseline: Some((script_name.clone(), script.clone())),
+                target: None,
+            },
+            Row {
+                key: ROWS[1],
+                what: cold_name,
+                ours: cold.clone(),
+                baseline: Some((
+                    "ONE docker CLI command (info, 1 host)".into(),
+                    single.clone(),
+                )),
+                target: Some(Target {
+                    text: format!(
+                        "cold status of {n} hosts ≤ half of ONE docker CLI command over ssh (≤ {})",
+                        fmt_duration(single.median().mul_f64(COLD_FACTOR))
+                    ),
+                    met: !single.samples().is_empty()
+                        && cold.median().as_secs_f64()
+                            <= single.median().as_secs_f64() * COLD_FACTOR,
+                }),
+            },
+            Row {
+                key: ROWS[2],
+                what: warm_name.clone(),
+                ours: warm.clone(),
+                baseline: None,
+                target: Some(Target {
+                    text: format!("warm refresh of {n} hosts < {}", fmt_duration(WARM_TARGET)),
+                    met: warm.median() < WARM_TARGET,
+                }),
+            },
+            Row {
+                key: ROWS[3],
+                what: warm_name,
+                ours: warm,
+                baseline: Some((script_name, script)),
+                target: None,
+            },
+            Row {
+                key: ROWS[4],
+                what: format!("connect + info, {m} hosts in parallel"),
+                ours: many.clone(),
+                baseline: Some(("connect + info, 1 host".into(), one.clone())),
+                target: Some(Target {
+                    text: format!("{m} hosts < {MANY_FACTOR}× the time of 1"),
+                    met: many.median().as_secs_f64() < one.median().as_secs_f64() * MANY_FACTOR,
+                }),
+            },
+        ];
+        notes.push(format!(
+            "{} round(s); warm refresh: {} snapshots per round; medians over all samples; \
+             ratio = swarmdeck / compared (below 1 is faster)",
+            self.rounds, self.warm_per_round
+        ));
+        notes.push(format!(
+            "the {n}-host swarm lab and the {m}-host lab ran one after the other on this \
+             machine ({} CPUs); timings are noisy, compare within one run",
+            std::thread::available_parallelism()
+                .map(|p| p.get())
+                .unwrap_or(1)
+        ));
+        Ok(Report {
+            title: "swarmdeck bench connect: in process (russh + bollard) vs docker CLI over ssh"
+                .into(),
+            rows,
+            notes,
+            labs,
+        })
+    }
+}

@@ -1,0 +1,241 @@
+//! `swarmdeck node …`, `network create` and `swarm join-token|unlock-key`: quorum-safe node
+//! actions, overlays and secret rotation. Tokens are never printed; the unlock key only
+//! with `--show-unlock-key`.
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::snapshot::Role;
+use crate::swarm::actions::{self, NodeOp};
+use crate::swarm::plan::{Action, OverlaySpec, Plan, Step};
+use crate::swarm::{self, SwarmError, validate_name};
+
+use super::bootstrap::{ApplyArgs, check_encryption, connect, show_and_apply};
+use super::target::TargetArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    #[command(subcommand)]
+    pub command: NodeCommand,
+    /// Go ahead even if it loses quorum (and `docker node rm --force` for remove).
+    #[arg(long, global = true)]
+    pub force: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NodeCommand {
+    /// Make a worker a manager.
+    Promote { node: String },
+    /// Make a manager a worker (refused if it would lose quorum).
+    Demote { node: String },
+    /// Move tasks off the node and schedule none there.
+    Drain { node: String },
+    /// Keep tasks, schedule no new ones.
+    Pause { node: String },
+    /// Schedule tasks on the node again.
+    Activate { node: String },
+    /// Remove the node from the swarm (managers are demoted first).
+    Remove { node: String },
+    /// Make an inventory host leave its swarm.
+    Leave { host: String },
+}
+
+fn err(e: SwarmError) -> anyhow::Error {
+    anyhow::Error::msg(e.redacted())
+}
+
+pub fn run(
+    args: NodeArgs,
+    target: &TargetArgs,
+    inventory: Option<&Path>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let cluster = connect(target, inventory)?;
+    let state = rt.block_on(swarm::state::gather(&cluster));
+    let (node, op) = match &args.command {
+        NodeCommand::Promote { node } => (node, NodeOp::Promote),
+        NodeCommand::Demote { node } => (node, NodeOp::Demote),
+        NodeCommand::Drain { node } => (node, NodeOp::Drain),
+        NodeCommand::Pause { node } => (node, NodeOp::Pause),
+        NodeCommand::Activate { node } => (node, NodeOp::Activate),
+        NodeCommand::Remove { node } => (node, NodeOp::Remove),
+        NodeCommand::Leave { host } => {
+            let plan = actions::leave(&state, host, args.force).map_err(err)?;
+            show_and_apply(rt, &cluster, &plan, &args.apply)?;
+            return Ok(());
+        }
+    };
+    let plan = actions::node_action(&state, node, op, args.force).map_err(err)?;
+    show_and_apply(rt, &cluster, &plan, &args.apply)?;
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NetworkArgs {
+    #[command(subcommand)]
+    pub command: NetworkCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NetworkCommand {
+    /// Create an overlay network (attachable unless --no-attachable).
+    Create {
+        name: String,
+        /// Encrypt traffic with IPsec (refused when a kernel cannot do it).
+        #[arg(long)]
+        encrypted: bool,
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
+        #[arg(long)]
+        mtu: Option<u32>,
+        /// Only swarm services may attach (not standalone containers).
+        #[arg(long)]
+        no_attachable: bool,
+        /// Create an encrypted overlay even where the kernel check says it cannot work.
+        #[arg(long)]
+        ignore_kernel_check: bool,
+        #[command(flatten)]
+        apply: ApplyArgs,
+    },
+}
+
+pub fn network(
+    args: NetworkArgs,
+    target: &TargetArgs,
+    inventory: Option<&Path>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let NetworkCommand::Create {
+        name,
+        encrypted,
+        subnet,
+        mtu,
+        no_attachable,
+        ignore_kernel_check,
+        apply,
+    } = args.command;
+    validate_name("network", &name).map_err(err)?;
+    let cluster = connect(target, inventory)?;
+    if encrypted {
+        // Before anything else: an encrypted overlay on such a kernel drops all traffic.
+        check_encryption(rt, &cluster, ignore_kernel_check)?;
+    }
+    let state = rt.block_on(swarm::state::gather(&cluster));
+    let Some(at) = state.answered_by.clone() else {
+        return Err(err(match actions::lost_quorum(&state) {
+            Some(r) => SwarmError::QuorumLost(r.explain()),
+            None => SwarmError::NoManager,
+        }));
+    };
+    let mut plan = Plan::default();
+    if let Some(n) = state.networks.iter().find(|n| n.name == name) {
+        plan.notes.push(format!(
+            "network {name} already exists ({} driver)",
+            n.driver
+        ));
+    } else {
+        let spec = OverlaySpec {
+            name,
+            attachable: !no_attachable,
+            encrypted,
+            subnet,
+            mtu,
+        };
+        plan.steps
+            .push(Step::new(&at, Action::CreateOverlay(spec), 0));
+    }
+    show_and_apply(rt, &cluster, &plan, &apply)?;
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SwarmArgs {
+    #[command(subcommand)]
+    pub command: SwarmCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SwarmCommand {
+    /// Rotate a join token (the old one stops working). Tokens are never printed.
+    JoinToken {
+        /// `worker` or `manager`.
+        role: String,
+        #[arg(long)]
+        rotate: bool,
+        #[command(flatten)]
+        apply: ApplyArgs,
+    },
+    /// Rotate the unlock key of an autolocked swarm, or print it when explicitly asked.
+    UnlockKey {
+        #[arg(long)]
+        rotate: bool,
+        /// Print the unlock key (it is never logged or written to the audit log).
+        #[arg(long)]
+        show_unlock_key: bool,
+        #[command(flatten)]
+        apply: ApplyArgs,
+    },
+}
+
+pub fn swarm_cmd(
+    args: SwarmArgs,
+    target: &TargetArgs,
+    inventory: Option<&Path>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let cluster = connect(target, inventory)?;
+    let state = rt.block_on(swarm::state::gather(&cluster));
+    let at = state
+        .answered_by
+        .clone()
+        .ok_or_else(|| err(SwarmError::NoManager))?;
+    match args.command {
+        SwarmCommand::JoinToken {
+            role,
+            rotate,
+            apply,
+        } => {
+            let role = match role.as_str() {
+                "worker" => Role::Worker,
+                "manager" => Role::Manager,
+                other => bail!("role must be worker or manager, not {other:?}"),
+            };
+            if !rotate {
+                bail!(
+                    "swarmdeck never shows join tokens; it fetches them itself when hosts join. \
+                     Use --rotate to replace a leaked token"
+                );
+            }
+            let mut plan = Plan::default();
+            plan.steps
+                .push(Step::new(&at, Action::RotateJoinToken { role }, 0));
+            show_and_apply(rt, &cluster, &plan, &apply)?;
+        }
+        SwarmCommand::UnlockKey {
+            rotate,
+            show_unlock_key,
+            apply,
+        } => {
+            if rotate {
+                let mut plan = Plan::default();
+                plan.steps.push(Step::new(&at, Action::RotateUnlockKey, 0));
+                show_and_apply(rt, &cluster, &plan, &apply)?;
+            }
+            if show_unlock_key {
+                let key = rt
+                    .block_on(swarm::ops::unlock_key(&cluster, &at))
+                    .map_err(err)?;
+                println!("{}", key.expose());
+            } else if !rotate {
+                println!(
+                    "the unlock key is shown only with --show-unlock-key (it unlocks the \
+                     managers' encrypted Raft logs: keep it out of logs and chats)"
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Host-level checks over SSH: TCP to the swarm ports of the other hosts on their real
+//! interfaces, the firewall rules that touch the swarm ports, and kernel support for
+//! encrypted overlays.
+
+use std::time::Duration;
+
+use super::model::{Check, Firewall};
+use super::parse::{self, CryptoReport};
+use crate::ssh::{ExecOutput, RemoteCommand, SshSession};
+
+/// Tries a TCP connection from the host to `addr:port` (bash's /dev/tcp under `timeout`, or
+/// `nc -z` where bash is missing). The address and port are positional arguments, never
+/// pasted into the script.
+pub fn tcp_command(addr: &str, port: u16, secs: u64) -> RemoteCommand {
+    let script = "if command -v bash >/dev/null 2>&1; then \
+                  timeout \"$3\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$1\" \"$2\"; \
+                  else nc -z -w \"$3\" \"$1\" \"$2\"; fi";
+    RemoteCommand::new([
+        "sh",
+        "-c",
+        script,
+        "sh",
+        addr,
+        &port.to_string(),
+        &secs.to_string(),
+    ])
+    .timeout(Duration::from_secs(secs + 5))
+}
+
+/// Reads a TCP check's result.
+pub fn tcp_outcome(out: &ExecOutput, secs: u64) -> Check {
+    let err = out.stderr_lossy().to_lowercase();
+    match out.status {
+        0 if out.signal.is_none() => Check::pass("connected", None),
+        124 => Check::fail(format!("no answer within {secs} s (packets dropped?)")),
+        _ if err.contains("refused") => {
+            Check::fail("connection refused (nothing listens, or a REJECT rule)")
+        }
+        _ if err.contains("no route") => Check::fail("no route to host"),
+        s => Check::fail(format!(
+            "failed (exit {s}): {}",
+            err.lines().last().unwrap_or("").trim()
+        )),
+    }
+}
+
+/// A timed-out connection is tried once more before it counts: one SYN lost on a busy
+/// host must not become a "port blocked" diagnosis. Refusals are final at once.
+pub async fn tcp(session: &SshSession, addr: &str, port: u16, secs: u64) -> Check {
+    let mut check = Check::skipped("not run");
+    for attempt in 0..2 {
+        check = match session.exec(&tcp_command(addr, port, secs)).await {
+            Ok(out) => tcp_outcome(&out, secs),
+            Err(e) => return Check::skipped(format!("could not run the check: {e}")),
+        };
+        let timed_out = check.failed() && check.detail.starts_with("no answer");
+        if !timed_out {
+            break;
+        }
+        if attempt == 1 {
+            check.detail = format!("{} (twice)", check.detail);
+        }
+    }
+    check
+}
+
+/// One script for the firewall and crypto facts, sections marked `== name ==`.
+const FACTS: &str = r#"
+echo '== iptables =='; iptables -S 2>/dev/null || echo '(unavailable)'
+echo '== nft =='; nft list ruleset 2>/dev/null || echo '(unavailable)'
+echo '== crypto =='; grep '^name' /proc/crypto 2>/dev/null
+echo '== config =='
+k=$(uname -r)
+{ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$k" 2>/dev/null; } | grep -E 'CONFIG_INET_ESP[ =]|CONFIG_CRYPTO_GCM[ =]'
+echo '== modules =='
+find "/lib/modules/$k" \( -name 'esp4.ko*' -o -name 'gcm.ko*' \) 2>/dev/null | sed 's|.*/||; s|\.ko.*||'
+echo '== end =='
+"#;
+
+fn section<'a>(text: &'a str, name: &str) -> String {
+    let marker = format!("== {name} ==");
+    let lines: Vec<&'a str> = text
+        .lines()
+        .skip_while(|l| l.trim() != marker)
+        .skip(1)
+        .take_while(|l| !l.starts_with("== "))
+        .collect();
+    lines.join("\n")
+}
+
+/// Parses the facts script's output.
+pub fn parse_facts(text: &str) -> (Firewall, CryptoReport) {
+    let ipt = section(text, "iptables");
+    let nft = section(text, "nft");
+    let ipt_ok = !ipt.contains("(unavailable)") && !ipt.trim().is_empty();
+    let nft_ok = !nft.contains("(unavailable)") && !nft.trim().is_empty();
+    let mut blocking = parse::iptables_blocking(&ipt);
+    // iptables-nft rules appear in both listings; keep nft-only ones.
+    for r in parse::nft_blocking(&nft) {
+        if !blocking
+            .iter()
+            .any(|b| b.port == r.port && (b.proto == r.proto || b.proto == "any"))
+        {
+            blocking.push(r);
+        }
+    }
+    let source = match (ipt_ok, nft_ok) {
+        (true, true) => "iptables+nft",
+        (true, false) => "iptables",
+        (false, true) => "nft",
+        (false, false) => "none readable",
+    };
+    let fw = Firewall {
+        source: source.into(),
+        blocking,
+        input_policy_drop: ipt.lines().any(|l| l.trim() == "-P INPUT DROP"),
+    };
+    (fw, parse::crypto(text))
+}
+
+/// Runs the facts script (with the host's sudo setting: iptables needs root).
+pub async fn facts(
+    session: &SshSession,
+    timeout: Duration,
+) -> Result<(Firewall, CryptoReport), String> {
+    let sudo = session.host().sudo;
+    let out = session
+        .exec(&RemoteCommand::shell(FACTS).sudo(sudo).timeout(timeout))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(parse_facts(&out.stdout_lossy()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(status: u32, stderr: &str) -> ExecOutput {
+        ExecOutput {
+            status,
+            stdout: vec![],
+            stderr: stderr.as_bytes().to_vec(),
+            signal: None,
+        }
+    }
+
+    #[test]
+    fn tcp_outcomes() {
+        assert!(tcp_outcome(&out(0, ""), 2).passed());
+        assert!(tcp_outcome(&out(124, ""), 2).detail.contains("no answer"));
+        let refused = "bash: connect: Connection refused\nbash: line 1: /dev/tcp/10.0.0.2/7946: Connection refused";
+        assert!(tcp_outcome(&out(1, refused), 2).detail.contains("refused"));
+        assert!(tcp_outcome(&out(1, "nc: bad"), 2).failed());
+    }
+
+    #[test]
+    fn tcp_command_keeps_arguments_out_of_the_script() {
+        let c = tcp_command("10.0.0.2; rm -rf /", 7946, 2);
+        let line = c.command_line().unwrap();
+        assert!(line.contains("'10.0.0.2; rm -rf /'"), "{line}");
+    }
+
+    #[test]
+    fn parses_the_facts_script() {
+        let text = "== iptables ==\n-P INPUT ACCEPT\n-A INPUT -p udp -m udp --dport 4789 -j DROP\n\
+                    == nft ==\ntable ip filter {\n chain INPUT {\n  udp dport 4789 counter packets 0 bytes 0 drop\n  tcp dport 7946 drop\n }\n}\n\
+                    == crypto ==\nname         : aes\n== config ==\n# CONFIG_INET_ESP is not set\n# CONFIG_CRYPTO_GCM is not set\n\
+                    == modules ==\n== end ==\n";
+        let (fw, crypto) = parse_facts(text);
+        assert_eq!(fw.source, "iptables+nft");
+        let ports: Vec<(u16, &str)> = fw
+            .blocking
+            .iter()
+            .map(|b| (b.port, b.proto.as_str()))
+            .collect();
+        assert_eq!(ports, vec![(4789, "udp"), (7946, "tcp")]);
+        assert_eq!(crypto.esp, parse::EspSupport::Missing);
+    }
+}

@@ -1,0 +1,513 @@
+//! Cluster snapshots against real lab hosts (network namespaces with a real sshd and
+//! dockerd) when some of them are down, a non-root user reaching Docker through sudo, and
+//! the connect benchmark. No mocks; every test has its own lab.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::lab::{TestLab, lab_available};
+use swarmdeck::cluster::Cluster;
+use swarmdeck::docker::{DockerError, DockerHost, DockerOptions, Via};
+use swarmdeck::inventory::{AuthMethod, Inventory};
+use swarmdeck::ssh::known_hosts::KnownHosts;
+use swarmdeck::ssh::{
+    HostKeyPolicy, NoSecrets, RemoteCommand, Secret, SecretRequest, SshError, SshOptions,
+    SshSession,
+};
+
+/// TCP connect timeout for these tests; failures must be reported within it (+ margin).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Scheduling slack on a busy 2-core machine: a bound on a timeout, not a benchmark.
+const MARGIN: Duration = Duration::from_millis(1500);
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn inventory(lab: &TestLab) -> Inventory {
+    Inventory::load(&lab.inventory).expect("lab writes a valid inventory")
+}
+
+fn opts(lab: &TestLab, app: &Path) -> SshOptions {
+    SshOptions {
+        host_key_policy: HostKeyPolicy::Strict,
+        known_hosts: KnownHosts::with_files(vec![lab.known_hosts.clone()], app.to_path_buf()),
+        connect_timeout: CONNECT_TIMEOUT,
+        login_timeout: Duration::from_secs(10),
+        ..SshOptions::default()
+    }
+}
+
+/// Runs a shell line on a lab host with `stdin` as its input. Panics with redacted stderr
+/// and without the line's input: secrets travel on stdin and never reach test output.
+fn ssh_quiet(lab: &TestLab, host: &str, line: &str, stdin: &str) -> String {
+    let mut cmd = lab.ssh_command(host, &[line.to_string()]).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{host}: `{line}` failed: {}",
+        swarmdeck::redact::redact(&stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// node1 inits a swarm; every other host joins as a worker. The token is read into memory
+/// and handed to `docker swarm join` on stdin: it is never printed or put on a command line.
+fn form_swarm(lab: &TestLab) {
+    let first = &lab.hosts[0];
+    // `swarm init` prints a join command with the token: keep it out of the output.
+    ssh_quiet(
+        lab,
+        &first.name,
+        &format!("docker swarm init --advertise-addr {} >/dev/null", first.ip),
+        "",
+    );
+    let token = Secret::new(ssh_quiet(
+        lab,
+        &first.name,
+        "docker swarm join-token -q worker",
+        "",
+    ));
+    assert!(token.expose().starts_with("SWMTKN-"));
+    for h in &lab.hosts[1..] {
+        ssh_quiet(
+            lab,
+            &h.name,
+            &format!(
+                "docker swarm join --advertise-addr {} --token \"$(cat)\" {}:2377 >/dev/null",
+                h.ip, first.ip
+            ),
+            token.expose(),
+        );
+    }
+    let nodes = lab.ssh_ok(&first.name, &["docker", "node", "ls", "-q"]);
+    assert_eq!(nodes.lines().count(), lab.hosts.len(), "{nodes}");
+}
+
+fn kill_and_wait(pid: u32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} survived SIGKILL"
+    );
+}
+
+fn link_down(lab: &TestLab, i: usize) {
+    let h = &lab.hosts[i];
+    lab.check_host(h).unwrap();
+    let st = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &h.netns, "ip", "link", "set", "eth0", "down",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success(), "ip link set eth0 down in {}", h.netns);
+}
+
+#[test]
+fn partial_snapshot_when_a_host_is_down() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    form_swarm(&lab);
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    // node3's SSH server dies; its engine (and swarm membership) stays up.
+    kill_and_wait(lab.hosts[2].pids.sshd.expect("lab records sshd's pid"));
+    let rt = rt();
+
+    let cluster = Cluster::new(
+        inv.clone(),
+        "lab",
+        opts(&lab, &tmp.path().join("kh")),
+        Arc::new(NoSecrets),
+    );
+    let t = Instant::now();
+    let snap = rt.block_on(cluster.snapshot());
+    let took = t.elapsed();
+    assert!(took < CONNECT_TIMEOUT + MARGIN, "snapshot took {took:?}");
+
+    let names: Vec<&str> = snap.hosts.iter().map(|h| h.host.as_str()).collect();
+    assert_eq!(names, ["node1", "node2", "node3"]);
+    assert!(snap.hosts[0].error.is_none(), "{:?}", snap.hosts[0]);
+    assert!(snap.hosts[1].error.is_none(), "{:?}", snap.hosts[1]);
+    let err = snap.hosts[2].error.as_deref().expect("node3 failed");
+    eprintln!("node3: {err}");
+    assert!(err.starts_with("node3:"), "{err}");
+    assert!(err.contains("refused"), "{err}");
+    assert!(err.contains(&lab.hosts[2].ip.to_string()), "{err}");
+    assert_eq!(snap.failed_hosts().count(), 1);
+
+    // The manager still answers for the whole cluster, node3 included.
+    let swarm = snap.swarm.as_ref().expect("the manager answered");
+    assert_eq!(swarm.answered_by, "node1");
+    assert!(!swarm.cluster_id.is_empty());
+    // When the swarm was created (RFC 3339, from the manager's swarm inspect): moments ago.
+    let created = swarm
+        .created_at
+        .as_deref()
+        .expect("created_at is filled in");
+    let (date, time) = created
+        .split_once('T')
+        .unwrap_or_else(|| panic!("{created}"));
+    assert!(time.ends_with('Z') || time.contains('+'), "{created}");
+    let days = |d: &str| {
+        let o = std::process::Command::new("date")
+            .args(["-u", "-d", d, "+%F"])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    assert!(
+        [days("now"), days("10 minutes ago")].contains(&date.to_string()),
+        "{created}"
+    );
+    let hostnames: Vec<&str> = snap.nodes.iter().map(|n| n.hostname.as_str()).collect();
+    assert_eq!(hostnames, ["node1", "node2", "node3"]);
+    assert!(
+        snap.networks.iter().any(|n| n.name == "ingress"),
+        "{:?}",
+        snap.networks
+    );
+
+    let json = snap.to_json();
+    assert!(
+        !json.contains("SWMTKN-"),
+        "a join token leaked into the snapshot"
+    );
+    let text = swarmdeck::cli::status::render(&snap);
+    assert!(text.contains("node3") && text.contains("ERROR"), "{text}");
+    assert!(!text.contains("SWMTKN-"));
+
+    // A partitioned host (link down) on a fresh connection: reported within the timeout.
+    link_down(&lab, 1);
+    let cluster = Cluster::new(
+        inv,
+        "lab",
+        opts(&lab, &tmp.path().join("kh")),
+        Arc::new(NoSecrets),
+    );
+    let t = Instant::now();
+    let snap = rt.block_on(cluster.snapshot());
+    let took = t.elapsed();
+    assert!(took < CONNECT_TIMEOUT + MARGIN, "snapshot took {took:?}");
+    let err = snap.hosts[1].error.as_deref().expect("node2 failed");
+    eprintln!("node2: {err}");
+    assert!(err.starts_with("node2:"), "{err}");
+    assert!(
+        err.contains("no answer") || err.contains("no route"),
+        "{err}"
+    );
+    assert_eq!(snap.failed_hosts().count(), 2);
+    assert_eq!(snap.swarm.as_ref().unwrap().answered_by, "node1");
+    assert_eq!(snap.nodes.len(), 3);
+    assert!(!snap.to_json().contains("SWMTKN-"));
+}
+
+#[test]
+fn sshd_down_and_dockerd_down_are_distinct_and_bounded() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    kill_and_wait(lab.hosts[0].pids.sshd.expect("sshd pid"));
+    kill_and_wait(lab.hosts[1].pids.dockerd.expect("dockerd pid"));
+    link_down(&lab, 2);
+    let rt = rt();
+    let o = opts(&lab, &tmp.path().join("kh"));
+
+    rt.block_on(async {
+        let cluster = Cluster::new(inv.clone(), "lab", o.clone(), Arc::new(NoSecrets));
+        let timed = |i: usize| {
+            let cluster = cluster.clone();
+            let h = inv.hosts[i].clone();
+            async move {
+                let t = Instant::now();
+                let r = cluster.engine(&h).await;
+                (r.map(|_| ()), t.elapsed())
+            }
+        };
+
+        // sshd down: connection refused, straight away.
+        let (r, took) = timed(0).await;
+        let e = r.unwrap_err();
+        eprintln!("sshd down ({took:?}): {e}");
+        assert!(
+            matches!(e, DockerError::Ssh(SshError::Unreachable { .. })),
+            "{e}"
+        );
+        let sshd_msg = e.to_string();
+        assert!(sshd_msg.starts_with("node1:"), "{sshd_msg}");
+        assert!(sshd_msg.contains("refused"), "{sshd_msg}");
+        assert!(took < CONNECT_TIMEOUT + MARGIN, "{took:?}");
+
+        // dockerd down: SSH works, the engine does not.
+        let (r, took) = timed(1).await;
+        let e = r.unwrap_err();
+        eprintln!("dockerd down ({took:?}): {e}");
+        assert!(matches!(e, DockerError::DaemonNotRunning { .. }), "{e}");
+        let dockerd_msg = e.to_string();
+        assert!(dockerd_msg.starts_with("node2:"), "{dockerd_msg}");
+        assert!(dockerd_msg.contains("not running"), "{dockerd_msg}");
+        assert!(took < CONNECT_TIMEOUT + MARGIN, "{took:?}");
+
+        // Partitioned: no answer (or no route) within the connect timeout.
+        let (r, took) = timed(2).await;
+        let e = r.unwrap_err();
+        eprintln!("link down ({took:?}): {e}");
+        assert!(
+            matches!(e, DockerError::Ssh(SshError::Unreachable { .. })),
+            "{e}"
+        );
+        let link_msg = e.to_string();
+        assert!(link_msg.starts_with("node3:"), "{link_msg}");
+        assert!(
+            link_msg.contains("no answer") || link_msg.contains("no route"),
+            "{link_msg}"
+        );
+        assert!(took < CONNECT_TIMEOUT + MARGIN, "{took:?}");
+
+        assert_ne!(sshd_msg, dockerd_msg);
+        assert!(!sshd_msg.contains("Docker daemon"), "{sshd_msg}");
+        assert!(!dockerd_msg.contains("refused by"), "{dockerd_msg}");
+
+        // The same through a whole snapshot, all hosts in parallel: bounded by the timeout.
+        let cluster = Cluster::new(inv.clone(), "lab", o.clone(), Arc::new(NoSecrets));
+        let t = Instant::now();
+        let snap = cluster.snapshot().await;
+        let took = t.elapsed();
+        assert!(took < CONNECT_TIMEOUT + MARGIN, "snapshot took {took:?}");
+        assert_eq!(snap.failed_hosts().count(), 3);
+        assert!(snap.swarm.is_none());
+        let errs: Vec<&str> = snap
+            .hosts
+            .iter()
+            .map(|h| h.error.as_deref().unwrap())
+            .collect();
+        assert!(errs[0].starts_with("node1:") && errs[0].contains("refused"));
+        assert!(errs[1].starts_with("node2:") && errs[1].contains("Docker daemon is not running"));
+        assert!(errs[2].starts_with("node3:"));
+    });
+}
+
+/// Adds user `ops` (password login, NOT in the docker group) and a NOPASSWD sudo rule for
+/// docker to ONE lab host: private copies of passwd/shadow/group/hosts and /etc/sudoers.d,
+/// bind-mounted inside that host's own mount namespace (the root SSH session runs there).
+/// The real /etc is never written.
+async fn add_sudo_user(root: &SshSession, password: &str) {
+    let hash = std::process::Command::new("openssl")
+        .args(["passwd", "-6", "-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(password.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let hash = String::from_utf8(hash.stdout).unwrap().trim().to_string();
+    let script = r#"set -e
+d=/run/swarmdeck-sudo-test
+mkdir -p $d/home $d/sudoers.d
+for f in passwd shadow group hosts; do cp /etc/$f $d/$f; done
+# As installers write it: the host's own name resolves locally. Without it sudo waits
+# for DNS (unreachable from a lab host) on every run.
+echo "127.0.1.1 $(hostname)" >> $d/hosts
+echo 'ops:x:1500:1500::/run/swarmdeck-sudo-test/home:/bin/sh' >> $d/passwd
+echo "ops:$1:19000:0:99999:7:::" >> $d/shadow
+echo 'ops:x:1500:' >> $d/group
+chown 1500:1500 $d/home
+for f in passwd shadow group hosts; do mount --bind $d/$f /etc/$f; done
+cp -a /etc/sudoers.d/. $d/sudoers.d/
+cmds=
+for p in /usr/local/bin/docker /usr/bin/docker; do
+  if [ -x "$p" ]; then cmds="$cmds${cmds:+, }$p"; fi
+done
+echo "ops ALL=(root) NOPASSWD: $cmds" > $d/sudoers.d/swarmdeck-ops
+chown -R root:root $d/sudoers.d
+chmod 0750 $d/sudoers.d
+chmod 0440 $d/sudoers.d/swarmdeck-ops
+visudo -cf $d/sudoers.d/swarmdeck-ops >/dev/null
+mount --bind $d/sudoers.d /etc/sudoers.d
+"#;
+    let out = root
+        .exec(&RemoteCommand::new(["sh", "-c", script, "sh", &hash]))
+        .await
+        .unwrap();
+    assert!(out.success(), "{}", out.stderr_lossy());
+}
+
+/// sudo is a test dependency (scripts/install-deps); never installed by a test.
+fn sudo_available() -> bool {
+    if Path::new("/usr/bin/sudo").exists() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "CI must run the sudo lab test, but /usr/bin/sudo is missing (scripts/install-deps)"
+        );
+    }
+    eprintln!();
+    eprintln!("==================================================================");
+    eprintln!("SUDO LAB TEST NOT RUN: /usr/bin/sudo is missing; run scripts/install-deps");
+    eprintln!("==================================================================");
+    false
+}
+
+#[test]
+fn non_root_user_reaches_docker_through_sudo() {
+    if !sudo_available() {
+        return;
+    }
+    let Some(lab) = TestLab::start(1) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = opts(&lab, &tmp.path().join("kh"));
+    let real_rule = Path::new("/etc/sudoers.d/swarmdeck-ops");
+    rt().block_on(async {
+        let root = SshSession::connect(&inv.hosts[0], &o, &NoSecrets)
+            .await
+            .unwrap();
+        add_sudo_user(&root, "pw-sudo-1").await;
+        assert!(!real_rule.exists(), "the rule leaked into the real /etc");
+
+        let mut ops = inv.hosts[0].clone();
+        ops.user = "ops".into();
+        ops.auth = AuthMethod::Password;
+        let secrets =
+            Arc::new(|r: &SecretRequest<'_>| (r.user == "ops").then(|| Secret::new("pw-sudo-1")));
+
+        // Without sudo: the socket is not ops's, and the error says so.
+        let s = SshSession::connect(&ops, &o, secrets.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(
+            s.exec(&RemoteCommand::new(["id", "-un"]))
+                .await
+                .unwrap()
+                .stdout_lossy()
+                .trim(),
+            "ops"
+        );
+        let e = DockerHost::connect(&s).await.unwrap_err();
+        assert!(matches!(e, DockerError::PermissionDenied { .. }), "{e}");
+
+        // sudo = true in the host spec: `sudo -n docker system dial-stdio`.
+        ops.sudo = true;
+        let s = SshSession::connect(&ops, &o, secrets.as_ref())
+            .await
+            .unwrap();
+        let link = DockerHost::connect_with(&s, &DockerOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(link.via, Via::DialStdio { sudo: true });
+        let info = link.docker.info().await.unwrap();
+        assert_eq!(info.name.as_deref(), Some("node1"));
+
+        // And through a Cluster, as the app and `status` use it.
+        let cluster = Cluster::new(
+            Inventory {
+                known_hosts: inv.known_hosts.clone(),
+                hosts: vec![ops.clone()],
+            },
+            "lab",
+            o.clone(),
+            secrets.clone(),
+        );
+        let snap = cluster.snapshot().await;
+        assert_eq!(snap.failed_hosts().count(), 0, "{:?}", snap.hosts);
+        assert_eq!(snap.hosts[0].engine_name.as_deref(), Some("node1"));
+        let d = cluster.engine(&ops).await.unwrap();
+        assert!(d.info().await.unwrap().server_version.is_some());
+    });
+    assert!(!real_rule.exists(), "the rule leaked into the real /etc");
+}
+
+#[test]
+fn bench_connect_produces_every_row() {
+    if !lab_available() {
+        return;
+    }
+    let bench = swarmdeck::bench::ConnectBench {
+        hosts: 3,
+        many_hosts: 4,
+        rounds: 1,
+        warm_per_round: 2,
+    };
+    let report = bench
+        .run(&rt(), &mut |line| eprintln!("bench: {line}"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let text = report.render();
+    eprintln!("{text}");
+    for key in swarmdeck::bench::connect::ROWS {
+        let row = report
+            .row(key)
+            .unwrap_or_else(|| panic!("no row {key}: {text}"));
+        assert!(!row.ours.samples().is_empty(), "{key}");
+        assert!(row.ours.median() > Duration::ZERO, "{key}");
+        if let Some((_, base)) = &row.baseline {
+            // A docker CLI run that hangs (> 30 s) is killed and left out, and said so.
+            assert!(base.samples().len() <= 1, "{key}");
+            if base.samples().is_empty() {
+                assert!(text.contains("were killed"), "{text}");
+            } else {
+                assert!(row.ratio().is_some(), "{key}");
+            }
+        }
+    }
+    assert_eq!(
+        report.row("cold-vs-script").unwrap().ours.samples().len(),
+        1
+    );
+    assert_eq!(report.row("warm-refresh").unwrap().ours.samples().len(), 2);
+    assert!(report.row("cold-vs-script").unwrap().baseline.is_some());
+    assert!(report.row("cold-vs-one-command").unwrap().target.is_some());
+    assert!(report.row("warm-refresh").unwrap().target.is_some());
+    assert!(report.row("many-vs-one").unwrap().target.is_some());
+    assert_eq!(text.matches("target:").count(), 3, "{text}");
+    assert!(!text.contains("SWMTKN-"));
+    // Its labs are gone.
+    assert_eq!(report.labs.len(), 2);
+    for name in &report.labs {
+        assert!(
+            !Path::new(&format!("/run/netns/sdk-{name}-n1")).exists(),
+            "lab {name} left behind"
+        );
+        assert!(
+            swarmdeck::lab::list().iter().all(|l| &l.name != name),
+            "lab {name} still listed"
+        );
+    }
+}

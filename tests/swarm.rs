@@ -1,0 +1,663 @@
+//! Building and operating swarms on real hosts: a practice lab of network namespaces with
+//! real dockerd 20.10 and sshd, driven through the `swarmdeck` binary and the library. No
+//! mocks. Every CLI output and audit file is checked for leaked tokens and keys.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::lab::TestLab;
+use swarmdeck::cluster::Cluster;
+use swarmdeck::inventory::Inventory;
+use swarmdeck::snapshot::Role;
+use swarmdeck::ssh::{HostKeyPolicy, NoSecrets, SshOptions};
+use swarmdeck::swarm::{self, BootstrapOptions, OverlaySpec};
+
+/// Runs the CLI against the lab with its own HOME and audit log.
+struct Cli<'a> {
+    lab: &'a TestLab,
+    home: tempfile::TempDir,
+    audit: PathBuf,
+    /// Everything the CLI printed, for the secret check.
+    seen: std::cell::RefCell<String>,
+}
+
+impl<'a> Cli<'a> {
+    fn new(lab: &'a TestLab) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let audit = home.path().join("audit.jsonl");
+        Cli {
+            lab,
+            home,
+            audit,
+            seen: Default::default(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, String) {
+        let t = Instant::now();
+        let out: Output = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+            .arg("--inventory")
+            .arg(&self.lab.inventory)
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("SWARMDECK_AUDIT_LOG", &self.audit)
+            .env_remove("SWARMDECK_LOG")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("$ swarmdeck {} ({:?})\n{text}", args.join(" "), t.elapsed());
+        self.seen.borrow_mut().push_str(&text);
+        (out.status.success(), text)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, text) = self.run(args);
+        assert!(ok, "swarmdeck {args:?} failed:\n{text}");
+        text
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let (ok, text) = self.run(args);
+        assert!(!ok, "swarmdeck {args:?} should have failed:\n{text}");
+        text
+    }
+
+    /// No join token or unlock key in anything printed or in the audit log.
+    fn assert_no_secrets(&self) {
+        let audit = std::fs::read_to_string(&self.audit).unwrap_or_default();
+        for (what, text) in [("output", self.seen.borrow().clone()), ("audit", audit)] {
+            for secret in ["SWMTKN-", "SWMKEY-"] {
+                assert!(
+                    !text.contains(secret),
+                    "{secret} leaked into the {what}:\n{text}"
+                );
+            }
+        }
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn cluster(lab: &TestLab) -> Cluster {
+    let inv = Inventory::load(&lab.inventory).unwrap();
+    let tmp = std::env::temp_dir().join(format!("swarmdeck-kh-{}", lab.name));
+    let opts = SshOptions {
+        known_hosts: swarmdeck::ssh::KnownHosts::with_files(inv.known_hosts.clone(), tmp),
+        host_key_policy: HostKeyPolicy::Strict,
+        ..SshOptions::default()
+    };
+    Cluster::new(inv, "lab", opts, Arc::new(NoSecrets))
+}
+
+fn local_state(lab: &TestLab, host: &str) -> String {
+    lab.ssh_ok(
+        host,
+        &["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"],
+    )
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    eprintln!("{what}: after {:?}", t.elapsed());
+}
+
+fn kill_dockerd(lab: &TestLab, i: usize) -> Vec<String> {
+    let pid = current_dockerd(lab, i);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert!(argv[0].ends_with("dockerd"), "{argv:?}");
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    argv
+}
+
+/// The host's running dockerd (recorded at boot, or the one we restarted).
+fn current_dockerd(lab: &TestLab, i: usize) -> u32 {
+    let h = &lab.hosts[i];
+    let out = lab.ssh_ok(&h.name, &["cat", "/run/docker.pid"]);
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| h.pids.dockerd.unwrap())
+}
+
+/// Starts dockerd again inside the host (through its sshd, so in its namespaces).
+fn restart_dockerd(lab: &TestLab, i: usize, argv: &[String]) {
+    let host = lab.hosts[i].name.clone();
+    let log = lab.hosts[i].dir.join("dockerd.restart.log");
+    let mut words = vec![
+        "sh".to_string(),
+        "-c".into(),
+        "log=$1; shift; rm -f /run/docker.pid; setsid -f \"$@\" >>\"$log\" 2>&1 </dev/null".into(),
+        "sh".into(),
+        log.to_string_lossy().into_owned(),
+    ];
+    words.extend(argv.iter().cloned());
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    lab.ssh_ok(&host, &w);
+    let t = Instant::now();
+    while !lab
+        .ssh(&host, &["docker", "info", "--format", "{{.ID}}"])
+        .status
+        .success()
+    {
+        if t.elapsed() > Duration::from_secs(120) {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("dockerd on {host} did not come back:\n{tail}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    eprintln!("dockerd on {host} back after {:?}", t.elapsed());
+}
+
+fn audit_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// The seed scenario from bare hosts, the second bootstrap that changes nothing, the
+/// encrypted-overlay kernel refusal, the audit export, and no secrets anywhere.
+#[test]
+fn seed_scenario_from_bare_hosts() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+
+    // Encrypted overlay on this kernel: refused with the kernel's reason, before anything.
+    let text = cli.fails(&["bootstrap", "--overlay", "secure", "--encrypted", "--yes"]);
+    assert!(
+        text.contains("refusing to create an encrypted overlay"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CONFIG_INET_ESP") && text.contains("node1"),
+        "{text}"
+    );
+    assert_eq!(local_state(&lab, "node1"), "inactive");
+
+    // The plan first, not applied.
+    let text = cli.ok(&["bootstrap", "--managers", "1", "--overlay", "appnet"]);
+    let ip1 = lab.hosts[0].ip.to_string();
+    assert!(
+        text.contains(&format!("$ docker swarm init --advertise-addr {ip1}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "docker swarm join --token <redacted> --advertise-addr {} {ip1}:2377",
+            lab.hosts[1].ip
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("docker network create -d overlay --attachable appnet"),
+        "{text}"
+    );
+    assert!(text.contains("run again with --yes"), "{text}");
+    assert_eq!(local_state(&lab, "node1"), "inactive");
+
+    let t = Instant::now();
+    cli.ok(&[
+        "bootstrap",
+        "--managers",
+        "1",
+        "--overlay",
+        "appnet",
+        "--yes",
+    ]);
+    eprintln!("bootstrap applied in {:?}", t.elapsed());
+    for h in ["node1", "node2", "node3"] {
+        assert_eq!(local_state(&lab, h), "active", "{h}");
+    }
+    let nodes = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "ls",
+            "--format",
+            "{{.Hostname}} {{.Status}} {{.ManagerStatus}}",
+        ],
+    );
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    assert!(nodes.contains("node1 Ready Leader"), "{nodes}");
+
+    // Idempotent: the second run has nothing to do and changes nothing.
+    let before = audit_text(&cli.audit).lines().count();
+    let text = cli.ok(&[
+        "bootstrap",
+        "--managers",
+        "1",
+        "--overlay",
+        "appnet",
+        "--yes",
+    ]);
+    assert!(text.contains("nothing to do"), "{text}");
+    assert_eq!(audit_text(&cli.audit).lines().count(), before);
+
+    // Containers on all three hosts reach each other by name over the overlay.
+    for i in 1..=3 {
+        lab.ssh_ok(
+            &format!("node{i}"),
+            &[
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                &format!("c{i}"),
+                "--network",
+                "appnet",
+                "swarmdeck/probe:1",
+                "sleep",
+                "3600",
+            ],
+        );
+    }
+    for i in 1..=3 {
+        for j in (1..=3).filter(|j| *j != i) {
+            let out = lab.ssh(
+                &format!("node{i}"),
+                &[
+                    "docker",
+                    "exec",
+                    &format!("c{i}"),
+                    "ping",
+                    "-c",
+                    "2",
+                    "-W",
+                    "3",
+                    &format!("c{j}"),
+                ],
+            );
+            assert!(
+                out.status.success(),
+                "c{i} -> c{j}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    // An encrypted overlay on the running swarm: refused with the kernel reason.
+    let text = cli.fails(&["network", "create", "secure", "--encrypted", "--yes"]);
+    assert!(text.contains("CONFIG_CRYPTO_GCM"), "{text}");
+    // A plain one is created; an invalid name never reaches a host.
+    cli.ok(&["network", "create", "plain", "--mtu", "1400", "--yes"]);
+    let opts = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "network",
+            "inspect",
+            "plain",
+            "--format",
+            "{{json .Options}}",
+        ],
+    );
+    assert!(
+        opts.contains("\"com.docker.network.driver.mtu\":\"1400\""),
+        "{opts}"
+    );
+    let text = cli.fails(&["network", "create", "bad;name", "--yes"]);
+    assert!(text.contains("invalid network name"), "{text}");
+
+    // Preflight on the built swarm: the kernel warning names the reason.
+    let (_, text) = cli.run(&["preflight"]);
+    assert!(text.contains("encrypted overlays will not work"), "{text}");
+
+    // The audit log and its export.
+    let audit = audit_text(&cli.audit);
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"outcome\":\"ok\""))
+            .count(),
+        5,
+        "{audit}"
+    );
+    let script = cli.ok(&["audit", "export"]);
+    assert!(
+        script.contains(&format!("docker swarm init --advertise-addr {ip1}")),
+        "{script}"
+    );
+    assert!(
+        script.contains("docker swarm join-token -q worker"),
+        "{script}"
+    );
+    assert!(!script.contains("<redacted>"), "{script}");
+    cli.ok(&["audit", "show"]);
+    cli.assert_no_secrets();
+}
+
+/// Five hosts, three managers; 2377/tcp dropped on the first manager: preflight names the
+/// host and port, the firewall plan fixes it, and the joins then succeed.
+#[test]
+fn blocked_manager_port_is_found_fixed_and_five_hosts_get_three_managers() {
+    let Some(lab) = TestLab::start(5) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+    lab.ssh_ok(
+        "node1",
+        &[
+            "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP",
+        ],
+    );
+
+    let text = cli.fails(&["preflight"]);
+    assert!(
+        text.contains("2377/tcp on node1 gets no answer from node2, node3, node4, node5"),
+        "{text}"
+    );
+    assert!(text.contains("swarmdeck firewall --only node1"), "{text}");
+
+    // Plan shown first, then applied (without persistence: lab hosts share /etc).
+    let text = cli.ok(&["firewall", "--only", "node1", "--no-persist"]);
+    assert!(text.contains("node1 (iptables)"), "{text}");
+    assert!(text.contains("iptables -I INPUT 1 -p tcp -s"), "{text}");
+    assert!(text.contains("[skipped: --no-persist]"), "{text}");
+    let text = cli.ok(&["firewall", "--only", "node1", "--no-persist", "--yes"]);
+    assert!(text.contains("verified"), "{text}");
+    let rules = lab.ssh_ok("node1", &["iptables", "-S", "INPUT"]);
+    let accept = rules.find("swarmdeck").unwrap();
+    let drop = rules.find("-j DROP").unwrap();
+    assert!(accept < drop, "ACCEPT rules come before the DROP:\n{rules}");
+    // Applying again adds nothing (rules are checked first).
+    let text = cli.ok(&["firewall", "--only", "node1", "--no-persist", "--yes"]);
+    assert!(text.contains("0 command(s) applied"), "{text}");
+
+    let t = Instant::now();
+    let text = cli.ok(&["bootstrap", "--managers", "3", "--yes"]);
+    eprintln!("5-host bootstrap applied in {:?}", t.elapsed());
+    assert!(text.contains("5 host(s), 3 manager(s)"), "{text}");
+    let managers = lab.ssh_ok(
+        "node1",
+        &["docker", "node", "ls", "--filter", "role=manager", "-q"],
+    );
+    assert_eq!(managers.lines().count(), 3, "{managers}");
+    let workers = lab.ssh_ok(
+        "node1",
+        &["docker", "node", "ls", "--filter", "role=worker", "-q"],
+    );
+    assert_eq!(workers.lines().count(), 2, "{workers}");
+    let text = cli.ok(&["bootstrap", "--managers", "3", "--yes"]);
+    assert!(text.contains("nothing to do"), "{text}");
+    cli.ok(&["node", "drain", "node5", "--yes"]);
+    let avail = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "node5",
+            "--format",
+            "{{.Spec.Availability}}",
+        ],
+    );
+    assert_eq!(avail, "drain");
+    cli.ok(&["node", "activate", "node5", "--yes"]);
+    cli.assert_no_secrets();
+}
+
+/// Interrupted: node3's join hangs (its 2377 traffic is dropped) and its dockerd is
+/// killed mid-join. After a restart the same bootstrap finishes.
+#[test]
+fn interrupted_bootstrap_resumes() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+    lab.ssh_ok(
+        "node3",
+        &[
+            "iptables", "-I", "OUTPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP",
+        ],
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args([
+            "bootstrap",
+            "--managers",
+            "1",
+            "--overlay",
+            "appnet",
+            "--yes",
+        ])
+        .env("HOME", cli.home.path())
+        .env("SWARMDECK_AUDIT_LOG", &cli.audit)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("node2 joined", Duration::from_secs(60), || {
+        local_state(&lab, "node2") == "active"
+    });
+    wait_for("node3 joining", Duration::from_secs(30), || {
+        local_state(&lab, "node3") == "pending"
+    });
+    let argv = kill_dockerd(&lab, 2);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("interrupted run:\n{text}");
+    cli.seen.borrow_mut().push_str(&text);
+    assert!(!out.status.success());
+    assert!(text.contains("FAILED [node3]"), "{text}");
+    assert!(text.contains("run the same command"), "{text}");
+
+    lab.ssh_ok(
+        "node3",
+        &[
+            "iptables", "-D", "OUTPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP",
+        ],
+    );
+    restart_dockerd(&lab, 2, &argv);
+    eprintln!("node3 after restart: {}", local_state(&lab, "node3"));
+
+    // dockerd may finish the join by itself after the restart; either way the same
+    // bootstrap completes what is left.
+    let text = cli.ok(&[
+        "bootstrap",
+        "--managers",
+        "1",
+        "--overlay",
+        "appnet",
+        "--yes",
+    ]);
+    assert!(!text.contains("swarm init"), "no second init: {text}");
+    assert!(text.contains("create overlay network appnet"), "{text}");
+    wait_for("3 ready nodes", Duration::from_secs(30), || {
+        let ls = lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "node",
+                "ls",
+                "--format",
+                "{{.Hostname}} {{.Status}}",
+            ],
+        );
+        ls.lines().filter(|l| l.ends_with("Ready")).count() == 3
+    });
+    assert_eq!(local_state(&lab, "node3"), "active");
+    let text = cli.ok(&[
+        "bootstrap",
+        "--managers",
+        "1",
+        "--overlay",
+        "appnet",
+        "--yes",
+    ]);
+    assert!(text.contains("nothing to do"), "{text}");
+    let audit = audit_text(&cli.audit);
+    assert!(
+        audit.contains("\"host\":\"node3\"") && audit.contains("failed:"),
+        "{audit}"
+    );
+    cli.assert_no_secrets();
+}
+
+/// Three managers: a demote that would lose quorum is refused; two of three down is
+/// diagnosed as lost quorum and recovered with --force-new-cluster when confirmed.
+#[test]
+fn quorum_refusal_loss_and_recovery() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+    let text = cli.ok(&["bootstrap", "--yes"]);
+    assert!(text.contains("3 manager(s)"), "{text}");
+
+    // The library view agrees: three reachable managers.
+    let c = cluster(&lab);
+    let rt = rt();
+    let state = rt.block_on(swarm::state::gather(&c));
+    assert_eq!(state.managers().len(), 3);
+    assert!(state.nodes.iter().all(|n| n.role == Role::Manager));
+
+    kill_dockerd(&lab, 2);
+    wait_for("node3 unreachable", Duration::from_secs(60), || {
+        let ls = lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "node",
+                "inspect",
+                "node3",
+                "--format",
+                "{{.ManagerStatus.Reachability}}",
+            ],
+        );
+        ls == "unreachable"
+    });
+    let text = cli.fails(&["node", "demote", "node2", "--yes"]);
+    assert!(
+        text.contains("refused: demoting manager node2 would leave 1 reachable of 2"),
+        "{text}"
+    );
+    assert!(text.contains("--force"), "{text}");
+    let managers = lab.ssh_ok(
+        "node1",
+        &["docker", "node", "ls", "--filter", "role=manager", "-q"],
+    );
+    assert_eq!(managers.lines().count(), 3, "nothing was demoted");
+
+    kill_dockerd(&lab, 1);
+    let ip1 = lab.hosts[0].ip.to_string();
+    let mut text = String::new();
+    wait_for("lost quorum diagnosed", Duration::from_secs(60), || {
+        text = cli.ok(&["recover"]);
+        text.contains("quorum lost")
+    });
+    assert!(text.contains("3 managers, 1 reachable, 2 needed"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "docker swarm init --force-new-cluster --advertise-addr {ip1}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("not applied"), "{text}");
+    // Other commands explain the loss instead of failing obscurely.
+    // (Either the diagnosis before the step, or the manager's own error during it.)
+    let text = cli.fails(&["node", "drain", "node2", "--yes"]);
+    assert!(
+        text.contains("quorum lost") && text.contains("swarmdeck recover"),
+        "{text}"
+    );
+
+    cli.ok(&["recover", "--yes"]);
+    wait_for("node1 manages again", Duration::from_secs(60), || {
+        lab.ssh("node1", &["docker", "node", "ls"]).status.success()
+    });
+    let state = rt.block_on(swarm::state::gather(&c));
+    assert_eq!(state.answered_by.as_deref(), Some("node1"));
+    let text = cli.ok(&["recover"]);
+    assert!(text.contains("nothing to recover"), "{text}");
+    cli.assert_no_secrets();
+}
+
+/// The library path used by the wizard: plan from live state, apply a partial plan, and
+/// the recomputed plan holds only what is left.
+#[test]
+fn partial_plan_then_recomputed_plan_finishes() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let c = cluster(&lab);
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = swarm::AuditLog::new(dir.path().join("audit.jsonl"));
+    let opts = BootstrapOptions {
+        managers: Some(1),
+        overlay: Some(OverlaySpec {
+            name: "appnet".into(),
+            attachable: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let state = rt.block_on(swarm::state::gather(&c));
+    let plan = swarm::plan::bootstrap(&state, &opts).unwrap();
+    assert_eq!(plan.steps.len(), 4);
+    // Only init and node2's join.
+    let partial = swarm::Plan {
+        steps: plan.steps[..2].to_vec(),
+        notes: vec![],
+    };
+    let quiet = |_: &swarm::Step, _: Result<(), &swarm::SwarmError>| {};
+    assert_eq!(
+        rt.block_on(swarm::ops::apply(&c, &partial, &audit, &quiet))
+            .unwrap(),
+        2
+    );
+    let state = rt.block_on(swarm::state::gather(&c));
+    let rest = swarm::plan::bootstrap(&state, &opts).unwrap();
+    let clis: Vec<&str> = rest.steps.iter().map(|s| s.cli.as_str()).collect();
+    assert_eq!(clis.len(), 2, "{clis:?}");
+    assert!(
+        clis[0].starts_with("docker swarm join --token <redacted>"),
+        "{clis:?}"
+    );
+    assert_eq!(rest.steps[0].host, "node3");
+    assert_eq!(
+        rt.block_on(swarm::ops::apply(&c, &rest, &audit, &quiet))
+            .unwrap(),
+        2
+    );
+    let state = rt.block_on(swarm::state::gather(&c));
+    assert!(swarm::plan::bootstrap(&state, &opts).unwrap().is_empty());
+    // The token the joins used never reached the audit log.
+    let text = audit_text(audit.path());
+    assert!(!text.contains("SWMTKN-"), "{text}");
+    assert_eq!(text.lines().count(), 4);
+}

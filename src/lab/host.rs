@@ -204,6 +204,11 @@ pub fn boot_script(h: &HostPlan) -> String {
     line(
         "if [ -e /etc/machine-id ]; then mount --bind \"$D/machine-id\" /etc/machine-id || fail 'machine-id'; fi",
     );
+    line("# Lab hosts share this machine's /root: hide its shell start-up files, so SSH");
+    line("# sessions behave like a fresh server (no workstation tooling run on every login).");
+    line(
+        "for f in .bashrc .profile .bash_profile .bash_login; do if [ -e \"/root/$f\" ]; then mount --bind \"$D/empty-rc\" \"/root/$f\" || fail \"$f\"; fi; done",
+    );
     line(&format!("hostname {} || fail hostname", q(&h.name)));
     let dockerd = [
         "dockerd".to_string(),
@@ -267,6 +272,7 @@ pub fn write_files(h: &HostPlan, dockerd_major: u32) -> Result<(), LabError> {
         daemon_json(h, dockerd_major).as_bytes(),
         0o600,
     )?;
+    w("empty-rc", b"", 0o444)?;
     w(
         "machine-id",
         format!("{}\n", random_machine_id()?).as_bytes(),

@@ -204,6 +204,12 @@ pub fn boot_script(h: &HostPlan) -> String {
     line(
         "if [ -e /etc/machine-id ]; then mount --bind \"$D/machine-id\" /etc/machine-id || fail 'machine-id'; fi",
     );
+    line("# Own name resolution: the host's name resolves locally (sudo looks it up), and the");
+    line(
+        "# only resolver is loopback, so no lookup is ever sent toward an address outside the lab.",
+    );
+    line("mount --bind \"$D/hosts\" /etc/hosts || fail hosts");
+    line("mount --bind \"$D/resolv.conf\" /etc/resolv.conf || fail resolv.conf");
     line("# Lab hosts share this machine's /root: hide its shell start-up files, so SSH");
     line("# sessions behave like a fresh server (no workstation tooling run on every login).");
     line(
@@ -273,6 +279,8 @@ pub fn write_files(h: &HostPlan, dockerd_major: u32) -> Result<(), LabError> {
         0o600,
     )?;
     w("empty-rc", b"", 0o444)?;
+    w("hosts", etc_hosts(h).as_bytes(), 0o444)?;
+    w("resolv.conf", b"nameserver 127.0.0.1\n", 0o444)?;
     w(
         "machine-id",
         format!("{}\n", random_machine_id()?).as_bytes(),
@@ -284,8 +292,19 @@ pub fn write_files(h: &HostPlan, dockerd_major: u32) -> Result<(), LabError> {
 /// Docker's own config for this host; keeps the machine's /etc/docker/daemon.json out.
 /// Engines before 23 keep their identity in a trust key (default /etc/docker/key.json,
 /// shared by all hosts); give each host its own.
+fn etc_hosts(h: &HostPlan) -> String {
+    format!(
+        "127.0.0.1 localhost\n127.0.1.1 {name}\n{ip} {name}\n::1 localhost ip6-localhost ip6-loopback\n",
+        name = h.name,
+        ip = h.ip
+    )
+}
+
 fn daemon_json(h: &HostPlan, dockerd_major: u32) -> String {
     let mut cfg = serde_json::Map::new();
+    // Containers' external lookups go to the host's own address, where nothing answers:
+    // they fail at once inside the lab instead of Docker's public default resolvers.
+    cfg.insert("dns".into(), serde_json::json!([h.ip.to_string()]));
     if dockerd_major < 23 {
         cfg.insert(
             "deprecated-key-path".into(),
@@ -520,6 +539,7 @@ mod tests {
     fn daemon_json_per_engine_version() {
         let p = plan("/l");
         assert!(daemon_json(&p, 20).contains("/l/n1/key.json"));
-        assert_eq!(daemon_json(&p, 28), "{}");
+        // Newer engines need no key path; every engine resolves only inside the lab.
+        assert_eq!(daemon_json(&p, 28), format!("{{\"dns\":[\"{}\"]}}", p.ip));
     }
 }

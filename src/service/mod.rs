@@ -16,6 +16,7 @@ use crate::snapshot::ClusterSnapshot;
 use crate::ssh::HostKeyPolicy;
 
 mod activity;
+mod build;
 mod connectivity;
 mod hosts;
 mod worker;
@@ -44,6 +45,30 @@ pub enum Command {
     StoreSecret { key: SecretKey, secret: Secret },
     /// Read hosts from `~/.ssh/config` or docker contexts.
     ImportHosts { from: ImportSource },
+    /// Check every host of the open cluster before building a swarm.
+    Preflight,
+    /// Open swarm's ports on the hosts as planned (asks nothing: the UI asked).
+    ApplyFirewall {
+        plans: Vec<crate::firewall::HostPlan>,
+        persist: bool,
+    },
+    /// Compute the steps from bare hosts (or a partial swarm) to the requested swarm.
+    PlanBootstrap {
+        opts: crate::swarm::BootstrapOptions,
+    },
+    /// Compute the steps of a node action (with quorum safety).
+    PlanNodeAction {
+        node: String,
+        op: crate::swarm::actions::NodeOp,
+        force: bool,
+    },
+    /// Apply a plan the user confirmed.
+    ApplyPlan {
+        purpose: PlanPurpose,
+        plan: crate::swarm::Plan,
+    },
+    /// Stop applying; steps already done stay done, and planning again resumes.
+    CancelApply,
     /// Run the connectivity tester on the open cluster.
     RunConnectivity { request: ConnectivityRequest },
     /// Stop the running connectivity test (its cleanup still runs).
@@ -60,6 +85,13 @@ pub enum Command {
     PickFile { purpose: FilePurpose },
     /// Stop the service loop (the window is closing).
     Shutdown,
+}
+
+/// Which screen a plan belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanPurpose {
+    Bootstrap,
+    Node,
 }
 
 /// What the user chose for a connectivity run.
@@ -122,6 +154,21 @@ pub enum Event {
     FilePicked {
         purpose: FilePurpose,
         path: PathBuf,
+    },
+    Preflight(Box<crate::preflight::Report>),
+    FirewallApplied(Result<usize, String>),
+    Plan {
+        purpose: PlanPurpose,
+        result: Result<crate::swarm::Plan, String>,
+    },
+    StepDone {
+        host: String,
+        description: String,
+        result: Result<(), String>,
+    },
+    Applied {
+        purpose: PlanPurpose,
+        result: Result<usize, String>,
     },
     ConnectivityProgress(crate::connectivity::Progress),
     ConnectivityDone(Box<crate::connectivity::Report>),

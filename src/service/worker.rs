@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Command, Event, Notice, RepaintHook, activity, connectivity, hosts};
+use super::{Command, Event, Notice, RepaintHook, activity, build, connectivity, hosts};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
 use crate::snapshot::ClusterSnapshot;
@@ -22,6 +22,7 @@ pub(super) async fn run(
         cluster: None,
         live: None,
         connectivity: None,
+        applying: None,
     };
     while let Some(cmd) = commands.recv().await {
         if matches!(cmd, Command::Shutdown) {
@@ -40,6 +41,8 @@ struct Worker {
     live: Option<tokio::task::JoinHandle<()>>,
     /// Cancels the connectivity run in progress.
     connectivity: Option<CancellationToken>,
+    /// The plan being applied; aborting it stops after the step in flight.
+    applying: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -82,6 +85,48 @@ impl Worker {
                 }
             }
             Command::LoadConnectivityHistory => spawn(out, connectivity::history()),
+            Command::Preflight => {
+                if let Some(c) = self.require_cluster().await {
+                    spawn(&self.out, build::preflight(c));
+                }
+            }
+            Command::ApplyFirewall { plans, persist } => {
+                if let Some(c) = self.require_cluster().await {
+                    spawn(&self.out, build::apply_firewall(c, plans, persist));
+                }
+            }
+            Command::PlanBootstrap { opts } => {
+                if let Some(c) = self.require_cluster().await {
+                    spawn(&self.out, build::plan_bootstrap(c, opts));
+                }
+            }
+            Command::PlanNodeAction { node, op, force } => {
+                if let Some(c) = self.require_cluster().await {
+                    spawn(&self.out, build::plan_node(c, node, op, force));
+                }
+            }
+            Command::ApplyPlan { purpose, plan } => {
+                if let Some(c) = self.require_cluster().await {
+                    let out = self.out.clone();
+                    let task = tokio::spawn(build::apply_plan(c, purpose, plan, out));
+                    if let Some(old) = self.applying.replace(task) {
+                        old.abort();
+                    }
+                }
+            }
+            Command::CancelApply => {
+                if let Some(task) = self.applying.take() {
+                    task.abort();
+                    let msg = "stopped; steps already done stay done, plan again to resume";
+                    self.out.send(Event::Notice(Notice::info(msg))).await;
+                    self.out
+                        .send(Event::Applied {
+                            purpose: super::PlanPurpose::Bootstrap,
+                            result: Err("cancelled".into()),
+                        })
+                        .await;
+                }
+            }
         }
     }
 
@@ -106,6 +151,16 @@ impl Worker {
                 None
             }
         }
+    }
+
+    /// The open cluster, or a notice saying one is needed.
+    async fn require_cluster(&self) -> Option<Cluster> {
+        if let Some((_, c)) = &self.cluster {
+            return Some(c.clone());
+        }
+        let msg = "open an inventory first: this works on the open cluster's hosts";
+        self.out.send(Event::Notice(Notice::error(msg))).await;
+        None
     }
 
     async fn run_connectivity(&mut self, request: super::ConnectivityRequest) {

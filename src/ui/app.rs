@@ -8,9 +8,9 @@ use super::screenshot::ScreenshotJob;
 use super::state::{AppState, Panel, Source};
 use super::{
     RunOptions, activity_panel, connectivity_panel, hosts_panel, networks_panel, overview,
-    quorum_panel, topology,
+    quorum_panel, topology, wizard_panel,
 };
-use crate::service::{Command, Event, Notice, ServiceHandle, Severity};
+use crate::service::{Command, Event, Notice, PlanPurpose, ServiceHandle, Severity};
 
 pub struct SwarmdeckApp {
     pub state: AppState,
@@ -137,6 +137,28 @@ impl SwarmdeckApp {
                     }
                 }
                 Event::LabReady { inventory } => self.open_inventory(inventory),
+                Event::Preflight(r) => self.state.wizard.on_preflight(*r),
+                Event::FirewallApplied(r) => {
+                    self.state.wizard.busy = None;
+                    self.state.wizard.firewall_result = Some(r);
+                }
+                Event::Plan { purpose, result } => match purpose {
+                    PlanPurpose::Bootstrap => self.state.wizard.on_plan(result),
+                    PlanPurpose::Node => self.state.topology.on_plan(result),
+                },
+                Event::StepDone {
+                    host,
+                    description,
+                    result,
+                } => self.state.wizard.on_step(wizard_panel::StepResult {
+                    host,
+                    description,
+                    result,
+                }),
+                Event::Applied { purpose, result } => match purpose {
+                    PlanPurpose::Bootstrap => self.state.wizard.on_applied(result),
+                    PlanPurpose::Node => self.state.topology.on_applied(result),
+                },
                 Event::ConnectivityProgress(p) => self.state.connectivity.on_progress(p),
                 Event::ConnectivityDone(r) => self.state.connectivity.on_done(*r),
                 Event::ConnectivityHistory(runs) => self.state.connectivity.history = Some(runs),
@@ -229,10 +251,7 @@ fn source_label(state: &AppState) -> String {
 pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
     match state.panel {
         Panel::Overview => overview::show(ui, state).into_iter().collect(),
-        Panel::Topology => {
-            topology::show(ui, state);
-            Vec::new()
-        }
+        Panel::Topology => topology::show(ui, state),
         Panel::Quorum => {
             quorum_panel::show(ui, state);
             Vec::new()
@@ -240,6 +259,24 @@ pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command
         Panel::Networks => {
             networks_panel::show(ui, state);
             Vec::new()
+        }
+        Panel::Wizard => {
+            // The inventory's hosts; the demo's come from its snapshot.
+            let hosts = match (&state.hosts.inventory, &state.snapshot, &state.source) {
+                (Some(i), _, Source::Inventory(_)) => {
+                    i.hosts.iter().map(|h| h.name.clone()).collect()
+                }
+                (_, Some(s), _) => s.hosts.iter().map(|h| h.host.clone()).collect(),
+                _ => Vec::new(),
+            };
+            wizard_panel::show(
+                ui,
+                wizard_panel::Context {
+                    hosts,
+                    live: matches!(state.source, Source::Inventory(_)),
+                    view: &mut state.wizard,
+                },
+            )
         }
         Panel::Connectivity => {
             let can_run = matches!(state.source, Source::Inventory(_));
@@ -351,6 +388,42 @@ mod tests {
         h.get_by_label_contains("iptables -D INPUT -p udp -m udp --dport 4789 -j DROP");
         // The demo has no live hosts to test.
         assert!(h.get_by_label("▶ Run test").accesskit_node().is_disabled());
+    }
+
+    #[test]
+    fn wizard_walks_through_every_stage_on_the_demo() {
+        let mut h = demo_app(Some(Panel::Wizard));
+        h.get_by_label_contains("Read-only: this is the demo.");
+        // Hosts: the demo's five, with the advised manager count and its fault tolerance.
+        for n in 1..=5 {
+            h.get_by_label(&format!("• node{n}"));
+        }
+        h.get_by_label("tolerates 2 manager failure(s)");
+        let stages = [
+            "Checks Docker, swarm membership",
+            "Run preflight first",
+            "Create the swarm on the first manager.",
+            "Join the other hosts as managers and workers",
+            "Create the attachable overlay network",
+            "Open the Connectivity panel",
+        ];
+        for text in stages {
+            h.get_by_label("Next ▶").click();
+            h.run_steps(2);
+            h.get_by_label_contains(text);
+        }
+        assert!(
+            h.query_by_label("Next ▶").is_none(),
+            "the last stage has no next"
+        );
+        // In the demo nothing can be planned or applied.
+        h.get_by_label("5 Join").click();
+        h.run_steps(2);
+        assert!(
+            h.get_by_label("Plan this step")
+                .accesskit_node()
+                .is_disabled()
+        );
     }
 
     #[test]

@@ -357,10 +357,10 @@ fn form_window(
         .open(&mut open)
         .show(ui.ctx(), |ui| {
             egui::Grid::new("host_form").num_columns(2).show(ui, |ui| {
-                ui.label("Name");
-                ui.text_edit_singleline(&mut form.name);
+                let l = ui.label("Name");
+                ui.text_edit_singleline(&mut form.name).labelled_by(l.id);
                 ui.end_row();
-                ui.label("Target");
+                let l = ui.label("Target");
                 ui.add(
                     egui::TextEdit::singleline(&mut form.target).hint_text("user@address[:port]"),
                 );
@@ -374,9 +374,10 @@ fn form_window(
                 ui.end_row();
                 match form.auth {
                     AuthKind::Key => {
-                        ui.label("Key file");
+                        let l = ui.label("Key file");
                         ui.horizontal(|ui| {
-                            ui.text_edit_singleline(&mut form.key_path);
+                            ui.text_edit_singleline(&mut form.key_path)
+                                .labelled_by(l.id);
                             if ui.button("Browse…").clicked() {
                                 cmds.push(Command::PickFile {
                                     purpose: FilePurpose::PrivateKey,
@@ -386,15 +387,17 @@ fn form_window(
                         ui.end_row();
                     }
                     AuthKind::Password => {
-                        ui.label("Password");
+                        let l = ui.label("Password");
                         ui.add(egui::TextEdit::singleline(&mut form.password).password(true))
+                            .labelled_by(l.id)
                             .on_hover_text("Stored only in the OS keyring");
                         ui.end_row();
                     }
                     AuthKind::Agent => {}
                 }
-                ui.label("Labels");
-                ui.add(egui::TextEdit::singleline(&mut form.labels).hint_text("zone=a, rack=3"));
+                let l = ui.label("Labels");
+                ui.add(egui::TextEdit::singleline(&mut form.labels).hint_text("zone=a, rack=3"))
+                    .labelled_by(l.id);
                 ui.end_row();
                 ui.label("");
                 ui.checkbox(&mut form.sudo, "use sudo -n for Docker");

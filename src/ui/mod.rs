@@ -15,6 +15,7 @@ mod screenshot;
 mod state;
 mod style;
 mod topology;
+mod wizard_panel;
 
 pub use app::SwarmdeckApp;
 pub use hosts_panel::TestState;

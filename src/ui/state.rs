@@ -6,6 +6,7 @@ use super::activity_panel::ActivityView;
 use super::connectivity_panel::ConnectivityView;
 use super::hosts_panel::HostsView;
 use super::topology::TopologyView;
+use super::wizard_panel::WizardView;
 use crate::quorum::Scenario;
 use crate::service::{Notice, Severity};
 use crate::snapshot::ClusterSnapshot;
@@ -14,6 +15,7 @@ use crate::snapshot::ClusterSnapshot;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Panel {
     Overview,
+    Wizard,
     Topology,
     Quorum,
     Networks,
@@ -23,8 +25,9 @@ pub enum Panel {
 }
 
 impl Panel {
-    pub const ALL: [Panel; 7] = [
+    pub const ALL: [Panel; 8] = [
         Panel::Overview,
+        Panel::Wizard,
         Panel::Topology,
         Panel::Quorum,
         Panel::Networks,
@@ -36,6 +39,7 @@ impl Panel {
     pub fn title(self) -> &'static str {
         match self {
             Panel::Overview => "Overview",
+            Panel::Wizard => "Wizard",
             Panel::Topology => "Topology",
             Panel::Quorum => "Quorum",
             Panel::Networks => "Networks",
@@ -64,6 +68,7 @@ pub struct AppState {
     pub hosts: HostsView,
     pub activity: ActivityView,
     pub connectivity: ConnectivityView,
+    pub wizard: WizardView,
     /// The quorum panel's imagined failures and demotions.
     pub whatif: Scenario,
 }
@@ -84,6 +89,7 @@ impl AppState {
                 ..Default::default()
             },
             whatif: Scenario::default(),
+            wizard: WizardView::default(),
             source,
         }
     }

@@ -6,7 +6,11 @@ use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 
 use super::state::AppState;
 use super::style;
+use crate::quorum::{self, ManagerAction};
+use crate::service::Command;
 use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
+use crate::swarm::Plan;
+use crate::swarm::actions::NodeOp;
 
 const CARD: Vec2 = Vec2::new(170.0, 70.0);
 const GAP: Vec2 = Vec2::new(28.0, 40.0);
@@ -82,12 +86,72 @@ pub fn layout(snap: &ClusterSnapshot) -> Layout {
 pub struct TopologyView {
     pub scene_rect: Option<Rect>,
     pub selected: Option<String>,
+    /// The node action being planned or confirmed.
+    pub action: Option<NodeAction>,
 }
 
-pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
+/// A node action on its way: asked → planned (or refused) → confirmed → applied.
+#[derive(Debug, Clone)]
+pub struct NodeAction {
+    pub node: String,
+    pub op: NodeOp,
+    pub force: bool,
+    pub plan: Option<Result<Plan, String>>,
+    pub applying: bool,
+    pub result: Option<Result<usize, String>>,
+}
+
+impl TopologyView {
+    pub fn on_plan(&mut self, result: Result<Plan, String>) {
+        if let Some(a) = self.action.as_mut() {
+            a.plan = Some(result);
+        }
+    }
+
+    pub fn on_applied(&mut self, result: Result<usize, String>) {
+        if let Some(a) = self.action.as_mut() {
+            a.applying = false;
+            a.result = Some(result);
+        }
+    }
+}
+
+fn op_name(op: NodeOp) -> &'static str {
+    match op {
+        NodeOp::Promote => "Promote",
+        NodeOp::Demote => "Demote",
+        NodeOp::Drain => "Drain",
+        NodeOp::Pause => "Pause",
+        NodeOp::Activate => "Activate",
+        NodeOp::Remove => "Remove",
+    }
+}
+
+/// The actions that make sense for a node in its current role and availability.
+fn actions_for(node: &NodeInfo) -> Vec<NodeOp> {
+    let mut ops = vec![match node.role {
+        Role::Manager => NodeOp::Demote,
+        Role::Worker => NodeOp::Promote,
+    }];
+    for (op, avail) in [
+        (NodeOp::Drain, "drain"),
+        (NodeOp::Pause, "pause"),
+        (NodeOp::Activate, "active"),
+    ] {
+        if node.availability != avail {
+            ops.push(op);
+        }
+    }
+    ops.push(NodeOp::Remove);
+    ops
+}
+
+pub fn show(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
+    let mut cmds = Vec::new();
+    let live = matches!(state.source, super::Source::Inventory(_));
     let Some(snap) = state.snapshot.as_ref() else {
         ui.label("No cluster open.");
-        return;
+        return cmds;
     };
     let lay = layout(snap);
     let mut clicked = None;
@@ -95,7 +159,7 @@ pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
         .default_size(300.0)
         .resizable(true)
         .show(ui, |ui| {
-            details(ui, snap, state.topology.selected.as_deref())
+            details(ui, snap, &mut state.topology, live, &mut cmds);
         });
     ui.horizontal(|ui| {
         ui.label(RichText::new("Drag to pan, scroll to zoom, click a node for details.").weak());
@@ -117,8 +181,12 @@ pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
             }
         });
     if let Some(c) = clicked {
+        if state.topology.selected.as_ref() != Some(&c) {
+            state.topology.action = None;
+        }
         state.topology.selected = Some(c);
     }
+    cmds
 }
 
 fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
@@ -258,8 +326,15 @@ fn node_card(ui: &mut egui::Ui, rect: Rect, node: &NodeInfo, selected: bool) -> 
     resp
 }
 
-fn details(ui: &mut egui::Ui, snap: &ClusterSnapshot, selected: Option<&str>) {
+fn details(
+    ui: &mut egui::Ui,
+    snap: &ClusterSnapshot,
+    view: &mut TopologyView,
+    live: bool,
+    cmds: &mut Vec<Command>,
+) {
     ui.heading("Node");
+    let selected = view.selected.clone();
     let Some(node) = selected.and_then(|s| snap.nodes.iter().find(|n| n.hostname == s)) else {
         ui.label("Select a node in the picture.");
         legend(ui);
@@ -313,6 +388,118 @@ fn details(ui: &mut egui::Ui, snap: &ClusterSnapshot, selected: Option<&str>) {
     }
     if !any {
         ui.label(RichText::new("none").weak());
+    }
+    ui.separator();
+    node_actions(ui, snap, node, view, live, cmds);
+}
+
+fn node_actions(
+    ui: &mut egui::Ui,
+    snap: &ClusterSnapshot,
+    node: &NodeInfo,
+    view: &mut TopologyView,
+    live: bool,
+    cmds: &mut Vec<Command>,
+) {
+    ui.strong("Actions");
+    ui.horizontal_wrapped(|ui| {
+        for op in actions_for(node) {
+            if ui
+                .add_enabled(live, egui::Button::new(op_name(op)))
+                .clicked()
+            {
+                view.action = Some(NodeAction {
+                    node: node.hostname.clone(),
+                    op,
+                    force: false,
+                    plan: None,
+                    applying: false,
+                    result: None,
+                });
+                cmds.push(Command::PlanNodeAction {
+                    node: node.hostname.clone(),
+                    op,
+                    force: false,
+                });
+            }
+        }
+    });
+    if !live {
+        ui.label(RichText::new("Read-only in the demo.").weak());
+    }
+    // What quorum says before asking the hosts: the same check the engine applies.
+    if node.role == Role::Manager {
+        let managers = snap.managers();
+        if let Err(r) =
+            quorum::check_manager_action(&managers, &node.hostname, ManagerAction::Demote)
+        {
+            ui.colored_label(style::warn(ui), format!("Quorum: {r}"));
+        }
+    }
+    let Some(action) = view.action.as_mut() else {
+        return;
+    };
+    if action.node != node.hostname {
+        return;
+    }
+    match (&action.plan, &action.result) {
+        (_, Some(Ok(n))) => {
+            ui.colored_label(
+                style::ok(ui),
+                format!("{}: done ({n} step(s)).", op_name(action.op)),
+            );
+        }
+        (_, Some(Err(e))) => {
+            ui.colored_label(style::bad(ui), e);
+        }
+        (None, None) => {
+            ui.spinner();
+        }
+        (Some(Err(e)), None) => {
+            ui.colored_label(style::bad(ui), e);
+            if e.contains("--force")
+                && !action.force
+                && ui
+                    .button("Force it anyway…")
+                    .on_hover_text("Accept the consequence above")
+                    .clicked()
+            {
+                action.force = true;
+                action.plan = None;
+                cmds.push(Command::PlanNodeAction {
+                    node: action.node.clone(),
+                    op: action.op,
+                    force: true,
+                });
+            }
+        }
+        (Some(Ok(plan)), None) => {
+            for s in &plan.steps {
+                ui.label(&s.description);
+                ui.monospace(format!("$ {}", s.cli));
+            }
+            for n in &plan.notes {
+                ui.label(RichText::new(format!("note: {n}")).weak());
+            }
+            if action.applying {
+                ui.spinner();
+            } else if plan.is_empty() {
+                ui.label("Nothing to change.");
+            } else if ui
+                .button(format!(
+                    "Yes, {} {}",
+                    op_name(action.op).to_lowercase(),
+                    action.node
+                ))
+                .clicked()
+            {
+                action.applying = true;
+                cmds.push(Command::ApplyPlan {
+                    purpose: crate::service::PlanPurpose::Node,
+                    plan: plan.clone(),
+                });
+            }
+        }
     }
 }
 

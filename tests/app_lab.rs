@@ -1,0 +1,204 @@
+//! The desktop app against real lab hosts: kittest drives the real UI, whose service runs
+//! the real engine over SSH. From bare hosts to a tested swarm through the wizard, and a
+//! changed host key refused loudly with no way to override.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::lab::TestLab;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
+use swarmdeck::ui::{Panel, RunOptions, SwarmdeckApp};
+
+/// Opens the app on `inventory` at `panel`.
+fn app(inventory: std::path::PathBuf, panel: Panel) -> Harness<'static, SwarmdeckApp> {
+    let opts = RunOptions {
+        inventory: Some(inventory),
+        panel: Some(panel),
+        ..Default::default()
+    };
+    Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| SwarmdeckApp::new(&cc.egui_ctx, opts))
+}
+
+/// Steps the app until `done` holds (the service answers asynchronously).
+fn run_until(h: &mut Harness<'_, SwarmdeckApp>, what: &str, done: impl Fn(&SwarmdeckApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(2);
+}
+
+#[test]
+fn changed_host_key_is_refused_loudly_in_the_app() {
+    let Some(lab) = TestLab::start(1) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A known_hosts that records a different key for the host: what a MITM looks like.
+    let other = dir.path().join("other");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let fake = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let fake: Vec<&str> = fake.split_whitespace().take(2).collect();
+    let kh = dir.path().join("recorded_hosts");
+    std::fs::write(&kh, format!("{} {}\n", lab.hosts[0].ip, fake.join(" "))).unwrap();
+
+    let inv_path = dir.path().join("inv.toml");
+    let mut host = HostSpec::parse_target(
+        &format!("root@{}", lab.hosts[0].ip),
+        AuthMethod::Key {
+            path: lab.key.clone(),
+        },
+    )
+    .unwrap();
+    host.name = "node1".into();
+    Inventory {
+        known_hosts: vec![kh.clone()],
+        hosts: vec![host],
+    }
+    .save(&inv_path)
+    .unwrap();
+
+    let mut h = app(inv_path, Panel::Hosts);
+    run_until(&mut h, "the inventory", |a| {
+        a.state.hosts.inventory.is_some()
+    });
+    h.get_by_label("Test").click();
+    run_until(&mut h, "the connection test", |a| {
+        matches!(
+            a.state.hosts.tests.get("node1"),
+            Some(swarmdeck::ui::TestState::Done(_))
+        )
+    });
+    h.get_by_label("⛔ Host key changed — connection refused");
+    h.get_by_label("The SSH host key of node1 has CHANGED.");
+    // The refusal names the file and line to look at (in the dialog, and in the notice
+    // from the snapshot the app took on opening).
+    assert!(
+        h.query_all_by_label_contains("recorded_hosts:1")
+            .next()
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("Trust this key and connect").is_none(),
+        "a changed key must not be trustable from the app"
+    );
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("⛔ Host key changed — connection refused")
+            .is_none()
+    );
+    h.get_by_label("⛔ HOST KEY CHANGED: refused");
+}
+
+/// Clicks the button labelled `label` and lets the app take the click in.
+fn click(h: &mut Harness<'_, SwarmdeckApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
+/// Plans the current wizard stage, checks the plan, confirms and waits until applied.
+fn plan_and_apply(h: &mut Harness<'_, SwarmdeckApp>, expect_cli: &str) {
+    click(h, "Plan this step");
+    run_until(h, "the plan", |a| a.state.wizard.plan.is_some());
+    assert!(
+        h.query_all_by_label_contains(expect_cli).next().is_some(),
+        "the plan shows the CLI equivalent {expect_cli:?}"
+    );
+    click(h, "Apply…");
+    // Nothing changes before the user says yes.
+    h.get_by_label("Change these hosts?");
+    click(h, "Yes, apply");
+    run_until(h, "the steps to be applied", |a| {
+        a.state.wizard.applied.is_some()
+    });
+    let applied = h.state().state.wizard.applied.clone().unwrap();
+    assert!(applied.is_ok(), "applied: {applied:?}");
+    click(h, "Next ▶");
+}
+
+#[test]
+fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
+    let Some(lab) = TestLab::start(3) else { return };
+    let data = tempfile::tempdir().unwrap();
+    // The app's audit log and connectivity history go to this test's own directory.
+    // SAFETY: set before the app (and so any other thread of this test binary's app) starts;
+    // no other test in this binary reads these variables.
+    unsafe {
+        std::env::set_var("SWARMDECK_AUDIT_LOG", data.path().join("audit.jsonl"));
+        std::env::set_var("SWARMDECK_CONNECTIVITY_HISTORY", data.path().join("runs"));
+    }
+    let mut h = app(lab.inventory.clone(), Panel::Wizard);
+    run_until(&mut h, "the inventory", |a| {
+        a.state.hosts.inventory.is_some()
+    });
+    h.get_by_label("• node3");
+
+    click(&mut h, "Next ▶");
+    click(&mut h, "Run preflight");
+    run_until(&mut h, "preflight", |a| a.state.wizard.preflight.is_some());
+    let pre = h.state().state.wizard.preflight.clone().unwrap();
+    assert!(
+        pre.errors().next().is_none(),
+        "bare lab hosts pass preflight: {:?}",
+        pre.findings
+    );
+    click(&mut h, "Next ▶");
+    h.get_by_label_contains("Swarm needs 2377/tcp");
+    click(&mut h, "Next ▶");
+
+    plan_and_apply(&mut h, "docker swarm init --advertise-addr");
+    plan_and_apply(&mut h, "docker swarm join --token <redacted>");
+    plan_and_apply(&mut h, "docker network create");
+
+    // Re-planning a finished stage changes nothing: the wizard resumes and skips what is done.
+    click(&mut h, "4 Init");
+    click(&mut h, "Plan this step");
+    run_until(&mut h, "the plan", |a| a.state.wizard.plan.is_some());
+    h.get_by_label("Already done on these hosts: nothing to change.");
+
+    // The snapshot followed: three ready nodes and the overlay.
+    run_until(&mut h, "a snapshot of the swarm", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.len() == 3 && s.networks.iter().any(|n| n.name == "appnet"))
+    });
+
+    // Test: the connectivity matrix over the new overlay, all cells passing.
+    click(&mut h, "Connectivity");
+    h.get_by_label("overlay to test").click();
+    h.run_steps(2);
+    click(&mut h, "appnet");
+    click(&mut h, "▶ Run test");
+    run_until(&mut h, "the connectivity report", |a| {
+        a.state.connectivity.report.is_some()
+    });
+    let report = h.state().state.connectivity.report.clone().unwrap();
+    assert!(
+        report.healthy(),
+        "{}",
+        swarmdeck::connectivity::render::render(&report)
+    );
+    assert_eq!(report.cells.len(), 6);
+    assert!(report.cleaned_up);
+    h.get_by_label("healthy: every pair passed");
+
+    // Every change was audited with its CLI equivalent, and no token was written.
+    let audit = std::fs::read_to_string(data.path().join("audit.jsonl")).unwrap();
+    assert!(audit.contains("docker swarm init") && audit.contains("docker swarm join"));
+    assert!(!audit.contains("SWMTKN-"), "no join token in the audit log");
+}

@@ -139,9 +139,8 @@ pub fn from_docker_contexts(dir: &Path) -> Result<Vec<HostSpec>, ImportError> {
 mod tests {
     use super::*;
 
+    // As in OpenSSH, the first value obtained wins: specific hosts first, defaults last.
     const CONFIG: &str = "\
-Host *
-    User admin
 Host web1 web2
     HostName 192.0.2.10
     Port 2222
@@ -151,6 +150,8 @@ Host db
     User postgres
 Host !bastion *.corp
     User x
+Host *
+    User admin
 ";
 
     #[test]
@@ -162,6 +163,7 @@ Host !bastion *.corp
     fn resolves_hostname_user_port_and_key() {
         let web = host_from_ssh_config(CONFIG, "web1").unwrap();
         assert_eq!(web.address, "192.0.2.10");
+        assert_eq!(web.user, "admin", "inherited from Host *");
         assert_eq!(web.port, 2222);
         assert_eq!(
             web.auth,

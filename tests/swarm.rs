@@ -154,7 +154,12 @@ fn restart_dockerd(lab: &TestLab, i: usize, argv: &[String]) {
     let mut words = vec![
         "sh".to_string(),
         "-c".into(),
-        "log=$1; shift; rm -f /run/docker.pid; setsid -f \"$@\" >>\"$log\" 2>&1 </dev/null".into(),
+        // The killed dockerd's containerd may linger (or wait unreaped): a new dockerd
+        // that finds its pid file waits for it forever. Stop it and start afresh.
+        "log=$1; shift; p=/run/docker/containerd/containerd.pid; \
+         if [ -f \"$p\" ]; then kill -9 \"$(cat \"$p\")\" 2>/dev/null; fi; \
+         rm -f /run/docker.pid \"$p\"; setsid -f \"$@\" >>\"$log\" 2>&1 </dev/null"
+            .into(),
         "sh".into(),
         log.to_string_lossy().into_owned(),
     ];

@@ -124,9 +124,11 @@ fn nodes_table(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
                 });
             }
         })
-        .body(|mut body| {
-            for n in nodes {
-                body.row(20.0, |mut row| {
+        // Only the visible rows are laid out: large clusters stay cheap to draw.
+        .body(|body| {
+            body.rows(20.0, nodes.len(), |mut row| {
+                let n = nodes[row.index()];
+                {
                     row.col(|ui| {
                         ui.label(&n.hostname);
                     });
@@ -148,8 +150,8 @@ fn nodes_table(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
                     row.col(|ui| {
                         ui.label(&n.engine_version);
                     });
-                });
-            }
+                }
+            });
         });
 }
 

@@ -89,6 +89,23 @@ impl HostSpec {
     }
 }
 
+impl HostSpec {
+    /// The host's IPv4 address as the workstation resolves it (a literal, or DNS).
+    pub async fn resolve_ipv4(&self) -> Option<std::net::Ipv4Addr> {
+        use std::net::IpAddr;
+        if let Ok(IpAddr::V4(ip)) = self.address.parse::<IpAddr>() {
+            return Some(ip);
+        }
+        tokio::net::lookup_host((self.address.as_str(), self.port))
+            .await
+            .ok()?
+            .find_map(|a| match a.ip() {
+                IpAddr::V4(ip) => Some(ip),
+                IpAddr::V6(_) => None,
+            })
+    }
+}
+
 fn valid_address_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || ".-:_%".contains(c)
 }

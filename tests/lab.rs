@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::lab::{TestLab, lab_available, unique_name};
+use common::lab::{TestLab, lab_available};
 use swarmdeck::inventory::{AuthMethod, Inventory};
 use swarmdeck::lab::{self, LabError, LabSpec};
 
@@ -166,7 +166,7 @@ fn a_failed_up_cleans_up_after_itself() {
     if !lab_available() {
         return;
     }
-    let name = unique_name();
+    let name = lab::unique_name('t');
     let spec = LabSpec::new(name.clone(), 1).with_ready_timeout(Duration::ZERO);
     let err = lab::up(&spec).unwrap_err();
     let LabError::HostNotReady { ref host, .. } = err else {

@@ -2,34 +2,10 @@
 
 use std::io::Write;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, bail};
 
 use crate::lab::{self, Lab, LabError, LabSpec};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn base36(mut n: usize) -> String {
-    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(digits[n % 36]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).expect("ascii")
-}
-
-/// `b` + pid + counter in base 36: unique among running processes, at most 8 characters.
-pub fn unique_name() -> String {
-    let pid = base36(std::process::id() as usize);
-    let n = base36(COUNTER.fetch_add(1, Ordering::Relaxed) % (36 * 36));
-    format!("b{pid}{n}")
-}
 
 pub struct LabGuard {
     pub lab: Lab,
@@ -38,7 +14,7 @@ pub struct LabGuard {
 
 impl LabGuard {
     pub fn up(hosts: usize) -> anyhow::Result<LabGuard> {
-        let name = unique_name();
+        let name = lab::unique_name('b');
         let spec = LabSpec::new(name.clone(), hosts);
         let lab = match lab::up(&spec) {
             // Left behind by a crashed earlier process that had our pid: dead, so ours.
@@ -151,7 +127,7 @@ mod tests {
     #[test]
     fn names_are_valid_lab_names() {
         for _ in 0..40 {
-            let n = super::unique_name();
+            let n = crate::lab::unique_name('b');
             crate::lab::validate_name(&n).unwrap();
         }
     }

@@ -311,6 +311,29 @@ fn remote_command(words: &[String]) -> String {
 }
 
 /// Checks a lab name: it goes into namespace and interface names.
+/// A lab name unique among running processes: `prefix` + pid + a per-process counter, in
+/// base 36, at most 8 characters (tests and benchmarks run many labs at once).
+pub fn unique_name(prefix: char) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    fn base36(mut n: usize) -> String {
+        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut out = Vec::new();
+        loop {
+            out.push(DIGITS[n % 36]);
+            n /= 36;
+            if n == 0 {
+                break;
+            }
+        }
+        out.reverse();
+        String::from_utf8(out).expect("ascii digits")
+    }
+    let pid = base36(std::process::id() as usize);
+    let n = base36(COUNTER.fetch_add(1, Ordering::Relaxed) % (36 * 36));
+    format!("{prefix}{pid}{n}")
+}
+
 pub fn validate_name(name: &str) -> Result<(), LabError> {
     let reason = if name.is_empty() {
         "it is empty"

@@ -8,7 +8,7 @@
 pub mod parse;
 pub mod rules;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
@@ -118,7 +118,7 @@ impl Report {
 /// Runs the preflight on every host in parallel.
 pub async fn run(cluster: &Cluster) -> Report {
     let hosts = &cluster.inventory().hosts;
-    let ips = join_all(hosts.iter().map(resolve)).await;
+    let ips = join_all(hosts.iter().map(HostSpec::resolve_ipv4)).await;
     let reports = join_all(hosts.iter().enumerate().map(|(i, h)| {
         let peers: Vec<Ipv4Addr> = ips
             .iter()
@@ -134,19 +134,6 @@ pub async fn run(cluster: &Cluster) -> Report {
         hosts: reports,
         findings,
     }
-}
-
-async fn resolve(h: &HostSpec) -> Option<Ipv4Addr> {
-    if let Ok(IpAddr::V4(ip)) = h.address.parse::<IpAddr>() {
-        return Some(ip);
-    }
-    tokio::net::lookup_host((h.address.as_str(), h.port))
-        .await
-        .ok()?
-        .find_map(|a| match a.ip() {
-            IpAddr::V4(ip) => Some(ip),
-            IpAddr::V6(_) => None,
-        })
 }
 
 fn now() -> f64 {

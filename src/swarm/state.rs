@@ -2,7 +2,7 @@
 //! the advertise address). Plans are computed from this, never from remembered state, so
 //! re-running a command after an interruption resumes where the hosts actually are.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use bollard::models::{LocalNodeState, SystemInfo};
 use bollard::query_parameters::{ListNetworksOptions, ListNodesOptions};
@@ -182,19 +182,7 @@ async fn read_cluster(
 
 /// Workstation-side IPv4 of every inventory host (for `ip route get` on its peers).
 async fn resolve_all(hosts: &[HostSpec]) -> Vec<Option<Ipv4Addr>> {
-    join_all(hosts.iter().map(|h| async move {
-        if let Ok(IpAddr::V4(ip)) = h.address.parse::<IpAddr>() {
-            return Some(ip);
-        }
-        tokio::net::lookup_host((h.address.as_str(), h.port))
-            .await
-            .ok()?
-            .find_map(|a| match a.ip() {
-                IpAddr::V4(ip) => Some(ip),
-                IpAddr::V6(_) => None,
-            })
-    }))
-    .await
+    join_all(hosts.iter().map(HostSpec::resolve_ipv4)).await
 }
 
 /// Another host's address to route towards (or the host's own when it is alone).

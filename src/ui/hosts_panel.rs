@@ -363,7 +363,8 @@ fn form_window(
                 let l = ui.label("Target");
                 ui.add(
                     egui::TextEdit::singleline(&mut form.target).hint_text("user@address[:port]"),
-                );
+                )
+                .labelled_by(l.id);
                 ui.end_row();
                 ui.label("Authentication");
                 ui.horizontal(|ui| {

@@ -3,35 +3,8 @@
 //! loudly, except under CI (`CI` set), where it fails.
 
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use swarmdeck::lab::{self, Lab, LabError, LabSpec};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn base36(mut n: usize) -> String {
-    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(digits[n % 36]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).expect("ascii")
-}
-
-/// A lab name unique among concurrently running tests: `t` + pid + counter (base 36, at
-/// most 8 characters as lab names must be).
-pub fn unique_name() -> String {
-    let pid = base36(std::process::id() as usize);
-    let n = base36(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let name = format!("t{pid}{n}");
-    assert!(name.len() <= 8, "test lab name {name} too long");
-    name
-}
 
 /// Whether lab tests can run here. Skips (None) with a loud message, or panics under CI.
 pub fn lab_available() -> bool {
@@ -76,7 +49,7 @@ impl TestLab {
         if !lab_available() {
             return None;
         }
-        let name = unique_name();
+        let name = lab::unique_name('t');
         let spec = LabSpec::new(name.clone(), hosts);
         let lab = match lab::up(&spec) {
             // A lab of a crashed earlier test process that had our pid: it is dead, so its

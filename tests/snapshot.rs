@@ -1,6 +1,6 @@
 //! Cluster snapshots against real lab hosts (network namespaces with a real sshd and
 //! dockerd) when some of them are down, a non-root user reaching Docker through sudo, and
-//! the connect benchmark. No mocks; every test has its own lab.
+//! the connect and bootstrap benchmarks. No mocks; every test has its own lab.
 
 mod common;
 
@@ -499,6 +499,45 @@ fn bench_connect_produces_every_row() {
     assert_eq!(text.matches("target:").count(), 3, "{text}");
     assert!(!text.contains("SWMTKN-"));
     // Its labs are gone.
+    assert_eq!(report.labs.len(), 2);
+    for name in &report.labs {
+        assert!(
+            !Path::new(&format!("/run/netns/sdk-{name}-n1")).exists(),
+            "lab {name} left behind"
+        );
+        assert!(
+            swarmdeck::lab::list().iter().all(|l| &l.name != name),
+            "lab {name} still listed"
+        );
+    }
+}
+
+#[test]
+fn bench_bootstrap_produces_both_contenders() {
+    if !lab_available() {
+        return;
+    }
+    let bench = swarmdeck::bench::BootstrapBench { rounds: 1 };
+    let report = bench
+        .run(&rt(), &mut |line| eprintln!("bench: {line}"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let text = report.render();
+    eprintln!("{text}");
+    assert_eq!(report.rows.len(), swarmdeck::bench::bootstrap::ROWS.len());
+    let row = report
+        .row("bootstrap-vs-script")
+        .unwrap_or_else(|| panic!("no row: {text}"));
+    // Both contenders built the swarm (a failed one has no sample and a FAILED note).
+    assert_eq!(row.ours.samples().len(), 1, "{text}");
+    let (name, script) = row.baseline.as_ref().expect("the script is compared");
+    assert_eq!(script.samples().len(), 1, "{text}");
+    assert!(row.ours.median() > Duration::ZERO && script.median() > Duration::ZERO);
+    assert!(row.ratio().is_some(), "{text}");
+    assert!(text.contains(&row.what) && text.contains(name), "{text}");
+    assert!(!text.contains("FAILED"), "{text}");
+    assert!(text.contains("not timed"), "{text}");
+    assert!(!text.contains("SWMTKN-"), "{text}");
+    // Two labs for the round, both gone.
     assert_eq!(report.labs.len(), 2);
     for name in &report.labs {
         assert!(

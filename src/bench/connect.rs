@@ -64,7 +64,7 @@ impl Default for ConnectBench {
 
 /// SSH options that trust only the lab's known_hosts (strict) and never write anywhere the
 /// user's files live.
-fn ssh_options(inv: &Inventory, dir: &std::path::Path) -> SshOptions {
+pub(super) fn ssh_options(inv: &Inventory, dir: &std::path::Path) -> SshOptions {
     SshOptions {
         host_key_policy: HostKeyPolicy::Strict,
         known_hosts: KnownHosts::with_files(inv.known_hosts.clone(), dir.join("app_known_hosts")),
@@ -72,7 +72,7 @@ fn ssh_options(inv: &Inventory, dir: &std::path::Path) -> SshOptions {
     }
 }
 
-fn new_cluster(hosts: &[HostSpec], inv: &Inventory, opts: &SshOptions) -> Cluster {
+pub(super) fn new_cluster(hosts: &[HostSpec], inv: &Inventory, opts: &SshOptions) -> Cluster {
     let inv = Inventory {
         known_hosts: inv.known_hosts.clone(),
         hosts: hosts.to_vec(),

@@ -4,13 +4,14 @@
 //!
 //! OpenSSH reads `~/.ssh/config` from the passwd entry, not `$HOME`, so a two-line `ssh`
 //! wrapper first on PATH passes that config with `-F` (the docker CLI runs `ssh` from PATH).
+//! [`SshHome`] is that set-up alone, for baselines that run `ssh` themselves.
 
 use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -37,28 +38,27 @@ fn ssh_config_path(p: &Path) -> anyhow::Result<String> {
     Ok(format!("\"{s}\""))
 }
 
-pub struct DockerCli {
-    docker: PathBuf,
+/// A HOME of its own for the system `ssh`: `.ssh/config` naming the lab key and known_hosts
+/// (strict host-key checking, keys only), and an `ssh` wrapper first on PATH that passes
+/// that config. Whatever runs with [`SshHome::env`] and calls `ssh` uses only the lab's files.
+pub struct SshHome {
     home: PathBuf,
     path_env: OsString,
-    pub version: String,
+    /// The real client the wrapper runs.
     pub ssh: PathBuf,
 }
 
-impl DockerCli {
-    /// Sets up HOME under `dir` for `lab`. Uses the `docker` and `ssh` a user's PATH finds.
-    pub fn new(lab: &Lab, dir: &Path) -> anyhow::Result<DockerCli> {
+impl SshHome {
+    /// Sets it up under `dir` for `lab`. Uses the `ssh` a user's PATH finds.
+    pub fn new(lab: &Lab, dir: &Path) -> anyhow::Result<SshHome> {
         let user_path = std::env::var_os("PATH").unwrap_or_else(|| SYSTEM_PATH.into());
-        let docker = find_in(&user_path, "docker")
-            .or_else(|| find_in(&SYSTEM_PATH.into(), "docker"))
-            .context("no `docker` CLI on PATH to compare with")?;
         let ssh = find_in(&user_path, "ssh")
             .or_else(|| find_in(&SYSTEM_PATH.into(), "ssh"))
             .context("no `ssh` on PATH")?;
         let home = dir.join("home");
         let ssh_dir = home.join(".ssh");
         let bin = dir.join("bin");
-        for d in [&ssh_dir, &home.join(".docker"), &bin] {
+        for d in [&ssh_dir, &bin] {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
         std::fs::set_permissions(&ssh_dir, std::fs::Permissions::from_mode(0o700))?;
@@ -81,12 +81,63 @@ impl DockerCli {
         let mut paths = vec![bin];
         paths.extend(std::env::split_paths(&user_path));
         let path_env = std::env::join_paths(paths).context("building PATH")?;
-        let mut cli = DockerCli {
-            docker,
+        Ok(SshHome {
             home,
             path_env,
-            version: String::new(),
             ssh,
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// HOME and PATH (wrapper first) for `c`, stdin closed.
+    pub fn env(&self, c: &mut Command) {
+        c.env("HOME", &self.home)
+            .env("PATH", &self.path_env)
+            .stdin(Stdio::null());
+    }
+}
+
+/// Waits for `child` until `deadline`: `None` if it is still running then (the caller
+/// decides how to stop it).
+pub fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(Some(st));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+pub struct DockerCli {
+    docker: PathBuf,
+    env: SshHome,
+    pub version: String,
+    pub ssh: PathBuf,
+}
+
+impl DockerCli {
+    /// Sets up HOME under `dir` for `lab` ([`SshHome`]) with a docker config dir of its
+    /// own. Uses the `docker` and `ssh` a user's PATH finds.
+    pub fn new(lab: &Lab, dir: &Path) -> anyhow::Result<DockerCli> {
+        let user_path = std::env::var_os("PATH").unwrap_or_else(|| SYSTEM_PATH.into());
+        let docker = find_in(&user_path, "docker")
+            .or_else(|| find_in(&SYSTEM_PATH.into(), "docker"))
+            .context("no `docker` CLI on PATH to compare with")?;
+        let env = SshHome::new(lab, dir)?;
+        let docker_dir = env.home().join(".docker");
+        std::fs::create_dir_all(&docker_dir)
+            .with_context(|| format!("creating {}", docker_dir.display()))?;
+        let mut cli = DockerCli {
+            docker,
+            ssh: env.ssh.clone(),
+            env,
+            version: String::new(),
         };
         let out = cli
             .base_command()
@@ -103,14 +154,12 @@ impl DockerCli {
 
     fn base_command(&self) -> Command {
         let mut c = Command::new(&self.docker);
-        c.env("HOME", &self.home)
-            .env("PATH", &self.path_env)
-            .env("DOCKER_CONFIG", self.home.join(".docker"))
+        self.env.env(&mut c);
+        c.env("DOCKER_CONFIG", self.env.home().join(".docker"))
             .env_remove("DOCKER_HOST")
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_TLS_VERIFY")
-            .env_remove("DOCKER_CERT_PATH")
-            .stdin(Stdio::null());
+            .env_remove("DOCKER_CERT_PATH");
         c
     }
 
@@ -127,18 +176,11 @@ impl DockerCli {
             .stderr(stderr.try_clone()?)
             .spawn()
             .with_context(|| format!("running docker {}", args.join(" ")))?;
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
-        let status = loop {
-            if let Some(st) = child.try_wait()? {
-                break st;
-            }
-            if Instant::now() >= deadline {
-                // Our own child, by its handle.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok(false);
-            }
-            std::thread::sleep(Duration::from_millis(1));
+        let Some(status) = wait_until(&mut child, Instant::now() + COMMAND_TIMEOUT)? else {
+            // Our own child, by its handle.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(false);
         };
         if !status.success() {
             let mut text = String::new();

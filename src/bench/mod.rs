@@ -4,6 +4,7 @@
 //!
 //! Library code (no UI): `swarmdeck bench …` in `cli/bench.rs` prints the [`Report`].
 
+pub mod bootstrap;
 pub mod connect;
 mod docker_cli;
 mod lab_guard;
@@ -11,6 +12,7 @@ mod lab_guard;
 use std::fmt::Write;
 use std::time::Duration;
 
+pub use bootstrap::BootstrapBench;
 pub use connect::ConnectBench;
 
 /// The timings of one measurement, sorted.
@@ -68,9 +70,12 @@ pub struct Row {
 }
 
 impl Row {
-    /// ours / baseline, by medians.
+    /// ours / baseline, by medians; none when either has no samples.
     pub fn ratio(&self) -> Option<f64> {
         let (_, b) = self.baseline.as_ref()?;
+        if self.ours.samples().is_empty() {
+            return None;
+        }
         let b = b.median().as_secs_f64();
         (b > 0.0).then(|| self.ours.median().as_secs_f64() / b)
     }

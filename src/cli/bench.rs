@@ -1,9 +1,9 @@
-//! `swarmdeck bench …`: `connect` measures on practice labs of its own (needs root) against
-//! the docker CLI; `ui` measures the app's frames and start-up.
+//! `swarmdeck bench …`: `connect` and `bootstrap` measure on practice labs of their own
+//! (needs root) against the docker CLI over ssh; `ui` measures the app's frames and start-up.
 
 use clap::{Args, Subcommand};
 
-use crate::bench::ConnectBench;
+use crate::bench::{BootstrapBench, ConnectBench};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -24,6 +24,14 @@ pub enum BenchCommand {
         many: usize,
         /// Rounds per measurement (medians are over rounds).
         #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// Building a swarm from 3 bare hosts (init, 2 joins, overlay) in process vs a shell
+    /// script running the same docker commands over ssh. Each round starts two fresh labs
+    /// (one per contender) and tears them down.
+    Bootstrap {
+        /// Rounds (medians are over rounds).
+        #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
     /// Frame time of every panel on a large synthetic cluster (headless), and, when a
@@ -52,6 +60,12 @@ pub fn run(args: BenchArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> 
                 ..ConnectBench::default()
             };
             let report = bench.run(rt, &mut |line| eprintln!("bench: {line}"))?;
+            print!("{}", report.render());
+            Ok(())
+        }
+        BenchCommand::Bootstrap { rounds } => {
+            let report =
+                BootstrapBench { rounds }.run(rt, &mut |line| eprintln!("bench: {line}"))?;
             print!("{}", report.render());
             Ok(())
         }

@@ -156,24 +156,14 @@ pub fn check_encryption(
     ignore: bool,
 ) -> anyhow::Result<()> {
     let report = rt.block_on(crate::preflight::run(cluster));
-    let blockers = report.encryption_blockers();
-    if blockers.is_empty() {
+    let Some(refusal) = report.encryption_refusal() else {
         return Ok(());
-    }
-    let list = blockers
-        .iter()
-        .map(|(h, why)| format!("  {h}: {why}"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    };
     if ignore {
-        eprintln!("warning: encrypted overlay requested although:\n{list}");
+        eprintln!("warning: encrypted overlay requested although it cannot work:\n{refusal}");
         return Ok(());
     }
-    bail!(
-        "refusing to create an encrypted overlay:\n{list}\nCreate it without --encrypted, use \
-         hosts whose kernel has CONFIG_INET_ESP and CONFIG_CRYPTO_GCM, or pass \
-         --ignore-kernel-check if you know better"
-    )
+    bail!("{refusal}\n(or pass --ignore-kernel-check if you know better)")
 }
 
 pub fn run(

@@ -29,6 +29,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", global = true)]
     pub inventory: Option<std::path::PathBuf>,
 
+    /// Open a saved bundle (or `status --json` snapshot) to troubleshoot offline.
+    #[arg(long, value_name = "FILE")]
+    pub open: Option<std::path::PathBuf>,
+
     /// Render the window to this PNG file and exit (for docs and visual checks).
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<std::path::PathBuf>,
@@ -125,6 +129,7 @@ pub fn main() -> anyhow::Result<()> {
             demo: cli.demo,
             inventory: cli.inventory,
             screenshot: cli.screenshot,
+            open: cli.open,
             panel: cli.panel,
             started: Some(started),
             report_startup: cli.report_startup,

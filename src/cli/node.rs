@@ -124,29 +124,14 @@ pub fn network(
         check_encryption(rt, &cluster, ignore_kernel_check)?;
     }
     let state = rt.block_on(swarm::state::gather(&cluster));
-    let Some(at) = state.answered_by.clone() else {
-        return Err(err(match actions::lost_quorum(&state) {
-            Some(r) => SwarmError::QuorumLost(r.explain()),
-            None => SwarmError::NoManager,
-        }));
+    let spec = OverlaySpec {
+        name,
+        attachable: !no_attachable,
+        encrypted,
+        subnet,
+        mtu,
     };
-    let mut plan = Plan::default();
-    if let Some(n) = state.networks.iter().find(|n| n.name == name) {
-        plan.notes.push(format!(
-            "network {name} already exists ({} driver)",
-            n.driver
-        ));
-    } else {
-        let spec = OverlaySpec {
-            name,
-            attachable: !no_attachable,
-            encrypted,
-            subnet,
-            mtu,
-        };
-        plan.steps
-            .push(Step::new(&at, Action::CreateOverlay(spec), 0));
-    }
+    let plan = actions::create_network(&state, spec).map_err(err)?;
     show_and_apply(rt, &cluster, &plan, &apply)?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
 use crate::inventory::HostSpec;
@@ -52,7 +52,7 @@ echo @@end
 "#;
 
 /// What one host told us.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HostReport {
     pub host: String,
     /// The address peers use for this host (workstation-resolved inventory address).
@@ -82,7 +82,7 @@ pub struct HostReport {
 }
 
 /// Every host's report plus the findings.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub hosts: Vec<HostReport>,
     pub findings: Vec<Finding>,
@@ -108,6 +108,24 @@ impl Report {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Why an encrypted overlay must not be created on these hosts (IPsec would silently
+    /// drop all its traffic), or None when every host can do it.
+    pub fn encryption_refusal(&self) -> Option<String> {
+        let blockers = self.encryption_blockers();
+        if blockers.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = blockers
+            .iter()
+            .map(|(h, why)| format!("  {h}: {why}"))
+            .collect();
+        Some(format!(
+            "refusing to create an encrypted overlay:\n{}\nCreate it unencrypted, or use hosts \
+             whose kernel has CONFIG_INET_ESP and CONFIG_CRYPTO_GCM",
+            list.join("\n")
+        ))
     }
 
     pub fn render(&self) -> String {

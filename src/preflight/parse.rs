@@ -78,7 +78,7 @@ pub fn link_mtus(text: &str) -> BTreeMap<String, u32> {
 }
 
 /// Result of a TCP probe from one host to a peer's port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     Open,
@@ -105,7 +105,7 @@ pub fn reach(text: &str) -> Vec<(String, u16, PortState)> {
 }
 
 /// The firewall in charge on a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Firewalld,

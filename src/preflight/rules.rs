@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::HostReport;
 use super::parse::PortState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -26,12 +26,12 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub severity: Severity,
     pub host: String,
     /// Short check name, e.g. "port", "clock", "encryption".
-    pub check: &'static str,
+    pub check: String,
     pub message: String,
     pub evidence: String,
     pub fix: Option<String>,
@@ -48,7 +48,7 @@ fn finding(
     Finding {
         severity,
         host: host.to_string(),
-        check,
+        check: check.to_string(),
         message: message.into(),
         evidence: evidence.into(),
         fix,
@@ -369,7 +369,7 @@ mod tests {
     fn errors(f: &[Finding]) -> Vec<(&str, &str)> {
         f.iter()
             .filter(|f| f.severity == Severity::Error)
-            .map(|f| (f.host.as_str(), f.check))
+            .map(|f| (f.host.as_str(), f.check.as_str()))
             .collect()
     }
 
@@ -414,7 +414,7 @@ mod tests {
         let warn: Vec<(&str, &str)> = f
             .iter()
             .filter(|f| f.severity == Severity::Warning)
-            .map(|f| (f.host.as_str(), f.check))
+            .map(|f| (f.host.as_str(), f.check.as_str()))
             .collect();
         assert_eq!(
             warn,

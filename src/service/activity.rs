@@ -1,4 +1,5 @@
-//! Service jobs behind the Activity panel: reading and exporting the audit log.
+//! Service jobs for files the user keeps: the audit log (read, export as a script) and
+//! snapshot bundles (save, open).
 
 use super::{Event, Notice};
 use crate::swarm::audit::{AuditLog, export_script};
@@ -43,6 +44,68 @@ pub(super) async fn export() -> Vec<Event> {
         )))],
         Err(e) => vec![Event::Notice(Notice::error(format!(
             "cannot export to {}: {e}",
+            path.display()
+        )))],
+    }
+}
+
+pub(super) async fn open_bundle(path: Option<std::path::PathBuf>) -> Vec<Event> {
+    let path = match path {
+        Some(p) => p,
+        None => match rfd::AsyncFileDialog::new()
+            .set_title("Open a swarmdeck bundle")
+            .add_filter("swarmdeck bundle", &["json"])
+            .pick_file()
+            .await
+        {
+            Some(f) => f.path().to_path_buf(),
+            None => return Vec::new(),
+        },
+    };
+    let p = path.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let text = std::fs::read_to_string(&p).map_err(|e| e.to_string())?;
+        crate::snapshot::Bundle::from_json(&text).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match read {
+        Ok(bundle) => vec![Event::Bundle {
+            path,
+            bundle: Box::new(bundle),
+        }],
+        Err(e) => vec![Event::Notice(Notice::error(format!(
+            "cannot open {}: {e}",
+            path.display()
+        )))],
+    }
+}
+
+pub(super) async fn save_bundle(bundle: crate::snapshot::Bundle) -> Vec<Event> {
+    let Some(file) = rfd::AsyncFileDialog::new()
+        .set_title("Save a swarmdeck bundle")
+        .set_file_name("swarmdeck-bundle.json")
+        .save_file()
+        .await
+    else {
+        return Vec::new();
+    };
+    let path = file.path().to_path_buf();
+    let target = path.clone();
+    // 0600: a bundle names hosts, addresses and firewall rules.
+    let written = tokio::task::spawn_blocking(move || {
+        crate::fsutil::write_atomic(&target, bundle.to_json().as_bytes(), 0o600)
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()));
+    match written {
+        Ok(()) => vec![Event::Notice(Notice::info(format!(
+            "saved {}",
+            path.display()
+        )))],
+        Err(e) => vec![Event::Notice(Notice::error(format!(
+            "cannot save {}: {e}",
             path.display()
         )))],
     }

@@ -14,9 +14,24 @@ pub(super) async fn preflight(cluster: Cluster) -> Vec<Event> {
     ))]
 }
 
+/// An encrypted overlay on a kernel without ESP/GCM silently drops everything: refuse it
+/// before planning, with each host's reason.
+async fn encryption_refusal(cluster: &Cluster, encrypted: bool) -> Option<String> {
+    if !encrypted {
+        return None;
+    }
+    crate::preflight::run(cluster).await.encryption_refusal()
+}
+
 pub(super) async fn plan_bootstrap(cluster: Cluster, opts: BootstrapOptions) -> Vec<Event> {
-    let state = state::gather(&cluster).await;
-    let result = plan::bootstrap(&state, &opts).map_err(|e| e.redacted());
+    let encrypted = opts.overlay.as_ref().is_some_and(|o| o.encrypted);
+    let result = match encryption_refusal(&cluster, encrypted).await {
+        Some(refusal) => Err(refusal),
+        None => {
+            let state = state::gather(&cluster).await;
+            plan::bootstrap(&state, &opts).map_err(|e| e.redacted())
+        }
+    };
     vec![Event::Plan {
         purpose: PlanPurpose::Bootstrap,
         result,
@@ -33,6 +48,20 @@ pub(super) async fn plan_node(
     let result = node_action(&state, &node, op, force).map_err(|e| e.redacted());
     vec![Event::Plan {
         purpose: PlanPurpose::Node,
+        result,
+    }]
+}
+
+pub(super) async fn plan_network(cluster: Cluster, spec: crate::swarm::OverlaySpec) -> Vec<Event> {
+    let result = match encryption_refusal(&cluster, spec.encrypted).await {
+        Some(refusal) => Err(refusal),
+        None => {
+            let state = state::gather(&cluster).await;
+            crate::swarm::actions::create_network(&state, spec).map_err(|e| e.redacted())
+        }
+    };
+    vec![Event::Plan {
+        purpose: PlanPurpose::Network,
         result,
     }]
 }

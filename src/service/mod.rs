@@ -26,8 +26,12 @@ mod worker;
 pub enum Command {
     /// Connect to every host of an inventory and take a snapshot.
     Refresh { inventory: PathBuf },
-    /// Read a saved snapshot file.
-    OpenSnapshot { path: PathBuf },
+    /// Read a bundle (or bare snapshot) file; `None` asks with the native dialog.
+    OpenBundle { path: Option<PathBuf> },
+    /// Ask where, then save the bundle (snapshot + preflight + connectivity).
+    SaveBundle {
+        bundle: Box<crate::snapshot::Bundle>,
+    },
     /// Read an inventory file (a missing one is empty).
     LoadInventory { path: PathBuf },
     /// Write the inventory atomically (mode 0600).
@@ -62,6 +66,8 @@ pub enum Command {
         op: crate::swarm::actions::NodeOp,
         force: bool,
     },
+    /// Compute the step that creates an overlay (refused where encryption cannot work).
+    PlanNetwork { spec: crate::swarm::OverlaySpec },
     /// Apply a plan the user confirmed.
     ApplyPlan {
         purpose: PlanPurpose,
@@ -92,6 +98,7 @@ pub enum Command {
 pub enum PlanPurpose {
     Bootstrap,
     Node,
+    Network,
 }
 
 /// What the user chose for a connectivity run.
@@ -139,6 +146,11 @@ pub enum HostTest {
 #[derive(Debug)]
 pub enum Event {
     Snapshot(Box<ClusterSnapshot>),
+    /// A bundle opened for offline troubleshooting, and where it came from.
+    Bundle {
+        path: PathBuf,
+        bundle: Box<crate::snapshot::Bundle>,
+    },
     Inventory {
         path: PathBuf,
         inventory: Box<Inventory>,

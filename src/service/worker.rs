@@ -9,7 +9,6 @@ use tokio_util::sync::CancellationToken;
 use super::{Command, Event, Notice, RepaintHook, activity, build, connectivity, hosts};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
-use crate::snapshot::ClusterSnapshot;
 use crate::ssh::{HostKeyPolicy, SshOptions};
 
 pub(super) async fn run(
@@ -50,10 +49,8 @@ impl Worker {
         let out = &self.out;
         match cmd {
             Command::Shutdown => {}
-            Command::OpenSnapshot { path } => {
-                let out = out.clone();
-                tokio::spawn(async move { open_snapshot(path, out).await });
-            }
+            Command::OpenBundle { path } => spawn(out, activity::open_bundle(path)),
+            Command::SaveBundle { bundle } => spawn(out, activity::save_bundle(*bundle)),
             Command::LoadInventory { path } => spawn(out, hosts::load_inventory(path)),
             Command::SaveInventory { path, inventory } => {
                 spawn(out, hosts::save_inventory(path, *inventory))
@@ -103,6 +100,11 @@ impl Worker {
             Command::PlanNodeAction { node, op, force } => {
                 if let Some(c) = self.require_cluster().await {
                     spawn(&self.out, build::plan_node(c, node, op, force));
+                }
+            }
+            Command::PlanNetwork { spec } => {
+                if let Some(c) = self.require_cluster().await {
+                    spawn(&self.out, build::plan_network(c, spec));
                 }
             }
             Command::ApplyPlan { purpose, plan } => {
@@ -209,23 +211,6 @@ impl Outbox {
         // A closed channel means the window is gone; nothing left to tell.
         if self.events.send(event).await.is_ok() {
             (self.repaint)();
-        }
-    }
-}
-
-async fn open_snapshot(path: PathBuf, out: Outbox) {
-    let result = tokio::fs::read_to_string(&path)
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|text| ClusterSnapshot::from_json(&text).map_err(|e| e.to_string()));
-    match result {
-        Ok(snap) => out.send(Event::Snapshot(Box::new(snap))).await,
-        Err(e) => {
-            out.send(Event::Notice(Notice::error(format!(
-                "cannot open snapshot {}: {e}",
-                path.display()
-            ))))
-            .await
         }
     }
 }

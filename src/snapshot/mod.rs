@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::quorum;
 
+pub mod bundle;
+pub use bundle::Bundle;
+
 /// The demo's connectivity run: captured on the same lab with udp/4789 dropped on one host.
 pub fn demo_connectivity() -> crate::connectivity::Report {
     serde_json::from_str(include_str!("../../assets/demo-connectivity.json"))

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use crate::quorum::{self, Assessment, Manager, ManagerAction, Verdict};
 use crate::snapshot::Role;
 
-use super::plan::{Action, Availability, Plan, Step};
+use super::plan::{Action, Availability, OverlaySpec, Plan, Step};
 use super::state::{HostFacts, SwarmState};
 use super::{SwarmError, validate_name};
 
@@ -314,6 +314,24 @@ pub fn recovery(state: &SwarmState) -> Result<Plan, SwarmError> {
         Action::ForceNewCluster { advertise },
         0,
     ));
+    Ok(plan)
+}
+
+/// Creating an overlay: one step on the manager that answers, or a note when a network of
+/// that name already exists (nothing to do).
+pub fn create_network(state: &SwarmState, spec: OverlaySpec) -> Result<Plan, SwarmError> {
+    validate_name("network", &spec.name)?;
+    let at = anchor(state)?;
+    let mut plan = Plan::default();
+    match state.networks.iter().find(|n| n.name == spec.name) {
+        Some(n) => plan.notes.push(format!(
+            "network {} already exists ({} driver)",
+            spec.name, n.driver
+        )),
+        None => plan
+            .steps
+            .push(Step::new(at, Action::CreateOverlay(spec), 0)),
+    }
     Ok(plan)
 }
 

@@ -49,6 +49,7 @@ impl SwarmdeckApp {
             (None, true) => Source::Demo,
             (None, false) => Source::Nothing,
         };
+        let open = opts.open.clone();
         let mut state = AppState::new(source, opts.panel.unwrap_or(Panel::Overview));
         let repaint_ctx = ctx.clone();
         let service = match ServiceHandle::spawn(Arc::new(move || repaint_ctx.request_repaint())) {
@@ -77,6 +78,9 @@ impl SwarmdeckApp {
         };
         if let Some(path) = app.state.hosts.path.clone() {
             app.send(Command::LoadInventory { path });
+        }
+        if let Some(path) = open {
+            app.send(Command::OpenBundle { path: Some(path) });
         }
         app.refresh();
         app
@@ -137,6 +141,7 @@ impl SwarmdeckApp {
                     }
                 }
                 Event::LabReady { inventory } => self.open_inventory(inventory),
+                Event::Bundle { path, bundle } => self.state.open_bundle(path, *bundle),
                 Event::Preflight(r) => self.state.wizard.on_preflight(*r),
                 Event::FirewallApplied(r) => {
                     self.state.wizard.busy = None;
@@ -145,6 +150,7 @@ impl SwarmdeckApp {
                 Event::Plan { purpose, result } => match purpose {
                     PlanPurpose::Bootstrap => self.state.wizard.on_plan(result),
                     PlanPurpose::Node => self.state.topology.on_plan(result),
+                    PlanPurpose::Network => self.state.networks.on_plan(result),
                 },
                 Event::StepDone {
                     host,
@@ -158,6 +164,7 @@ impl SwarmdeckApp {
                 Event::Applied { purpose, result } => match purpose {
                     PlanPurpose::Bootstrap => self.state.wizard.on_applied(result),
                     PlanPurpose::Node => self.state.topology.on_applied(result),
+                    PlanPurpose::Network => self.state.networks.on_applied(result),
                 },
                 Event::ConnectivityProgress(p) => self.state.connectivity.on_progress(p),
                 Event::ConnectivityDone(r) => self.state.connectivity.on_done(*r),
@@ -188,6 +195,23 @@ impl SwarmdeckApp {
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     egui::widgets::global_theme_preference_buttons(ui);
+                    ui.separator();
+                    let bundle = self.state.bundle();
+                    if ui
+                        .add_enabled(bundle.is_some(), egui::Button::new("Save bundle…"))
+                        .on_hover_text(
+                            "Snapshot + preflight + connectivity, to troubleshoot offline",
+                        )
+                        .clicked()
+                        && let Some(b) = bundle
+                    {
+                        self.send(Command::SaveBundle {
+                            bundle: Box::new(b),
+                        });
+                    }
+                    if ui.button("Open bundle…").clicked() {
+                        self.send(Command::OpenBundle { path: None });
+                    }
                     let can_refresh = matches!(self.state.source, Source::Inventory(_))
                         && self.state.busy.is_none();
                     if ui
@@ -243,6 +267,7 @@ fn source_label(state: &AppState) -> String {
     match (&state.source, &state.snapshot) {
         (Source::Demo, Some(s)) => format!("Demo cluster ({})", s.source),
         (Source::Inventory(p), _) => format!("Inventory {}", p.display()),
+        (Source::Bundle(p), _) => format!("Bundle {} (read-only)", p.display()),
         (Source::Nothing, _) | (Source::Demo, None) => "No cluster open".to_string(),
     }
 }
@@ -256,10 +281,7 @@ pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command
             quorum_panel::show(ui, state);
             Vec::new()
         }
-        Panel::Networks => {
-            networks_panel::show(ui, state);
-            Vec::new()
-        }
+        Panel::Networks => networks_panel::show(ui, state),
         Panel::Wizard => {
             // The inventory's hosts; the demo's come from its snapshot.
             let hosts = match (&state.hosts.inventory, &state.snapshot, &state.source) {
@@ -424,6 +446,35 @@ mod tests {
                 .accesskit_node()
                 .is_disabled()
         );
+    }
+
+    #[test]
+    fn a_saved_bundle_opens_offline_in_every_panel() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.json");
+        let mut bundle = crate::snapshot::Bundle::new(crate::snapshot::demo());
+        bundle.connectivity = Some(crate::snapshot::demo_connectivity());
+        std::fs::write(&path, bundle.to_json()).unwrap();
+        let opts = RunOptions {
+            open: Some(path.clone()),
+            panel: Some(Panel::Connectivity),
+            ..Default::default()
+        };
+        let mut h = Harness::builder()
+            .with_size([1280.0, 820.0])
+            .build_eframe(move |cc| SwarmdeckApp::new(&cc.egui_ctx, opts));
+        let start = std::time::Instant::now();
+        while h.state().state.source != Source::Bundle(path.clone()) {
+            assert!(start.elapsed().as_secs() < 10, "the bundle did not open");
+            h.run_steps(1);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        h.run_steps(2);
+        h.get_by_label_contains("(read-only)");
+        h.get_by_label("node4: overlay data traffic (VXLAN, 4789/udp) does not get through");
+        assert_eq!(h.state().state.snapshot.as_ref().unwrap().nodes.len(), 5);
+        // What is shown can be saved again as a bundle.
+        assert!(h.state().state.bundle().unwrap().connectivity.is_some());
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub inventory: Option<PathBuf>,
     /// Render this panel, write a PNG here and exit (for docs and visual checks).
     pub screenshot: Option<PathBuf>,
+    /// Open this bundle (or snapshot) file for offline troubleshooting.
+    pub open: Option<PathBuf>,
     pub panel: Option<Panel>,
     /// When the process started, to report the time to the first frame.
     pub started: Option<std::time::Instant>,

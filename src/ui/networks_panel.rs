@@ -5,6 +5,67 @@ use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use super::state::AppState;
+use super::style;
+use crate::service::{Command, PlanPurpose};
+use crate::swarm::{OverlaySpec, Plan};
+
+/// The "create an overlay" form and where its plan is.
+#[derive(Debug, Clone)]
+pub struct NetworksView {
+    pub name: String,
+    pub attachable: bool,
+    pub encrypted: bool,
+    pub subnet: String,
+    pub mtu: String,
+    pub plan: Option<Result<Plan, String>>,
+    pub waiting: bool,
+    pub result: Option<Result<usize, String>>,
+}
+
+impl Default for NetworksView {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            attachable: true,
+            encrypted: false,
+            subnet: String::new(),
+            mtu: String::new(),
+            plan: None,
+            waiting: false,
+            result: None,
+        }
+    }
+}
+
+impl NetworksView {
+    pub fn on_plan(&mut self, result: Result<Plan, String>) {
+        self.waiting = false;
+        self.plan = Some(result);
+    }
+
+    pub fn on_applied(&mut self, result: Result<usize, String>) {
+        self.waiting = false;
+        self.plan = None;
+        self.result = Some(result);
+    }
+
+    fn spec(&self) -> Result<OverlaySpec, String> {
+        let mtu = match self.mtu.trim() {
+            "" => None,
+            m => Some(
+                m.parse::<u32>()
+                    .map_err(|_| format!("MTU {m:?} is not a number"))?,
+            ),
+        };
+        Ok(OverlaySpec {
+            name: self.name.trim().to_string(),
+            attachable: self.attachable,
+            encrypted: self.encrypted,
+            subnet: Some(self.subnet.trim().to_string()).filter(|s| !s.is_empty()),
+            mtu,
+        })
+    }
+}
 
 /// Docker's network drivers, in the words a newcomer needs.
 pub const DRIVERS: [(&str, &str, &str); 5] = [
@@ -35,7 +96,9 @@ pub const DRIVERS: [(&str, &str, &str); 5] = [
     ),
 ];
 
-pub fn show(ui: &mut egui::Ui, state: &AppState) {
+pub fn show(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
+    let mut cmds = Vec::new();
+    let live = matches!(state.source, super::Source::Inventory(_));
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("Overlay networks");
         match &state.snapshot {
@@ -47,9 +110,90 @@ pub fn show(ui: &mut egui::Ui, state: &AppState) {
                 ui.label("No cluster open.");
             }
         }
+        ui.add_space(12.0);
+        create_form(ui, &mut state.networks, live, &mut cmds);
         ui.add_space(16.0);
         guide(ui);
     });
+    cmds
+}
+
+fn create_form(ui: &mut egui::Ui, view: &mut NetworksView, live: bool, cmds: &mut Vec<Command>) {
+    ui.heading("Create an overlay");
+    egui::Grid::new("net_form").num_columns(2).show(ui, |ui| {
+        let l = ui.label("Name");
+        ui.text_edit_singleline(&mut view.name).labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label("Subnet");
+        ui.add(
+            egui::TextEdit::singleline(&mut view.subnet).hint_text("optional, e.g. 10.50.0.0/24"),
+        )
+        .labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label("MTU");
+        ui.add(egui::TextEdit::singleline(&mut view.mtu).hint_text("optional, e.g. 1400"))
+            .labelled_by(l.id);
+        ui.end_row();
+    });
+    ui.checkbox(
+        &mut view.attachable,
+        "attachable (standalone containers may join)",
+    );
+    ui.checkbox(&mut view.encrypted, "encrypted (IPsec between hosts)");
+    if view.encrypted {
+        ui.colored_label(
+            style::warn(ui),
+            "Every host's kernel must support ESP and AES-GCM, or all traffic on the network is              silently dropped. swarmdeck checks each host first and refuses otherwise.",
+        );
+    }
+    let can_plan = live && !view.waiting && !view.name.trim().is_empty();
+    if ui
+        .add_enabled(can_plan, egui::Button::new("Plan"))
+        .clicked()
+    {
+        match view.spec() {
+            Ok(spec) => {
+                view.waiting = true;
+                view.result = None;
+                cmds.push(Command::PlanNetwork { spec });
+            }
+            Err(e) => view.plan = Some(Err(e)),
+        }
+    }
+    if view.waiting {
+        ui.spinner();
+    }
+    match &view.plan {
+        Some(Err(e)) => {
+            ui.colored_label(style::bad(ui), e);
+        }
+        Some(Ok(plan)) => {
+            for s in &plan.steps {
+                ui.label(format!("[{}] {}", s.host, s.description));
+                ui.monospace(format!("$ {}", s.cli));
+            }
+            for n in &plan.notes {
+                ui.label(RichText::new(format!("note: {n}")).weak());
+            }
+            if !plan.is_empty() && ui.button("Yes, create it").clicked() {
+                view.waiting = true;
+                cmds.push(Command::ApplyPlan {
+                    purpose: PlanPurpose::Network,
+                    plan: plan.clone(),
+                });
+            }
+        }
+        None => {}
+    }
+    match &view.result {
+        Some(Ok(_)) => {
+            ui.colored_label(style::ok(ui), "Created.");
+        }
+        Some(Err(e)) => {
+            ui.colored_label(style::bad(ui), e);
+        }
+        None => {}
+    }
 }
 
 fn overlays(ui: &mut egui::Ui, snap: &crate::snapshot::ClusterSnapshot) {

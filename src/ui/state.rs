@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::activity_panel::ActivityView;
 use super::connectivity_panel::ConnectivityView;
 use super::hosts_panel::HostsView;
+use super::networks_panel::NetworksView;
 use super::topology::TopologyView;
 use super::wizard_panel::WizardView;
 use crate::quorum::Scenario;
@@ -56,6 +57,8 @@ pub enum Source {
     Nothing,
     Demo,
     Inventory(PathBuf),
+    /// A saved bundle, read-only.
+    Bundle(PathBuf),
 }
 
 pub struct AppState {
@@ -69,6 +72,7 @@ pub struct AppState {
     pub activity: ActivityView,
     pub connectivity: ConnectivityView,
     pub wizard: WizardView,
+    pub networks: NetworksView,
     /// The quorum panel's imagined failures and demotions.
     pub whatif: Scenario,
 }
@@ -90,6 +94,7 @@ impl AppState {
             },
             whatif: Scenario::default(),
             wizard: WizardView::default(),
+            networks: NetworksView::default(),
             source,
         }
     }
@@ -101,6 +106,24 @@ impl AppState {
         self.whatif.down.retain(|n| names.contains(n.as_str()));
         self.whatif.demoted.retain(|n| names.contains(n.as_str()));
         self.snapshot = Some(snap);
+    }
+
+    /// Shows a bundle: its snapshot everywhere, its preflight in the wizard and its
+    /// connectivity run in the Connectivity panel.
+    pub fn open_bundle(&mut self, path: PathBuf, bundle: crate::snapshot::Bundle) {
+        self.source = Source::Bundle(path);
+        self.set_snapshot(bundle.snapshot);
+        self.wizard.preflight = bundle.preflight;
+        self.connectivity.report = bundle.connectivity;
+        self.topology = TopologyView::default();
+    }
+
+    /// What the user would save as a bundle now, if a cluster is shown.
+    pub fn bundle(&self) -> Option<crate::snapshot::Bundle> {
+        let mut b = crate::snapshot::Bundle::new(self.snapshot.clone()?);
+        b.preflight = self.wizard.preflight.clone();
+        b.connectivity = self.connectivity.report.clone();
+        Some(b)
     }
 
     pub fn push_notice(&mut self, notice: Notice) {

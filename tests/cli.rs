@@ -7,18 +7,30 @@ use std::process::{Command, Output, Stdio};
 
 use common::lab::TestLab;
 
-/// Runs swarmdeck with a private HOME so the user's config, known_hosts and keyring
-/// entries are never touched.
+/// Runs swarmdeck with a private HOME so the user's config and known_hosts are never
+/// touched (keyring entries are named after this test's temporary paths).
 fn swarmdeck(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+    swarmdeck_with_input(home, args, "")
+}
+
+fn swarmdeck_with_input(home: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
         .args(args)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run swarmdeck")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run swarmdeck");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("swarmdeck output")
 }
 
 fn text(o: &Output) -> String {
@@ -167,4 +179,64 @@ fn broken_inventory_names_the_file_and_is_left_alone() {
     assert!(!o.status.success());
     assert!(text(&o).contains("inv.toml"), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&inv).unwrap(), "[[host]\nname = ");
+}
+
+#[test]
+fn encrypted_key_passphrase_lives_in_the_keyring() {
+    let Some(lab) = TestLab::start(1) else { return };
+    let home = tempfile::tempdir().unwrap();
+    // The lab's key, re-encrypted with a passphrase: same public key, so sshd accepts it.
+    let enc = home.path().join("id_encrypted");
+    std::fs::copy(&lab.key, &enc).unwrap();
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", "correct horse", "-f"])
+        .arg(&enc)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let inv = home.path().join("inv.toml");
+    let (inv_s, enc_s) = (inv.to_str().unwrap(), enc.to_str().unwrap());
+    let kh = lab.known_hosts.to_str().unwrap();
+    let target = format!("root@{}", lab.hosts[0].ip);
+
+    // Without the passphrase the key cannot be used, and the error says so.
+    let add = [
+        "--inventory",
+        inv_s,
+        "hosts",
+        "add",
+        "n1",
+        &target,
+        "--key",
+        enc_s,
+    ];
+    assert!(swarmdeck(home.path(), &add).status.success());
+    let test = ["--inventory", inv_s, "--known-hosts", kh, "hosts", "test"];
+    let locked = swarmdeck(home.path(), &test);
+    assert!(!locked.status.success());
+    assert!(
+        text(&locked).to_lowercase().contains("passphrase"),
+        "{}",
+        text(&locked)
+    );
+
+    // Stored from standard input into the OS keyring: never in the inventory.
+    let mut replace = add.to_vec();
+    replace.extend(["--replace", "--passphrase-stdin"]);
+    let stored = swarmdeck_with_input(home.path(), &replace, "correct horse\n");
+    assert!(stored.status.success(), "{}", text(&stored));
+    assert!(text(&stored).contains("keyring"));
+    assert!(
+        !std::fs::read_to_string(&inv)
+            .unwrap()
+            .contains("correct horse")
+    );
+    let ok = swarmdeck(home.path(), &test);
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    // Removing the host removes its secret: the key is locked again for a new entry.
+    let rm = ["--inventory", inv_s, "hosts", "remove", "n1"];
+    assert!(swarmdeck(home.path(), &rm).status.success());
+    assert!(swarmdeck(home.path(), &add).status.success());
+    assert!(!swarmdeck(home.path(), &test).status.success());
 }

@@ -38,6 +38,10 @@ pub enum HostsCommand {
         /// keyring, never in the inventory.
         #[arg(long)]
         password_stdin: bool,
+        /// With --key: read the key's passphrase from standard input and store it in the OS
+        /// keyring (for encrypted keys).
+        #[arg(long, requires = "key")]
+        passphrase_stdin: bool,
         /// Run Docker through `sudo -n` when the user cannot open the socket.
         #[arg(long)]
         sudo: bool,
@@ -92,6 +96,7 @@ pub fn run(
             target: addr,
             key,
             password_stdin,
+            passphrase_stdin,
             sudo,
             labels,
             replace,
@@ -106,7 +111,11 @@ pub fn run(
             host.sudo = sudo;
             host.labels = labels.into_iter().collect();
             if password_stdin {
-                store_password(&host)?;
+                store_secret(&host.name, &password_key(&host), "password")?;
+            }
+            if passphrase_stdin && let AuthMethod::Key { path } = &host.auth {
+                let key = SecretKey::KeyPassphrase { path: path.clone() };
+                store_secret(&host.name, &key, "key passphrase")?;
             }
             add(&path, host, replace)
         }
@@ -160,20 +169,20 @@ fn list(inv: &Inventory) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn store_password(host: &HostSpec) -> anyhow::Result<()> {
+/// Reads a secret from standard input and stores it in the OS keyring (never a file).
+fn store_secret(host: &str, key: &SecretKey, what: &str) -> anyhow::Result<()> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
-        .context("cannot read the password from standard input")?;
-    let password = Secret::new(text.trim_end_matches(['\n', '\r']));
-    if password.expose().is_empty() {
-        bail!("no password on standard input");
+        .with_context(|| format!("cannot read the {what} from standard input"))?;
+    let secret = Secret::new(text.trim_end_matches(['\n', '\r']));
+    if secret.expose().is_empty() {
+        bail!("no {what} on standard input");
     }
     let keyring = Keyring::open()?;
-    keyring.set(&password_key(host), &password)?;
+    keyring.set(key, &secret)?;
     eprintln!(
-        "password for {} stored in the {} keyring",
-        host.name,
+        "{what} for {host} stored in the {} keyring",
         keyring.backend()
     );
     Ok(())
@@ -211,10 +220,17 @@ fn remove(path: &Path, name: &str) -> anyhow::Result<()> {
     };
     let host = inv.hosts.remove(i);
     inv.save(path)?;
-    if host.auth == AuthMethod::Password
-        && let Err(e) = Keyring::open().and_then(|k| k.delete(&password_key(&host)))
+    // The host's secret goes with it (a key passphrase may serve other hosts too, but a
+    // stale secret in the keyring serves nobody well).
+    let secret = match &host.auth {
+        AuthMethod::Password => Some(password_key(&host)),
+        AuthMethod::Key { path } => Some(SecretKey::KeyPassphrase { path: path.clone() }),
+        AuthMethod::Agent => None,
+    };
+    if let Some(key) = secret
+        && let Err(e) = Keyring::open().and_then(|k| k.delete(&key))
     {
-        eprintln!("warning: the stored password could not be removed: {e}");
+        eprintln!("warning: the stored secret could not be removed: {e}");
     }
     println!("removed {name} from {}", path.display());
     Ok(())

@@ -31,6 +31,8 @@ pub struct HostForm {
     pub auth: AuthKind,
     pub key_path: String,
     pub password: String,
+    /// Passphrase of an encrypted key file; also only handed to the keyring.
+    pub passphrase: String,
     pub sudo: bool,
     pub labels: String,
     pub error: Option<String>,
@@ -45,6 +47,7 @@ impl HostForm {
             auth: AuthKind::Agent,
             key_path: String::new(),
             password: String::new(),
+            passphrase: String::new(),
             sudo: false,
             labels: String::new(),
             error: None,
@@ -64,6 +67,7 @@ impl HostForm {
             auth,
             key_path,
             password: String::new(),
+            passphrase: String::new(),
             sudo: h.sudo,
             labels: h
                 .labels
@@ -386,6 +390,15 @@ fn form_window(
                             }
                         });
                         ui.end_row();
+                        let l = ui.label("Key passphrase");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut form.passphrase)
+                                .password(true)
+                                .hint_text("only for encrypted keys"),
+                        )
+                        .labelled_by(l.id)
+                        .on_hover_text("Stored only in the OS keyring");
+                        ui.end_row();
                     }
                     AuthKind::Password => {
                         let l = ui.label("Password");
@@ -445,6 +458,12 @@ fn submit_form(view: &mut HostsView, path: &std::path::Path, cmds: &mut Vec<Comm
                 port: spec.port,
             },
             secret: Secret::new(std::mem::take(&mut form.password)),
+        });
+    }
+    if let (AuthMethod::Key { path }, false) = (&spec.auth, form.passphrase.is_empty()) {
+        cmds.push(Command::StoreSecret {
+            key: SecretKey::KeyPassphrase { path: path.clone() },
+            secret: Secret::new(std::mem::take(&mut form.passphrase)),
         });
     }
     inv.hosts.push(spec);

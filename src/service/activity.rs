@@ -19,9 +19,27 @@ pub(super) async fn load() -> Vec<Event> {
 }
 
 pub(super) async fn export() -> Vec<Event> {
+    save_as(
+        "Export the audit log as a shell script",
+        "swarmdeck-replay.sh",
+        0o755,
+        || {
+            let log = AuditLog::default_location().map_err(|e| e.to_string())?;
+            let entries = log.read().map_err(|e| e.to_string())?;
+            Ok(export_script(&entries).into_bytes())
+        },
+    )
+    .await
+}
+
+/// Asks where to save (native dialog), then writes what `contents` produces atomically.
+async fn save_as<F>(title: &str, file_name: &str, mode: u32, contents: F) -> Vec<Event>
+where
+    F: FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
+{
     let Some(file) = rfd::AsyncFileDialog::new()
-        .set_title("Export the audit log as a shell script")
-        .set_file_name("swarmdeck-replay.sh")
+        .set_title(title)
+        .set_file_name(file_name)
         .save_file()
         .await
     else {
@@ -30,20 +48,18 @@ pub(super) async fn export() -> Vec<Event> {
     let path = file.path().to_path_buf();
     let target = path.clone();
     let written = tokio::task::spawn_blocking(move || {
-        let log = AuditLog::default_location().map_err(|e| e.to_string())?;
-        let entries = log.read().map_err(|e| e.to_string())?;
-        crate::fsutil::write_atomic(&target, export_script(&entries).as_bytes(), 0o755)
-            .map_err(|e| e.to_string())
+        let bytes = contents()?;
+        crate::fsutil::write_atomic(&target, &bytes, mode).map_err(|e| e.to_string())
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
     match written {
         Ok(()) => vec![Event::Notice(Notice::info(format!(
-            "wrote {}",
+            "saved {}",
             path.display()
         )))],
         Err(e) => vec![Event::Notice(Notice::error(format!(
-            "cannot export to {}: {e}",
+            "cannot save {}: {e}",
             path.display()
         )))],
     }
@@ -82,31 +98,12 @@ pub(super) async fn open_bundle(path: Option<std::path::PathBuf>) -> Vec<Event> 
 }
 
 pub(super) async fn save_bundle(bundle: crate::snapshot::Bundle) -> Vec<Event> {
-    let Some(file) = rfd::AsyncFileDialog::new()
-        .set_title("Save a swarmdeck bundle")
-        .set_file_name("swarmdeck-bundle.json")
-        .save_file()
-        .await
-    else {
-        return Vec::new();
-    };
-    let path = file.path().to_path_buf();
-    let target = path.clone();
     // 0600: a bundle names hosts, addresses and firewall rules.
-    let written = tokio::task::spawn_blocking(move || {
-        crate::fsutil::write_atomic(&target, bundle.to_json().as_bytes(), 0o600)
-    })
+    save_as(
+        "Save a swarmdeck bundle",
+        "swarmdeck-bundle.json",
+        0o600,
+        move || Ok(bundle.to_json().into_bytes()),
+    )
     .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r.map_err(|e| e.to_string()));
-    match written {
-        Ok(()) => vec![Event::Notice(Notice::info(format!(
-            "saved {}",
-            path.display()
-        )))],
-        Err(e) => vec![Event::Notice(Notice::error(format!(
-            "cannot save {}: {e}",
-            path.display()
-        )))],
-    }
 }

@@ -261,3 +261,45 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     assert!(audit.contains("secnet") && audit.contains("drain"));
     assert!(!audit.contains("SWMTKN-"), "no join token in the audit log");
 }
+
+#[test]
+fn practice_lab_button_starts_a_lab_and_opens_it() {
+    if !common::lab::lab_available() {
+        return;
+    }
+    // The button always uses the lab named "practice": never take over one that a user has.
+    if swarmdeck::lab::load(swarmdeck::lab::DEFAULT_NAME).is_ok() {
+        eprintln!("NOT RUN: a lab named 'practice' already exists on this machine");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI machines start without labs"
+        );
+        return;
+    }
+    struct Down;
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = swarmdeck::lab::down(swarmdeck::lab::DEFAULT_NAME);
+        }
+    }
+    let _down = Down;
+    let mut h = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(|cc| SwarmdeckApp::new(&cc.egui_ctx, RunOptions::default()));
+    h.run_steps(2);
+    click(
+        &mut h,
+        "Start a practice lab (3 hosts on this machine, needs root)",
+    );
+    run_until(&mut h, "the practice lab's snapshot", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.hosts.len() == 3 && s.hosts.iter().all(|h| h.error.is_none()))
+    });
+    let lab = swarmdeck::lab::load(swarmdeck::lab::DEFAULT_NAME).expect("the lab is up");
+    assert_eq!(
+        h.state().state.source,
+        swarmdeck::ui::Source::Inventory(lab.inventory.clone())
+    );
+}

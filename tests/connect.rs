@@ -3,6 +3,9 @@
 
 mod common;
 
+use common::lab::inventory;
+use common::rt;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,23 +14,12 @@ use bollard::query_parameters::ListNetworksOptions;
 use common::lab::TestLab;
 use futures_util::future::join_all;
 use swarmdeck::docker::{DockerError, DockerHost, DockerOptions, Via};
-use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
+use swarmdeck::inventory::{AuthMethod, HostSpec};
 use swarmdeck::ssh::known_hosts::{self, KnownHosts};
 use swarmdeck::ssh::{
     HostKeyPolicy, NoSecrets, RemoteCommand, Secret, SecretRequest, SshError, SshOptions, SshPool,
     SshSession,
 };
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn inventory(lab: &TestLab) -> Inventory {
-    Inventory::load(&lab.inventory).expect("lab writes a valid inventory")
-}
 
 /// Options that read only the given known_hosts files and write `app` (never the
 /// user's real files).

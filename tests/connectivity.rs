@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::rt;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,13 +17,6 @@ use swarmdeck::inventory::Inventory;
 use swarmdeck::ssh::known_hosts::KnownHosts;
 use swarmdeck::ssh::{HostKeyPolicy, NoSecrets, SshOptions};
 use tokio_util::sync::CancellationToken;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn cluster(lab: &TestLab, app_kh: &std::path::Path) -> Cluster {
     let inv = Inventory::load(&lab.inventory).expect("lab inventory");

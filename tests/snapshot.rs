@@ -4,6 +4,9 @@
 
 mod common;
 
+use common::lab::inventory;
+use common::rt;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
@@ -24,17 +27,6 @@ use swarmdeck::ssh::{
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Scheduling slack on a busy 2-core machine: a bound on a timeout, not a benchmark.
 const MARGIN: Duration = Duration::from_millis(1500);
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn inventory(lab: &TestLab) -> Inventory {
-    Inventory::load(&lab.inventory).expect("lab writes a valid inventory")
-}
 
 fn opts(lab: &TestLab, app: &Path) -> SshOptions {
     SshOptions {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::rt;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -82,13 +84,6 @@ impl<'a> Cli<'a> {
             }
         }
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn cluster(lab: &TestLab) -> Cluster {

@@ -31,6 +31,11 @@ pub fn lab_available() -> bool {
     false
 }
 
+/// The inventory the lab wrote (hosts, key, known_hosts).
+pub fn inventory(lab: &TestLab) -> swarmdeck::inventory::Inventory {
+    swarmdeck::inventory::Inventory::load(&lab.inventory).expect("lab writes a valid inventory")
+}
+
 pub struct TestLab {
     pub lab: Lab,
     torn_down: bool,

@@ -2,3 +2,11 @@
 #![allow(dead_code)]
 
 pub mod lab;
+
+/// A multi-threaded runtime for one test (SSH sessions belong to the runtime that made them).
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

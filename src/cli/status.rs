@@ -1,6 +1,5 @@
 //! `swarmdeck status`: connect to every host and print the cluster snapshot.
 
-use crate::cluster::Cluster;
 use crate::snapshot::{ClusterSnapshot, Role};
 use std::path::Path;
 
@@ -20,9 +19,7 @@ pub fn run(
     inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    let (inv, source) = target.inventory(inventory)?;
-    let opts = target.ssh_options(&inv);
-    let cluster = Cluster::new(inv, source, opts, crate::secrets::ssh_source());
+    let cluster = super::bootstrap::connect(target, inventory)?;
     let snap = rt.block_on(cluster.snapshot());
     if args.json {
         println!("{}", snap.to_json());

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
+use bollard::models::NetworkInspect;
 use bollard::query_parameters::{
     EventsOptionsBuilder, InspectNetworkOptions, ListNetworksOptions, ListNodesOptions,
 };
@@ -15,7 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::docker::{DockerError, DockerHost};
 use crate::inventory::{HostSpec, Inventory};
-use crate::snapshot::{self, ClusterSnapshot, HostStatus, NetworkInfo, SwarmSummary};
+use crate::snapshot::{self, ClusterSnapshot, HostStatus, NetworkInfo, NodeInfo, SwarmSummary};
 use crate::ssh::{SecretSource, SshOptions, SshPool};
 
 /// Connections to every host of an inventory. Cheap to clone.
@@ -25,6 +27,7 @@ pub struct Cluster {
     source: String,
     pool: SshPool,
     engines: Arc<Mutex<HashMap<String, Docker>>>,
+    hint: Arc<Mutex<Option<Hint>>>,
 }
 
 impl Cluster {
@@ -39,6 +42,7 @@ impl Cluster {
             source: source.into(),
             pool: SshPool::new(opts, secrets),
             engines: Arc::default(),
+            hint: Arc::default(),
         }
     }
 
@@ -72,29 +76,197 @@ impl Cluster {
         self.engines.lock().await.remove(host);
     }
 
+    /// Makes the next snapshot read every host's `/info` again, as a cold one does.
+    pub async fn forget_engine_facts(&self) {
+        if let Some(h) = self.hint.lock().await.as_mut() {
+            h.hosts.clear();
+        }
+    }
+
+    /// The host's engine client if it is already connected (never connects).
+    async fn cached_engine(&self, host: &str) -> Option<Docker> {
+        self.pool.cached(host)?;
+        self.engines.lock().await.get(host).cloned()
+    }
+
     /// Connects to all hosts in parallel and gathers a snapshot. Hosts that fail are
     /// recorded with their error; the rest of the snapshot is still filled in.
+    ///
+    /// A cold snapshot takes three rounds: `info` on every host, then the swarm from a
+    /// manager, then each overlay's containers from every host. A warm one asks all three
+    /// at once, guessing the manager and overlays from the previous snapshot, and only
+    /// asks again what the guess got wrong. It also spares the hosts `GET /info` (which
+    /// makes a 20.10 engine run `runc --version`) while their engine facts provably still
+    /// hold: see [`still_holds`].
     pub async fn snapshot(&self) -> ClusterSnapshot {
         let mut snap = ClusterSnapshot::empty(self.source.clone());
-        let probes = join_all(self.inventory.hosts.iter().map(|h| self.probe_host(h))).await;
-        let mut live: Vec<(&HostSpec, Docker, HostStatus)> = Vec::new();
+        let hint = self.hint.lock().await.clone();
+        let (probes, early_view, early_attached) = tokio::join!(
+            join_all(
+                self.inventory
+                    .hosts
+                    .iter()
+                    .map(|h| self.probe_or_ping(h, hint.as_ref()))
+            ),
+            self.early_view(hint.as_ref()),
+            self.early_attachments(hint.as_ref()),
+        );
+        let mut live: Vec<Live> = Vec::new();
         for (host, probe) in self.inventory.hosts.iter().zip(probes) {
             match probe {
-                Ok((docker, status)) => live.push((host, docker, status)),
+                Ok(l) => live.push(l),
                 Err(e) => {
                     self.forget(&host.name).await;
                     snap.hosts.push(failed(host, &e.to_string()));
                 }
             }
         }
-        if let Some((host, docker)) = pick_manager(&live) {
-            self.read_swarm(&mut snap, host, &docker).await;
+        let view = match early_view {
+            // The guessed manager still answers for the swarm: its answer stands.
+            Some(v) if is_manager(&live, &v.swarm.answered_by) => Some(v),
+            _ => match pick_manager(&live) {
+                Some((host, docker)) => read_swarm(host, &docker).await,
+                None => None,
+            },
+        };
+        self.reread_stale(&mut live, &mut snap, hint.as_ref(), view.as_ref())
+            .await;
+        if let Some(v) = view {
+            snap.swarm = Some(v.swarm);
+            snap.nodes = v.nodes;
+            snap.networks = v.networks;
         }
-        attach_containers(&mut snap, &live).await;
-        snap.hosts.extend(live.into_iter().map(|(_, _, s)| s));
+        let attached = self.attachments(&snap, &live, early_attached).await;
+        attach_containers(&mut snap, &live, attached);
+        let hint = Hint::new(&snap, &live);
+        snap.hosts.extend(live.into_iter().map(|l| l.status));
         snap.hosts
             .sort_by_key(|h| self.inventory.hosts.iter().position(|i| i.name == h.host));
+        *self.hint.lock().await = hint;
         snap
+    }
+
+    /// `GET /info` on the host, or, when the previous snapshot's facts about it may be
+    /// reused (checked once the swarm is read), only `GET /swarm`.
+    async fn probe_or_ping<'a>(
+        &self,
+        host: &'a HostSpec,
+        hint: Option<&Hint>,
+    ) -> Result<Live<'a>, DockerError> {
+        let known = hint
+            .and_then(|h| h.hosts.get(&host.name))
+            .filter(|k| k.read_at.elapsed() < INFO_MAX_AGE && in_swarm(&k.status));
+        if let Some(known) = known
+            && let Some(docker) = self.cached_engine(&host.name).await
+        {
+            let seen = Membership::of(docker.inspect_swarm().await);
+            if seen != Membership::Unknown {
+                return Ok(Live {
+                    host,
+                    docker,
+                    status: known.status.clone(),
+                    read_at: known.read_at,
+                    checked: Some(seen),
+                });
+            }
+        }
+        self.probe_host(host).await
+    }
+
+    /// Reads `info` again on checked hosts whose previous facts the new swarm view does
+    /// not confirm.
+    async fn reread_stale(
+        &self,
+        live: &mut Vec<Live<'_>>,
+        snap: &mut ClusterSnapshot,
+        hint: Option<&Hint>,
+        view: Option<&SwarmView>,
+    ) {
+        let stale: Vec<usize> = (0..live.len())
+            .filter(|&i| match (&live[i].checked, hint, view) {
+                (None, _, _) => false,
+                (Some(seen), Some(h), Some(v)) => !still_holds(&live[i].status, seen, h, v),
+                _ => true,
+            })
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let reads = join_all(stale.iter().map(|&i| self.probe_host(live[i].host))).await;
+        for (&i, read) in stale.iter().zip(reads).rev() {
+            match read {
+                Ok(l) => live[i] = l,
+                Err(e) => {
+                    let host = live.remove(i).host;
+                    self.forget(&host.name).await;
+                    snap.hosts.push(failed(host, &e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// The swarm as the previous snapshot's manager sees it now, if still connected.
+    async fn early_view(&self, hint: Option<&Hint>) -> Option<SwarmView> {
+        let hint = hint?;
+        let host = self
+            .inventory
+            .hosts
+            .iter()
+            .find(|h| h.name == hint.manager)?;
+        let docker = self.cached_engine(&host.name).await?;
+        read_swarm(host, &docker).await
+    }
+
+    /// The previous snapshot's overlays inspected on every connected host.
+    async fn early_attachments(&self, hint: Option<&Hint>) -> Vec<Inspected> {
+        let Some(hint) = hint else {
+            return Vec::new();
+        };
+        let mut engines = Vec::new();
+        for host in &self.inventory.hosts {
+            if let Some(d) = self.cached_engine(&host.name).await {
+                engines.push((host.name.clone(), d));
+            }
+        }
+        inspect_overlays(&engines, &hint.overlays).await
+    }
+
+    /// Every live host's view of every overlay in `snap`: the early answers that still
+    /// apply, plus what the early round did not ask.
+    async fn attachments(
+        &self,
+        snap: &ClusterSnapshot,
+        live: &[Live<'_>],
+        early: Vec<Inspected>,
+    ) -> Vec<Inspected> {
+        let overlays = overlay_ids(snap);
+        let asked = |host: &str, id: &str| early.iter().any(|i| i.host == host && i.id == id);
+        let mut missing: Vec<((String, Docker), Vec<String>)> = Vec::new();
+        for Live {
+            host: h, docker: d, ..
+        } in live
+        {
+            let ids: Vec<String> = overlays
+                .iter()
+                .filter(|id| !asked(&h.name, id))
+                .cloned()
+                .collect();
+            if !ids.is_empty() {
+                missing.push(((h.name.clone(), d.clone()), ids));
+            }
+        }
+        let late = join_all(
+            missing
+                .iter()
+                .map(|(engine, ids)| inspect_overlays(std::slice::from_ref(engine), ids)),
+        )
+        .await;
+        let is_live = |host: &str| live.iter().any(|l| l.host.name == host);
+        early
+            .into_iter()
+            .chain(late.into_iter().flatten())
+            .filter(|i| is_live(&i.host) && overlays.contains(&i.id))
+            .collect()
     }
 
     /// Watches every host's Docker events (nodes, networks, containers) and sends the
@@ -135,50 +307,19 @@ impl Cluster {
         }
     }
 
-    async fn probe_host(&self, host: &HostSpec) -> Result<(Docker, HostStatus), DockerError> {
+    async fn probe_host<'a>(&self, host: &'a HostSpec) -> Result<Live<'a>, DockerError> {
         let docker = self.engine(host).await?;
         let info = docker.info().await.map_err(|source| DockerError::Api {
             host: host.name.clone(),
             source,
         })?;
-        Ok((
+        Ok(Live {
+            host,
             docker,
-            snapshot::host_from_info(&host.name, &host.address, &info),
-        ))
-    }
-
-    async fn read_swarm(&self, snap: &mut ClusterSnapshot, host: &HostSpec, docker: &Docker) {
-        // Independent requests, each on its own SSH channel: one round trip, not three.
-        let (nodes, networks, swarm) = tokio::join!(
-            docker.list_nodes(None::<ListNodesOptions>),
-            docker.list_networks(None::<ListNetworksOptions>),
-            docker.inspect_swarm(),
-        );
-        match (nodes, networks) {
-            (Ok(nodes), Ok(networks)) => {
-                snap.nodes = nodes.iter().map(snapshot::node_from_api).collect();
-                snap.nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
-                snap.networks = networks
-                    .iter()
-                    .filter(|n| n.scope.as_deref() == Some("swarm"))
-                    .map(snapshot::network_from_api)
-                    .collect();
-                snap.networks.sort_by(|a, b| a.name.cmp(&b.name));
-                let swarm = swarm.ok();
-                let cluster_id = swarm
-                    .as_ref()
-                    .and_then(|s| s.id.clone())
-                    .unwrap_or_default();
-                snap.swarm = Some(SwarmSummary {
-                    cluster_id,
-                    created_at: swarm.and_then(|s| s.created_at),
-                    answered_by: host.name.clone(),
-                });
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(host = %host.name, error = %e, "manager could not list the swarm");
-            }
-        }
+            status: snapshot::host_from_info(&host.name, &host.address, &info),
+            read_at: Instant::now(),
+            checked: None,
+        })
     }
 }
 
@@ -196,47 +337,412 @@ fn failed(host: &HostSpec, error: &str) -> HostStatus {
 }
 
 /// The first host that is an active manager able to answer for the cluster.
-fn pick_manager<'a>(live: &[(&'a HostSpec, Docker, HostStatus)]) -> Option<(&'a HostSpec, Docker)> {
+fn pick_manager<'a>(live: &[Live<'a>]) -> Option<(&'a HostSpec, Docker)> {
     live.iter()
-        .find(|(_, _, s)| s.control_available)
-        .map(|(h, d, _)| (*h, d.clone()))
+        .find(|l| l.status.control_available)
+        .map(|l| (l.host, l.docker.clone()))
 }
 
-/// Each host only sees its own containers on an overlay; ask every live host in parallel.
-async fn attach_containers(snap: &mut ClusterSnapshot, live: &[(&HostSpec, Docker, HostStatus)]) {
-    let overlays: Vec<String> = snap
-        .networks
+/// How long a host's `info` may be reused before it is read again regardless.
+const INFO_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// A host that answered in this snapshot.
+struct Live<'a> {
+    host: &'a HostSpec,
+    docker: Docker,
+    status: HostStatus,
+    /// When `status` was read with `GET /info`.
+    read_at: Instant,
+    /// Set when `status` is the previous snapshot's: what the host's `GET /swarm` said.
+    checked: Option<Membership>,
+}
+
+/// A host's own view of its swarm membership, from `GET /swarm` (cheap, unlike `/info`):
+/// managers answer with the swarm, other engines with a 503 whose text says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Membership {
+    Manager {
+        cluster_id: String,
+    },
+    Worker,
+    /// Not in a swarm, locked, or an answer not recognised: read `/info`.
+    Unknown,
+}
+
+impl Membership {
+    fn of(answer: Result<bollard::models::Swarm, bollard::errors::Error>) -> Membership {
+        use bollard::errors::Error::DockerResponseServerError;
+        match answer {
+            Ok(swarm) => Membership::Manager {
+                cluster_id: swarm.id.unwrap_or_default(),
+            },
+            // dockerd's errSwarmNotManager; any other text (not in a swarm, locked,
+            // another engine's wording) falls back to reading `/info`.
+            Err(DockerResponseServerError {
+                status_code: 503,
+                message,
+            }) if message.contains("Worker nodes can't be used") => Membership::Worker,
+            Err(_) => Membership::Unknown,
+        }
+    }
+}
+
+/// A host's facts as of the previous snapshot.
+#[derive(Debug, Clone)]
+struct Known {
+    status: HostStatus,
+    read_at: Instant,
+}
+
+/// What the previous snapshot found: the manager that answered, the swarm's nodes and
+/// overlays, and every live host's engine facts.
+#[derive(Debug, Clone)]
+struct Hint {
+    manager: String,
+    cluster_id: String,
+    nodes: Vec<NodeInfo>,
+    overlays: Vec<String>,
+    hosts: HashMap<String, Known>,
+}
+
+impl Hint {
+    fn new(snap: &ClusterSnapshot, live: &[Live<'_>]) -> Option<Hint> {
+        let swarm = snap.swarm.as_ref()?;
+        Some(Hint {
+            manager: swarm.answered_by.clone(),
+            cluster_id: swarm.cluster_id.clone(),
+            nodes: snap.nodes.clone(),
+            overlays: overlay_ids(snap),
+            hosts: live
+                .iter()
+                .map(|l| {
+                    let known = Known {
+                        status: l.status.clone(),
+                        read_at: l.read_at,
+                    };
+                    (l.host.name.clone(), known)
+                })
+                .collect(),
+        })
+    }
+}
+
+fn in_swarm(status: &HostStatus) -> bool {
+    status.error.is_none()
+        && status.swarm_state.as_deref() == Some("active")
+        && status.node_id.is_some()
+}
+
+/// Whether a host's engine facts from the previous snapshot still hold. The host itself
+/// says whether it is still a manager of this swarm or a worker (`seen`); the rest shows
+/// in the managers' node list: re-joining adds a node, promotion and demotion change a
+/// role, a stopped engine goes down, a rename or upgrade changes the node's hostname or
+/// engine version. So if the host's answer matches, the node list is exactly what it was
+/// and the host's node is ready and matches, the facts hold. Hosts outside the swarm are
+/// always read again (they could have joined another).
+fn still_holds(prev: &HostStatus, seen: &Membership, hint: &Hint, view: &SwarmView) -> bool {
+    let Some(id) = prev.node_id.as_deref() else {
+        return false;
+    };
+    let same_role = match seen {
+        Membership::Manager { cluster_id } => {
+            prev.control_available && *cluster_id == hint.cluster_id
+        }
+        Membership::Worker => !prev.control_available,
+        Membership::Unknown => false,
+    };
+    if !same_role
+        || !in_swarm(prev)
+        || view.swarm.cluster_id != hint.cluster_id
+        || view.nodes != hint.nodes
+    {
+        return false;
+    }
+    view.nodes.iter().any(|n| {
+        n.id == id
+            && n.is_ready()
+            && prev.engine_name.as_deref() == Some(n.hostname.as_str())
+            && prev.engine_version.as_deref() == Some(n.engine_version.as_str())
+            && prev.control_available == n.is_reachable_manager()
+    })
+}
+
+/// The swarm as one manager sees it.
+struct SwarmView {
+    swarm: SwarmSummary,
+    nodes: Vec<NodeInfo>,
+    networks: Vec<NetworkInfo>,
+}
+
+/// One host's answer about one overlay (`None`: it could not say, e.g. not attached).
+struct Inspected {
+    host: String,
+    id: String,
+    network: Option<NetworkInspect>,
+}
+
+fn overlay_ids(snap: &ClusterSnapshot) -> Vec<String> {
+    snap.networks
         .iter()
         .filter(|n| n.driver == "overlay" && !n.ingress)
         .map(|n| n.id.clone())
+        .collect()
+}
+
+fn is_manager(live: &[Live<'_>], host: &str) -> bool {
+    live.iter()
+        .any(|l| l.host.name == host && l.status.control_available)
+}
+
+/// Nodes, swarm-scoped networks and the swarm's identity from one manager.
+async fn read_swarm(host: &HostSpec, docker: &Docker) -> Option<SwarmView> {
+    // Independent requests, each on its own SSH channel: one round trip, not three.
+    let (nodes, networks, swarm) = tokio::join!(
+        docker.list_nodes(None::<ListNodesOptions>),
+        docker.list_networks(None::<ListNetworksOptions>),
+        docker.inspect_swarm(),
+    );
+    let (nodes, networks) = match (nodes, networks) {
+        (Ok(nodes), Ok(networks)) => (nodes, networks),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(host = %host.name, error = %e, "manager could not list the swarm");
+            return None;
+        }
+    };
+    let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_api).collect();
+    nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+    let mut networks: Vec<NetworkInfo> = networks
+        .iter()
+        .filter(|n| n.scope.as_deref() == Some("swarm"))
+        .map(snapshot::network_from_api)
         .collect();
-    let asks = live.iter().flat_map(|(h, d, s)| {
-        let node = s.engine_name.clone().unwrap_or_else(|| h.name.clone());
-        overlays.iter().map(move |id| {
-            let d = d.clone();
-            let node = node.clone();
-            let id = id.clone();
-            async move {
-                let found = d
-                    .inspect_network(&id, None::<InspectNetworkOptions>)
+    networks.sort_by(|a, b| a.name.cmp(&b.name));
+    let swarm = swarm.ok();
+    Some(SwarmView {
+        swarm: SwarmSummary {
+            cluster_id: swarm
+                .as_ref()
+                .and_then(|s| s.id.clone())
+                .unwrap_or_default(),
+            created_at: swarm.and_then(|s| s.created_at),
+            answered_by: host.name.clone(),
+        },
+        nodes,
+        networks,
+    })
+}
+
+/// Inspects each overlay on each host, all in parallel.
+async fn inspect_overlays(engines: &[(String, Docker)], ids: &[String]) -> Vec<Inspected> {
+    let asks = engines.iter().flat_map(|(host, d)| {
+        ids.iter().map(move |id| async move {
+            Inspected {
+                host: host.clone(),
+                id: id.clone(),
+                network: d
+                    .inspect_network(id, None::<InspectNetworkOptions>)
                     .await
-                    .map(|n| snapshot::attached_from_inspect(&node, &n))
-                    .unwrap_or_default();
-                (id, found)
+                    .ok(),
             }
         })
     });
-    for (id, found) in join_all(asks).await {
-        if let Some(net) = snap
-            .networks
-            .iter_mut()
-            .find(|n: &&mut NetworkInfo| n.id == id)
-        {
-            net.containers.extend(found);
+    join_all(asks).await
+}
+
+/// Each host only sees its own containers on an overlay: merge every host's answer.
+fn attach_containers(snap: &mut ClusterSnapshot, live: &[Live<'_>], answers: Vec<Inspected>) {
+    for answer in answers {
+        let Some(n) = answer.network else { continue };
+        let node = live
+            .iter()
+            .find(|l| l.host.name == answer.host)
+            .and_then(|l| l.status.engine_name.clone())
+            .unwrap_or_else(|| answer.host.clone());
+        if let Some(net) = snap.networks.iter_mut().find(|x| x.id == answer.id) {
+            net.containers
+                .extend(snapshot::attached_from_inspect(&node, &n));
         }
     }
     for net in &mut snap.networks {
         net.containers
             .sort_by(|a, b| (&a.node, &a.name).cmp(&(&b.node, &b.name)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Role;
+
+    fn node(id: &str, host: &str, role: Role, state: &str) -> NodeInfo {
+        NodeInfo {
+            id: id.into(),
+            hostname: host.into(),
+            role,
+            leader: false,
+            reachability: (role == Role::Manager).then(|| "reachable".into()),
+            availability: "active".into(),
+            state: state.into(),
+            address: "10.0.0.1".into(),
+            engine_version: "20.10.24".into(),
+            labels: Default::default(),
+        }
+    }
+
+    fn status(id: &str, host: &str, manager: bool) -> HostStatus {
+        HostStatus {
+            host: host.into(),
+            address: "10.0.0.1".into(),
+            engine_name: Some(host.into()),
+            engine_version: Some("20.10.24".into()),
+            swarm_state: Some("active".into()),
+            node_id: Some(id.into()),
+            control_available: manager,
+            error: None,
+        }
+    }
+
+    fn view(nodes: Vec<NodeInfo>, cluster: &str) -> SwarmView {
+        SwarmView {
+            swarm: SwarmSummary {
+                cluster_id: cluster.into(),
+                created_at: None,
+                answered_by: "a".into(),
+            },
+            nodes,
+            networks: Vec::new(),
+        }
+    }
+
+    fn hint(nodes: Vec<NodeInfo>) -> Hint {
+        Hint {
+            manager: "a".into(),
+            cluster_id: "c1".into(),
+            nodes,
+            overlays: Vec::new(),
+            hosts: HashMap::new(),
+        }
+    }
+
+    fn nodes() -> Vec<NodeInfo> {
+        vec![
+            node("n1", "a", Role::Manager, "ready"),
+            node("n2", "b", Role::Worker, "ready"),
+        ]
+    }
+
+    const MANAGER: &Membership = &Membership::Manager {
+        cluster_id: String::new(),
+    };
+
+    fn manager() -> Membership {
+        Membership::Manager {
+            cluster_id: "c1".into(),
+        }
+    }
+
+    #[test]
+    fn facts_hold_while_the_host_and_the_node_list_agree() {
+        let h = hint(nodes());
+        let v = view(nodes(), "c1");
+        assert!(still_holds(&status("n1", "a", true), &manager(), &h, &v));
+        assert!(still_holds(
+            &status("n2", "b", false),
+            &Membership::Worker,
+            &h,
+            &v
+        ));
+    }
+
+    #[test]
+    fn the_hosts_own_answer_overrules_the_node_list() {
+        let h = hint(nodes());
+        let v = view(nodes(), "c1");
+        // b left (its node is still "ready" until the managers notice).
+        let b = status("n2", "b", false);
+        assert!(!still_holds(&b, &Membership::Unknown, &h, &v));
+        // b became a manager, of this swarm or of another one.
+        assert!(!still_holds(&b, &manager(), &h, &v));
+        assert!(!still_holds(&status("n1", "a", true), MANAGER, &h, &v));
+        // a was demoted.
+        assert!(!still_holds(
+            &status("n1", "a", true),
+            &Membership::Worker,
+            &h,
+            &v
+        ));
+    }
+
+    #[test]
+    fn swarm_answers_are_classified() {
+        use bollard::errors::Error::DockerResponseServerError;
+        let swarm = bollard::models::Swarm {
+            id: Some("c1".into()),
+            ..Default::default()
+        };
+        assert_eq!(Membership::of(Ok(swarm)), manager());
+        let refused = |message: &str| {
+            Membership::of(Err(DockerResponseServerError {
+                status_code: 503,
+                message: message.into(),
+            }))
+        };
+        assert_eq!(
+            refused(
+                "This node is not a swarm manager. Worker nodes can't be used to view or \
+                 modify cluster state. Please run this command on a manager node or promote \
+                 the current node to a manager."
+            ),
+            Membership::Worker
+        );
+        assert_eq!(
+            refused(
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker \
+                 swarm join\" to connect this node to swarm and try again."
+            ),
+            Membership::Unknown
+        );
+        assert_eq!(
+            refused("Swarm is encrypted and needs to be unlocked before it can be used."),
+            Membership::Unknown
+        );
+    }
+
+    #[test]
+    fn any_change_in_the_node_list_means_reading_again() {
+        let h = hint(nodes());
+        let (w, m) = (&Membership::Worker, &manager());
+        let b = status("n2", "b", false);
+        let a = status("n1", "a", true);
+        // b left and joined again: its old node is down, a new one appeared.
+        let mut rejoined = nodes();
+        rejoined[1].state = "down".into();
+        rejoined.push(node("n3", "b", Role::Worker, "ready"));
+        assert!(!still_holds(&b, w, &h, &view(rejoined, "c1")));
+        // b promoted.
+        let mut promoted = nodes();
+        promoted[1] = node("n2", "b", Role::Manager, "ready");
+        assert!(!still_holds(&b, w, &h, &view(promoted, "c1")));
+        // a's engine upgraded.
+        let mut upgraded = nodes();
+        upgraded[0].engine_version = "24.0.7".into();
+        assert!(!still_holds(&a, m, &h, &view(upgraded, "c1")));
+        // Another swarm answered.
+        assert!(!still_holds(&a, m, &h, &view(nodes(), "c2")));
+    }
+
+    #[test]
+    fn facts_that_disagree_with_the_list_are_read_again() {
+        let h = hint(nodes());
+        let v = view(nodes(), "c1");
+        // Unknown node id, a manager flag the list contradicts, a renamed engine.
+        let m = &manager();
+        assert!(!still_holds(&status("n9", "a", true), m, &h, &v));
+        assert!(!still_holds(&status("n2", "b", true), m, &h, &v));
+        assert!(!still_holds(&status("n1", "x", true), m, &h, &v));
+        // Hosts outside the swarm are always read.
+        let mut outside = status("n1", "a", true);
+        outside.swarm_state = Some("inactive".into());
+        assert!(!still_holds(&outside, m, &h, &v));
     }
 }

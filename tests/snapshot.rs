@@ -542,3 +542,92 @@ fn bench_bootstrap_produces_both_contenders() {
         );
     }
 }
+
+/// Warm snapshots reuse a host's engine facts only while the host and the managers' node
+/// list confirm them: leaving, re-joining, promotion and demotion each show up, and a warm
+/// snapshot ends up agreeing with a cold one.
+#[test]
+fn warm_snapshots_follow_membership_changes() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    form_swarm(&lab);
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let new_cluster = || {
+        Cluster::new(
+            inv.clone(),
+            "lab",
+            opts(&lab, &tmp.path().join("kh")),
+            Arc::new(NoSecrets),
+        )
+    };
+    let cluster = new_cluster();
+    let cold = rt.block_on(cluster.snapshot());
+    let warm = rt.block_on(cluster.snapshot());
+    assert_eq!(cold.hosts, warm.hosts);
+    assert_eq!(cold.nodes, warm.nodes);
+    let old_id = warm.hosts[2]
+        .node_id
+        .clone()
+        .expect("node3 is in the swarm");
+
+    // Polls warm snapshots until `done` holds; returns the snapshot and how long it took.
+    let until = |what: &str, done: &dyn Fn(&swarmdeck::snapshot::ClusterSnapshot) -> bool| {
+        let t = Instant::now();
+        loop {
+            let snap = rt.block_on(cluster.snapshot());
+            if done(&snap) {
+                eprintln!("{what}: seen by a warm snapshot after {:?}", t.elapsed());
+                return snap;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "{what}: warm snapshots never showed it: {:?}",
+                snap.hosts
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    lab.ssh_ok("node3", &["docker", "swarm", "leave"]);
+    until("node3 left", &|s| {
+        s.hosts[2].swarm_state.as_deref() == Some("inactive") && s.hosts[2].node_id.is_none()
+    });
+
+    let token = Secret::new(ssh_quiet(
+        &lab,
+        "node1",
+        "docker swarm join-token -q worker",
+        "",
+    ));
+    ssh_quiet(
+        &lab,
+        "node3",
+        &format!(
+            "docker swarm join --advertise-addr {} --token \"$(cat)\" {}:2377 >/dev/null",
+            lab.hosts[2].ip, lab.hosts[0].ip
+        ),
+        token.expose(),
+    );
+    let snap = until("node3 re-joined", &|s| {
+        s.hosts[2]
+            .node_id
+            .as_ref()
+            .is_some_and(|id| *id != old_id && s.nodes.iter().any(|n| n.id == *id))
+    });
+    assert_eq!(snap.hosts[2].swarm_state.as_deref(), Some("active"));
+
+    lab.ssh_ok("node1", &["docker", "node", "promote", "node2"]);
+    until("node2 promoted", &|s| s.hosts[1].control_available);
+    lab.ssh_ok("node1", &["docker", "node", "demote", "node2"]);
+    until("node2 demoted", &|s| !s.hosts[1].control_available);
+
+    // Whatever the warm snapshots reused, they agree with a cold read now.
+    let warm = rt.block_on(cluster.snapshot());
+    let cold = rt.block_on(new_cluster().snapshot());
+    assert_eq!(warm.hosts, cold.hosts);
+    assert_eq!(warm.nodes, cold.nodes);
+    assert!(!warm.to_json().contains("SWMTKN-"));
+}

@@ -4,8 +4,10 @@
 //! - cold `status`: a new [`Cluster`] per round (SSH connect + Engine API negotiation +
 //!   snapshot of every host) vs a script running `docker -H ssh://…` `info`, `node ls` and
 //!   `network ls` per host one after another, and vs ONE such docker command;
-//! - warm refresh: further snapshots on the same `Cluster`;
-//! - connect + `info` to many hosts in parallel vs to one host.
+//! - warm refresh: further snapshots on the same `Cluster` (as the app refreshes), and the
+//!   same with every host's `/info` read again;
+//! - connect + `info` to many hosts in parallel vs to one host, with the CPU time the lab
+//!   hosts' sshd and dockerd spent on it (they share this machine's cores with us).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,10 +32,11 @@ const MANY_FACTOR: f64 = 2.0;
 const COLD_FACTOR: f64 = 0.5;
 
 /// Row keys, in table order.
-pub const ROWS: [&str; 5] = [
+pub const ROWS: [&str; 6] = [
     "cold-vs-script",
     "cold-vs-one-command",
     "warm-refresh",
+    "warm-refresh-full",
     "warm-vs-script",
     "many-vs-one",
 ];
@@ -99,6 +102,79 @@ fn check(snap: &ClusterSnapshot, hosts: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CPU time used by the lab hosts' sshd and dockerd, with the children they reaped (SSH
+/// sessions, `runc --version`).
+fn hosts_cpu(lab: &crate::lab::Lab) -> Duration {
+    lab.hosts
+        .iter()
+        .flat_map(|h| [h.pids.sshd, h.pids.dockerd])
+        .flatten()
+        .map(process_cpu)
+        .sum()
+}
+
+/// utime + stime + cutime + cstime of a process (fields 14-17 of /proc/PID/stat).
+fn process_cpu(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // The command name may hold spaces and parentheses: count fields after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&hz| hz > 0)
+        .unwrap_or(100);
+    Duration::from_secs_f64(ticks as f64 / hz as f64)
+}
+
+/// CPU time this process has used.
+fn own_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::ZERO, |u| {
+        let t = |tv: nix::sys::time::TimeVal| {
+            Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
+        };
+        t(u.user_time()) + t(u.system_time())
+    })
+}
+
+/// One "connect + info" round: wall time, and CPU time of the lab hosts and of swarmdeck.
+struct ManyRound {
+    wall: Duration,
+    hosts_cpu: Duration,
+    own_cpu: Duration,
+}
+
+fn measured_round(
+    rt: &tokio::runtime::Runtime,
+    lab: &crate::lab::Lab,
+    hosts: &[HostSpec],
+    inv: &Inventory,
+    opts: &SshOptions,
+) -> anyhow::Result<ManyRound> {
+    let (h0, o0) = (hosts_cpu(lab), own_cpu());
+    let wall = connect_and_info(rt, hosts, inv, opts)?;
+    let own = own_cpu().saturating_sub(o0);
+    // Let sshd reap the closed sessions, so their CPU time is counted.
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(ManyRound {
+        wall,
+        hosts_cpu: hosts_cpu(lab).saturating_sub(h0),
+        own_cpu: own,
+    })
+}
+
+fn median_of(v: Vec<Duration>) -> Duration {
+    Summary::new(v).median()
+}
+
 /// Connect (SSH + Engine API) and `info` on every host in parallel, on a fresh cluster.
 fn connect_and_info(
     rt: &tokio::runtime::Runtime,
@@ -129,6 +205,37 @@ fn connect_and_info(
         }
         Ok(elapsed)
     })
+}
+
+/// What the lab hosts themselves cost: on a machine whose cores also run every lab host,
+/// their CPU time bounds the wall time from below.
+fn cpu_note(one: &[ManyRound], many: &[ManyRound], m: usize) -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(1);
+    let med = |rounds: &[ManyRound], f: fn(&ManyRound) -> Duration| {
+        median_of(rounds.iter().map(f).collect())
+    };
+    let (h1, hm) = (med(one, |r| r.hosts_cpu), med(many, |r| r.hosts_cpu));
+    let (o1, om) = (med(one, |r| r.own_cpu), med(many, |r| r.own_cpu));
+    let floor = hm / cpus as u32;
+    let wall1 = med(one, |r| r.wall);
+    format!(
+        "CPU per connect + info round (medians): the lab hosts' sshd + dockerd used {} for 1 \
+         host and {} for {m}; swarmdeck used {} and {}. The {m} hosts share this machine's \
+         {cpus} CPUs, so their own work alone needs at least {} of wall time ({:.1}× the \
+         1-host round): on real hosts, each with its own CPU, that part runs in parallel",
+        fmt_duration(h1),
+        fmt_duration(hm),
+        fmt_duration(o1),
+        fmt_duration(om),
+        fmt_duration(floor),
+        if wall1.is_zero() {
+            0.0
+        } else {
+            floor.as_secs_f64() / wall1.as_secs_f64()
+        }
+    )
 }
 
 impl ConnectBench {
@@ -178,8 +285,8 @@ impl ConnectBench {
             cli.version,
             cli.ssh.display()
         ));
-        let (mut cold, mut warm, mut script, mut single) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut cold, mut warm, mut warm_full, mut script, mut single) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut hung = 0;
         for round in 1..=self.rounds {
             progress(&format!("{n} hosts: round {round}/{}", self.rounds));
@@ -192,6 +299,13 @@ impl ConnectBench {
                 let t = Instant::now();
                 let snap = rt.block_on(cluster.snapshot());
                 warm.push(t.elapsed());
+                check(&snap, n)?;
+            }
+            for _ in 0..self.warm_per_round {
+                rt.block_on(cluster.forget_engine_facts());
+                let t = Instant::now();
+                let snap = rt.block_on(cluster.snapshot());
+                warm_full.push(t.elapsed());
                 check(&snap, n)?;
             }
             rt.block_on(cluster.pool().close_all());
@@ -242,19 +356,30 @@ impl ConnectBench {
         let (mut one, mut many) = (Vec::new(), Vec::new());
         for round in 1..=self.rounds {
             progress(&format!("1 vs {m} hosts: round {round}/{}", self.rounds));
-            one.push(connect_and_info(rt, &inv_m.hosts[..1], &inv_m, &opts_m)?);
-            many.push(connect_and_info(rt, &inv_m.hosts, &inv_m, &opts_m)?);
+            one.push(measured_round(
+                rt,
+                &lab.lab,
+                &inv_m.hosts[..1],
+                &inv_m,
+                &opts_m,
+            )?);
+            many.push(measured_round(rt, &lab.lab, &inv_m.hosts, &inv_m, &opts_m)?);
         }
         progress(&format!("tearing down lab {}", lab.lab.name));
         lab.down()?;
 
-        let (cold, warm, script, single) = (
+        let (cold, warm, warm_full, script, single) = (
             Summary::new(cold),
             Summary::new(warm),
+            Summary::new(warm_full),
             Summary::new(script),
             Summary::new(single),
         );
-        let (one, many) = (Summary::new(one), Summary::new(many));
+        notes.push(cpu_note(&one, &many, m));
+        let (one, many) = (
+            Summary::new(one.iter().map(|r| r.wall).collect()),
+            Summary::new(many.iter().map(|r| r.wall).collect()),
+        );
         let script_name = format!("docker CLI script: {n}× (info, node ls, network ls)");
         let cold_name = format!("cold status, {n} hosts (new Cluster: connect + snapshot)");
         let warm_name = format!("warm refresh, {n} hosts (same Cluster)");
@@ -296,13 +421,20 @@ impl ConnectBench {
             },
             Row {
                 key: ROWS[3],
+                what: format!("warm refresh, {n} hosts, every host's /info read again"),
+                ours: warm_full,
+                baseline: None,
+                target: None,
+            },
+            Row {
+                key: ROWS[4],
                 what: warm_name,
                 ours: warm,
                 baseline: Some((script_name, script)),
                 target: None,
             },
             Row {
-                key: ROWS[4],
+                key: ROWS[5],
                 what: format!("connect + info, {m} hosts in parallel"),
                 ours: many.clone(),
                 baseline: Some(("connect + info, 1 host".into(), one.clone())),
@@ -317,6 +449,13 @@ impl ConnectBench {
              ratio = swarmdeck / compared (below 1 is faster)",
             self.rounds, self.warm_per_round
         ));
+        notes.push(
+            "a warm refresh reads the swarm (nodes, networks, every host's overlay \
+             containers) each time; a host's /info (which makes a 20.10 engine run `runc \
+             --version`) is reused only while the host's GET /swarm and the managers' node \
+             list confirm it, and for at most 30 s"
+                .into(),
+        );
         notes.push(format!(
             "the {n}-host swarm lab and the {m}-host lab ran one after the other on this \
              machine ({} CPUs); timings are noisy, compare within one run",

@@ -9,9 +9,9 @@
 //! hyper's HTTP/1 client speaks over the channel; the request gets a `Host` header (Docker
 //! answers `400 missing required Host header` otherwise) and an origin-form target.
 //!
-//! The API version is negotiated from the unversioned `GET /version` (engines reject a
-//! versioned path newer than they support, so bollard's default 1.53 cannot be sent to a
-//! 20.10 engine first), then confirmed with `Docker::negotiate_version`.
+//! The API version is taken from the unversioned `GET /_ping`'s `Api-Version` header
+//! (engines reject a versioned path newer than they support, so bollard's default 1.53
+//! cannot be sent to a 20.10 engine first): the lower of the engine's and bollard's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -257,13 +257,25 @@ impl SshTransport {
             .map_err(|e| bollard::errors::Error::HyperResponseError { err: e })
     }
 
-    /// Unversioned `GET /version`: works whatever API range the engine supports.
-    async fn probe_version(&self) -> Result<bollard::models::SystemVersion, String> {
-        let req = Request::get("http://docker/version")
+    /// Unversioned `GET /_ping`: works whatever API range the engine supports, costs the
+    /// daemon next to nothing (`/version` runs `runc --version` on 20.10), and its headers
+    /// say the API version (`Api-Version`) and the engine (`Server: Docker/20.10.24 (linux)`).
+    async fn ping(&self) -> Result<Ping, String> {
+        let req = Request::get("http://docker/_ping")
             .body(bollard::body_full(Bytes::new()))
             .map_err(|e| e.to_string())?;
         let resp = self.send(req).await.map_err(|e| e.to_string())?;
         let status = resp.status();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let ping = Ping {
+            api_version: header("api-version"),
+            server: header("server"),
+        };
         let body = resp
             .into_body()
             .collect()
@@ -272,11 +284,27 @@ impl SshTransport {
             .to_bytes();
         if !status.is_success() {
             return Err(format!(
-                "GET /version answered {status}: {}",
+                "GET /_ping answered {status}: {}",
                 String::from_utf8_lossy(&body).trim()
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| format!("GET /version: bad JSON: {e}"))
+        Ok(ping)
+    }
+}
+
+/// What `GET /_ping` says in its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ping {
+    api_version: Option<String>,
+    server: Option<String>,
+}
+
+impl Ping {
+    /// "Docker/20.10.24+dfsg1 (linux)" → "20.10.24+dfsg1".
+    fn engine_version(&self) -> Option<String> {
+        let server = self.server.as_deref()?;
+        let rest = server.strip_prefix("Docker/")?;
+        Some(rest.split_whitespace().next()?.to_string())
     }
 }
 
@@ -450,7 +478,7 @@ impl DockerHost {
         let via = Via::DialStdio { sudo };
         tracing::info!(%host, %via, "using the docker CLI's dial-stdio for the Engine API");
         let t = SshTransport::new(session.clone(), via);
-        match t.probe_version().await {
+        match t.ping().await {
             Ok(_) => Self::finish(t, opts).await,
             Err(probe_err) => {
                 tracing::debug!(%host, "dial-stdio probe failed: {probe_err}");
@@ -462,22 +490,19 @@ impl DockerHost {
     async fn finish(t: SshTransport, opts: &DockerOptions) -> Result<DockerLink, DockerError> {
         let host = t.session.name().to_string();
         let via = t.via.clone();
-        let v = t
-            .probe_version()
-            .await
-            .map_err(|message| DockerError::Protocol {
-                host: host.clone(),
-                via: via.clone(),
-                message,
-            })?;
-        let server = v
+        let ping = t.ping().await.map_err(|message| DockerError::Protocol {
+            host: host.clone(),
+            via: via.clone(),
+            message,
+        })?;
+        let server = ping
             .api_version
             .as_deref()
             .and_then(parse_api_version)
             .ok_or_else(|| DockerError::Protocol {
                 host: host.clone(),
                 via: via.clone(),
-                message: "GET /version has no ApiVersion".into(),
+                message: "GET /_ping has no Api-Version header".into(),
             })?;
         let ours = *bollard::API_DEFAULT_VERSION;
         let start = if server < ours { server } else { ours };
@@ -496,21 +521,13 @@ impl DockerHost {
             host: host.clone(),
             source,
         })?;
-        // Confirms the versioned path works end to end (and never upgrades).
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|source| DockerError::Api {
-                host: host.clone(),
-                source,
-            })?;
         let api_version = docker.client_version();
         tracing::debug!(%host, %via, api = %format!("{}.{}", api_version.major_version, api_version.minor_version), "Docker API connected");
         Ok(DockerLink {
             docker,
             via,
             api_version,
-            engine_version: v.version,
+            engine_version: ping.engine_version(),
         })
     }
 }
@@ -526,6 +543,20 @@ mod tests {
         assert!(parse_api_version("1").is_none());
         assert!(parse_api_version("x.y").is_none());
         assert!(parse_api_version("1.41").unwrap() < *bollard::API_DEFAULT_VERSION);
+    }
+
+    #[test]
+    fn engine_version_from_the_server_header() {
+        let ping = |server: Option<&str>| Ping {
+            api_version: Some("1.41".into()),
+            server: server.map(str::to_string),
+        };
+        assert_eq!(
+            ping(Some("Docker/20.10.24+dfsg1 (linux)")).engine_version(),
+            Some("20.10.24+dfsg1".into())
+        );
+        assert_eq!(ping(Some("nginx")).engine_version(), None);
+        assert_eq!(ping(None).engine_version(), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod exec;
 pub mod known_hosts;
 pub mod pool;
+pub mod tcp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -409,10 +410,7 @@ impl std::fmt::Debug for SshSession {
     }
 }
 
-async fn tcp_connect(
-    host: &HostSpec,
-    timeout: Duration,
-) -> Result<tokio::net::TcpStream, SshError> {
+async fn tcp_connect(host: &HostSpec, timeout: Duration) -> Result<tcp::QuickAckStream, SshError> {
     let addr_str = format!("{}:{}", host.address, host.port);
     let unreachable = |reason: String| SshError::Unreachable {
         host: host.name.clone(),
@@ -433,10 +431,7 @@ async fn tcp_connect(
     let mut last = String::new();
     for a in addrs {
         match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(a)).await {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
+            Ok(Ok(s)) => return Ok(tcp::QuickAckStream::new(s)),
             Ok(Err(e)) => {
                 last = match e.kind() {
                     std::io::ErrorKind::ConnectionRefused => {

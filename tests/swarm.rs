@@ -60,6 +60,53 @@ impl<'a> Cli<'a> {
         (out.status.success(), text)
     }
 
+    /// Runs with `stdin` as input; what it prints is checked like any other output.
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> (bool, String) {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+            .arg("--inventory")
+            .arg(&self.lab.inventory)
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("SWARMDECK_AUDIT_LOG", &self.audit)
+            .env_remove("SWARMDECK_LOG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("$ swarmdeck {} < (stdin)\n{text}", args.join(" "));
+        self.seen.borrow_mut().push_str(&text);
+        (out.status.success(), text)
+    }
+
+    /// Stdout of a command that prints a secret on purpose: kept out of the test output
+    /// and of the leak check.
+    fn secret(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+            .arg("--inventory")
+            .arg(&self.lab.inventory)
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("SWARMDECK_AUDIT_LOG", &self.audit)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "swarmdeck {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let (ok, text) = self.run(args);
         assert!(ok, "swarmdeck {args:?} failed:\n{text}");
@@ -660,4 +707,110 @@ fn partial_plan_then_recomputed_plan_finishes() {
     let text = audit_text(audit.path());
     assert!(!text.contains("SWMTKN-"), "{text}");
     assert_eq!(text.lines().count(), 4);
+}
+
+/// Autolock end to end: bootstrap with --autolock, join-token rotation (the old token stops
+/// working), unlock-key rotation, a restarted manager that comes back locked, refused with
+/// the old key and unlocked with the new one through `swarmdeck swarm unlock`.
+#[test]
+fn autolock_rotation_and_unlock() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+    cli.ok(&["bootstrap", "--managers", "1", "--autolock", "--yes"]);
+    let quiet = |host: &str, words: &[&str]| {
+        let out = lab.ssh(host, words);
+        assert!(out.status.success(), "{host}: {:?} failed", words);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let autolock = quiet(
+        "node1",
+        &[
+            "docker",
+            "info",
+            "--format",
+            "{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}",
+        ],
+    );
+    assert_eq!(autolock, "true");
+
+    // Join-token rotation: the old worker token no longer lets a host in.
+    let old_token = quiet("node1", &["docker", "swarm", "join-token", "-q", "worker"]);
+    let text = cli.ok(&["swarm", "join-token", "worker", "--rotate", "--yes"]);
+    assert!(text.contains("rotate the worker join token"), "{text}");
+    let new_token = quiet("node1", &["docker", "swarm", "join-token", "-q", "worker"]);
+    assert!(new_token.starts_with("SWMTKN-") && new_token != old_token);
+    quiet("node3", &["docker", "swarm", "leave"]);
+    let join = format!(
+        "docker swarm join --token \"$(cat)\" {}:2377",
+        lab.hosts[0].ip
+    );
+    let mut cmd = lab.lab.ssh_command("node3", &[join]).unwrap();
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(old_token.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "the rotated-out token still joined node3"
+    );
+    // swarmdeck fetches the current token itself.
+    let text = cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
+    assert!(text.contains("join node3"), "{text}");
+    assert_eq!(local_state(&lab, "node3"), "active");
+
+    // Unlock-key rotation.
+    let key1 = cli.secret(&["swarm", "unlock-key", "--show-unlock-key"]);
+    assert!(key1.starts_with("SWMKEY-"));
+    cli.ok(&["swarm", "unlock-key", "--rotate", "--yes"]);
+    let key2 = cli.secret(&["swarm", "unlock-key", "--show-unlock-key"]);
+    assert!(key2.starts_with("SWMKEY-") && key2 != key1);
+
+    // The manager restarts: locked until unlocked.
+    let argv = kill_dockerd(&lab, 0);
+    restart_dockerd(&lab, 0, &argv);
+    wait_for("node1 locked", Duration::from_secs(30), || {
+        local_state(&lab, "node1") == "locked"
+    });
+    let text = cli.ok(&["status"]);
+    assert!(text.contains("locked"), "{text}");
+    let text = cli.fails(&["bootstrap", "--managers", "1", "--yes"]);
+    assert!(text.contains("swarmdeck swarm unlock node1"), "{text}");
+    let text = cli.fails(&["swarm", "unlock", "node1", "--unlock-key-stdin", "--yes"]);
+    assert!(text.contains("does not hold an unlock key"), "{text}");
+    let (ok, text) = cli.run_with_stdin(
+        &["swarm", "unlock", "node1", "--unlock-key-stdin", "--yes"],
+        &key1,
+    );
+    assert!(!ok, "the rotated-out key unlocked node1: {text}");
+    assert!(text.contains("node1"), "{text}");
+    assert_eq!(local_state(&lab, "node1"), "locked");
+    let (ok, text) = cli.run_with_stdin(
+        &["swarm", "unlock", "node1", "--unlock-key-stdin", "--yes"],
+        &key2,
+    );
+    assert!(ok, "{text}");
+    wait_for("node1 active", Duration::from_secs(30), || {
+        local_state(&lab, "node1") == "active"
+    });
+    let text = cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
+    assert!(text.contains("nothing to do"), "{text}");
+
+    let audit = audit_text(&cli.audit);
+    assert!(audit.contains("unlock the swarm on node1"), "{audit}");
+    assert!(audit.contains("rotate the unlock key"), "{audit}");
+    for secret in [&old_token, &new_token, &key1, &key2] {
+        assert!(!audit.contains(secret.as_str()));
+        assert!(!cli.seen.borrow().contains(secret.as_str()));
+    }
+    cli.assert_no_secrets();
 }

@@ -1,6 +1,6 @@
-//! `swarmdeck node …`, `network create` and `swarm join-token|unlock-key`: quorum-safe node
-//! actions, overlays and secret rotation. Tokens are never printed; the unlock key only
-//! with `--show-unlock-key`.
+//! `swarmdeck node …`, `network create` and `swarm join-token|unlock-key|unlock`:
+//! quorum-safe node actions, overlays, secret rotation and unlocking. Tokens are never
+//! printed; the unlock key only with `--show-unlock-key`, and it is read only from stdin.
 
 use std::path::Path;
 
@@ -163,6 +163,62 @@ pub enum SwarmCommand {
         #[command(flatten)]
         apply: ApplyArgs,
     },
+    /// Unlock a manager that restarted with autolock on (the key is read from stdin).
+    Unlock {
+        /// The locked host (its inventory name).
+        host: String,
+        /// Read the unlock key from stdin (the only way: keys never go on command lines).
+        #[arg(long, required = true)]
+        unlock_key_stdin: bool,
+        #[command(flatten)]
+        apply: ApplyArgs,
+    },
+}
+
+/// `swarm unlock`: works on a host no manager can answer for (it is the locked one).
+fn unlock_cmd(
+    host: &str,
+    apply: &ApplyArgs,
+    target: &TargetArgs,
+    inventory: Option<&Path>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let key = read_unlock_key(std::io::stdin().lock())?;
+    let cluster = connect(target, inventory)?;
+    if cluster.inventory().host(host).is_none() {
+        bail!("no host {host:?} in the inventory");
+    }
+    println!(
+        "plan:\n  [{host}] unlock the swarm on {host}\n      $ {}",
+        swarm::ops::UNLOCK_CLI
+    );
+    if !apply.yes {
+        println!("\nnot applied: run again with --yes to apply these steps");
+        return Ok(());
+    }
+    let audit = apply.audit()?;
+    rt.block_on(swarm::ops::unlock(&cluster, host, &key, &audit))
+        .map_err(err)?;
+    println!("{host}: unlocked");
+    Ok(())
+}
+
+/// The unlock key from `input`: one line with the key's prefix. Never echoed back, even
+/// when wrong.
+fn read_unlock_key(mut input: impl std::io::Read) -> anyhow::Result<crate::redact::Secret> {
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .map_err(|e| anyhow::anyhow!("reading the unlock key from stdin: {e}"))?;
+    let key = text.trim();
+    if !key.starts_with("SWMKEY-") || key.contains(char::is_whitespace) {
+        bail!(
+            "stdin does not hold an unlock key (one line, as `docker swarm unlock-key -q` \
+             prints it); get it from an unlocked manager with `swarmdeck swarm unlock-key \
+             --show-unlock-key`"
+        );
+    }
+    Ok(crate::redact::Secret::new(key.to_string()))
 }
 
 pub fn swarm_cmd(
@@ -171,6 +227,12 @@ pub fn swarm_cmd(
     inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
+    if let SwarmCommand::Unlock { host, apply, .. } = &args.command {
+        return unlock_cmd(host, apply, target, inventory, rt);
+    }
+    if let SwarmCommand::Unlock { host, apply, .. } = &args.command {
+        return unlock_cmd(host, apply, target, inventory, rt);
+    }
     let cluster = connect(target, inventory)?;
     let state = rt.block_on(swarm::state::gather(&cluster));
     let at = state
@@ -221,6 +283,23 @@ pub fn swarm_cmd(
                 );
             }
         }
+        SwarmCommand::Unlock { .. } => unreachable!("handled above"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlock_keys_are_read_from_stdin_and_never_echoed() {
+        let key = read_unlock_key("SWMKEY-1-abcDEF123\n".as_bytes()).unwrap();
+        assert_eq!(key.expose(), "SWMKEY-1-abcDEF123");
+        for bad in ["", "hunter2\n", "SWMKEY-1-abc def\n", "SWMTKN-1-xyz\n"] {
+            let e = read_unlock_key(bad.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("does not hold an unlock key"), "{e}");
+            assert!(!e.contains("SWM") && !e.contains("hunter2"), "{e}");
+        }
+    }
 }

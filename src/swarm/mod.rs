@@ -54,8 +54,9 @@ pub enum SwarmError {
     #[error("{host}: cannot read the host ({error}); fix it, then run the command again")]
     Unreachable { host: String, error: String },
     #[error(
-        "{host}: the swarm is locked (autolock) after a restart. Unlock it on the host with \
-         `docker swarm unlock` and the unlock key, then run the command again"
+        "{host}: the swarm is locked (autolock) after a restart. Unlock it with the unlock \
+         key (`swarmdeck swarm unlock {host} --unlock-key-stdin --yes`, or `docker swarm \
+         unlock` on the host), then run the command again"
     )]
     Locked { host: String },
     #[error("no manager of the swarm answered; is the swarm initialised and a manager up?")]

@@ -376,3 +376,63 @@ pub async fn unlock_key(cluster: &Cluster, manager: &str) -> Result<Secret, Swar
     }
     Ok(Secret::new(key))
 }
+
+/// What the audit log and the exported script show for an unlock: the key is typed at
+/// `docker swarm unlock`'s prompt, never written down.
+pub const UNLOCK_CLI: &str = "docker swarm unlock   # paste the unlock key at the prompt";
+
+/// Unlocks a manager that restarted with autolock on: `docker swarm unlock` on the host,
+/// with the key on its stdin (never on a command line, in the audit log or in an error).
+/// Recorded in `audit`.
+pub async fn unlock(
+    cluster: &Cluster,
+    host: &str,
+    key: &Secret,
+    audit: &AuditLog,
+) -> Result<(), SwarmError> {
+    let res = run_unlock(cluster, host, key).await;
+    let entry = AuditEntry {
+        time: crate::snapshot::now_secs(),
+        host: host.to_string(),
+        target: cluster
+            .inventory()
+            .host(host)
+            .map(target_of)
+            .unwrap_or_default(),
+        step: format!("unlock the swarm on {host}"),
+        cli: UNLOCK_CLI.into(),
+        outcome: match &res {
+            Ok(()) => "ok".into(),
+            Err(e) => format!("failed: {}", e.redacted()),
+        },
+        token_from: None,
+    };
+    audit.append(&entry)?;
+    res
+}
+
+async fn run_unlock(cluster: &Cluster, host: &str, key: &Secret) -> Result<(), SwarmError> {
+    let what = "unlock the swarm";
+    let h = spec(cluster, host)?;
+    let session = cluster.pool().session(h).await?;
+    let mut input = key.expose().trim().as_bytes().to_vec();
+    input.push(b'\n');
+    let cmd = RemoteCommand::new(["docker", "swarm", "unlock"])
+        .sudo(h.sudo)
+        .stdin(input)
+        .timeout(Duration::from_secs(60));
+    let out = session.exec(&cmd).await?;
+    if out.success() {
+        return Ok(());
+    }
+    let err = redact(out.stderr_lossy().trim()).into_owned();
+    let fix = if err.contains("not locked") {
+        "the swarm on this host is not locked: nothing to do"
+    } else if err.contains("invalid key") || err.contains("wrong") {
+        "that is not this swarm's current unlock key; a manager that is unlocked shows it with \
+         `swarmdeck swarm unlock-key --show-unlock-key`"
+    } else {
+        "check the host's dockerd log"
+    };
+    Err(SwarmError::step(host, what, err, fix))
+}

@@ -96,6 +96,17 @@ fn three_hosts_answer_over_ssh_with_strict_host_keys() {
     machine_ids.dedup();
     assert_eq!(machine_ids.len(), 3, "hosts must not share /etc/machine-id");
 
+    // Each host writes to an /etc of its own: not this machine's, not its neighbour's.
+    let marker = format!("/etc/swarmdeck-lab-{}", lab.name);
+    lab.ssh_ok("node1", &["sh", "-c", &format!("echo node1 > {marker}")]);
+    assert_eq!(lab.ssh_ok("node1", &["cat", &marker]), "node1");
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "{marker} reached this machine"
+    );
+    let other = lab.ssh("node2", &["cat", &marker]);
+    assert!(!other.status.success(), "{marker} reached node2");
+
     let inv = Inventory::load(&lab.inventory).unwrap();
     assert_eq!(inv.known_hosts, vec![lab.known_hosts.clone()]);
     assert_eq!(inv.hosts.len(), 3);

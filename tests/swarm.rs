@@ -424,13 +424,24 @@ fn blocked_manager_port_is_found_fixed_and_five_hosts_get_three_managers() {
     );
     assert!(text.contains("swarmdeck firewall --only node1"), "{text}");
 
-    // Plan shown first, then applied (without persistence: lab hosts share /etc).
+    // Plan shown first, then applied, saved for boot in node1's own /etc.
     let text = cli.ok(&["firewall", "--only", "node1", "--no-persist"]);
     assert!(text.contains("node1 (iptables)"), "{text}");
     assert!(text.contains("iptables -I INPUT 1 -p tcp -s"), "{text}");
     assert!(text.contains("[skipped: --no-persist]"), "{text}");
-    let text = cli.ok(&["firewall", "--only", "node1", "--no-persist", "--yes"]);
+    let machine_rules = Path::new("/etc/iptables/rules.v4").exists();
+    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
     assert!(text.contains("verified"), "{text}");
+    let saved = lab.ssh_ok("node1", &["cat", "/etc/iptables/rules.v4"]);
+    assert!(
+        saved.contains("--dport 2377") && saved.contains("swarmdeck"),
+        "{saved}"
+    );
+    assert_eq!(
+        Path::new("/etc/iptables/rules.v4").exists(),
+        machine_rules,
+        "the save reached this machine's /etc"
+    );
     let rules = lab.ssh_ok("node1", &["iptables", "-S", "INPUT"]);
     let accept = rules.find("swarmdeck").unwrap();
     let drop = rules.find("-j DROP").unwrap();
@@ -812,5 +823,88 @@ fn autolock_rotation_and_unlock() {
         assert!(!audit.contains(secret.as_str()));
         assert!(!cli.seen.borrow().contains(secret.as_str()));
     }
+    cli.assert_no_secrets();
+}
+
+/// A host firewalled with native nftables (Debian's `inet filter` table, input policy
+/// drop): preflight finds 2377 closed, the nftables plan opens the swarm ports to the
+/// peers and saves them for boot in the host's own /etc/nftables.conf (without Docker's
+/// tables), a fresh network namespace loads that file with the rules in it, and the
+/// joins then work.
+#[test]
+fn nftables_host_is_opened_persisted_and_joined() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+    let ruleset = lab.hosts[0].dir.join("debian-nftables.conf");
+    std::fs::write(
+        &ruleset,
+        "table inet filter {\n\
+         \tchain input {\n\
+         \t\ttype filter hook input priority filter; policy drop;\n\
+         \t\tct state established,related accept\n\
+         \t\tiif lo accept\n\
+         \t\ttcp dport 22 accept\n\
+         \t}\n\
+         }\n",
+    )
+    .unwrap();
+    lab.ssh_ok("node1", &["nft", "-f", &ruleset.to_string_lossy()]);
+    let machine_conf = std::fs::read("/etc/nftables.conf").ok();
+
+    let text = cli.fails(&["preflight"]);
+    assert!(
+        text.contains("2377/tcp on node1 gets no answer from node2, node3"),
+        "{text}"
+    );
+    let text = cli.ok(&["firewall", "--only", "node1"]);
+    assert!(text.contains("node1 (nftables)"), "{text}");
+    assert!(text.contains("nft insert rule inet filter input"), "{text}");
+    assert!(text.contains("/etc/nftables.conf"), "{text}");
+    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
+    assert!(text.contains("verified"), "{text}");
+    // Again: the rules are found and not added twice (only the save runs again).
+    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
+    assert!(text.contains("1 command(s) applied"), "{text}");
+    let chain = lab.ssh_ok(
+        "node1",
+        &["nft", "list", "chain", "inet", "filter", "input"],
+    );
+    assert_eq!(chain.matches("comment \"swarmdeck\"").count(), 2, "{chain}");
+
+    // Saved in node1's own /etc, with the peers and without Docker's tables.
+    let saved = lab.ssh_ok("node1", &["cat", "/etc/nftables.conf"]);
+    assert!(saved.contains("table inet filter"), "{saved}");
+    assert!(saved.contains("swarmdeck"), "{saved}");
+    assert!(saved.contains(&lab.hosts[1].ip.to_string()), "{saved}");
+    assert!(!saved.contains("DOCKER"), "{saved}");
+    assert_eq!(
+        std::fs::read("/etc/nftables.conf").ok(),
+        machine_conf,
+        "this machine's /etc/nftables.conf changed"
+    );
+    // What boot would load: the file into an empty ruleset (a new network namespace).
+    let booted = lab.ssh_ok(
+        "node1",
+        &[
+            "unshare",
+            "-n",
+            "sh",
+            "-c",
+            "nft -f /etc/nftables.conf && nft list chain inet filter input",
+        ],
+    );
+    assert!(booted.contains("policy drop"), "{booted}");
+    for port in ["2377", "7946", "4789"] {
+        assert!(
+            booted.contains(port),
+            "{port} missing after reload:\n{booted}"
+        );
+    }
+
+    cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
+    let nodes = lab.ssh_ok("node1", &["docker", "node", "ls", "-q"]);
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
     cli.assert_no_secrets();
 }

@@ -174,6 +174,13 @@ fn ufw(p: &mut HostPlan, peers: &[Ipv4Addr]) {
     }
 }
 
+/// Writes every table except the x_tables-named ones iptables-nft manages (Docker's) to
+/// /etc/nftables.conf, checked with `nft -c` before it replaces the old file.
+const NFT_SAVE: &str = "f=/etc/nftables.conf; { echo '#!/usr/sbin/nft -f'; echo 'flush ruleset'; \
+nft list tables | while read -r _ fam name; do \
+case \"$fam:$name\" in inet:*) ;; *:filter|*:nat|*:mangle|*:raw|*:security|*:broute) continue;; esac; \
+nft list table \"$fam\" \"$name\"; done; } > \"$f.new\" && nft -c -f \"$f.new\" && mv \"$f.new\" \"$f\"";
+
 fn nftables(p: &mut HostPlan, peers: &[Ipv4Addr]) {
     let set = format!(
         "{{ {} }}",
@@ -215,8 +222,10 @@ fn nftables(p: &mut HostPlan, peers: &[Ipv4Addr]) {
     }
     p.steps.push(
         FwStep::new(
-            "save the ruleset to /etc/nftables.conf (loaded at boot by nftables.service)",
-            &["sh", "-c", "{ echo '#!/usr/sbin/nft -f'; echo 'flush ruleset'; nft list ruleset; } > /etc/nftables.conf.new && mv /etc/nftables.conf.new /etc/nftables.conf"],
+            "save the native nftables tables to /etc/nftables.conf (loaded at boot by \
+             nftables.service); Docker's iptables-nft tables are left to Docker, which \
+             recreates them when it starts",
+            &["sh", "-c", NFT_SAVE],
         )
         .persisting(),
     );

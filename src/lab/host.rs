@@ -200,6 +200,12 @@ pub fn boot_script(h: &HostPlan) -> String {
             }
         }
     }
+    line("# Own /etc, copy-on-write over this machine's: what a host writes there (firewall");
+    line("# rules saved for boot, ufw's configuration, sudoers) stays in the host.");
+    line("mkdir -p \"$D/etc-upper\" \"$D/etc-work\" || fail 'etc-upper'");
+    line(
+        "mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$D/etc-upper,workdir=$D/etc-work\" /etc || fail 'private /etc (overlayfs)'",
+    );
     line("# Own machine id, so hosts are not clones of each other.");
     line(
         "if [ -e /etc/machine-id ]; then mount --bind \"$D/machine-id\" /etc/machine-id || fail 'machine-id'; fi",

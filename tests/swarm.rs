@@ -908,3 +908,49 @@ fn nftables_host_is_opened_persisted_and_joined() {
     assert_eq!(nodes.lines().count(), 3, "{nodes}");
     cli.assert_no_secrets();
 }
+
+/// A host behind ufw (default deny incoming, SSH allowed): preflight finds the swarm ports
+/// closed, the ufw plan opens them to the peers (ufw keeps them in the host's own
+/// /etc/ufw), and the joins then work. This machine's ufw is untouched.
+#[test]
+fn ufw_host_is_opened_and_joined() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+    let machine_ufw = std::fs::read_to_string("/etc/ufw/ufw.conf").ok();
+    lab.ssh_ok(
+        "node1",
+        &[
+            "sh",
+            "-c",
+            "ufw allow 22/tcp >/dev/null && ufw --force enable",
+        ],
+    );
+    let text = cli.fails(&["preflight"]);
+    assert!(
+        text.contains("2377/tcp on node1 gets no answer from node2, node3"),
+        "{text}"
+    );
+    let text = cli.ok(&["firewall", "--only", "node1"]);
+    assert!(text.contains("node1 (ufw)"), "{text}");
+    assert!(text.contains("ufw allow proto tcp from"), "{text}");
+    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
+    assert!(text.contains("verified"), "{text}");
+    let status = lab.ssh_ok("node1", &["ufw", "status"]);
+    for port in ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp"] {
+        assert!(status.contains(port), "{port} not open:\n{status}");
+    }
+    let saved = lab.ssh_ok("node1", &["cat", "/etc/ufw/user.rules"]);
+    assert!(saved.contains(&lab.hosts[1].ip.to_string()), "{saved}");
+    assert_eq!(
+        std::fs::read_to_string("/etc/ufw/ufw.conf").ok(),
+        machine_ufw,
+        "this machine's ufw configuration changed"
+    );
+
+    cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
+    let nodes = lab.ssh_ok("node1", &["docker", "node", "ls", "-q"]);
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    cli.assert_no_secrets();
+}

@@ -954,3 +954,66 @@ fn ufw_host_is_opened_and_joined() {
     assert_eq!(nodes.lines().count(), 3, "{nodes}");
     cli.assert_no_secrets();
 }
+
+/// Runs a system D-Bus and firewalld inside a lab host (its own /run, /etc and network
+/// namespace), as a RHEL-like server has them, and waits until firewalld answers.
+fn start_firewalld(lab: &TestLab, host: &str) {
+    assert!(
+        Path::new("/usr/sbin/firewalld").exists(),
+        "firewalld is not installed: run scripts/install-deps"
+    );
+    lab.ssh_ok(
+        host,
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /run/dbus && dbus-daemon --system --fork && \
+             setsid -f firewalld --nofork --nopid >/run/firewalld.log 2>&1 </dev/null; \
+             for i in $(seq 150); do firewall-cmd --state >/dev/null 2>&1 && exit 0; sleep 0.2; done; \
+             cat /run/firewalld.log; exit 1",
+        ],
+    );
+}
+
+/// A host behind firewalld (default zone public: SSH only, everything else rejected):
+/// preflight names the rejected ports, the firewalld plan adds permanent rich rules for
+/// the peers and reloads, and the joins then work. The permanent rules live in the host's
+/// own /etc/firewalld.
+#[test]
+fn firewalld_host_is_opened_and_joined() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let cli = Cli::new(&lab);
+    start_firewalld(&lab, "node1");
+    let zone = "/etc/firewalld/zones/public.xml";
+    let machine_zone = std::fs::read_to_string(zone).ok();
+
+    let text = cli.fails(&["preflight"]);
+    assert!(
+        text.contains("2377/tcp on node1 is refused to node2, node3"),
+        "{text}"
+    );
+    assert!(text.contains("a firewall on node1 rejects it"), "{text}");
+    let text = cli.ok(&["firewall", "--only", "node1"]);
+    assert!(text.contains("node1 (firewalld)"), "{text}");
+    assert!(text.contains("firewall-cmd --permanent"), "{text}");
+    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
+    assert!(text.contains("verified"), "{text}");
+    // Again: the rich rules are found, not added twice (only the reload runs again).
+    cli.ok(&["firewall", "--only", "node1", "--yes"]);
+    let rules = lab.ssh_ok("node1", &["firewall-cmd", "--list-rich-rules"]);
+    assert_eq!(rules.lines().count(), 8, "2 peers × 4 ports:\n{rules}");
+    let saved = lab.ssh_ok("node1", &["cat", zone]);
+    assert!(saved.contains(&lab.hosts[1].ip.to_string()), "{saved}");
+    assert_eq!(
+        std::fs::read_to_string(zone).ok(),
+        machine_zone,
+        "this machine's firewalld zone changed"
+    );
+
+    cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
+    let nodes = lab.ssh_ok("node1", &["docker", "node", "ls", "-q"]);
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    cli.assert_no_secrets();
+}

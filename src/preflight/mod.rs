@@ -45,8 +45,10 @@ command -v nft >/dev/null 2>&1 && echo "nft $(nft list ruleset 2>/dev/null | gre
 command -v iptables >/dev/null 2>&1 && echo "iptables $(iptables -S INPUT 2>/dev/null | tr '\n' ';')"
 echo @@reach
 for p in "$@"; do for port in 2377 7946; do
-  ( if timeout 2 env -u SSH_CLIENT -u SSH2_CLIENT -u SSH_CONNECTION bash --norc --noprofile -c 'exec 3<>"/dev/tcp/$0/$1"' "$p" "$port" 2>/dev/null; then echo "$p $port open";
-    else rc=$?; if [ "$rc" = 124 ]; then echo "$p $port filtered"; else echo "$p $port closed"; fi; fi ) &
+  ( if err=$(timeout 2 env -u SSH_CLIENT -u SSH2_CLIENT -u SSH_CONNECTION bash --norc --noprofile -c 'exec 3<>"/dev/tcp/$0/$1"' "$p" "$port" 2>&1); then echo "$p $port open";
+    else rc=$?; if [ "$rc" = 124 ]; then echo "$p $port filtered";
+    elif printf '%s' "$err" | grep -qi 'no route to host'; then echo "$p $port rejected";
+    else echo "$p $port closed"; fi; fi ) &
 done; done; wait
 echo @@end
 "#;

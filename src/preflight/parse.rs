@@ -86,9 +86,11 @@ pub enum PortState {
     Closed,
     /// No answer: a firewall drops it, or the host is down.
     Filtered,
+    /// An immediate ICMP "prohibited" answer: a firewall rejects it (firewalld's default).
+    Rejected,
 }
 
-/// `PEER PORT open|closed|filtered` lines.
+/// `PEER PORT open|closed|filtered|rejected` lines.
 pub fn reach(text: &str) -> Vec<(String, u16, PortState)> {
     text.lines()
         .filter_map(|l| {
@@ -97,6 +99,7 @@ pub fn reach(text: &str) -> Vec<(String, u16, PortState)> {
                 "open" => PortState::Open,
                 "closed" => PortState::Closed,
                 "filtered" => PortState::Filtered,
+                "rejected" => PortState::Rejected,
                 _ => return None,
             };
             Some((w[0].to_string(), w.get(1)?.parse().ok()?, st))
@@ -247,14 +250,16 @@ mod tests {
 
     #[test]
     fn parses_reachability() {
-        let r =
-            reach("10.0.0.1 2377 filtered\n10.0.0.1 7946 open\n10.0.0.2 2377 closed\ngarbage\n");
+        let r = reach(
+            "10.0.0.1 2377 filtered\n10.0.0.1 7946 open\n10.0.0.2 2377 closed\ngarbage\n10.0.0.3 7946 rejected\n",
+        );
         assert_eq!(
             r,
             vec![
                 ("10.0.0.1".into(), 2377, PortState::Filtered),
                 ("10.0.0.1".into(), 7946, PortState::Open),
                 ("10.0.0.2".into(), 2377, PortState::Closed),
+                ("10.0.0.3".into(), 7946, PortState::Rejected),
             ]
         );
     }

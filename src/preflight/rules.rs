@@ -267,21 +267,22 @@ fn clusters(reports: &[HostReport], out: &mut Vec<Finding>) {
     }
 }
 
-/// Filtered ports are reported on the host that drops them, naming who could not connect.
+/// Filtered and rejected ports are reported on the host whose firewall stops them, naming
+/// who could not connect.
 fn reachability(reports: &[HostReport], out: &mut Vec<Finding>) {
     let by_ip: BTreeMap<String, &HostReport> = reports
         .iter()
         .filter_map(|r| Some((r.ip?.to_string(), r)))
         .collect();
-    let mut filtered: BTreeMap<(&str, u16), Vec<&str>> = BTreeMap::new();
+    let mut blocked: BTreeMap<(&str, u16, bool), Vec<&str>> = BTreeMap::new();
     for r in reports {
         for (peer, port, st) in &r.reach {
             let Some(target) = by_ip.get(peer) else {
                 continue;
             };
             match st {
-                PortState::Filtered => filtered
-                    .entry((&target.host, *port))
+                PortState::Filtered | PortState::Rejected => blocked
+                    .entry((&target.host, *port, *st == PortState::Rejected))
                     .or_default()
                     .push(&r.host),
                 PortState::Closed if *port == 2377 && target.is_manager => out.push(finding(
@@ -299,22 +300,38 @@ fn reachability(reports: &[HostReport], out: &mut Vec<Finding>) {
             }
         }
     }
-    for ((host, port), from) in filtered {
+    for ((host, port, rejected), from) in blocked {
         let ip = reports
             .iter()
             .find(|r| r.host == host)
             .and_then(|r| r.ip)
             .map(|i| i.to_string())
             .unwrap_or_default();
+        let from = from.join(", ");
+        let (what, evidence) = if rejected {
+            (
+                format!(
+                    "{port}/tcp on {host} is refused to {from}: a firewall on {host} rejects it"
+                ),
+                format!(
+                    "connecting to {ip}:{port} failed at once with \"no route to host\" (an ICMP \
+                     \"prohibited\" answer)"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "{port}/tcp on {host} gets no answer from {from}: a firewall on {host} drops it"
+                ),
+                format!("connecting to {ip}:{port} timed out after 2 s"),
+            )
+        };
         out.push(finding(
             Severity::Error,
             host,
             "port",
-            format!(
-                "{port}/tcp on {host} gets no answer from {}: a firewall on {host} drops it",
-                from.join(", ")
-            ),
-            format!("connecting to {ip}:{port} timed out after 2 s"),
+            what,
+            evidence,
             Some(format!(
                 "swarmdeck firewall --only {host} --yes (opens swarm ports for the cluster's hosts)"
             )),
@@ -396,6 +413,20 @@ mod tests {
             "{e:?}"
         );
         assert!(e.fix.as_ref().unwrap().contains("swarmdeck firewall"));
+    }
+
+    #[test]
+    fn rejected_port_is_reported_as_refused_by_a_firewall() {
+        let mut b = rep(2);
+        b.reach = vec![("10.0.0.1".into(), 7946, PortState::Rejected)];
+        let f = evaluate(&[rep(1), b]);
+        assert_eq!(errors(&f), vec![("node1", "port")]);
+        let e = f.iter().find(|f| f.check == "port").unwrap();
+        assert!(
+            e.message.contains("7946/tcp on node1 is refused to node2"),
+            "{e:?}"
+        );
+        assert!(e.evidence.contains("no route to host"), "{e:?}");
     }
 
     #[test]

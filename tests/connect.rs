@@ -669,3 +669,98 @@ fn non_root_user_password_auth_and_socket_permissions() {
         );
     });
 }
+
+/// The two Docker failures that need an odd host: sshd forbidding stream forwarding with
+/// no docker CLI to fall back on, and no Docker at all. Each gets its own error naming the
+/// host and the fix.
+#[test]
+fn forwarding_refused_and_docker_not_installed() {
+    let Some(lab) = TestLab::start(1) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    let h = &lab.hosts[0];
+    rt().block_on(async {
+        let strict = opts(
+            inv.known_hosts.clone(),
+            &tmp.path().join("kh"),
+            HostKeyPolicy::Strict,
+        );
+        let s = SshSession::connect(&inv.hosts[0], &strict, &NoSecrets)
+            .await
+            .unwrap();
+        let sh = |line: String| {
+            let s = s.clone();
+            async move {
+                let out = s.exec(&RemoteCommand::shell(line.clone())).await.unwrap();
+                assert!(out.success(), "{line}: {}", out.stderr_lossy());
+            }
+        };
+        // A second sshd on port 2222 that refuses stream-local forwarding.
+        sh(format!(
+            "setsid -f /usr/sbin/sshd -p 2222 -o ListenAddress={ip} -h {key} \
+             -o PidFile=/run/sshd2.pid -o AuthorizedKeysFile={auth} \
+             -o PermitRootLogin=prohibit-password -o AllowStreamLocalForwarding=no \
+             </dev/null >/dev/null 2>&1; \
+             for i in $(seq 50); do [ -f /run/sshd2.pid ] && exit 0; sleep 0.1; done; exit 1",
+            ip = h.ip,
+            key = h.dir.join("ssh_host_ed25519_key").display(),
+            auth = lab.dir.join("authorized_keys").display(),
+        ))
+        .await;
+        // No docker CLI on this host (this mount namespace only).
+        sh(
+            "for d in $(which -a docker); do mount --bind /dev/null \"$d\"; done; \
+            ! command -v docker"
+                .into(),
+        )
+        .await;
+
+        let mut spec = inv.hosts[0].clone();
+        spec.port = 2222;
+        // Same host key on another port: record it for [ip]:2222 in the test's own file.
+        let accept = opts(
+            inv.known_hosts.clone(),
+            &tmp.path().join("kh"),
+            HostKeyPolicy::AcceptNew,
+        );
+        let s2 = SshSession::connect(&spec, &accept, &NoSecrets)
+            .await
+            .unwrap();
+        let e = DockerHost::connect(&s2).await.unwrap_err();
+        eprintln!("{e}");
+        assert!(matches!(e, DockerError::ForwardingRefused { .. }), "{e}");
+        assert!(e.to_string().starts_with("node1:"), "{e}");
+        assert!(
+            e.to_string().contains("AllowStreamLocalForwarding yes"),
+            "{e}"
+        );
+
+        // Port 22 allows forwarding: the socket is reached without the CLI.
+        let link = DockerHost::connect_with(&s, &DockerOptions::default())
+            .await
+            .unwrap();
+        assert!(matches!(link.via, Via::Socket(_)));
+
+        // No engine, no socket, no CLI: not installed.
+        let pid = h.pids.dockerd.expect("lab records dockerd's pid");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sh("rm -f /run/docker.sock".into()).await;
+        let e = DockerHost::connect(&s).await.unwrap_err();
+        eprintln!("{e}");
+        assert!(matches!(e, DockerError::NotInstalled { .. }), "{e}");
+        assert!(
+            e.to_string().contains("node1: Docker is not installed"),
+            "{e}"
+        );
+    });
+}

@@ -322,6 +322,10 @@ struct Diagnosis {
     cli: bool,
     socket: bool,
     socket_rw: bool,
+    /// The socket accepts connections from a process on the host (None: no python3 or
+    /// curl there to try). If it does while our channel to it failed, sshd refuses the
+    /// forwarding: OpenSSH answers that with a plain "connect failed".
+    live: Option<bool>,
 }
 
 async fn diagnose(session: &SshSession, socket: &str) -> Result<Diagnosis, SshError> {
@@ -329,17 +333,28 @@ async fn diagnose(session: &SshSession, socket: &str) -> Result<Diagnosis, SshEr
     let script = format!(
         "if command -v docker >/dev/null 2>&1; then echo cli=1; else echo cli=0; fi; \
          if [ -S {s} ]; then echo sock=1; else echo sock=0; fi; \
-         if [ -r {s} ] && [ -w {s} ]; then echo rw=1; else echo rw=0; fi"
+         if [ -r {s} ] && [ -w {s} ]; then echo rw=1; else echo rw=0; fi; \
+         if [ -S {s} ]; then \
+           if command -v python3 >/dev/null 2>&1; then \
+             if python3 -c 'import socket,sys; c=socket.socket(socket.AF_UNIX); c.settimeout(3); c.connect(sys.argv[1])' {s} 2>/dev/null; \
+             then echo live=1; else echo live=0; fi; \
+           elif command -v curl >/dev/null 2>&1; then \
+             if curl -s -m 3 -o /dev/null --unix-socket {s} http://docker/_ping; \
+             then echo live=1; else echo live=0; fi; \
+           fi; \
+         fi"
     );
     let out = session
         .exec(&RemoteCommand::shell(script).timeout(Duration::from_secs(20)))
         .await?;
     let text = out.stdout_lossy();
     let flag = |k: &str| text.lines().any(|l| l.trim() == format!("{k}=1"));
+    let said = |k: &str| text.lines().any(|l| l.trim().starts_with(&format!("{k}=")));
     Ok(Diagnosis {
         cli: flag("cli"),
         socket: flag("sock"),
         socket_rw: flag("rw"),
+        live: said("live").then(|| flag("live")),
     })
 }
 
@@ -431,7 +446,8 @@ impl DockerHost {
                     tracing::debug!(%host, ?failure, "socket channel refused; diagnosing");
                     let d = diagnose(session, &socket).await?;
                     tracing::debug!(%host, ?d, "docker diagnosis");
-                    let prohibited = failure == ChannelOpenFailure::AdministrativelyProhibited;
+                    let prohibited = failure == ChannelOpenFailure::AdministrativelyProhibited
+                        || d.live == Some(true);
                     if !d.cli && !d.socket {
                         return Err(DockerError::NotInstalled { host, socket });
                     }

@@ -48,9 +48,20 @@ pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String>
         },
         None => AuthMethod::Agent,
     };
-    if hc.proxy_jump.is_some() || hc.proxy_command.is_some() {
-        tracing::warn!(%alias, "ProxyJump/ProxyCommand are not supported yet; connecting directly");
+    if hc.proxy_command.is_some() {
+        tracing::warn!(%alias, "ProxyCommand is not supported; connecting directly");
     }
+    let jump = match hc.proxy_jump.as_deref().map(str::trim) {
+        None => None,
+        Some(j) if j.eq_ignore_ascii_case("none") => None,
+        Some(j) if j.contains(',') => {
+            return Err(format!(
+                "{alias}: ProxyJump through several hosts ({j}) is not supported; one jump \
+                 host is"
+            ));
+        }
+        Some(j) => Some(jump_target(text, j).map_err(|e| format!("{alias}: ProxyJump {e}"))?),
+    };
     Ok(HostSpec {
         name: alias.to_string(),
         address: cfg.host().to_string(),
@@ -59,7 +70,36 @@ pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String>
         auth,
         sudo: false,
         labels: Default::default(),
+        jump,
     })
+}
+
+/// A ProxyJump value as `user@address:port`, with a jump host that is itself an alias of
+/// the config resolved like `ssh` does (its HostName, User and Port).
+fn jump_target(text: &str, jump: &str) -> Result<String, String> {
+    let jump = jump.strip_prefix("ssh://").unwrap_or(jump);
+    let (user, rest) = match jump.rsplit_once('@') {
+        Some((u, r)) => (Some(u.to_string()), r),
+        None => (None, jump),
+    };
+    let (name, port) = match rest.rsplit_once(':') {
+        Some((n, p)) if !n.contains(':') => (
+            n,
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| format!("{jump:?}: bad port"))?,
+            ),
+        ),
+        _ => (rest, None),
+    };
+    let cfg = russh_config::parse(text, name).map_err(|e| format!("{jump:?}: {e}"))?;
+    let user = user
+        .or_else(|| cfg.host_config.user.clone())
+        .unwrap_or_else(|| "root".to_string());
+    let target = format!("{user}@{}:{}", cfg.host(), port.unwrap_or(cfg.port()));
+    // Validated like any host the inventory holds.
+    HostSpec::parse_target(&target, AuthMethod::Agent)?;
+    Ok(target)
 }
 
 /// All concrete hosts of an ssh config file.
@@ -176,6 +216,48 @@ Host *
             (db.address.as_str(), db.user.as_str(), db.port),
             ("db.example.internal", "postgres", 22)
         );
+    }
+
+    #[test]
+    fn proxy_jump_resolves_an_alias_or_takes_a_target() {
+        const JUMPS: &str = "\
+Host bastion
+    HostName 198.51.100.7
+    User gate
+    Port 2200
+Host app1
+    HostName 10.0.0.11
+    ProxyJump bastion
+Host app2
+    HostName 10.0.0.12
+    ProxyJump ops@203.0.113.5:2222
+Host app3
+    HostName 10.0.0.13
+    ProxyJump a,b
+Host app4
+    HostName 10.0.0.14
+    ProxyJump none
+";
+        let jump = |alias: &str| host_from_ssh_config(JUMPS, alias).map(|h| h.jump);
+        assert_eq!(
+            jump("app1").unwrap().as_deref(),
+            Some("gate@198.51.100.7:2200")
+        );
+        assert_eq!(
+            jump("app2").unwrap().as_deref(),
+            Some("ops@203.0.113.5:2222")
+        );
+        assert!(jump("app3").unwrap_err().contains("several hosts"));
+        assert_eq!(jump("app4").unwrap(), None);
+        assert_eq!(jump("bastion").unwrap(), None);
+        // The jump host is a host of its own, named after both for errors.
+        let app1 = host_from_ssh_config(JUMPS, "app1").unwrap();
+        let j = app1.jump_host().unwrap().unwrap();
+        assert_eq!(
+            (j.address.as_str(), j.port, j.user.as_str()),
+            ("198.51.100.7", 2200, "gate")
+        );
+        assert!(j.name.contains("jump host of app1"), "{}", j.name);
     }
 
     #[test]

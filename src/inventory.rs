@@ -39,6 +39,11 @@ pub struct HostSpec {
     /// Free-form labels, e.g. `zone = "a"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Reach the host through this SSH server, `[user@]address[:port]` (OpenSSH's
+    /// ProxyJump, one hop). Its host key is checked like any other; it authenticates with
+    /// this host's method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jump: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -85,7 +90,22 @@ impl HostSpec {
             auth,
             sudo: false,
             labels: BTreeMap::new(),
+            jump: None,
         })
+    }
+
+    /// The jump host to go through, if any, as a host of its own (named after both, for
+    /// errors), authenticating like this host.
+    pub fn jump_host(&self) -> Option<Result<HostSpec, String>> {
+        let jump = self.jump.as_deref()?;
+        Some(
+            HostSpec::parse_target(jump, self.auth.clone())
+                .map(|mut j| {
+                    j.name = format!("{} (jump host of {})", j.name, self.name);
+                    j
+                })
+                .map_err(|e| format!("{}: jump host {e}", self.name)),
+        )
     }
 }
 
@@ -208,6 +228,9 @@ impl Inventory {
             if !seen.insert(h.name.as_str()) {
                 return Err(format!("host name {:?} appears twice", h.name));
             }
+            if let Some(Err(e)) = h.jump_host() {
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -275,6 +298,7 @@ mod tests {
                 },
                 sudo: true,
                 labels: [("zone".to_string(), "a".to_string())].into(),
+                jump: Some("ops@bastion:2200".into()),
             }],
         };
         let dir = tempfile::tempdir().unwrap();

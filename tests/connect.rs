@@ -764,3 +764,73 @@ fn forwarding_refused_and_docker_not_installed() {
         );
     });
 }
+
+/// ProxyJump, one hop: node2 refuses SSH from the workstation but not from node1; through
+/// node1 (its host key checked too) swarmdeck reaches node2's Docker, and a target the
+/// jump host cannot reach is reported as such.
+#[test]
+fn jump_host_reaches_a_host_the_workstation_cannot() {
+    let Some(lab) = TestLab::start(2) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let tmp = tempfile::tempdir().unwrap();
+    lab.ssh_ok(
+        "node2",
+        &[
+            "iptables",
+            "-I",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "22",
+            "-s",
+            &lab.workstation_ip.to_string(),
+            "-j",
+            "DROP",
+        ],
+    );
+    let mut o = opts(
+        inv.known_hosts.clone(),
+        &tmp.path().join("kh"),
+        HostKeyPolicy::Strict,
+    );
+    o.connect_timeout = Duration::from_secs(2);
+    rt().block_on(async {
+        let e = SshSession::connect(&inv.hosts[1], &o, &NoSecrets)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SshError::Unreachable { .. }), "{e}");
+
+        let mut node2 = inv.hosts[1].clone();
+        node2.jump = Some(format!("root@{}", lab.hosts[0].ip));
+        let s = SshSession::connect(&node2, &o, &NoSecrets).await.unwrap();
+        let docker = DockerHost::connect(&s).await.unwrap();
+        let info = docker.info().await.unwrap();
+        assert_eq!(info.name.as_deref(), Some("node2"));
+
+        // The whole cluster, node2 through node1.
+        let jumped = swarmdeck::inventory::Inventory {
+            known_hosts: inv.known_hosts.clone(),
+            hosts: vec![inv.hosts[0].clone(), node2.clone()],
+        };
+        jumped.validate().unwrap();
+        let cluster =
+            swarmdeck::cluster::Cluster::new(jumped, "lab", o.clone(), Arc::new(NoSecrets));
+        let snap = cluster.snapshot().await;
+        assert_eq!(snap.failed_hosts().count(), 0, "{:?}", snap.hosts);
+        assert_eq!(snap.hosts[1].engine_name.as_deref(), Some("node2"));
+
+        // The jump host cannot reach the target's port: said so, naming both.
+        let mut nowhere = node2.clone();
+        nowhere.port = 2399;
+        let e = SshSession::connect(&nowhere, &o, &NoSecrets)
+            .await
+            .unwrap_err();
+        eprintln!("{e}");
+        assert!(matches!(e, SshError::Unreachable { .. }), "{e}");
+        assert!(e.to_string().contains("jump host could not connect"), "{e}");
+        assert!(e.to_string().contains(&lab.hosts[0].ip.to_string()), "{e}");
+    });
+}

@@ -48,6 +48,10 @@ pub enum HostsCommand {
         /// A label, e.g. `zone=a` (repeatable).
         #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
         labels: Vec<(String, String)>,
+        /// Reach the host through this SSH server, like `ssh -J` (one hop; it
+        /// authenticates the same way as the host).
+        #[arg(long, value_name = "[USER@]ADDR[:PORT]")]
+        jump: Option<String>,
         /// Replace a host of the same name.
         #[arg(long)]
         replace: bool,
@@ -99,6 +103,7 @@ pub fn run(
             passphrase_stdin,
             sudo,
             labels,
+            jump,
             replace,
         } => {
             let auth = match (key, password_stdin) {
@@ -110,6 +115,10 @@ pub fn run(
             host.name = name;
             host.sudo = sudo;
             host.labels = labels.into_iter().collect();
+            host.jump = jump;
+            if let Some(Err(e)) = host.jump_host() {
+                anyhow::bail!(e);
+            }
             if password_stdin {
                 store_secret(&host.name, &password_key(&host), "password")?;
             }
@@ -165,6 +174,9 @@ fn list(inv: &Inventory) -> anyhow::Result<()> {
             labels.join(","),
             if h.sudo { " (sudo)" } else { "" }
         );
+        if let Some(j) = &h.jump {
+            println!("{:<16} via {j}", "");
+        }
     }
     Ok(())
 }

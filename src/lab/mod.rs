@@ -600,6 +600,7 @@ fn write_inventory(lab: &Lab) -> Result<(), LabError> {
                 },
                 sudo: false,
                 labels: [("lab".to_string(), lab.name.clone())].into(),
+                jump: None,
             })
             .collect(),
     };

@@ -326,6 +326,7 @@ mod tests {
             auth: AuthMethod::Key { path: p.clone() },
             sudo: false,
             labels: Default::default(),
+            jump: None,
         };
         // No secret: error says the key is encrypted, without any secret in it.
         let e = load_key(&host, &p, &NoSecrets)

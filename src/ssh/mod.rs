@@ -385,7 +385,13 @@ struct SessionInner {
     handle: Handle<ClientHandler>,
     state: Arc<Mutex<HandlerState>>,
     host_key_fingerprint: String,
+    /// The jump host's session this one is tunnelled through: kept alive with it.
+    _jump: Option<SshSession>,
 }
+
+/// What an SSH connection can run over: a TCP stream or a channel of another connection.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 impl Drop for SessionInner {
     fn drop(&mut self) {
@@ -459,7 +465,7 @@ impl SshSession {
         secrets: &dyn SecretSource,
     ) -> Result<SshSession, SshError> {
         let addr = format!("{}:{}", host.address, host.port);
-        let stream = tcp_connect(host, opts.connect_timeout).await?;
+        let (stream, jump) = Self::transport(host, opts, secrets).await?;
         let state = Arc::new(Mutex::new(HandlerState::default()));
         let handler = ClientHandler {
             address: host.address.clone(),
@@ -498,8 +504,46 @@ impl SshSession {
                 handle,
                 state,
                 host_key_fingerprint,
+                _jump: jump,
             }),
         })
+    }
+
+    /// The byte stream the host's SSH connection runs over: TCP, or a `direct-tcpip`
+    /// channel through the jump host's own (verified, authenticated) session.
+    async fn transport(
+        host: &HostSpec,
+        opts: &SshOptions,
+        secrets: &dyn SecretSource,
+    ) -> Result<(Box<dyn Io>, Option<SshSession>), SshError> {
+        let Some(jump) = host.jump_host() else {
+            let tcp = tcp_connect(host, opts.connect_timeout).await?;
+            return Ok((Box::new(tcp), None));
+        };
+        let jump = jump.map_err(|reason| SshError::Unreachable {
+            host: host.name.clone(),
+            addr: host.jump.clone().unwrap_or_default(),
+            reason,
+        })?;
+        let via = Box::pin(SshSession::connect(&jump, opts, secrets)).await?;
+        let channel = via
+            .inner
+            .handle
+            .channel_open_direct_tcpip(host.address.clone(), host.port.into(), "127.0.0.1", 0)
+            .await
+            .map_err(|e| match via.map_err(e, "") {
+                SshError::ChannelRefused { failure, .. } => SshError::Unreachable {
+                    host: host.name.clone(),
+                    addr: format!("{}:{} via {}", host.address, host.port, jump.address),
+                    reason: format!(
+                        "the jump host could not connect to it ({failure:?}); check the \
+                         address from the jump host, and that its sshd allows TCP forwarding"
+                    ),
+                },
+                other => other,
+            })?;
+        tracing::debug!(host = %host.name, jump = %jump.name, "tunnelled through the jump host");
+        Ok((Box::new(channel.into_stream()), Some(via)))
     }
 
     fn handshake_error(

@@ -35,6 +35,8 @@ pub struct HostForm {
     pub passphrase: String,
     pub sudo: bool,
     pub labels: String,
+    /// `[user@]address[:port]` of a jump host (ProxyJump), empty for a direct connection.
+    pub jump: String,
     pub error: Option<String>,
 }
 
@@ -50,6 +52,7 @@ impl HostForm {
             passphrase: String::new(),
             sudo: false,
             labels: String::new(),
+            jump: String::new(),
             error: None,
         }
     }
@@ -75,6 +78,7 @@ impl HostForm {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(", "),
+            jump: h.jump.clone().unwrap_or_default(),
             error: None,
         }
     }
@@ -108,6 +112,11 @@ impl HostForm {
                 .ok_or_else(|| format!("label {pair:?} is not KEY=VALUE"))?;
             spec.labels
                 .insert(k.trim().to_string(), v.trim().to_string());
+        }
+        let jump = self.jump.trim();
+        spec.jump = (!jump.is_empty()).then(|| jump.to_string());
+        if let Some(Err(e)) = spec.jump_host() {
+            return Err(e);
         }
         Ok(spec)
     }
@@ -413,6 +422,13 @@ fn form_window(
                 ui.add(egui::TextEdit::singleline(&mut form.labels).hint_text("zone=a, rack=3"))
                     .labelled_by(l.id);
                 ui.end_row();
+                let l = ui.label("Jump host");
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.jump).hint_text("user@bastion (optional)"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("Connect through this SSH server, like ssh -J");
+                ui.end_row();
                 ui.label("");
                 ui.checkbox(&mut form.sudo, "use sudo -n for Docker");
                 ui.end_row();
@@ -548,6 +564,15 @@ mod tests {
         let s = f.to_spec().unwrap();
         assert_eq!((s.user.as_str(), s.port), ("ops", 2222));
         assert_eq!(s.labels.get("rack").map(String::as_str), Some("3"));
+        assert_eq!(s.jump, None);
+        f.jump = "gate@bastion:2200".into();
+        assert_eq!(
+            f.to_spec().unwrap().jump.as_deref(),
+            Some("gate@bastion:2200")
+        );
+        f.jump = "gate@bad host".into();
+        assert!(f.to_spec().unwrap_err().contains("jump host"));
+        f.jump.clear();
         f.target = "ops@bad host".into();
         assert!(f.to_spec().is_err());
         f.target = "ops@h".into();

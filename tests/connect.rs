@@ -4,7 +4,7 @@
 mod common;
 
 use common::lab::inventory;
-use common::rt;
+use common::{kill_and_wait, rt};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -515,15 +515,7 @@ fn docker_daemon_down_is_reported() {
             .unwrap();
         DockerHost::connect(&s).await.unwrap();
         // Stop the engine (only the pid the lab started).
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        kill_and_wait(pid);
         let e = DockerHost::connect(&s).await.unwrap_err();
         assert!(matches!(e, DockerError::DaemonNotRunning { .. }), "{e}");
         assert!(e.to_string().contains("node1"), "{e}");
@@ -745,15 +737,7 @@ fn forwarding_refused_and_docker_not_installed() {
 
         // No engine, no socket, no CLI: not installed.
         let pid = h.pids.dockerd.expect("lab records dockerd's pid");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        kill_and_wait(pid);
         sh("rm -f /run/docker.sock".into()).await;
         let e = DockerHost::connect(&s).await.unwrap_err();
         eprintln!("{e}");

@@ -5,7 +5,7 @@
 mod common;
 
 use common::lab::inventory;
-use common::rt;
+use common::{kill_and_wait, rt};
 
 use std::io::Write;
 use std::path::Path;
@@ -95,22 +95,6 @@ fn form_swarm(lab: &TestLab) {
     }
     let nodes = lab.ssh_ok(&first.name, &["docker", "node", "ls", "-q"]);
     assert_eq!(nodes.lines().count(), lab.hosts.len(), "{nodes}");
-}
-
-fn kill_and_wait(pid: u32) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists(),
-        "pid {pid} survived SIGKILL"
-    );
 }
 
 fn link_down(lab: &TestLab, i: usize) {

@@ -39,37 +39,41 @@ impl<'a> Cli<'a> {
         }
     }
 
-    fn run(&self, args: &[&str]) -> (bool, String) {
-        let t = Instant::now();
-        let out: Output = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
-            .arg("--inventory")
+    /// The CLI against the lab, with this test's HOME and audit log.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"));
+        cmd.arg("--inventory")
             .arg(&self.lab.inventory)
             .args(args)
             .env("HOME", self.home.path())
             .env("SWARMDECK_AUDIT_LOG", &self.audit)
-            .env_remove("SWARMDECK_LOG")
-            .output()
-            .unwrap();
+            .env_remove("SWARMDECK_LOG");
+        cmd
+    }
+
+    /// Records what a run printed (for the secret check) and shows it in the test log.
+    fn seen(&self, shown: &str, out: &Output) -> (bool, String) {
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        eprintln!("$ swarmdeck {} ({:?})\n{text}", args.join(" "), t.elapsed());
+        eprintln!("$ swarmdeck {shown}\n{text}");
         self.seen.borrow_mut().push_str(&text);
         (out.status.success(), text)
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, String) {
+        let t = Instant::now();
+        let out = self.command(args).output().unwrap();
+        self.seen(&format!("{} ({:?})", args.join(" "), t.elapsed()), &out)
     }
 
     /// Runs with `stdin` as input; what it prints is checked like any other output.
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> (bool, String) {
         use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
-            .arg("--inventory")
-            .arg(&self.lab.inventory)
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("SWARMDECK_AUDIT_LOG", &self.audit)
-            .env_remove("SWARMDECK_LOG")
+        let mut child = self
+            .command(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -82,27 +86,13 @@ impl<'a> Cli<'a> {
             .write_all(stdin.as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("$ swarmdeck {} < (stdin)\n{text}", args.join(" "));
-        self.seen.borrow_mut().push_str(&text);
-        (out.status.success(), text)
+        self.seen(&format!("{} < (stdin)", args.join(" ")), &out)
     }
 
     /// Stdout of a command that prints a secret on purpose: kept out of the test output
     /// and of the leak check.
     fn secret(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
-            .arg("--inventory")
-            .arg(&self.lab.inventory)
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("SWARMDECK_AUDIT_LOG", &self.audit)
-            .output()
-            .unwrap();
+        let out = self.command(args).output().unwrap();
         assert!(out.status.success(), "swarmdeck {args:?} failed");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
@@ -497,10 +487,8 @@ fn interrupted_bootstrap_resumes() {
             "iptables", "-I", "OUTPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP",
         ],
     );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
-        .arg("--inventory")
-        .arg(&lab.inventory)
-        .args([
+    let child = cli
+        .command(&[
             "bootstrap",
             "--managers",
             "1",
@@ -508,8 +496,6 @@ fn interrupted_bootstrap_resumes() {
             "appnet",
             "--yes",
         ])
-        .env("HOME", cli.home.path())
-        .env("SWARMDECK_AUDIT_LOG", &cli.audit)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

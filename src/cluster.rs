@@ -124,10 +124,7 @@ impl Cluster {
         let view = match early_view {
             // The guessed manager still answers for the swarm: its answer stands.
             Some(v) if is_manager(&live, &v.swarm.answered_by) => Some(v),
-            _ => match pick_manager(&live) {
-                Some((host, docker)) => read_swarm(host, &docker).await,
-                None => None,
-            },
+            _ => read_from_any_manager(&live).await,
         };
         self.reread_stale(&mut live, &mut snap, hint.as_ref(), view.as_ref())
             .await;
@@ -336,11 +333,15 @@ fn failed(host: &HostSpec, error: &str) -> HostStatus {
     }
 }
 
-/// The first host that is an active manager able to answer for the cluster.
-fn pick_manager<'a>(live: &[Live<'a>]) -> Option<(&'a HostSpec, Docker)> {
-    live.iter()
-        .find(|l| l.status.control_available)
-        .map(|l| (l.host, l.docker.clone()))
+/// The swarm from the first manager that answers: one may fail for a moment (an election
+/// after managers joined or left) while another already answers.
+async fn read_from_any_manager(live: &[Live<'_>]) -> Option<SwarmView> {
+    for l in live.iter().filter(|l| l.status.control_available) {
+        if let Some(v) = read_swarm(l.host, &l.docker).await {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// How long a host's `info` may be reused before it is read again regardless.

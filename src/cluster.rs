@@ -106,7 +106,7 @@ impl Cluster {
                 self.inventory
                     .hosts
                     .iter()
-                    .map(|h| self.probe_or_ping(h, hint.as_ref()))
+                    .map(|h| self.probe_or_check(h, hint.as_ref()))
             ),
             self.early_view(hint.as_ref()),
             self.early_attachments(hint.as_ref()),
@@ -145,7 +145,7 @@ impl Cluster {
 
     /// `GET /info` on the host, or, when the previous snapshot's facts about it may be
     /// reused (checked once the swarm is read), only `GET /swarm`.
-    async fn probe_or_ping<'a>(
+    async fn probe_or_check<'a>(
         &self,
         host: &'a HostSpec,
         hint: Option<&Hint>,
@@ -219,13 +219,17 @@ impl Cluster {
         let Some(hint) = hint else {
             return Vec::new();
         };
-        let mut engines = Vec::new();
+        let mut asks = Vec::new();
         for host in &self.inventory.hosts {
             if let Some(d) = self.cached_engine(&host.name).await {
-                engines.push((host.name.clone(), d));
+                asks.extend(
+                    hint.overlays
+                        .iter()
+                        .map(|id| (host.name.clone(), d.clone(), id.clone())),
+                );
             }
         }
-        inspect_overlays(&engines, &hint.overlays).await
+        inspect_overlays(asks).await
     }
 
     /// Every live host's view of every overlay in `snap`: the early answers that still
@@ -238,30 +242,20 @@ impl Cluster {
     ) -> Vec<Inspected> {
         let overlays = overlay_ids(snap);
         let asked = |host: &str, id: &str| early.iter().any(|i| i.host == host && i.id == id);
-        let mut missing: Vec<((String, Docker), Vec<String>)> = Vec::new();
-        for Live {
-            host: h, docker: d, ..
-        } in live
-        {
-            let ids: Vec<String> = overlays
-                .iter()
-                .filter(|id| !asked(&h.name, id))
-                .cloned()
-                .collect();
-            if !ids.is_empty() {
-                missing.push(((h.name.clone(), d.clone()), ids));
-            }
-        }
-        let late = join_all(
-            missing
-                .iter()
-                .map(|(engine, ids)| inspect_overlays(std::slice::from_ref(engine), ids)),
-        )
-        .await;
+        let missing: Vec<(String, Docker, String)> = live
+            .iter()
+            .flat_map(|l| {
+                overlays
+                    .iter()
+                    .filter(|id| !asked(&l.host.name, id))
+                    .map(|id| (l.host.name.clone(), l.docker.clone(), id.clone()))
+            })
+            .collect();
+        let late = inspect_overlays(missing).await;
         let is_live = |host: &str| live.iter().any(|l| l.host.name == host);
         early
             .into_iter()
-            .chain(late.into_iter().flatten())
+            .chain(late)
             .filter(|i| is_live(&i.host) && overlays.contains(&i.id))
             .collect()
     }
@@ -533,21 +527,16 @@ async fn read_swarm(host: &HostSpec, docker: &Docker) -> Option<SwarmView> {
     })
 }
 
-/// Inspects each overlay on each host, all in parallel.
-async fn inspect_overlays(engines: &[(String, Docker)], ids: &[String]) -> Vec<Inspected> {
-    let asks = engines.iter().flat_map(|(host, d)| {
-        ids.iter().map(move |id| async move {
-            Inspected {
-                host: host.clone(),
-                id: id.clone(),
-                network: d
-                    .inspect_network(id, None::<InspectNetworkOptions>)
-                    .await
-                    .ok(),
-            }
-        })
-    });
-    join_all(asks).await
+/// Inspects overlays on hosts, all in parallel: one (host, engine, network id) per ask.
+async fn inspect_overlays(asks: Vec<(String, Docker, String)>) -> Vec<Inspected> {
+    join_all(asks.into_iter().map(|(host, d, id)| async move {
+        let network = d
+            .inspect_network(&id, None::<InspectNetworkOptions>)
+            .await
+            .ok();
+        Inspected { host, id, network }
+    }))
+    .await
 }
 
 /// Each host only sees its own containers on an overlay: merge every host's answer.

@@ -171,10 +171,6 @@ fn measured_round(
     })
 }
 
-fn median_of(v: Vec<Duration>) -> Duration {
-    Summary::new(v).median()
-}
-
 /// Connect (SSH + Engine API) and `info` on every host in parallel, on a fresh cluster.
 fn connect_and_info(
     rt: &tokio::runtime::Runtime,
@@ -214,7 +210,7 @@ fn cpu_note(one: &[ManyRound], many: &[ManyRound], m: usize) -> String {
         .map(|p| p.get())
         .unwrap_or(1);
     let med = |rounds: &[ManyRound], f: fn(&ManyRound) -> Duration| {
-        median_of(rounds.iter().map(f).collect())
+        Summary::new(rounds.iter().map(f).collect()).median()
     };
     let (h1, hm) = (med(one, |r| r.hosts_cpu), med(many, |r| r.hosts_cpu));
     let (o1, om) = (med(one, |r| r.own_cpu), med(many, |r| r.own_cpu));

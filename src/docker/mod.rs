@@ -440,7 +440,12 @@ impl DockerHost {
                     // request opens its own.
                     let _ = ch.close().await;
                     let t = SshTransport::new(session.clone(), Via::Socket(socket.clone()));
-                    return Self::finish(t, opts).await;
+                    let ping = t.ping().await.map_err(|message| DockerError::Protocol {
+                        host: host.clone(),
+                        via: t.via.clone(),
+                        message,
+                    })?;
+                    return Self::finish(t, ping, opts).await;
                 }
                 Err(SshError::ChannelRefused { failure, .. }) => {
                     tracing::debug!(%host, ?failure, "socket channel refused; diagnosing");
@@ -494,8 +499,9 @@ impl DockerHost {
         let via = Via::DialStdio { sudo };
         tracing::info!(%host, %via, "using the docker CLI's dial-stdio for the Engine API");
         let t = SshTransport::new(session.clone(), via);
+        // The first ping doubles as the probe: each dial-stdio request starts a process.
         match t.ping().await {
-            Ok(_) => Self::finish(t, opts).await,
+            Ok(ping) => Self::finish(t, ping, opts).await,
             Err(probe_err) => {
                 tracing::debug!(%host, "dial-stdio probe failed: {probe_err}");
                 Err(classify_cli_failure(session, sudo, &socket).await)
@@ -503,14 +509,14 @@ impl DockerHost {
         }
     }
 
-    async fn finish(t: SshTransport, opts: &DockerOptions) -> Result<DockerLink, DockerError> {
+    /// Builds the client from the engine's `/_ping` answer.
+    async fn finish(
+        t: SshTransport,
+        ping: Ping,
+        opts: &DockerOptions,
+    ) -> Result<DockerLink, DockerError> {
         let host = t.session.name().to_string();
         let via = t.via.clone();
-        let ping = t.ping().await.map_err(|message| DockerError::Protocol {
-            host: host.clone(),
-            via: via.clone(),
-            message,
-        })?;
         let server = ping
             .api_version
             .as_deref()

@@ -531,16 +531,18 @@ impl SshSession {
             .handle
             .channel_open_direct_tcpip(host.address.clone(), host.port.into(), "127.0.0.1", 0)
             .await
-            .map_err(|e| match via.map_err(e, "") {
-                SshError::ChannelRefused { failure, .. } => SshError::Unreachable {
-                    host: host.name.clone(),
-                    addr: format!("{}:{} via {}", host.address, host.port, jump.address),
-                    reason: format!(
-                        "the jump host could not connect to it ({failure:?}); check the \
+            .map_err(|e| {
+                match via.map_err(e, &format!("tunnel to {}:{}", host.address, host.port)) {
+                    SshError::ChannelRefused { failure, .. } => SshError::Unreachable {
+                        host: host.name.clone(),
+                        addr: format!("{}:{} via {}", host.address, host.port, jump.address),
+                        reason: format!(
+                            "the jump host could not connect to it ({failure:?}); check the \
                          address from the jump host, and that its sshd allows TCP forwarding"
-                    ),
-                },
-                other => other,
+                        ),
+                    },
+                    other => other,
+                }
             })?;
         tracing::debug!(host = %host.name, jump = %jump.name, "tunnelled through the jump host");
         Ok((Box::new(channel.into_stream()), Some(via)))

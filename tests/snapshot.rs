@@ -5,7 +5,7 @@
 mod common;
 
 use common::lab::inventory;
-use common::{kill_and_wait, rt};
+use common::{kill_and_wait, output_with_stdin, rt};
 
 use std::io::Write;
 use std::path::Path;
@@ -41,20 +41,8 @@ fn opts(lab: &TestLab, app: &Path) -> SshOptions {
 /// Runs a shell line on a lab host with `stdin` as its input. Panics with redacted stderr
 /// and without the line's input: secrets travel on stdin and never reach test output.
 fn ssh_quiet(lab: &TestLab, host: &str, line: &str, stdin: &str) -> String {
-    let mut cmd = lab.ssh_command(host, &[line.to_string()]).unwrap();
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let cmd = lab.ssh_command(host, &[line.to_string()]).unwrap();
+    let out = output_with_stdin(cmd, stdin.as_bytes());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::rt;
+use common::{output_with_stdin, rt};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -71,21 +71,7 @@ impl<'a> Cli<'a> {
 
     /// Runs with `stdin` as input; what it prints is checked like any other output.
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> (bool, String) {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = output_with_stdin(self.command(args), stdin.as_bytes());
         self.seen(&format!("{} < (stdin)", args.join(" ")), &out)
     }
 
@@ -743,19 +729,8 @@ fn autolock_rotation_and_unlock() {
         "docker swarm join --token \"$(cat)\" {}:2377",
         lab.hosts[0].ip
     );
-    let mut cmd = lab.lab.ssh_command("node3", &[join]).unwrap();
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(old_token.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let cmd = lab.lab.ssh_command("node3", &[join]).unwrap();
+    let out = output_with_stdin(cmd, old_token.as_bytes());
     assert!(
         !out.status.success(),
         "the rotated-out token still joined node3"

@@ -29,3 +29,23 @@ pub fn kill_and_wait(pid: u32) {
         "pid {pid} survived SIGKILL"
     );
 }
+
+/// Runs `cmd` with `stdin` as its input (then EOF) and collects its output. Secrets go
+/// this way, never on a command line.
+pub fn output_with_stdin(mut cmd: std::process::Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::lab::inventory;
+use common::lab::{OpsAccess, add_ops_user, inventory};
 use common::{kill_and_wait, rt};
 
 use std::path::{Path, PathBuf};
@@ -57,11 +57,7 @@ fn docker_api_over_one_ssh_session_per_host() {
     let inv = inventory(&lab);
     let tmp = tempfile::tempdir().unwrap();
     rt().block_on(async {
-        let o = opts(
-            inv.known_hosts.clone(),
-            &tmp.path().join("app_kh"),
-            HostKeyPolicy::Strict,
-        );
+        let o = lab.ssh_options(&tmp.path().join("app_kh"));
         let pool = SshPool::new(o, Arc::new(NoSecrets));
         let t0 = Instant::now();
         let results = pool.connect_all(&inv.hosts).await;
@@ -358,7 +354,7 @@ fn host_key_policies_and_auth_failures() {
         assert!(matches!(e, SshError::HostKeyRevoked { line: 1, .. }), "{e}");
 
         // From here on trust the lab's known_hosts.
-        let good = opts(vec![lab.known_hosts.clone()], &app3, HostKeyPolicy::Strict);
+        let good = lab.ssh_options(&app3);
 
         // Wrong key file: auth failure naming what was tried.
         let wrong = tmp.path().join("wrong_id");
@@ -505,11 +501,7 @@ fn docker_daemon_down_is_reported() {
         .dockerd
         .expect("lab records dockerd's pid");
     rt().block_on(async {
-        let o = opts(
-            inv.known_hosts.clone(),
-            &tmp.path().join("kh"),
-            HostKeyPolicy::Strict,
-        );
+        let o = lab.ssh_options(&tmp.path().join("kh"));
         let s = SshSession::connect(&inv.hosts[0], &o, &NoSecrets)
             .await
             .unwrap();
@@ -551,44 +543,6 @@ fn docker_daemon_down_is_reported() {
     });
 }
 
-/// Adds user `ops` (password auth) to one lab host only: copies of passwd/shadow/group
-/// bind-mounted inside that host's private mount namespace. `in_docker_group` adds it to
-/// the docker group.
-async fn add_ops_user(root: &SshSession, password: &str, in_docker_group: bool) {
-    let hash = std::process::Command::new("openssl")
-        .args(["passwd", "-6", "-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(password.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    let hash = String::from_utf8(hash.stdout).unwrap().trim().to_string();
-    let script = r#"set -e
-d=/run/swarmdeck-test
-mkdir -p $d/home
-for f in passwd shadow group; do
-  umount /etc/$f 2>/dev/null || true
-  cp /etc/$f $d/$f
-done
-echo 'ops:x:1500:1500::/run/swarmdeck-test/home:/bin/sh' >> $d/passwd
-echo "ops:$1:19000:0:99999:7:::" >> $d/shadow
-echo 'ops:x:1500:' >> $d/group
-if [ "$2" = yes ]; then sed -i 's/^\(docker:x:[0-9]*:\)$/\1ops/' $d/group; fi
-chown 1500:1500 $d/home
-for f in passwd shadow group; do mount --bind $d/$f /etc/$f; done
-"#;
-    let yes = if in_docker_group { "yes" } else { "no" };
-    let out = root
-        .exec(&RemoteCommand::new(["sh", "-c", script, "sh", &hash, yes]))
-        .await
-        .unwrap();
-    assert!(out.success(), "{}", out.stderr_lossy());
-}
-
 #[test]
 fn non_root_user_password_auth_and_socket_permissions() {
     let Some(lab) = TestLab::start(1) else {
@@ -597,15 +551,11 @@ fn non_root_user_password_auth_and_socket_permissions() {
     let inv = inventory(&lab);
     let tmp = tempfile::tempdir().unwrap();
     rt().block_on(async {
-        let o = opts(
-            inv.known_hosts.clone(),
-            &tmp.path().join("kh"),
-            HostKeyPolicy::Strict,
-        );
+        let o = lab.ssh_options(&tmp.path().join("kh"));
         let root = SshSession::connect(&inv.hosts[0], &o, &NoSecrets)
             .await
             .unwrap();
-        add_ops_user(&root, "pw-ops-1", false).await;
+        add_ops_user(&root, "pw-ops-1", OpsAccess::None).await;
 
         let mut ops = inv.hosts[0].clone();
         ops.user = "ops".into();
@@ -649,7 +599,7 @@ fn non_root_user_password_auth_and_socket_permissions() {
         assert!(matches!(e, DockerError::SudoFailed { .. }), "{e}");
 
         // The advice works: in the docker group (new login), the socket channel works.
-        add_ops_user(&root, "pw-ops-1", true).await;
+        add_ops_user(&root, "pw-ops-1", OpsAccess::DockerGroup).await;
         let s = SshSession::connect(&ops, &o, &pw).await.unwrap();
         let link = DockerHost::connect_with(&s, &DockerOptions::default())
             .await
@@ -674,11 +624,7 @@ fn forwarding_refused_and_docker_not_installed() {
     let tmp = tempfile::tempdir().unwrap();
     let h = &lab.hosts[0];
     rt().block_on(async {
-        let strict = opts(
-            inv.known_hosts.clone(),
-            &tmp.path().join("kh"),
-            HostKeyPolicy::Strict,
-        );
+        let strict = lab.ssh_options(&tmp.path().join("kh"));
         let s = SshSession::connect(&inv.hosts[0], &strict, &NoSecrets)
             .await
             .unwrap();
@@ -775,11 +721,7 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
             "DROP",
         ],
     );
-    let mut o = opts(
-        inv.known_hosts.clone(),
-        &tmp.path().join("kh"),
-        HostKeyPolicy::Strict,
-    );
+    let mut o = lab.ssh_options(&tmp.path().join("kh"));
     o.connect_timeout = Duration::from_secs(2);
     rt().block_on(async {
         let e = SshSession::connect(&inv.hosts[1], &o, &NoSecrets)

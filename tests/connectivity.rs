@@ -5,7 +5,6 @@ mod common;
 
 use common::rt;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::lab::TestLab;
@@ -13,47 +12,7 @@ use swarmdeck::cluster::Cluster;
 use swarmdeck::connectivity::{
     self, FindingKind, HostState, ImageSource, Options, Phase, Progress, Report,
 };
-use swarmdeck::inventory::Inventory;
-use swarmdeck::ssh::known_hosts::KnownHosts;
-use swarmdeck::ssh::{HostKeyPolicy, NoSecrets, SshOptions};
 use tokio_util::sync::CancellationToken;
-
-fn cluster(lab: &TestLab, app_kh: &std::path::Path) -> Cluster {
-    let inv = Inventory::load(&lab.inventory).expect("lab inventory");
-    let opts = SshOptions {
-        host_key_policy: HostKeyPolicy::Strict,
-        known_hosts: KnownHosts::with_files(inv.known_hosts.clone(), app_kh.to_path_buf()),
-        connect_timeout: Duration::from_secs(5),
-        login_timeout: Duration::from_secs(20),
-        ..SshOptions::default()
-    };
-    Cluster::new(inv, "lab", opts, Arc::new(NoSecrets))
-}
-
-/// node1 initialises the swarm, the others join as workers. `before_join(i)` runs on host i
-/// (1-based index 2, 3) just before it joins.
-fn form_swarm(lab: &TestLab, before_join: impl Fn(&str)) {
-    let ip = lab.hosts[0].ip.to_string();
-    lab.ssh_ok(
-        "node1",
-        &["docker", "swarm", "init", "--advertise-addr", &ip],
-    );
-    let token = lab.ssh_ok("node1", &["docker", "swarm", "join-token", "-q", "worker"]);
-    for h in ["node2", "node3"] {
-        before_join(h);
-        lab.ssh_ok(
-            h,
-            &[
-                "docker",
-                "swarm",
-                "join",
-                "--token",
-                &token,
-                &format!("{ip}:2377"),
-            ],
-        );
-    }
-}
 
 /// Containers, networks and images on a host (names/ids), for before/after comparisons.
 fn inventory_of(lab: &TestLab, host: &str) -> (String, String, String) {
@@ -90,7 +49,7 @@ fn healthy_swarm_passes_and_leaves_nothing_then_blocked_vxlan_is_named() {
     let Some(lab) = TestLab::start(3) else {
         return;
     };
-    form_swarm(&lab, |_| {});
+    lab.form_swarm(|_| {});
     // node3 has no preloaded probe image: the tester builds one from its busybox.
     lab.ssh_ok("node3", &["docker", "image", "rm", "swarmdeck/probe:1"]);
     // A leftover of a "crashed" earlier run on node2, past its promised end.
@@ -116,7 +75,7 @@ fn healthy_swarm_passes_and_leaves_nothing_then_blocked_vxlan_is_named() {
         .map(|h| inventory_of(&lab, h))
         .collect();
     let tmp = tempfile::tempdir().unwrap();
-    let c = cluster(&lab, &tmp.path().join("kh"));
+    let c = lab.cluster(&tmp.path().join("kh"));
     let rt = rt();
 
     let t = Instant::now();
@@ -166,12 +125,7 @@ fn healthy_swarm_passes_and_leaves_nothing_then_blocked_vxlan_is_named() {
     }
 
     // Fault: VXLAN dropped on node3, through the CLI (JSON, history, --compare).
-    lab.ssh_ok(
-        "node3",
-        &[
-            "iptables", "-I", "INPUT", "-p", "udp", "--dport", "4789", "-j", "DROP",
-        ],
-    );
+    lab.drop_port("node3", "INPUT", "udp", 4789);
     let hist = tmp.path().join("history");
     std::fs::create_dir_all(&hist).unwrap();
     let first = swarmdeck::connectivity::history::History::new(&hist);
@@ -231,20 +185,15 @@ fn gossip_blocked_host_and_encrypted_overlay_are_diagnosed() {
         return;
     };
     // 7946 closed on node2 before it joins: it never gossips with the others.
-    form_swarm(&lab, |h| {
+    lab.form_swarm(|h| {
         if h == "node2" {
             for proto in ["tcp", "udp"] {
-                lab.ssh_ok(
-                    h,
-                    &[
-                        "iptables", "-I", "INPUT", "-p", proto, "--dport", "7946", "-j", "DROP",
-                    ],
-                );
+                lab.drop_port(h, "INPUT", proto, 7946);
             }
         }
     });
     let tmp = tempfile::tempdir().unwrap();
-    let c = cluster(&lab, &tmp.path().join("kh"));
+    let c = lab.cluster(&tmp.path().join("kh"));
     let rt = rt();
     let t = Instant::now();
     let r = run(&rt, &c, Options::default());
@@ -273,12 +222,7 @@ fn gossip_blocked_host_and_encrypted_overlay_are_diagnosed() {
 
     // Unblock, then an encrypted overlay on this kernel (no ESP/GCM): all data is lost.
     for proto in ["tcp", "udp"] {
-        lab.ssh_ok(
-            "node2",
-            &[
-                "iptables", "-D", "INPUT", "-p", proto, "--dport", "7946", "-j", "DROP",
-            ],
-        );
+        lab.undrop_port("node2", "INPUT", proto, 7946);
     }
     lab.ssh_ok(
         "node1",
@@ -338,10 +282,10 @@ fn engine_killed_mid_run_is_marked_and_the_others_are_cleaned() {
     let Some(lab) = TestLab::start(3) else {
         return;
     };
-    form_swarm(&lab, |_| {});
+    lab.form_swarm(|_| {});
     let pid = lab.hosts[2].pids.dockerd.expect("dockerd pid");
     let tmp = tempfile::tempdir().unwrap();
-    let c = cluster(&lab, &tmp.path().join("kh"));
+    let c = lab.cluster(&tmp.path().join("kh"));
     let rt = rt();
     let opts = Options {
         run_timeout: Duration::from_secs(60),
@@ -422,9 +366,9 @@ fn bench_matrix_vs_shell_script() {
     let Some(lab) = TestLab::start(3) else {
         return;
     };
-    form_swarm(&lab, |_| {});
+    lab.form_swarm(|_| {});
     let tmp = tempfile::tempdir().unwrap();
-    let c = cluster(&lab, &tmp.path().join("kh"));
+    let c = lab.cluster(&tmp.path().join("kh"));
     let rt = rt();
     // swarmdeck: everything (connect, sweep, underlay, network, probes, matrix, cleanup).
     let t = Instant::now();

@@ -4,12 +4,10 @@
 
 mod common;
 
-use common::lab::inventory;
-use common::{kill_and_wait, output_with_stdin, rt};
+use common::lab::{OpsAccess, add_ops_user, inventory};
+use common::{kill_and_wait, rt};
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,10 +15,8 @@ use common::lab::{TestLab, lab_available};
 use swarmdeck::cluster::Cluster;
 use swarmdeck::docker::{DockerError, DockerHost, DockerOptions, Via};
 use swarmdeck::inventory::{AuthMethod, Inventory};
-use swarmdeck::ssh::known_hosts::KnownHosts;
 use swarmdeck::ssh::{
-    HostKeyPolicy, NoSecrets, RemoteCommand, Secret, SecretRequest, SshError, SshOptions,
-    SshSession,
+    NoSecrets, RemoteCommand, Secret, SecretRequest, SshError, SshOptions, SshSession,
 };
 
 /// TCP connect timeout for these tests; failures must be reported within it (+ margin).
@@ -30,59 +26,10 @@ const MARGIN: Duration = Duration::from_millis(1500);
 
 fn opts(lab: &TestLab, app: &Path) -> SshOptions {
     SshOptions {
-        host_key_policy: HostKeyPolicy::Strict,
-        known_hosts: KnownHosts::with_files(vec![lab.known_hosts.clone()], app.to_path_buf()),
         connect_timeout: CONNECT_TIMEOUT,
         login_timeout: Duration::from_secs(10),
-        ..SshOptions::default()
+        ..lab.ssh_options(app)
     }
-}
-
-/// Runs a shell line on a lab host with `stdin` as its input. Panics with redacted stderr
-/// and without the line's input: secrets travel on stdin and never reach test output.
-fn ssh_quiet(lab: &TestLab, host: &str, line: &str, stdin: &str) -> String {
-    let cmd = lab.ssh_command(host, &[line.to_string()]).unwrap();
-    let out = output_with_stdin(cmd, stdin.as_bytes());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{host}: `{line}` failed: {}",
-        swarmdeck::redact::redact(&stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// node1 inits a swarm; every other host joins as a worker. The token is read into memory
-/// and handed to `docker swarm join` on stdin: it is never printed or put on a command line.
-fn form_swarm(lab: &TestLab) {
-    let first = &lab.hosts[0];
-    // `swarm init` prints a join command with the token: keep it out of the output.
-    ssh_quiet(
-        lab,
-        &first.name,
-        &format!("docker swarm init --advertise-addr {} >/dev/null", first.ip),
-        "",
-    );
-    let token = Secret::new(ssh_quiet(
-        lab,
-        &first.name,
-        "docker swarm join-token -q worker",
-        "",
-    ));
-    assert!(token.expose().starts_with("SWMTKN-"));
-    for h in &lab.hosts[1..] {
-        ssh_quiet(
-            lab,
-            &h.name,
-            &format!(
-                "docker swarm join --advertise-addr {} --token \"$(cat)\" {}:2377 >/dev/null",
-                h.ip, first.ip
-            ),
-            token.expose(),
-        );
-    }
-    let nodes = lab.ssh_ok(&first.name, &["docker", "node", "ls", "-q"]);
-    assert_eq!(nodes.lines().count(), lab.hosts.len(), "{nodes}");
 }
 
 fn link_down(lab: &TestLab, i: usize) {
@@ -102,7 +49,7 @@ fn partial_snapshot_when_a_host_is_down() {
     let Some(lab) = TestLab::start(3) else {
         return;
     };
-    form_swarm(&lab);
+    lab.form_swarm(|_| {});
     let inv = inventory(&lab);
     let tmp = tempfile::tempdir().unwrap();
     // node3's SSH server dies; its engine (and swarm membership) stays up.
@@ -284,53 +231,6 @@ fn sshd_down_and_dockerd_down_are_distinct_and_bounded() {
     });
 }
 
-/// Adds user `ops` (password login, NOT in the docker group) and a NOPASSWD sudo rule for
-/// docker to ONE lab host: private copies of passwd/shadow/group/hosts and /etc/sudoers.d,
-/// bind-mounted inside that host's own mount namespace (the root SSH session runs there).
-/// The real /etc is never written.
-async fn add_sudo_user(root: &SshSession, password: &str) {
-    let hash = std::process::Command::new("openssl")
-        .args(["passwd", "-6", "-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(password.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    let hash = String::from_utf8(hash.stdout).unwrap().trim().to_string();
-    let script = r#"set -e
-d=/run/swarmdeck-sudo-test
-mkdir -p $d/home $d/sudoers.d
-for f in passwd shadow group hosts; do cp /etc/$f $d/$f; done
-# As installers write it: the host's own name resolves locally. Without it sudo waits
-# for DNS (unreachable from a lab host) on every run.
-echo "127.0.1.1 $(hostname)" >> $d/hosts
-echo 'ops:x:1500:1500::/run/swarmdeck-sudo-test/home:/bin/sh' >> $d/passwd
-echo "ops:$1:19000:0:99999:7:::" >> $d/shadow
-echo 'ops:x:1500:' >> $d/group
-chown 1500:1500 $d/home
-for f in passwd shadow group hosts; do mount --bind $d/$f /etc/$f; done
-cp -a /etc/sudoers.d/. $d/sudoers.d/
-cmds=
-for p in /usr/local/bin/docker /usr/bin/docker; do
-  if [ -x "$p" ]; then cmds="$cmds${cmds:+, }$p"; fi
-done
-echo "ops ALL=(root) NOPASSWD: $cmds" > $d/sudoers.d/swarmdeck-ops
-chown -R root:root $d/sudoers.d
-chmod 0750 $d/sudoers.d
-chmod 0440 $d/sudoers.d/swarmdeck-ops
-visudo -cf $d/sudoers.d/swarmdeck-ops >/dev/null
-mount --bind $d/sudoers.d /etc/sudoers.d
-"#;
-    let out = root
-        .exec(&RemoteCommand::new(["sh", "-c", script, "sh", &hash]))
-        .await
-        .unwrap();
-    assert!(out.success(), "{}", out.stderr_lossy());
-}
-
 /// sudo is a test dependency (scripts/install-deps); never installed by a test.
 fn sudo_available() -> bool {
     if Path::new("/usr/bin/sudo").exists() {
@@ -364,7 +264,7 @@ fn non_root_user_reaches_docker_through_sudo() {
         let root = SshSession::connect(&inv.hosts[0], &o, &NoSecrets)
             .await
             .unwrap();
-        add_sudo_user(&root, "pw-sudo-1").await;
+        add_ops_user(&root, "pw-sudo-1", OpsAccess::SudoDocker).await;
         assert!(!real_rule.exists(), "the rule leaked into the real /etc");
 
         let mut ops = inv.hosts[0].clone();
@@ -419,6 +319,20 @@ fn non_root_user_reaches_docker_through_sudo() {
     assert!(!real_rule.exists(), "the rule leaked into the real /etc");
 }
 
+/// A benchmark's labs are torn down: no namespace left, not listed.
+fn assert_labs_gone(names: &[String]) {
+    for name in names {
+        assert!(
+            !Path::new(&format!("/run/netns/sdk-{name}-n1")).exists(),
+            "lab {name} left behind"
+        );
+        assert!(
+            swarmdeck::lab::list().iter().all(|l| &l.name != name),
+            "lab {name} still listed"
+        );
+    }
+}
+
 #[test]
 fn bench_connect_produces_every_row() {
     if !lab_available() {
@@ -464,16 +378,7 @@ fn bench_connect_produces_every_row() {
     assert!(!text.contains("SWMTKN-"));
     // Its labs are gone.
     assert_eq!(report.labs.len(), 2);
-    for name in &report.labs {
-        assert!(
-            !Path::new(&format!("/run/netns/sdk-{name}-n1")).exists(),
-            "lab {name} left behind"
-        );
-        assert!(
-            swarmdeck::lab::list().iter().all(|l| &l.name != name),
-            "lab {name} still listed"
-        );
-    }
+    assert_labs_gone(&report.labs);
 }
 
 #[test]
@@ -503,16 +408,7 @@ fn bench_bootstrap_produces_both_contenders() {
     assert!(!text.contains("SWMTKN-"), "{text}");
     // Two labs for the round, both gone.
     assert_eq!(report.labs.len(), 2);
-    for name in &report.labs {
-        assert!(
-            !Path::new(&format!("/run/netns/sdk-{name}-n1")).exists(),
-            "lab {name} left behind"
-        );
-        assert!(
-            swarmdeck::lab::list().iter().all(|l| &l.name != name),
-            "lab {name} still listed"
-        );
-    }
+    assert_labs_gone(&report.labs);
 }
 
 /// Warm snapshots reuse a host's engine facts only while the host and the managers' node
@@ -523,7 +419,7 @@ fn warm_snapshots_follow_membership_changes() {
     let Some(lab) = TestLab::start(3) else {
         return;
     };
-    form_swarm(&lab);
+    lab.form_swarm(|_| {});
     let inv = inventory(&lab);
     let tmp = tempfile::tempdir().unwrap();
     let rt = rt();
@@ -568,21 +464,7 @@ fn warm_snapshots_follow_membership_changes() {
         s.hosts[2].swarm_state.as_deref() == Some("inactive") && s.hosts[2].node_id.is_none()
     });
 
-    let token = Secret::new(ssh_quiet(
-        &lab,
-        "node1",
-        "docker swarm join-token -q worker",
-        "",
-    ));
-    ssh_quiet(
-        &lab,
-        "node3",
-        &format!(
-            "docker swarm join --advertise-addr {} --token \"$(cat)\" {}:2377 >/dev/null",
-            lab.hosts[2].ip, lab.hosts[0].ip
-        ),
-        token.expose(),
-    );
+    lab.join_worker("node3");
     let snap = until("node3 re-joined", &|s| {
         s.hosts[2]
             .node_id

@@ -8,14 +8,10 @@ use common::{output_with_stdin, rt};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::lab::TestLab;
-use swarmdeck::cluster::Cluster;
-use swarmdeck::inventory::Inventory;
 use swarmdeck::snapshot::Role;
-use swarmdeck::ssh::{HostKeyPolicy, NoSecrets, SshOptions};
 use swarmdeck::swarm::{self, BootstrapOptions, OverlaySpec};
 
 /// Runs the CLI against the lab with its own HOME and audit log.
@@ -95,6 +91,26 @@ impl<'a> Cli<'a> {
         text
     }
 
+    /// The firewall fix for node1 on `backend`: the plan is shown first (holding each of
+    /// `plan_has`), then applied and verified.
+    fn fix_firewall_on_node1(&self, backend: &str, plan_has: &[&str]) {
+        let text = self.ok(&["firewall", "--only", "node1"]);
+        assert!(text.contains(&format!("node1 ({backend})")), "{text}");
+        for want in plan_has {
+            assert!(text.contains(want), "{want:?} not in the plan:\n{text}");
+        }
+        let text = self.ok(&["firewall", "--only", "node1", "--yes"]);
+        assert!(text.contains("verified"), "{text}");
+    }
+
+    /// Bootstrap of one manager and two workers on the lab's three hosts; nothing leaked.
+    fn bootstrap_three_hosts(&self) {
+        self.ok(&["bootstrap", "--managers", "1", "--yes"]);
+        let nodes = self.lab.ssh_ok("node1", &["docker", "node", "ls", "-q"]);
+        assert_eq!(nodes.lines().count(), 3, "{nodes}");
+        self.assert_no_secrets();
+    }
+
     /// No join token or unlock key in anything printed or in the audit log.
     fn assert_no_secrets(&self) {
         let audit = std::fs::read_to_string(&self.audit).unwrap_or_default();
@@ -107,17 +123,6 @@ impl<'a> Cli<'a> {
             }
         }
     }
-}
-
-fn cluster(lab: &TestLab) -> Cluster {
-    let inv = Inventory::load(&lab.inventory).unwrap();
-    let tmp = std::env::temp_dir().join(format!("swarmdeck-kh-{}", lab.name));
-    let opts = SshOptions {
-        known_hosts: swarmdeck::ssh::KnownHosts::with_files(inv.known_hosts.clone(), tmp),
-        host_key_policy: HostKeyPolicy::Strict,
-        ..SshOptions::default()
-    };
-    Cluster::new(inv, "lab", opts, Arc::new(NoSecrets))
 }
 
 fn local_state(lab: &TestLab, host: &str) -> String {
@@ -386,12 +391,7 @@ fn blocked_manager_port_is_found_fixed_and_five_hosts_get_three_managers() {
         return;
     };
     let cli = Cli::new(&lab);
-    lab.ssh_ok(
-        "node1",
-        &[
-            "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP",
-        ],
-    );
+    lab.drop_port("node1", "INPUT", "tcp", 2377);
 
     let text = cli.fails(&["preflight"]);
     assert!(
@@ -467,12 +467,7 @@ fn interrupted_bootstrap_resumes() {
         return;
     };
     let cli = Cli::new(&lab);
-    lab.ssh_ok(
-        "node3",
-        &[
-            "iptables", "-I", "OUTPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP",
-        ],
-    );
+    lab.drop_port("node3", "OUTPUT", "tcp", 2377);
     let child = cli
         .command(&[
             "bootstrap",
@@ -505,12 +500,7 @@ fn interrupted_bootstrap_resumes() {
     assert!(text.contains("FAILED [node3]"), "{text}");
     assert!(text.contains("run the same command"), "{text}");
 
-    lab.ssh_ok(
-        "node3",
-        &[
-            "iptables", "-D", "OUTPUT", "-p", "tcp", "--dport", "2377", "-j", "DROP",
-        ],
-    );
+    lab.undrop_port("node3", "OUTPUT", "tcp", 2377);
     restart_dockerd(&lab, 2, &argv);
     eprintln!("node3 after restart: {}", local_state(&lab, "node3"));
 
@@ -569,7 +559,8 @@ fn quorum_refusal_loss_and_recovery() {
     assert!(text.contains("3 manager(s)"), "{text}");
 
     // The library view agrees: three reachable managers.
-    let c = cluster(&lab);
+    let kh = tempfile::tempdir().unwrap();
+    let c = lab.cluster(&kh.path().join("kh"));
     let rt = rt();
     let state = rt.block_on(swarm::state::gather(&c));
     assert_eq!(state.managers().len(), 3);
@@ -643,9 +634,9 @@ fn partial_plan_then_recomputed_plan_finishes() {
     let Some(lab) = TestLab::start(3) else {
         return;
     };
-    let c = cluster(&lab);
-    let rt = rt();
     let dir = tempfile::tempdir().unwrap();
+    let c = lab.cluster(&dir.path().join("kh"));
+    let rt = rt();
     let audit = swarm::AuditLog::new(dir.path().join("audit.jsonl"));
     let opts = BootstrapOptions {
         managers: Some(1),
@@ -819,12 +810,10 @@ fn nftables_host_is_opened_persisted_and_joined() {
         text.contains("2377/tcp on node1 gets no answer from node2, node3"),
         "{text}"
     );
-    let text = cli.ok(&["firewall", "--only", "node1"]);
-    assert!(text.contains("node1 (nftables)"), "{text}");
-    assert!(text.contains("nft insert rule inet filter input"), "{text}");
-    assert!(text.contains("/etc/nftables.conf"), "{text}");
-    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
-    assert!(text.contains("verified"), "{text}");
+    cli.fix_firewall_on_node1(
+        "nftables",
+        &["nft insert rule inet filter input", "/etc/nftables.conf"],
+    );
     // Again: the rules are found and not added twice (only the save runs again).
     let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
     assert!(text.contains("1 command(s) applied"), "{text}");
@@ -864,10 +853,7 @@ fn nftables_host_is_opened_persisted_and_joined() {
         );
     }
 
-    cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
-    let nodes = lab.ssh_ok("node1", &["docker", "node", "ls", "-q"]);
-    assert_eq!(nodes.lines().count(), 3, "{nodes}");
-    cli.assert_no_secrets();
+    cli.bootstrap_three_hosts();
 }
 
 /// A host behind ufw (default deny incoming, SSH allowed): preflight finds the swarm ports
@@ -893,11 +879,7 @@ fn ufw_host_is_opened_and_joined() {
         text.contains("2377/tcp on node1 gets no answer from node2, node3"),
         "{text}"
     );
-    let text = cli.ok(&["firewall", "--only", "node1"]);
-    assert!(text.contains("node1 (ufw)"), "{text}");
-    assert!(text.contains("ufw allow proto tcp from"), "{text}");
-    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
-    assert!(text.contains("verified"), "{text}");
+    cli.fix_firewall_on_node1("ufw", &["ufw allow proto tcp from"]);
     let status = lab.ssh_ok("node1", &["ufw", "status"]);
     for port in ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp"] {
         assert!(status.contains(port), "{port} not open:\n{status}");
@@ -910,10 +892,7 @@ fn ufw_host_is_opened_and_joined() {
         "this machine's ufw configuration changed"
     );
 
-    cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
-    let nodes = lab.ssh_ok("node1", &["docker", "node", "ls", "-q"]);
-    assert_eq!(nodes.lines().count(), 3, "{nodes}");
-    cli.assert_no_secrets();
+    cli.bootstrap_three_hosts();
 }
 
 /// Runs a system D-Bus and firewalld inside a lab host (its own /run, /etc and network
@@ -956,11 +935,7 @@ fn firewalld_host_is_opened_and_joined() {
         "{text}"
     );
     assert!(text.contains("a firewall on node1 rejects it"), "{text}");
-    let text = cli.ok(&["firewall", "--only", "node1"]);
-    assert!(text.contains("node1 (firewalld)"), "{text}");
-    assert!(text.contains("firewall-cmd --permanent"), "{text}");
-    let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
-    assert!(text.contains("verified"), "{text}");
+    cli.fix_firewall_on_node1("firewalld", &["firewall-cmd --permanent"]);
     // Again: the rich rules are found, not added twice (only the reload runs again).
     cli.ok(&["firewall", "--only", "node1", "--yes"]);
     let rules = lab.ssh_ok("node1", &["firewall-cmd", "--list-rich-rules"]);
@@ -973,8 +948,5 @@ fn firewalld_host_is_opened_and_joined() {
         "this machine's firewalld zone changed"
     );
 
-    cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
-    let nodes = lab.ssh_ok("node1", &["docker", "node", "ls", "-q"]);
-    assert_eq!(nodes.lines().count(), 3, "{nodes}");
-    cli.assert_no_secrets();
+    cli.bootstrap_three_hosts();
 }

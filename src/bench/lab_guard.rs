@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use anyhow::{Context, bail};
 
-use crate::lab::{self, Lab, LabError, LabSpec};
+use crate::lab::{self, Lab};
 
 pub struct LabGuard {
     pub lab: Lab,
@@ -14,17 +14,8 @@ pub struct LabGuard {
 
 impl LabGuard {
     pub fn up(hosts: usize) -> anyhow::Result<LabGuard> {
-        let name = lab::unique_name('b');
-        let spec = LabSpec::new(name.clone(), hosts);
-        let lab = match lab::up(&spec) {
-            // Left behind by a crashed earlier process that had our pid: dead, so ours.
-            Err(LabError::NameInUse { .. }) => {
-                let _ = lab::down(&name);
-                lab::up(&spec)
-            }
-            other => other,
-        }
-        .with_context(|| format!("starting benchmark lab {name} ({hosts} hosts)"))?;
+        let lab = lab::up_unique('b', hosts)
+            .with_context(|| format!("starting a benchmark lab of {hosts} hosts"))?;
         Ok(LabGuard {
             lab,
             torn_down: false,

@@ -671,6 +671,19 @@ mod tests {
         }
     }
 
+    /// The data plane (VXLAN) fails: names resolve, nothing else gets through.
+    fn data_lost(c: &mut Cell) {
+        c.icmp = bad();
+        c.tcp = bad();
+        c.large = bad();
+    }
+
+    /// Gossip fails too: not even names resolve.
+    fn all_lost(c: &mut Cell) {
+        data_lost(c);
+        c.dns = bad();
+    }
+
     fn add_rule(r: &mut Report, host: &str, port: u16, proto: &str) {
         let rule = format!("-A INPUT -p {proto} -m {proto} --dport {port} -j DROP");
         let h = r.hosts.iter_mut().find(|h| h.host == host).unwrap();
@@ -691,11 +704,7 @@ mod tests {
     #[test]
     fn vxlan_blocked_on_one_host() {
         let mut r = report(&["a", "b", "c"]);
-        set(&mut r, "c", |c| {
-            c.icmp = bad();
-            c.tcp = bad();
-            c.large = bad();
-        });
+        set(&mut r, "c", data_lost);
         add_rule(&mut r, "c", 4789, "udp");
         let f = diagnose(&r);
         assert_eq!(f.len(), 1, "{f:#?}");
@@ -722,20 +731,8 @@ mod tests {
     #[test]
     fn gossip_on_one_host_and_vxlan_on_another() {
         let mut r = report(&["a", "b", "c"]);
-        set(&mut r, "b", |c| {
-            *c = Cell {
-                dns: bad(),
-                icmp: bad(),
-                tcp: bad(),
-                large: bad(),
-                ..c.clone()
-            }
-        });
-        set(&mut r, "c", |c| {
-            c.icmp = bad();
-            c.tcp = bad();
-            c.large = bad();
-        });
+        set(&mut r, "b", all_lost);
+        set(&mut r, "c", data_lost);
         add_rule(&mut r, "c", 4789, "udp");
         let f = diagnose(&r);
         let got: Vec<(FindingKind, Vec<String>)> =
@@ -753,15 +750,7 @@ mod tests {
     #[test]
     fn gossip_blocked_on_one_host() {
         let mut r = report(&["a", "b", "c"]);
-        set(&mut r, "b", |c| {
-            *c = Cell {
-                dns: bad(),
-                icmp: bad(),
-                tcp: bad(),
-                large: bad(),
-                ..c.clone()
-            }
-        });
+        set(&mut r, "b", all_lost);
         add_rule(&mut r, "b", 7946, "tcp");
         add_rule(&mut r, "b", 7946, "udp");
         for u in r.underlay.iter_mut().filter(|u| u.to == "b") {
@@ -779,11 +768,7 @@ mod tests {
     fn encrypted_overlay_without_esp() {
         let mut r = report(&["a", "b", "c"]);
         r.network.as_mut().unwrap().encrypted = true;
-        for c in &mut r.cells {
-            c.icmp = bad();
-            c.tcp = bad();
-            c.large = bad();
-        }
+        r.cells.iter_mut().for_each(data_lost);
         for h in &mut r.hosts {
             h.crypto = Some(CryptoReport {
                 esp: EspSupport::Missing,

@@ -179,6 +179,12 @@ struct Run {
 }
 
 impl Run {
+    /// The report's hosts, in inventory order.
+    async fn host_names(&self) -> Vec<String> {
+        let report = self.report.lock().await;
+        report.hosts.iter().map(|h| h.host.clone()).collect()
+    }
+
     fn emit(&self, p: Progress) {
         if let Some(tx) = &self.progress {
             let _ = tx.send(p);
@@ -543,14 +549,7 @@ struct Started {
 
 async fn start_probes(run: &Arc<Run>, network: &str) -> Vec<Started> {
     let live = run.live.lock().await.clone();
-    let order: Vec<String> = run
-        .report
-        .lock()
-        .await
-        .hosts
-        .iter()
-        .map(|h| h.host.clone())
-        .collect();
+    let order = run.host_names().await;
     let mut set = JoinSet::new();
     for l in live.into_iter().filter(|l| l.swarm) {
         let idx = order.iter().position(|n| *n == l.spec.name).unwrap_or(0);
@@ -651,14 +650,7 @@ async fn engine_state(d: &Docker) -> HostState {
 
 /// Every ordered pair of probes, all at once but bounded by `parallel` concurrent execs.
 async fn matrix(run: &Arc<Run>, probes: Vec<Started>) {
-    let hosts: Vec<String> = run
-        .report
-        .lock()
-        .await
-        .hosts
-        .iter()
-        .map(|h| h.host.clone())
-        .collect();
+    let hosts = run.host_names().await;
     // Pairs where a side has no probe are recorded as skipped up front.
     {
         let mut r = run.report.lock().await;

@@ -310,7 +310,6 @@ fn remote_command(words: &[String]) -> String {
         .join(" ")
 }
 
-/// Checks a lab name: it goes into namespace and interface names.
 /// A lab name unique among running processes: `prefix` + pid + a per-process counter, in
 /// base 36, at most 8 characters (tests and benchmarks run many labs at once).
 pub fn unique_name(prefix: char) -> String {
@@ -334,6 +333,20 @@ pub fn unique_name(prefix: char) -> String {
     format!("{prefix}{pid}{n}")
 }
 
+/// Starts a `hosts`-host lab under a fresh [`unique_name`]. A lab already holding that name
+/// was left by a dead process that had our pid, so it is removed and the start tried again.
+pub fn up_unique(prefix: char, hosts: usize) -> Result<Lab, LabError> {
+    let spec = LabSpec::new(unique_name(prefix), hosts);
+    match up(&spec) {
+        Err(LabError::NameInUse { .. }) => {
+            let _ = down(&spec.name);
+            up(&spec)
+        }
+        other => other,
+    }
+}
+
+/// Checks a lab name: it goes into namespace and interface names.
 pub fn validate_name(name: &str) -> Result<(), LabError> {
     let reason = if name.is_empty() {
         "it is empty"

@@ -182,18 +182,7 @@ async fn probe_host(
             }
             match d.info().await {
                 Ok(info) => {
-                    let mut f = crate::swarm::state::HostFacts {
-                        host: h.name.clone(),
-                        target: String::new(),
-                        engine_name: None,
-                        state: crate::swarm::LocalState::Inactive,
-                        node_id: None,
-                        node_addr: None,
-                        control_available: false,
-                        cluster_id: None,
-                        remote_managers: Vec::new(),
-                        advertise: None,
-                    };
+                    let mut f = crate::swarm::state::HostFacts::new(&h.name, "");
                     crate::swarm::state::apply_info(&mut f, &info);
                     r.swarm_state = Some(format!("{:?}", f.state).to_lowercase());
                     r.cluster_id = f.cluster_id;

@@ -80,6 +80,16 @@ fn methods_list(m: &MethodSet) -> Vec<String> {
         .collect()
 }
 
+/// `None` when the server accepted, else the methods it still allows.
+fn rejected(res: AuthResult) -> Option<Vec<String>> {
+    match res {
+        AuthResult::Success => None,
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => Some(methods_list(&remaining_methods)),
+    }
+}
+
 async fn rsa_hash(handle: &Handle<ClientHandler>, key: &PublicKey) -> Option<HashAlg> {
     if !key.algorithm().is_rsa() {
         return None;
@@ -159,12 +169,12 @@ pub(crate) async fn authenticate(
                     .authenticate_publickey_with(user, key, hash, &mut agent)
                     .await
                 {
-                    Ok(AuthResult::Success) => return Ok(()),
-                    Ok(AuthResult::Failure {
-                        remaining_methods, ..
-                    }) => {
+                    Ok(res) => {
+                        let Some(allows) = rejected(res) else {
+                            return Ok(());
+                        };
                         tried.push(format!("agent key {fp}"));
-                        server_allows = methods_list(&remaining_methods);
+                        server_allows = allows;
                     }
                     Err(e) => tried.push(format!("agent key {fp} (agent did not sign: {e})")),
                 }
@@ -189,23 +199,19 @@ pub(crate) async fn authenticate(
                 .authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
                 .await
                 .map_err(|e| SshError::from_russh(&host.name, e))?;
-            match res {
-                AuthResult::Success => Ok(()),
-                AuthResult::Failure {
-                    remaining_methods, ..
-                } => {
-                    tried.push(format!("key file {} ({fp})", path.display()));
-                    Err(fail(
-                        tried,
-                        methods_list(&remaining_methods),
-                        format!(
-                            "add the public key ({}.pub) to ~{user}/.ssh/authorized_keys on {}",
-                            path.display(),
-                            host.address
-                        ),
-                    ))
-                }
-            }
+            let Some(allows) = rejected(res) else {
+                return Ok(());
+            };
+            tried.push(format!("key file {} ({fp})", path.display()));
+            Err(fail(
+                tried,
+                allows,
+                format!(
+                    "add the public key ({}.pub) to ~{user}/.ssh/authorized_keys on {}",
+                    path.display(),
+                    host.address
+                ),
+            ))
         }
         AuthMethod::Password => {
             let req = SecretRequest {
@@ -228,23 +234,17 @@ pub(crate) async fn authenticate(
                 .authenticate_password(user, password.expose())
                 .await
                 .map_err(|e| SshError::from_russh(&host.name, e))?;
-            match res {
-                AuthResult::Success => Ok(()),
-                AuthResult::Failure {
-                    remaining_methods, ..
-                } => {
-                    tried.push("password".into());
-                    let allows = methods_list(&remaining_methods);
-                    let hint = if allows.iter().any(|m| m == "password") {
-                        "the stored password was rejected; update it in the keyring".into()
-                    } else {
-                        "the server does not accept passwords (PasswordAuthentication no); \
-                         use key auth"
-                            .into()
-                    };
-                    Err(fail(tried, allows, hint))
-                }
-            }
+            let Some(allows) = rejected(res) else {
+                return Ok(());
+            };
+            tried.push("password".into());
+            let hint = if allows.iter().any(|m| m == "password") {
+                "the stored password was rejected; update it in the keyring".into()
+            } else {
+                "the server does not accept passwords (PasswordAuthentication no); use key auth"
+                    .into()
+            };
+            Err(fail(tried, allows, hint))
         }
     }
 }

@@ -343,8 +343,6 @@ mod tests {
 
     fn host(i: usize, manager: bool) -> HostFacts {
         HostFacts {
-            host: format!("node{i}"),
-            target: format!("root@10.0.0.{i}"),
             engine_name: Some(format!("node{i}")),
             state: LocalState::Active,
             node_id: Some(format!("id{i}")),
@@ -355,6 +353,7 @@ mod tests {
                 .map(|j| (format!("id{j}"), format!("10.0.0.{j}:2377")))
                 .collect(),
             advertise: Some(format!("10.0.0.{i}")),
+            ..HostFacts::new(format!("node{i}"), format!("root@10.0.0.{i}"))
         }
     }
 

@@ -587,16 +587,9 @@ mod tests {
 
     fn host(i: usize) -> HostFacts {
         HostFacts {
-            host: format!("node{i}"),
-            target: format!("root@10.0.0.{i}"),
             engine_name: Some(format!("node{i}")),
-            state: LocalState::Inactive,
-            node_id: None,
-            node_addr: None,
-            control_available: false,
-            cluster_id: None,
-            remote_managers: Vec::new(),
             advertise: Some(format!("10.0.0.{i}")),
+            ..HostFacts::new(format!("node{i}"), format!("root@10.0.0.{i}"))
         }
     }
 

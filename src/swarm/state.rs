@@ -49,6 +49,22 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
+    /// A host before its engine has answered: inactive, nothing else known.
+    pub fn new(host: impl Into<String>, target: impl Into<String>) -> Self {
+        HostFacts {
+            host: host.into(),
+            target: target.into(),
+            engine_name: None,
+            state: LocalState::Inactive,
+            node_id: None,
+            node_addr: None,
+            control_available: false,
+            cluster_id: None,
+            remote_managers: Vec::new(),
+            advertise: None,
+        }
+    }
+
     pub fn is_member(&self) -> bool {
         self.state == LocalState::Active
     }
@@ -204,18 +220,7 @@ pub fn target_of(h: &HostSpec) -> String {
 }
 
 async fn host_facts(cluster: &Cluster, h: &HostSpec, peer: Option<Ipv4Addr>) -> HostFacts {
-    let mut facts = HostFacts {
-        host: h.name.clone(),
-        target: target_of(h),
-        engine_name: None,
-        state: LocalState::Inactive,
-        node_id: None,
-        node_addr: None,
-        control_available: false,
-        cluster_id: None,
-        remote_managers: Vec::new(),
-        advertise: None,
-    };
+    let mut facts = HostFacts::new(&h.name, target_of(h));
     let info = match cluster.engine(h).await {
         Ok(d) => d.info().await.map_err(|e| format!("{}: {e}", h.name)),
         Err(e) => Err(e.to_string()),

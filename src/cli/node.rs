@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::bail;
 
+use crate::cluster::Cluster;
 use crate::snapshot::Role;
 use crate::swarm::actions::{self, NodeOp};
 use crate::swarm::plan::{Action, OverlaySpec, Plan, Step};
@@ -188,8 +189,9 @@ fn unlock_cmd(
     if cluster.inventory().host(host).is_none() {
         bail!("no host {host:?} in the inventory");
     }
+    // Shown like a plan step; not one, as steps never hold secrets and this needs the key.
     println!(
-        "plan:\n  [{host}] unlock the swarm on {host}\n      $ {}",
+        " 1. [{host}] unlock the swarm on {host}\n      $ {}",
         swarm::ops::UNLOCK_CLI
     );
     if !apply.yes {
@@ -227,19 +229,11 @@ pub fn swarm_cmd(
     inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    if let SwarmCommand::Unlock { host, apply, .. } = &args.command {
-        return unlock_cmd(host, apply, target, inventory, rt);
-    }
-    if let SwarmCommand::Unlock { host, apply, .. } = &args.command {
-        return unlock_cmd(host, apply, target, inventory, rt);
-    }
-    let cluster = connect(target, inventory)?;
-    let state = rt.block_on(swarm::state::gather(&cluster));
-    let at = state
-        .answered_by
-        .clone()
-        .ok_or_else(|| err(SwarmError::NoManager))?;
     match args.command {
+        // No manager can answer for a locked host (it is the locked one): no state first.
+        SwarmCommand::Unlock { host, apply, .. } => {
+            unlock_cmd(&host, &apply, target, inventory, rt)
+        }
         SwarmCommand::JoinToken {
             role,
             rotate,
@@ -256,19 +250,18 @@ pub fn swarm_cmd(
                      Use --rotate to replace a leaked token"
                 );
             }
-            let mut plan = Plan::default();
-            plan.steps
-                .push(Step::new(&at, Action::RotateJoinToken { role }, 0));
-            show_and_apply(rt, &cluster, &plan, &apply)?;
+            let (cluster, at) = answering_manager(target, inventory, rt)?;
+            let plan = Plan::of(Step::new(&at, Action::RotateJoinToken { role }, 0));
+            show_and_apply(rt, &cluster, &plan, &apply).map(drop)
         }
         SwarmCommand::UnlockKey {
             rotate,
             show_unlock_key,
             apply,
         } => {
+            let (cluster, at) = answering_manager(target, inventory, rt)?;
             if rotate {
-                let mut plan = Plan::default();
-                plan.steps.push(Step::new(&at, Action::RotateUnlockKey, 0));
+                let plan = Plan::of(Step::new(&at, Action::RotateUnlockKey, 0));
                 show_and_apply(rt, &cluster, &plan, &apply)?;
             }
             if show_unlock_key {
@@ -282,10 +275,23 @@ pub fn swarm_cmd(
                      managers' encrypted Raft logs: keep it out of logs and chats)"
                 );
             }
+            Ok(())
         }
-        SwarmCommand::Unlock { .. } => unreachable!("handled above"),
     }
-    Ok(())
+}
+
+/// The cluster and the manager that answers for it.
+fn answering_manager(
+    target: &TargetArgs,
+    inventory: Option<&Path>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<(Cluster, String)> {
+    let cluster = connect(target, inventory)?;
+    let state = rt.block_on(swarm::state::gather(&cluster));
+    let at = state
+        .answered_by
+        .ok_or_else(|| err(SwarmError::NoManager))?;
+    Ok((cluster, at))
 }
 
 #[cfg(test)]

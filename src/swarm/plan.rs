@@ -268,6 +268,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan of one step.
+    pub fn of(step: Step) -> Plan {
+        Plan {
+            steps: vec![step],
+            ..Plan::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

@@ -54,13 +54,13 @@ pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String>
     let jump = match hc.proxy_jump.as_deref().map(str::trim) {
         None => None,
         Some(j) if j.eq_ignore_ascii_case("none") => None,
-        Some(j) if j.contains(',') => {
-            return Err(format!(
-                "{alias}: ProxyJump through several hosts ({j}) is not supported; one jump \
-                 host is"
-            ));
-        }
-        Some(j) => Some(jump_target(text, j).map_err(|e| format!("{alias}: ProxyJump {e}"))?),
+        Some(hops) => Some(
+            hops.split(',')
+                .map(|hop| jump_target(text, hop.trim()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{alias}: ProxyJump {e}"))?
+                .join(","),
+        ),
     };
     Ok(HostSpec {
         name: alias.to_string(),
@@ -233,7 +233,7 @@ Host app2
     ProxyJump ops@203.0.113.5:2222
 Host app3
     HostName 10.0.0.13
-    ProxyJump a,b
+    ProxyJump ops@203.0.113.5, bastion
 Host app4
     HostName 10.0.0.14
     ProxyJump none
@@ -247,7 +247,11 @@ Host app4
             jump("app2").unwrap().as_deref(),
             Some("ops@203.0.113.5:2222")
         );
-        assert!(jump("app3").unwrap_err().contains("several hosts"));
+        // Several hops, each resolved on its own, in order.
+        assert_eq!(
+            jump("app3").unwrap().as_deref(),
+            Some("ops@203.0.113.5:22,gate@198.51.100.7:2200")
+        );
         assert_eq!(jump("app4").unwrap(), None);
         assert_eq!(jump("bastion").unwrap(), None);
         // The jump host is a host of its own, named after both for errors.

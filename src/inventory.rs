@@ -39,9 +39,9 @@ pub struct HostSpec {
     /// Free-form labels, e.g. `zone = "a"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Reach the host through this SSH server, `[user@]address[:port]` (OpenSSH's
-    /// ProxyJump, one hop). Its host key is checked like any other; it authenticates with
-    /// this host's method.
+    /// Reach the host through these SSH servers, `[user@]address[:port]`, several separated
+    /// by commas and tried in order (OpenSSH's ProxyJump, `ssh -J`). Their host keys are
+    /// checked like any other; they authenticate with this host's method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jump: Option<String>,
 }
@@ -94,18 +94,33 @@ impl HostSpec {
         })
     }
 
-    /// The jump host to go through, if any, as a host of its own (named after both, for
-    /// errors), authenticating like this host.
+    /// The jump host this host's connection comes from, if any, as a host of its own
+    /// (named after both, for errors), authenticating like this host. With several hops it
+    /// is the last one, and it is reached through the others.
     pub fn jump_host(&self) -> Option<Result<HostSpec, String>> {
         let jump = self.jump.as_deref()?;
+        let (earlier, last) = match jump.rsplit_once(',') {
+            Some((earlier, last)) => (Some(earlier.trim()), last.trim()),
+            None => (None, jump.trim()),
+        };
         Some(
-            HostSpec::parse_target(jump, self.auth.clone())
+            HostSpec::parse_target(last, self.auth.clone())
                 .map(|mut j| {
                     j.name = format!("{} (jump host of {})", j.name, self.name);
+                    j.jump = earlier.map(str::to_string);
                     j
                 })
                 .map_err(|e| format!("{}: jump host {e}", self.name)),
         )
+    }
+
+    /// Checks every hop of the jump chain.
+    pub fn check_jumps(&self) -> Result<(), String> {
+        let mut hop = self.jump_host();
+        while let Some(next) = hop {
+            hop = next?.jump_host();
+        }
+        Ok(())
     }
 }
 
@@ -228,9 +243,7 @@ impl Inventory {
             if !seen.insert(h.name.as_str()) {
                 return Err(format!("host name {:?} appears twice", h.name));
             }
-            if let Some(Err(e)) = h.jump_host() {
-                return Err(e);
-            }
+            h.check_jumps()?;
         }
         Ok(())
     }
@@ -279,6 +292,37 @@ mod tests {
         ] {
             assert!(
                 HostSpec::parse_target(bad, AuthMethod::Agent).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn jump_chains_are_walked_from_the_last_hop() {
+        let mut h = HostSpec::parse_target("root@10.0.0.9", AuthMethod::Agent).unwrap();
+        h.name = "app".into();
+        h.jump = Some("a@192.0.2.1, b@192.0.2.2:2200".into());
+        h.check_jumps().unwrap();
+        // The last hop is the one the target's connection comes from; it goes through the
+        // earlier ones.
+        let last = h.jump_host().unwrap().unwrap();
+        assert_eq!((last.address.as_str(), last.port), ("192.0.2.2", 2200));
+        assert_eq!(last.jump.as_deref(), Some("a@192.0.2.1"));
+        let first = last.jump_host().unwrap().unwrap();
+        assert_eq!(
+            (first.user.as_str(), first.address.as_str()),
+            ("a", "192.0.2.1")
+        );
+        assert!(first.jump_host().is_none());
+        // A bad hop anywhere in the chain is found.
+        for bad in [
+            "a@192.0.2.1,,b@192.0.2.2",
+            "bad host,b@192.0.2.2",
+            "a@192.0.2.1,",
+        ] {
+            h.jump = Some(bad.into());
+            assert!(
+                h.check_jumps().unwrap_err().contains("jump host"),
                 "{bad:?}"
             );
         }

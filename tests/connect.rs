@@ -695,32 +695,29 @@ fn forwarding_refused_and_docker_not_installed() {
     });
 }
 
-/// ProxyJump, one hop: node2 refuses SSH from the workstation but not from node1; through
-/// node1 (its host key checked too) swarmdeck reaches node2's Docker, and a target the
-/// jump host cannot reach is reported as such.
+/// ProxyJump: node2 refuses SSH from the workstation, node3 from the workstation and node1.
+/// Through node1 (its host key checked too) swarmdeck reaches node2's Docker; node3 only
+/// through node1 then node2 (like `ssh -J node1,node2`), and a whole cluster snapshot works
+/// that way. A target the jump host cannot reach is reported as such.
 #[test]
 fn jump_host_reaches_a_host_the_workstation_cannot() {
-    let Some(lab) = TestLab::start(2) else {
+    let Some(lab) = TestLab::start(3) else {
         return;
     };
     let inv = inventory(&lab);
     let tmp = tempfile::tempdir().unwrap();
-    lab.ssh_ok(
-        "node2",
-        &[
-            "iptables",
-            "-I",
-            "INPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            "22",
-            "-s",
-            &lab.workstation_ip.to_string(),
-            "-j",
-            "DROP",
-        ],
-    );
+    let ip = |i: usize| lab.hosts[i].ip.to_string();
+    let refuse_ssh = |host: &str, from: &str, how: &[&str]| {
+        let mut rule = vec!["iptables", "-I", "INPUT", "-p", "tcp", "--dport", "22"];
+        rule.extend(["-s", from, "-j"]);
+        rule.extend(how);
+        lab.ssh_ok(host, &rule);
+    };
+    let workstation = lab.workstation_ip.to_string();
+    refuse_ssh("node2", &workstation, &["DROP"]);
+    // The workstation's own SSH to node3 goes last: these rules are set over it.
+    refuse_ssh("node3", &ip(0), &["REJECT", "--reject-with", "tcp-reset"]);
+    refuse_ssh("node3", &workstation, &["DROP"]);
     let mut o = lab.ssh_options(&tmp.path().join("kh"));
     o.connect_timeout = Duration::from_secs(2);
     rt().block_on(async {
@@ -730,16 +727,29 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
         assert!(matches!(e, SshError::Unreachable { .. }), "{e}");
 
         let mut node2 = inv.hosts[1].clone();
-        node2.jump = Some(format!("root@{}", lab.hosts[0].ip));
+        node2.jump = Some(format!("root@{}", ip(0)));
         let s = SshSession::connect(&node2, &o, &NoSecrets).await.unwrap();
         let docker = DockerHost::connect(&s).await.unwrap();
         let info = docker.info().await.unwrap();
         assert_eq!(info.name.as_deref(), Some("node2"));
 
-        // The whole cluster, node2 through node1.
+        // node3: not through node1 alone (it is refused there), but through both hops.
+        let mut node3 = inv.hosts[2].clone();
+        node3.jump = Some(format!("root@{}", ip(0)));
+        let e = SshSession::connect(&node3, &o, &NoSecrets)
+            .await
+            .unwrap_err();
+        eprintln!("{e}");
+        assert!(e.to_string().contains("jump host could not connect"), "{e}");
+        node3.jump = Some(format!("root@{}, root@{}", ip(0), ip(1)));
+        let s = SshSession::connect(&node3, &o, &NoSecrets).await.unwrap();
+        let who = s.exec(&RemoteCommand::new(["hostname"])).await.unwrap();
+        assert_eq!(who.stdout_lossy().trim(), "node3");
+
+        // The whole cluster: node2 through node1, node3 through node1 and node2.
         let jumped = swarmdeck::inventory::Inventory {
             known_hosts: inv.known_hosts.clone(),
-            hosts: vec![inv.hosts[0].clone(), node2.clone()],
+            hosts: vec![inv.hosts[0].clone(), node2.clone(), node3],
         };
         jumped.validate().unwrap();
         let cluster =
@@ -747,6 +757,7 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
         let snap = cluster.snapshot().await;
         assert_eq!(snap.failed_hosts().count(), 0, "{:?}", snap.hosts);
         assert_eq!(snap.hosts[1].engine_name.as_deref(), Some("node2"));
+        assert_eq!(snap.hosts[2].engine_name.as_deref(), Some("node3"));
 
         // The jump host cannot reach the target's port: said so, naming both.
         let mut nowhere = node2.clone();
@@ -757,6 +768,6 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
         eprintln!("{e}");
         assert!(matches!(e, SshError::Unreachable { .. }), "{e}");
         assert!(e.to_string().contains("jump host could not connect"), "{e}");
-        assert!(e.to_string().contains(&lab.hosts[0].ip.to_string()), "{e}");
+        assert!(e.to_string().contains(&ip(0)), "{e}");
     });
 }

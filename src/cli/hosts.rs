@@ -48,8 +48,8 @@ pub enum HostsCommand {
         /// A label, e.g. `zone=a` (repeatable).
         #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
         labels: Vec<(String, String)>,
-        /// Reach the host through this SSH server, like `ssh -J` (one hop; it
-        /// authenticates the same way as the host).
+        /// Reach the host through this SSH server, like `ssh -J`; several hops are
+        /// separated by commas. They authenticate the same way as the host.
         #[arg(long, value_name = "[USER@]ADDR[:PORT]")]
         jump: Option<String>,
         /// Replace a host of the same name.
@@ -116,9 +116,7 @@ pub fn run(
             host.sudo = sudo;
             host.labels = labels.into_iter().collect();
             host.jump = jump;
-            if let Some(Err(e)) = host.jump_host() {
-                anyhow::bail!(e);
-            }
+            host.check_jumps().map_err(anyhow::Error::msg)?;
             if password_stdin {
                 store_secret(&host.name, &password_key(&host), "password")?;
             }

@@ -35,7 +35,8 @@ pub struct HostForm {
     pub passphrase: String,
     pub sudo: bool,
     pub labels: String,
-    /// `[user@]address[:port]` of a jump host (ProxyJump), empty for a direct connection.
+    /// `[user@]address[:port]` of jump hosts (ProxyJump, comma-separated), empty for a
+    /// direct connection.
     pub jump: String,
     pub error: Option<String>,
 }
@@ -115,9 +116,7 @@ impl HostForm {
         }
         let jump = self.jump.trim();
         spec.jump = (!jump.is_empty()).then(|| jump.to_string());
-        if let Some(Err(e)) = spec.jump_host() {
-            return Err(e);
-        }
+        spec.check_jumps()?;
         Ok(spec)
     }
 }
@@ -427,7 +426,10 @@ fn form_window(
                     egui::TextEdit::singleline(&mut form.jump).hint_text("user@bastion (optional)"),
                 )
                 .labelled_by(l.id)
-                .on_hover_text("Connect through this SSH server, like ssh -J");
+                .on_hover_text(
+                    "Connect through this SSH server, like ssh -J; several hops are \
+                     separated by commas (first,second)",
+                );
                 ui.end_row();
                 ui.label("");
                 ui.checkbox(&mut form.sudo, "use sudo -n for Docker");

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::inventory::{AuthMethod, HostSpec};
+use crate::inventory::{AuthMethod, HostSpec, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -100,6 +100,40 @@ fn jump_target(text: &str, jump: &str) -> Result<String, String> {
     // Validated like any host the inventory holds.
     HostSpec::parse_target(&target, AuthMethod::Agent)?;
     Ok(target)
+}
+
+/// Where the user's ssh config lives: `~/.ssh/config`.
+pub fn user_ssh_config_path() -> Option<PathBuf> {
+    std::env::home_dir().map(|home| home.join(".ssh/config"))
+}
+
+/// The user's ssh config text; `None` when there is none.
+pub fn read_user_ssh_config() -> Result<Option<String>, ImportError> {
+    let Some(path) = user_ssh_config_path() else {
+        return Ok(None);
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ImportError::Read { path, source }),
+    }
+}
+
+/// A `[user@]address[:port]` target as `ssh` would reach it: the ssh config's HostName,
+/// User, Port, IdentityFile and ProxyJump for that name fill in what the target leaves out.
+/// The host keeps the name as typed.
+pub fn resolve_target(config: &str, target: &str) -> Result<HostSpec, String> {
+    let typed = Target::parse(target)?;
+    let mut host = host_from_ssh_config(config, &typed.address)?;
+    Target::parse(&host.address).map_err(|e| format!("{}: HostName {e}", typed.address))?;
+    host.name = typed.name();
+    if let Some(user) = typed.user {
+        host.user = user;
+    }
+    if let Some(port) = typed.port {
+        host.port = port;
+    }
+    Ok(host)
 }
 
 /// All concrete hosts of an ssh config file.
@@ -262,6 +296,45 @@ Host app4
             ("198.51.100.7", 2200, "gate")
         );
         assert!(j.name.contains("jump host of app1"), "{}", j.name);
+    }
+
+    #[test]
+    fn targets_resolve_through_the_ssh_config_like_ssh() {
+        const CONFIG: &str = "\
+Host web1
+    HostName 10.0.0.21
+    User ops
+    Port 2222
+    IdentityFile /keys/web
+    ProxyJump gate@198.51.100.7
+Host *
+    User admin
+";
+        let web = resolve_target(CONFIG, "web1").unwrap();
+        assert_eq!(web.name, "web1");
+        assert_eq!(
+            (web.address.as_str(), web.user.as_str(), web.port),
+            ("10.0.0.21", "ops", 2222)
+        );
+        assert_eq!(
+            web.auth,
+            AuthMethod::Key {
+                path: "/keys/web".into()
+            }
+        );
+        assert_eq!(web.jump.as_deref(), Some("gate@198.51.100.7:22"));
+        // What the target says wins over the config.
+        let root = resolve_target(CONFIG, "root@web1:22").unwrap();
+        assert_eq!((root.user.as_str(), root.port), ("root", 22));
+        assert_eq!(root.address, "10.0.0.21");
+        // Other names pass through, with the config's defaults (`Host *`).
+        let other = resolve_target(CONFIG, "192.0.2.5").unwrap();
+        assert_eq!(
+            (other.address.as_str(), other.user.as_str(), other.port),
+            ("192.0.2.5", "admin", 22)
+        );
+        assert_eq!(other.auth, AuthMethod::Agent);
+        assert!(resolve_target(CONFIG, "bad host").is_err());
     }
 
     #[test]

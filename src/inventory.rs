@@ -59,34 +59,14 @@ impl HostSpec {
     /// `root@[fd00::1]:2222`. Rejects anything that is not a plain host name, address or user,
     /// since these strings end up in remote commands and known_hosts lookups.
     pub fn parse_target(text: &str, auth: AuthMethod) -> Result<HostSpec, String> {
-        let text = text.strip_prefix("ssh://").unwrap_or(text);
-        let (user, rest) = match text.rsplit_once('@') {
-            Some((u, r)) => (u.to_string(), r),
-            None => (default_user(), text),
-        };
-        let (address, port) = split_port(rest)?;
-        if address.is_empty() || !address.chars().all(valid_address_char) {
-            return Err(format!(
-                "{text:?} is not a valid host: use [user@]address[:port]"
-            ));
-        }
-        if user.is_empty()
-            || !user
-                .chars()
-                .all(|c| c.is_alphanumeric() || "._-".contains(c))
-        {
-            return Err(format!("{text:?}: {user:?} is not a valid user name"));
-        }
-        let name = if port == 22 {
-            address.clone()
-        } else {
-            format!("{address}:{port}")
-        };
+        let target = Target::parse(text)?;
+        let port = target.port.unwrap_or(22);
+        let name = target.name();
         Ok(HostSpec {
             name,
-            address,
+            address: target.address,
             port,
-            user,
+            user: target.user.unwrap_or_else(default_user),
             auth,
             sudo: false,
             labels: BTreeMap::new(),
@@ -145,22 +125,69 @@ fn valid_address_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || ".-:_%".contains(c)
 }
 
-fn split_port(rest: &str) -> Result<(String, u16), String> {
+/// `[user@]address[:port]` as written: the parts it sets, before any defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub user: Option<String>,
+    pub address: String,
+    pub port: Option<u16>,
+}
+
+impl Target {
+    /// Parses and checks a target (optionally `ssh://`); IPv6 addresses go in brackets
+    /// when a port follows.
+    pub fn parse(text: &str) -> Result<Target, String> {
+        let text = text.strip_prefix("ssh://").unwrap_or(text);
+        let (user, rest) = match text.rsplit_once('@') {
+            Some((u, r)) => (Some(u.to_string()), r),
+            None => (None, text),
+        };
+        let (address, port) = split_port(rest)?;
+        if address.is_empty() || !address.chars().all(valid_address_char) {
+            return Err(format!(
+                "{text:?} is not a valid host: use [user@]address[:port]"
+            ));
+        }
+        if let Some(user) = &user
+            && (user.is_empty()
+                || !user
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "._-".contains(c)))
+        {
+            return Err(format!("{text:?}: {user:?} is not a valid user name"));
+        }
+        Ok(Target {
+            user,
+            address,
+            port,
+        })
+    }
+
+    /// The host's name: its address, with the port when it is not 22.
+    pub fn name(&self) -> String {
+        match self.port {
+            Some(port) if port != 22 => format!("{}:{port}", self.address),
+            _ => self.address.clone(),
+        }
+    }
+}
+
+fn split_port(rest: &str) -> Result<(String, Option<u16>), String> {
     if let Some(v6) = rest.strip_prefix('[') {
         let (addr, tail) = v6
             .split_once(']')
             .ok_or_else(|| format!("{rest:?}: missing ']' after the IPv6 address"))?;
         let port = match tail.strip_prefix(':') {
-            Some(p) => parse_port(p)?,
-            None if tail.is_empty() => 22,
+            Some(p) => Some(parse_port(p)?),
+            None if tail.is_empty() => None,
             None => return Err(format!("{rest:?}: unexpected {tail:?} after the address")),
         };
         return Ok((addr.to_string(), port));
     }
     match rest.split_once(':') {
-        Some((a, p)) if !p.contains(':') => Ok((a.to_string(), parse_port(p)?)),
+        Some((a, p)) if !p.contains(':') => Ok((a.to_string(), Some(parse_port(p)?))),
         // Several colons: a bare IPv6 address without a port.
-        _ => Ok((rest.to_string(), 22)),
+        _ => Ok((rest.to_string(), None)),
     }
 }
 

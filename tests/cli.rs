@@ -116,6 +116,26 @@ fn hosts_add_test_and_status_over_a_real_lab() {
         serde_json::from_slice(&st.stdout).expect("status --json is JSON");
     assert_eq!(snap["hosts"][0]["engine_name"], "node1");
     assert_eq!(snap["hosts"][0]["swarm_state"], "inactive");
+
+    // `-H` names resolve through ~/.ssh/config as `ssh` resolves them (address and key
+    // from the alias; there is no host called "lab-two" otherwise).
+    std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+    std::fs::write(
+        home.path().join(".ssh/config"),
+        format!(
+            "Host lab-two\n    HostName {}\n    User root\n    IdentityFile {key}\n",
+            lab.hosts[1].ip
+        ),
+    )
+    .unwrap();
+    let st = swarmdeck(
+        home.path(),
+        &["-H", "lab-two", "--known-hosts", kh, "status", "--json"],
+    );
+    assert!(st.status.success(), "{}", text(&st));
+    let snap: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(snap["hosts"][0]["host"], "lab-two");
+    assert_eq!(snap["hosts"][0]["engine_name"], "node2");
 }
 
 #[test]

@@ -249,8 +249,8 @@ fn remove(path: &Path, name: &str) -> anyhow::Result<()> {
 fn import_hosts(path: &Path, source: &str, only: &[String]) -> anyhow::Result<()> {
     let found = match source {
         "ssh-config" => {
-            let home = std::env::home_dir().context("HOME is not set")?;
-            import::from_ssh_config_file(&home.join(".ssh/config"))?
+            let path = import::user_ssh_config_path().context("HOME is not set")?;
+            import::from_ssh_config_file(&path)?
         }
         "docker-contexts" => {
             let home = std::env::home_dir().context("HOME is not set")?;

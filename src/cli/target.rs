@@ -4,13 +4,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::import;
 use crate::inventory::{AuthMethod, HostSpec, Inventory};
 use crate::ssh::{HostKeyPolicy, SshOptions};
 
 /// Connection flags shared by every command that talks to hosts.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TargetArgs {
-    /// A host as `[user@]address[:port]` (repeatable), like `docker -H ssh://…`.
+    /// A host as `[user@]address[:port]` (repeatable), like `docker -H ssh://…`; names in
+    /// ~/.ssh/config resolve as `ssh` resolves them.
     #[arg(
         id = "target_host",
         short = 'H',
@@ -38,14 +40,11 @@ impl TargetArgs {
     /// The inventory to act on: `-H` hosts if given, else the inventory file.
     pub fn inventory(&self, file: Option<&Path>) -> anyhow::Result<(Inventory, String)> {
         if !self.hosts.is_empty() {
-            let auth = match &self.identity {
-                Some(path) => AuthMethod::Key { path: path.clone() },
-                None => AuthMethod::Agent,
-            };
+            let config = import::read_user_ssh_config()?;
             let hosts = self
                 .hosts
                 .iter()
-                .map(|h| HostSpec::parse_target(h, auth.clone()).map_err(anyhow::Error::msg))
+                .map(|h| self.host(h, config.as_deref()))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let inv = Inventory {
                 known_hosts: self.known_hosts.clone(),
@@ -61,6 +60,22 @@ impl TargetArgs {
         let inv = Inventory::load(&path)
             .with_context(|| "no hosts given: pass -H user@host or --inventory FILE")?;
         Ok((inv, path.display().to_string()))
+    }
+
+    /// A `-H` value as `ssh` would reach it: through `~/.ssh/config` when there is one; `-i`
+    /// wins over the config's IdentityFile.
+    fn host(&self, target: &str, ssh_config: Option<&str>) -> anyhow::Result<HostSpec> {
+        let mut host = match ssh_config {
+            Some(text) => import::resolve_target(text, target)
+                .map_err(|e| anyhow::anyhow!("{e} (resolving -H through ~/.ssh/config)"))?,
+            None => {
+                HostSpec::parse_target(target, AuthMethod::Agent).map_err(anyhow::Error::msg)?
+            }
+        };
+        if let Some(path) = &self.identity {
+            host.auth = AuthMethod::Key { path: path.clone() };
+        }
+        Ok(host)
     }
 
     pub fn ssh_options(&self, inventory: &Inventory) -> SshOptions {

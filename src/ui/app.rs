@@ -309,7 +309,11 @@ pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command
                 can_run,
             )
         }
-        Panel::Hosts => hosts_panel::show(ui, &mut state.hosts),
+        Panel::Hosts => {
+            let showing = matches!(&state.source, Source::Inventory(p) if state.hosts.path.as_ref() == Some(p));
+            let on_screen = (!showing).then(|| source_label(state));
+            hosts_panel::show(ui, &mut state.hosts, on_screen)
+        }
         Panel::Activity => activity_panel::show(ui, &mut state.activity),
     }
 }
@@ -335,6 +339,11 @@ impl eframe::App for SwarmdeckApp {
         });
         for cmd in cmds {
             self.send(cmd);
+        }
+        if std::mem::take(&mut self.state.hosts.open_requested)
+            && let Some(path) = self.state.hosts.path.clone()
+        {
+            self.open_inventory(path);
         }
     }
 }
@@ -413,9 +422,30 @@ mod tests {
     }
 
     #[test]
+    fn hosts_panel_on_the_demo_offers_to_open_the_users_inventory() {
+        let mut h = demo_app(Some(Panel::Hosts));
+        h.get_by_label_contains("These are your own hosts");
+        // Pointed at an empty inventory of the test's own (no host to reach), the button
+        // switches the whole app to it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.toml");
+        crate::inventory::Inventory::default().save(&path).unwrap();
+        h.state_mut().state.hosts.path = Some(path.clone());
+        h.get_by_label("Open this inventory").click();
+        h.run_steps(3);
+        assert_eq!(h.state().state.source, Source::Inventory(path.clone()));
+        h.get_by_label(&format!("Inventory {}", path.display()));
+        assert!(
+            h.query_by_label_contains("These are your own hosts")
+                .is_none()
+        );
+    }
+
+    #[test]
     fn wizard_walks_through_every_stage_on_the_demo() {
         let mut h = demo_app(Some(Panel::Wizard));
         h.get_by_label_contains("Read-only: this is the demo.");
+        h.get_by_label("The demo's hosts (your own are in the Hosts panel):");
         // Hosts: the demo's five, with the advised manager count and its fault tolerance.
         for n in 1..=5 {
             h.get_by_label(&format!("• node{n}"));

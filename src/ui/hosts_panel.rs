@@ -145,6 +145,8 @@ pub struct HostsView {
     /// (host, message) of a refused changed key, shown until dismissed.
     pub changed_key: Option<(String, String)>,
     pub imported: Vec<HostSpec>,
+    /// The user asked to switch the app to this inventory (the app acts on it).
+    pub open_requested: bool,
 }
 
 impl HostsView {
@@ -183,7 +185,9 @@ impl HostsView {
     }
 }
 
-pub fn show(ui: &mut egui::Ui, view: &mut HostsView) -> Vec<Command> {
+/// `on_screen`: what the app shows instead of this inventory's cluster (the demo, a
+/// bundle), if anything.
+pub fn show(ui: &mut egui::Ui, view: &mut HostsView, on_screen: Option<String>) -> Vec<Command> {
     let mut cmds = Vec::new();
     let Some(path) = view.path.clone() else {
         ui.label("No inventory file.");
@@ -191,6 +195,17 @@ pub fn show(ui: &mut egui::Ui, view: &mut HostsView) -> Vec<Command> {
     };
     ui.heading("Hosts");
     ui.label(RichText::new(format!("Inventory: {}", path.display())).weak());
+    if let Some(other) = on_screen {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(
+                style::warn(ui),
+                format!("These are your own hosts; the other panels show: {other}."),
+            );
+            if ui.button("Open this inventory").clicked() {
+                view.open_requested = true;
+            }
+        });
+    }
     ui.horizontal(|ui| {
         if ui.button("➕ Add host").clicked() {
             view.form = Some(HostForm::new());

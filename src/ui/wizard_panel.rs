@@ -185,7 +185,7 @@ pub fn show(ui: &mut egui::Ui, cx: Context<'_>) -> Vec<Command> {
     }
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| match view.stage {
-        Stage::Hosts => hosts_stage(ui, view, &cx.hosts),
+        Stage::Hosts => hosts_stage(ui, view, &cx.hosts, cx.live),
         Stage::Preflight => preflight_stage(ui, view, cx.live, &mut cmds),
         Stage::Firewall => firewall_stage(ui, view, cx.live, &mut cmds),
         Stage::Init | Stage::Join | Stage::Overlay => {
@@ -223,10 +223,12 @@ fn next_button(ui: &mut egui::Ui, view: &mut WizardView) {
     }
 }
 
-fn hosts_stage(ui: &mut egui::Ui, view: &mut WizardView, hosts: &[String]) {
-    ui.label(
-        "The swarm is built from the hosts of the open inventory (edit them in the Hosts panel):",
-    );
+fn hosts_stage(ui: &mut egui::Ui, view: &mut WizardView, hosts: &[String], live: bool) {
+    ui.label(if live {
+        "The swarm is built from the hosts of the open inventory (edit them in the Hosts panel):"
+    } else {
+        "The demo's hosts (your own are in the Hosts panel):"
+    });
     for h in hosts {
         ui.label(format!("• {h}"));
     }

@@ -17,18 +17,125 @@ pub enum ImportError {
     Parse { path: PathBuf, message: String },
 }
 
+/// How deep `Include`s may nest (OpenSSH's own limit).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// An ssh config line's keyword and value: `Keyword value`, `Keyword=value` or with tabs.
+fn split_keyword(line: &str) -> (&str, &str) {
+    let end = line
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(line.len());
+    let (key, rest) = line.split_at(end);
+    let rest = rest.trim_start();
+    (key, rest.strip_prefix('=').unwrap_or(rest).trim_start())
+}
+
+/// The config in the one form the parser reads: `Keyword value` lines; options before the
+/// first `Host` under `Host *` (ssh applies them to every host); `Match all` as `Host *`;
+/// other `Match` blocks left out: their conditions are not evaluated here, and leaving them
+/// out is safer than giving their options to the `Host` above them.
+fn normalize(text: &str) -> String {
+    let mut out = String::new();
+    let (mut in_block, mut skipping) = (false, false);
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = split_keyword(line);
+        match key.to_ascii_lowercase().as_str() {
+            "host" => (in_block, skipping) = (true, false),
+            "match" => {
+                (in_block, skipping) = (true, !value.eq_ignore_ascii_case("all"));
+                if !skipping {
+                    out.push_str("Host *\n");
+                }
+                continue;
+            }
+            _ if skipping => continue,
+            _ if !in_block => {
+                out.push_str("Host *\n");
+                in_block = true;
+            }
+            _ => {}
+        }
+        out.push_str(&format!("{key} {value}\n"));
+    }
+    out
+}
+
+/// Reads an ssh config with its `Include`d files inlined where they stand: relative paths
+/// are under `ssh_dir`, globs expand in sorted order and missing files are skipped, as ssh
+/// does.
+fn read_including(path: &Path, ssh_dir: &Path, depth: usize) -> Result<String, ImportError> {
+    let parse_err = |message: String| ImportError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    if depth > MAX_INCLUDE_DEPTH {
+        return Err(parse_err(format!(
+            "Include nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut out = String::new();
+    for line in text.lines() {
+        let (key, value) = split_keyword(line.trim());
+        if !key.eq_ignore_ascii_case("include") {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        for pattern in value.split_whitespace() {
+            for file in include_files(pattern, ssh_dir).map_err(parse_err)? {
+                out.push_str(&read_including(&file, ssh_dir, depth + 1)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The files an `Include` pattern names (`~/` is home, relative is under `ssh_dir`; `*`
+/// and `?` only in the file name).
+fn include_files(pattern: &str, ssh_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let path = match pattern.strip_prefix("~/") {
+        Some(rest) => std::env::home_dir()
+            .ok_or("Include ~/…: HOME is not set")?
+            .join(rest),
+        None => ssh_dir.join(pattern),
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if !name.contains(['*', '?', '[']) {
+        return Ok(if path.is_file() { vec![path] } else { vec![] });
+    }
+    let matcher = globset::Glob::new(name)
+        .map_err(|e| format!("Include {pattern}: {e}"))?
+        .compile_matcher();
+    let dir = path.parent().unwrap_or(ssh_dir);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(vec![]);
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| matcher.is_match(n)))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Concrete `Host` aliases in an ssh config (patterns with wildcards or negations are
 /// defaults for other hosts, not hosts themselves).
 pub fn ssh_config_aliases(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let mut words = line.split_whitespace();
-        let Some(key) = words.next() else { continue };
+    for line in normalize(text).lines() {
+        let (key, value) = split_keyword(line);
         if !key.eq_ignore_ascii_case("host") {
             continue;
         }
-        for w in words {
+        for w in value.split_whitespace() {
             let w = w.trim_matches('"');
             if !w.contains(['*', '?', '!']) && !out.iter().any(|a| a == w) {
                 out.push(w.to_string());
@@ -40,7 +147,7 @@ pub fn ssh_config_aliases(text: &str) -> Vec<String> {
 
 /// One host as `ssh ALIAS` would reach it: HostName, User, Port and IdentityFile applied.
 pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String> {
-    let cfg = russh_config::parse(text, alias).map_err(|e| format!("{alias}: {e}"))?;
+    let cfg = russh_config::parse(&normalize(text), alias).map_err(|e| format!("{alias}: {e}"))?;
     let hc = &cfg.host_config;
     let auth = match hc.identity_file.as_ref().and_then(|f| f.first()) {
         Some(path) => AuthMethod::Key {
@@ -92,7 +199,7 @@ fn jump_target(text: &str, jump: &str) -> Result<String, String> {
         ),
         _ => (rest, None),
     };
-    let cfg = russh_config::parse(text, name).map_err(|e| format!("{jump:?}: {e}"))?;
+    let cfg = russh_config::parse(&normalize(text), name).map_err(|e| format!("{jump:?}: {e}"))?;
     let user = user
         .or_else(|| cfg.host_config.user.clone())
         .unwrap_or_else(|| "root".to_string());
@@ -107,16 +214,18 @@ pub fn user_ssh_config_path() -> Option<PathBuf> {
     std::env::home_dir().map(|home| home.join(".ssh/config"))
 }
 
-/// The user's ssh config text; `None` when there is none.
+/// The user's ssh config text, includes inlined; `None` when there is none.
 pub fn read_user_ssh_config() -> Result<Option<String>, ImportError> {
-    let Some(path) = user_ssh_config_path() else {
-        return Ok(None);
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ImportError::Read { path, source }),
+    match user_ssh_config_path() {
+        Some(path) if path.exists() => read_config_file(&path).map(Some),
+        _ => Ok(None),
     }
+}
+
+/// A config file with its includes (relative ones under the file's own folder, `~/.ssh`
+/// for the user's config).
+fn read_config_file(path: &Path) -> Result<String, ImportError> {
+    read_including(path, path.parent().unwrap_or(Path::new(".")), 0)
 }
 
 /// A `[user@]address[:port]` target as `ssh` would reach it: the ssh config's HostName,
@@ -138,10 +247,7 @@ pub fn resolve_target(config: &str, target: &str) -> Result<HostSpec, String> {
 
 /// All concrete hosts of an ssh config file.
 pub fn from_ssh_config_file(path: &Path) -> Result<Vec<HostSpec>, ImportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = read_config_file(path)?;
     ssh_config_aliases(&text)
         .iter()
         .map(|a| host_from_ssh_config(&text, a))
@@ -296,6 +402,81 @@ Host app4
             ("198.51.100.7", 2200, "gate")
         );
         assert!(j.name.contains("jump host of app1"), "{}", j.name);
+    }
+
+    #[test]
+    fn config_syntax_ssh_accepts_is_read() {
+        // Options before any Host, `=` and tabs, Match blocks: all real-world syntax.
+        const CONFIG: &str = "\
+# global defaults
+Port\t2200
+
+Host web1
+\tHostName = 10.0.0.21
+Match host other exec \"true\"
+    User wrong
+Match all
+    User=ops
+    IdentityFile /keys/all
+";
+        let web = host_from_ssh_config(CONFIG, "web1").unwrap();
+        assert_eq!(
+            (web.address.as_str(), web.user.as_str(), web.port),
+            ("10.0.0.21", "ops", 2200)
+        );
+        assert_eq!(
+            web.auth,
+            AuthMethod::Key {
+                path: "/keys/all".into()
+            }
+        );
+        assert_eq!(ssh_config_aliases(CONFIG), vec!["web1".to_string()]);
+    }
+
+    #[test]
+    fn includes_are_inlined_where_they_stand() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("config.d")).unwrap();
+        std::fs::write(
+            d.join("config.d/20-db"),
+            "Host db1\n    HostName 10.0.0.32\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("config.d/10-web"),
+            "Host web1\n    HostName 10.0.0.31\nInclude nested\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("nested"), "Host cache1\n    HostName 10.0.0.33\n").unwrap();
+        std::fs::write(d.join("not-included"), "Host nope\n").unwrap();
+        std::fs::write(
+            d.join("config"),
+            "Include config.d/* missing-file\nHost *\n    User ops\n",
+        )
+        .unwrap();
+        let hosts = from_ssh_config_file(&d.join("config")).unwrap();
+        let got: Vec<(&str, &str, &str)> = hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.address.as_str(), h.user.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("web1", "10.0.0.31", "ops"),
+                ("cache1", "10.0.0.33", "ops"),
+                ("db1", "10.0.0.32", "ops"),
+            ]
+        );
+        // A file that includes itself is stopped, naming the file.
+        std::fs::write(d.join("loop"), "Include loop\n").unwrap();
+        let e = from_ssh_config_file(&d.join("loop"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nested more than 16") && e.contains("loop"),
+            "{e}"
+        );
     }
 
     #[test]

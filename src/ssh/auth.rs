@@ -108,145 +108,176 @@ pub(crate) async fn authenticate(
     agent_socket: Option<&Path>,
     secrets: &dyn SecretSource,
 ) -> Result<(), SshError> {
-    let mut tried: Vec<String> = Vec::new();
-    let mut server_allows: Vec<String> = Vec::new();
-    let user = host.user.as_str();
-
-    let fail =
-        |tried: Vec<String>, server_allows: Vec<String>, hint: String| SshError::AuthFailed {
-            host: host.name.clone(),
-            user: host.user.clone(),
-            tried,
-            server_allows,
-            hint,
-        };
-
     match &host.auth {
-        AuthMethod::Agent => {
-            let agent = match agent_socket {
-                Some(p) => AgentClient::connect_uds(p).await,
-                None => AgentClient::connect_env().await,
-            };
-            let mut agent = match agent {
-                Ok(a) => a,
-                Err(e) => {
-                    tried.push(format!("agent (not usable: {e})"));
-                    return Err(fail(
-                        tried,
-                        server_allows,
-                        "start ssh-agent and `ssh-add` your key (SSH_AUTH_SOCK must point to it), \
-                         or switch this host to key-file auth"
-                            .into(),
-                    ));
-                }
-            };
-            let identities = agent.request_identities().await.map_err(|e| {
-                fail(
-                    vec![format!("agent (cannot list keys: {e})")],
-                    vec![],
-                    "check that ssh-agent is running and responsive".into(),
-                )
-            })?;
-            let keys: Vec<PublicKey> = identities
-                .into_iter()
-                .filter_map(|id| match id {
-                    AgentIdentity::PublicKey { key, .. } => Some(key),
-                    AgentIdentity::Certificate { .. } => None,
-                })
-                .collect();
-            if keys.is_empty() {
-                tried.push("agent (holds no keys)".into());
-                return Err(fail(
-                    tried,
-                    server_allows,
-                    "add a key with `ssh-add`".into(),
-                ));
-            }
-            for key in keys {
-                let fp = super::known_hosts::fingerprint(&key);
-                let hash = rsa_hash(handle, &key).await;
-                match handle
-                    .authenticate_publickey_with(user, key, hash, &mut agent)
-                    .await
-                {
-                    Ok(res) => {
-                        let Some(allows) = rejected(res) else {
-                            return Ok(());
-                        };
-                        tried.push(format!("agent key {fp}"));
-                        server_allows = allows;
-                    }
-                    Err(e) => tried.push(format!("agent key {fp} (agent did not sign: {e})")),
-                }
-                if handle.is_closed() {
-                    break;
-                }
-            }
-            Err(fail(
+        AuthMethod::Agent => by_agent(handle, host, agent_socket).await,
+        AuthMethod::Key { path } => by_key_file(handle, host, path, secrets).await,
+        AuthMethod::Password => by_password(handle, host, secrets).await,
+    }
+}
+
+/// A refused login: what was tried, what the server still allows, and the fix.
+fn auth_failed(
+    host: &HostSpec,
+    tried: Vec<String>,
+    server_allows: Vec<String>,
+    hint: String,
+) -> SshError {
+    SshError::AuthFailed {
+        host: host.name.clone(),
+        user: host.user.clone(),
+        tried,
+        server_allows,
+        hint,
+    }
+}
+
+/// Every key the agent holds, in turn, until one is accepted.
+async fn by_agent(
+    handle: &mut Handle<ClientHandler>,
+    host: &HostSpec,
+    agent_socket: Option<&Path>,
+) -> Result<(), SshError> {
+    let user = host.user.as_str();
+    let mut tried = Vec::new();
+    let mut server_allows = Vec::new();
+    let agent = match agent_socket {
+        Some(p) => AgentClient::connect_uds(p).await,
+        None => AgentClient::connect_env().await,
+    };
+    let mut agent = match agent {
+        Ok(a) => a,
+        Err(e) => {
+            tried.push(format!("agent (not usable: {e})"));
+            return Err(auth_failed(
+                host,
                 tried,
                 server_allows,
-                format!(
-                    "none of the agent's keys is in ~{user}/.ssh/authorized_keys on {}",
-                    host.address
-                ),
-            ))
+                "start ssh-agent and `ssh-add` your key (SSH_AUTH_SOCK must point to it), \
+                 or switch this host to key-file auth"
+                    .into(),
+            ));
         }
-        AuthMethod::Key { path } => {
-            let key = load_key(host, path, secrets).await?;
-            let fp = super::known_hosts::fingerprint(key.public_key());
-            let hash = rsa_hash(handle, key.public_key()).await;
-            let res = handle
-                .authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
-                .await
-                .map_err(|e| SshError::from_russh(&host.name, e))?;
-            let Some(allows) = rejected(res) else {
-                return Ok(());
-            };
-            tried.push(format!("key file {} ({fp})", path.display()));
-            Err(fail(
-                tried,
-                allows,
-                format!(
-                    "add the public key ({}.pub) to ~{user}/.ssh/authorized_keys on {}",
-                    path.display(),
-                    host.address
-                ),
-            ))
+    };
+    let identities = agent.request_identities().await.map_err(|e| {
+        auth_failed(
+            host,
+            vec![format!("agent (cannot list keys: {e})")],
+            vec![],
+            "check that ssh-agent is running and responsive".into(),
+        )
+    })?;
+    let keys: Vec<PublicKey> = identities
+        .into_iter()
+        .filter_map(|id| match id {
+            AgentIdentity::PublicKey { key, .. } => Some(key),
+            AgentIdentity::Certificate { .. } => None,
+        })
+        .collect();
+    if keys.is_empty() {
+        tried.push("agent (holds no keys)".into());
+        return Err(auth_failed(
+            host,
+            tried,
+            server_allows,
+            "add a key with `ssh-add`".into(),
+        ));
+    }
+    for key in keys {
+        let fp = super::known_hosts::fingerprint(&key);
+        let hash = rsa_hash(handle, &key).await;
+        match handle
+            .authenticate_publickey_with(user, key, hash, &mut agent)
+            .await
+        {
+            Ok(res) => {
+                let Some(allows) = rejected(res) else {
+                    return Ok(());
+                };
+                tried.push(format!("agent key {fp}"));
+                server_allows = allows;
+            }
+            Err(e) => tried.push(format!("agent key {fp} (agent did not sign: {e})")),
         }
-        AuthMethod::Password => {
-            let req = SecretRequest {
-                host: &host.name,
-                address: &host.address,
-                port: host.port,
-                user,
-                kind: SecretKind::Password,
-                attempt: 0,
-            };
-            let Some(password) = secrets.lookup(&req).await else {
-                tried.push("password (none stored)".into());
-                return Err(fail(
-                    tried,
-                    server_allows,
-                    "store the password for this host in the keyring".into(),
-                ));
-            };
-            let res = handle
-                .authenticate_password(user, password.expose())
-                .await
-                .map_err(|e| SshError::from_russh(&host.name, e))?;
-            let Some(allows) = rejected(res) else {
-                return Ok(());
-            };
-            tried.push("password".into());
-            let hint = if allows.iter().any(|m| m == "password") {
-                "the stored password was rejected; update it in the keyring".into()
-            } else {
-                "the server does not accept passwords (PasswordAuthentication no); use key auth"
-                    .into()
-            };
-            Err(fail(tried, allows, hint))
+        if handle.is_closed() {
+            break;
         }
     }
+    Err(auth_failed(
+        host,
+        tried,
+        server_allows,
+        format!(
+            "none of the agent's keys is in ~{user}/.ssh/authorized_keys on {}",
+            host.address
+        ),
+    ))
+}
+
+/// The private key file (its passphrase from `secrets` when it is encrypted).
+async fn by_key_file(
+    handle: &mut Handle<ClientHandler>,
+    host: &HostSpec,
+    path: &Path,
+    secrets: &dyn SecretSource,
+) -> Result<(), SshError> {
+    let key = load_key(host, path, secrets).await?;
+    let fp = super::known_hosts::fingerprint(key.public_key());
+    let hash = rsa_hash(handle, key.public_key()).await;
+    let res = handle
+        .authenticate_publickey(&host.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+        .await
+        .map_err(|e| SshError::from_russh(&host.name, e))?;
+    let Some(allows) = rejected(res) else {
+        return Ok(());
+    };
+    Err(auth_failed(
+        host,
+        vec![format!("key file {} ({fp})", path.display())],
+        allows,
+        format!(
+            "add the public key ({}.pub) to ~{}/.ssh/authorized_keys on {}",
+            path.display(),
+            host.user,
+            host.address
+        ),
+    ))
+}
+
+/// The login password, from `secrets`.
+async fn by_password(
+    handle: &mut Handle<ClientHandler>,
+    host: &HostSpec,
+    secrets: &dyn SecretSource,
+) -> Result<(), SshError> {
+    let req = SecretRequest {
+        host: &host.name,
+        address: &host.address,
+        port: host.port,
+        user: &host.user,
+        kind: SecretKind::Password,
+        attempt: 0,
+    };
+    let Some(password) = secrets.lookup(&req).await else {
+        return Err(auth_failed(
+            host,
+            vec!["password (none stored)".into()],
+            vec![],
+            "store the password for this host in the keyring".into(),
+        ));
+    };
+    let res = handle
+        .authenticate_password(&host.user, password.expose())
+        .await
+        .map_err(|e| SshError::from_russh(&host.name, e))?;
+    let Some(allows) = rejected(res) else {
+        return Ok(());
+    };
+    let hint = if allows.iter().any(|m| m == "password") {
+        "the stored password was rejected; update it in the keyring".into()
+    } else {
+        "the server does not accept passwords (PasswordAuthentication no); use key auth".into()
+    };
+    Err(auth_failed(host, vec!["password".into()], allows, hint))
 }
 
 /// Loads a private key, asking the secret source for the passphrase when encrypted.

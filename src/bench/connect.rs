@@ -26,7 +26,7 @@ use crate::ssh::{HostKeyPolicy, KnownHosts, NoSecrets, SshOptions};
 
 /// What the docker CLI script runs on every host.
 const SCRIPT: [&[&str]; 3] = [&["info"], &["node", "ls"], &["network", "ls"]];
-/// Issue 4 targets.
+/// The targets the report checks.
 const WARM_TARGET: Duration = Duration::from_millis(15);
 const MANY_FACTOR: f64 = 2.0;
 const COLD_FACTOR: f64 = 0.5;
@@ -152,6 +152,16 @@ struct ManyRound {
     own_cpu: Duration,
 }
 
+/// Samples from the swarm lab's rounds.
+#[derive(Default)]
+struct SwarmSamples {
+    cold: Vec<Duration>,
+    warm: Vec<Duration>,
+    warm_full: Vec<Duration>,
+    script: Vec<Duration>,
+    single: Vec<Duration>,
+}
+
 fn measured_round(
     rt: &tokio::runtime::Runtime,
     lab: &crate::lab::Lab,
@@ -256,57 +266,54 @@ impl ConnectBench {
         progress: &mut dyn FnMut(&str),
     ) -> anyhow::Result<Report> {
         self.validate()?;
-        let n = self.hosts;
-        let mut notes = Vec::new();
         let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+        let (swarm, swarm_lab, mut notes) = self.swarm_rounds(rt, tmp.path(), progress)?;
+        let (one, many, many_lab) = self.many_rounds(rt, tmp.path(), progress)?;
+        notes.push(cpu_note(&one, &many, self.many_hosts));
+        let rows = self.rows(swarm, &one, &many);
+        notes.extend(self.method_notes());
+        Ok(Report {
+            title: "swarmdeck bench connect: in process (russh + bollard) vs docker CLI over ssh"
+                .into(),
+            rows,
+            notes,
+            labs: vec![swarm_lab, many_lab],
+        })
+    }
 
-        // --- Swarm lab: cold status, warm refresh, docker CLI.
+    /// On a swarm of `hosts` managers: cold status, warm refreshes, and the docker CLI
+    /// script and single command, each round. Returns the samples, the lab's name and notes.
+    fn swarm_rounds(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        tmp: &std::path::Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<(SwarmSamples, String, Vec<String>)> {
+        let n = self.hosts;
         progress(&format!("starting a {n}-host lab"));
         let t = Instant::now();
         let lab = LabGuard::up(n)?;
-        let mut labs = vec![lab.lab.name.clone()];
+        let name = lab.lab.name.clone();
         progress(&format!(
-            "lab {} up in {}; forming a swarm of {n} managers",
-            lab.lab.name,
+            "lab {name} up in {}; forming a swarm of {n} managers",
             fmt_duration(t.elapsed())
         ));
         lab.form_swarm()?;
         let inv = Inventory::load(&lab.lab.inventory)?;
-        let opts = ssh_options(&inv, tmp.path());
-        let cli = DockerCli::new(&lab.lab, tmp.path())?;
-        notes.push(format!(
+        let opts = ssh_options(&inv, tmp);
+        let cli = DockerCli::new(&lab.lab, tmp)?;
+        let mut notes = vec![format!(
             "baseline: {} ({}), ssh {} with the lab key, known_hosts and StrictHostKeyChecking \
              yes; each docker command opens its own SSH connection",
             cli.path().display(),
             cli.version,
             cli.ssh.display()
-        ));
-        let (mut cold, mut warm, mut warm_full, mut script, mut single) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        )];
+        let mut s = SwarmSamples::default();
         let mut hung = 0;
         for round in 1..=self.rounds {
             progress(&format!("{n} hosts: round {round}/{}", self.rounds));
-            let t = Instant::now();
-            let cluster = new_cluster(&inv.hosts, &inv, &opts);
-            let snap = rt.block_on(cluster.snapshot());
-            cold.push(t.elapsed());
-            check(&snap, n)?;
-            for _ in 0..self.warm_per_round {
-                let t = Instant::now();
-                let snap = rt.block_on(cluster.snapshot());
-                warm.push(t.elapsed());
-                check(&snap, n)?;
-            }
-            for _ in 0..self.warm_per_round {
-                rt.block_on(cluster.forget_engine_facts());
-                let t = Instant::now();
-                let snap = rt.block_on(cluster.snapshot());
-                warm_full.push(t.elapsed());
-                check(&snap, n)?;
-            }
-            rt.block_on(cluster.pool().close_all());
-            drop(cluster);
-
+            self.in_process_round(rt, &inv, &opts, &mut s)?;
             let t = Instant::now();
             let mut finished = true;
             for h in &lab.lab.hosts {
@@ -315,18 +322,18 @@ impl ConnectBench {
                 }
             }
             if finished {
-                script.push(t.elapsed());
+                s.script.push(t.elapsed());
             } else {
                 hung += 1;
             }
             let t = Instant::now();
             if cli.run(lab.lab.hosts[0].ip, &["info"])? {
-                single.push(t.elapsed());
+                s.single.push(t.elapsed());
             } else {
                 hung += 1;
             }
         }
-        progress(&format!("tearing down lab {}", lab.lab.name));
+        progress(&format!("tearing down lab {name}"));
         lab.down()?;
         if hung > 0 {
             notes.push(format!(
@@ -335,43 +342,78 @@ impl ConnectBench {
                 fmt_duration(super::docker_cli::COMMAND_TIMEOUT)
             ));
         }
+        Ok((s, name, notes))
+    }
 
-        // --- Many hosts: connect + info in parallel, vs one host.
+    /// One cold snapshot on a new cluster, then warm ones, then warm ones with every host's
+    /// engine facts forgotten.
+    fn in_process_round(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        inv: &Inventory,
+        opts: &SshOptions,
+        s: &mut SwarmSamples,
+    ) -> anyhow::Result<()> {
+        let n = self.hosts;
+        let t = Instant::now();
+        let cluster = new_cluster(&inv.hosts, inv, opts);
+        let snap = rt.block_on(cluster.snapshot());
+        s.cold.push(t.elapsed());
+        check(&snap, n)?;
+        for _ in 0..self.warm_per_round {
+            let t = Instant::now();
+            let snap = rt.block_on(cluster.snapshot());
+            s.warm.push(t.elapsed());
+            check(&snap, n)?;
+        }
+        for _ in 0..self.warm_per_round {
+            rt.block_on(cluster.forget_engine_facts());
+            let t = Instant::now();
+            let snap = rt.block_on(cluster.snapshot());
+            s.warm_full.push(t.elapsed());
+            check(&snap, n)?;
+        }
+        rt.block_on(cluster.pool().close_all());
+        Ok(())
+    }
+
+    /// Connect + info on one host and on `many_hosts`, each round, with CPU times. Returns
+    /// (one, many, the lab's name).
+    fn many_rounds(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        tmp: &std::path::Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<(Vec<ManyRound>, Vec<ManyRound>, String)> {
         let m = self.many_hosts;
         progress(&format!("starting a {m}-host lab"));
         let t = Instant::now();
         let lab = LabGuard::up(m)?;
-        labs.push(lab.lab.name.clone());
-        progress(&format!(
-            "lab {} up in {}",
-            lab.lab.name,
-            fmt_duration(t.elapsed())
-        ));
-        let inv_m = Inventory::load(&lab.lab.inventory)?;
-        let opts_m = ssh_options(&inv_m, tmp.path());
+        let name = lab.lab.name.clone();
+        progress(&format!("lab {name} up in {}", fmt_duration(t.elapsed())));
+        let inv = Inventory::load(&lab.lab.inventory)?;
+        let opts = ssh_options(&inv, tmp);
         let (mut one, mut many) = (Vec::new(), Vec::new());
         for round in 1..=self.rounds {
             progress(&format!("1 vs {m} hosts: round {round}/{}", self.rounds));
-            one.push(measured_round(
-                rt,
-                &lab.lab,
-                &inv_m.hosts[..1],
-                &inv_m,
-                &opts_m,
-            )?);
-            many.push(measured_round(rt, &lab.lab, &inv_m.hosts, &inv_m, &opts_m)?);
+            one.push(measured_round(rt, &lab.lab, &inv.hosts[..1], &inv, &opts)?);
+            many.push(measured_round(rt, &lab.lab, &inv.hosts, &inv, &opts)?);
         }
-        progress(&format!("tearing down lab {}", lab.lab.name));
+        progress(&format!("tearing down lab {name}"));
         lab.down()?;
+        Ok((one, many, name))
+    }
 
+    /// The report's rows, in [`ROWS`] order.
+    fn rows(&self, s: SwarmSamples, one: &[ManyRound], many: &[ManyRound]) -> Vec<Row> {
+        let (n, m) = (self.hosts, self.many_hosts);
         let (cold, warm, warm_full, script, single) = (
-            Summary::new(cold),
-            Summary::new(warm),
-            Summary::new(warm_full),
-            Summary::new(script),
-            Summary::new(single),
+            Summary::new(s.cold),
+            Summary::new(s.warm),
+            Summary::new(s.warm_full),
+            Summary::new(s.script),
+            Summary::new(s.single),
         );
-        notes.push(cpu_note(&one, &many, m));
         let (one, many) = (
             Summary::new(one.iter().map(|r| r.wall).collect()),
             Summary::new(many.iter().map(|r| r.wall).collect()),
@@ -379,7 +421,7 @@ impl ConnectBench {
         let script_name = format!("docker CLI script: {n}× (info, node ls, network ls)");
         let cold_name = format!("cold status, {n} hosts (new Cluster: connect + snapshot)");
         let warm_name = format!("warm refresh, {n} hosts (same Cluster)");
-        let rows = vec![
+        vec![
             Row {
                 key: ROWS[0],
                 what: cold_name.clone(),
@@ -439,32 +481,31 @@ impl ConnectBench {
                     met: many.median().as_secs_f64() < one.median().as_secs_f64() * MANY_FACTOR,
                 }),
             },
-        ];
-        notes.push(format!(
-            "{} round(s); warm refresh: {} snapshots per round; medians over all samples; \
-             ratio = swarmdeck / compared (below 1 is faster)",
-            self.rounds, self.warm_per_round
-        ));
-        notes.push(
+        ]
+    }
+
+    /// How the figures were taken.
+    fn method_notes(&self) -> Vec<String> {
+        vec![
+            format!(
+                "{} round(s); warm refresh: {} snapshots per round; medians over all samples; \
+                 ratio = swarmdeck / compared (below 1 is faster)",
+                self.rounds, self.warm_per_round
+            ),
             "a warm refresh reads the swarm (nodes, networks, every host's overlay \
              containers) each time; a host's /info (which makes a 20.10 engine run `runc \
              --version`) is reused only while the host's GET /swarm and the managers' node \
              list confirm it, and for at most 30 s"
                 .into(),
-        );
-        notes.push(format!(
-            "the {n}-host swarm lab and the {m}-host lab ran one after the other on this \
-             machine ({} CPUs); timings are noisy, compare within one run",
-            std::thread::available_parallelism()
-                .map(|p| p.get())
-                .unwrap_or(1)
-        ));
-        Ok(Report {
-            title: "swarmdeck bench connect: in process (russh + bollard) vs docker CLI over ssh"
-                .into(),
-            rows,
-            notes,
-            labs,
-        })
+            format!(
+                "the {}-host swarm lab and the {}-host lab ran one after the other on this \
+                 machine ({} CPUs); timings are noisy, compare within one run",
+                self.hosts,
+                self.many_hosts,
+                std::thread::available_parallelism()
+                    .map(|p| p.get())
+                    .unwrap_or(1)
+            ),
+        ]
     }
 }

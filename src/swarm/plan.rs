@@ -415,6 +415,31 @@ fn advertise_of(h: &HostFacts) -> Result<String, SwarmError> {
     })
 }
 
+/// A plan being built, batch by batch: a batch's steps run in parallel, batches in order.
+#[derive(Default)]
+struct Batches {
+    plan: Plan,
+    next: usize,
+}
+
+impl Batches {
+    /// A step that runs on its own.
+    fn alone(&mut self, host: &str, action: Action) {
+        self.together(vec![(host.to_string(), action)]);
+    }
+
+    /// Steps that run in parallel.
+    fn together(&mut self, steps: Vec<(String, Action)>) {
+        if steps.is_empty() {
+            return;
+        }
+        for (host, action) in steps {
+            self.plan.steps.push(Step::new(&host, action, self.next));
+        }
+        self.next += 1;
+    }
+}
+
 /// The bootstrap plan: init (if no swarm), manager joins one at a time, worker joins in
 /// parallel, promotions if managers are still missing, and the overlay. Empty when the
 /// hosts are already as requested.
@@ -423,35 +448,12 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
         validate_name("network", &o.name)?;
     }
     let ours = check_hosts(state)?;
-    let mut plan = Plan::default();
-    let n_hosts = state.hosts.len();
     let want = opts
         .managers
-        .unwrap_or_else(|| default_managers(n_hosts))
-        .clamp(1, n_hosts.max(1));
-    let mut batch = 0;
-
-    // The manager that hands out tokens and answers for the cluster.
-    let anchor: &HostFacts = match state.control_hosts().next() {
-        Some(h) => h,
-        None => {
-            let first = state.hosts.first().ok_or(SwarmError::NoManager)?;
-            let advertise = advertise_of(first)?;
-            plan.steps.push(Step::new(
-                &first.host,
-                Action::Init {
-                    advertise,
-                    data_path_port: opts.data_path_port,
-                    default_addr_pool: opts.default_addr_pool.clone(),
-                    subnet_size: opts.subnet_size,
-                    autolock: opts.autolock,
-                },
-                batch,
-            ));
-            batch += 1;
-            first
-        }
-    };
+        .unwrap_or_else(|| default_managers(state.hosts.len()))
+        .clamp(1, state.hosts.len().max(1));
+    let mut out = Batches::default();
+    let anchor = anchor_or_init(state, opts, &mut out)?;
     let remote = remote_of(anchor).ok_or_else(|| SwarmError::Step {
         host: anchor.host.clone(),
         step: "find the manager address".into(),
@@ -472,35 +474,7 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
         .iter()
         .filter(|h| !is_anchor(h) && !member(h))
         .collect();
-
-    for h in &joiners {
-        // A half-finished join (pending/error) is undone before joining again.
-        if matches!(
-            h.state,
-            LocalState::Pending | LocalState::Error | LocalState::Active
-        ) {
-            plan.steps
-                .push(Step::new(&h.host, Action::Leave { force: true }, batch));
-            batch += 1;
-        }
-        // A node entry left behind by an interrupted join of this host.
-        for stale in state.nodes.iter().filter(|n| {
-            n.role == Role::Worker
-                && n.state != "ready"
-                && Some(&n.hostname) == h.engine_name.as_ref()
-        }) {
-            plan.steps.push(Step::new(
-                &anchor.host,
-                Action::RemoveNode {
-                    node_id: stale.id.clone(),
-                    name: stale.id.clone(),
-                    force: false,
-                },
-                batch,
-            ));
-            batch += 1;
-        }
-    }
+    undo_partial_joins(state, &joiners, anchor, &mut out);
     let mut workers = Vec::new();
     for h in &joiners {
         let role = if managers < want {
@@ -517,52 +491,29 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
         };
         match role {
             // Managers one at a time: each join changes the Raft membership.
-            Role::Manager => {
-                plan.steps.push(Step::new(&h.host, action, batch));
-                batch += 1;
-            }
-            Role::Worker => workers.push(Step::new(&h.host, action, 0)),
+            Role::Manager => out.alone(&h.host, action),
+            Role::Worker => workers.push((h.host.clone(), action)),
         }
     }
-    for mut w in workers {
-        w.batch = batch;
-        plan.steps.push(w);
-    }
-    batch += 1;
+    out.together(workers);
     // Still short of managers: promote existing workers, one at a time.
     for h in state.hosts.iter().filter(|h| member(h)) {
         if managers >= want {
             break;
         }
         if let Some(n) = state.node_of(h).filter(|n| n.role == Role::Worker) {
-            plan.steps.push(Step::new(
-                &anchor.host,
-                Action::Promote {
-                    node_id: n.id.clone(),
-                    name: n.hostname.clone(),
-                },
-                batch,
-            ));
-            batch += 1;
+            let promote = Action::Promote {
+                node_id: n.id.clone(),
+                name: n.hostname.clone(),
+            };
+            out.alone(&anchor.host, promote);
             managers += 1;
         }
     }
     if let Some(o) = &opts.overlay {
-        match state.networks.iter().find(|n| n.name == o.name) {
-            None => plan.steps.push(Step::new(
-                &anchor.host,
-                Action::CreateOverlay(o.clone()),
-                batch,
-            )),
-            Some(n) if n.encrypted != o.encrypted || n.driver != "overlay" => {
-                plan.notes.push(format!(
-                    "network {} exists ({} driver, encrypted={}); not changing it",
-                    n.name, n.driver, n.encrypted
-                ))
-            }
-            Some(_) => {}
-        }
+        overlay_step(state, o, anchor, &mut out);
     }
+    let mut plan = out.plan;
     plan.notes.extend(manager_advice(want));
     if ours.is_some() && managers > want {
         plan.notes.push(format!(
@@ -571,6 +522,74 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
         ));
     }
     Ok(plan)
+}
+
+/// The manager that hands out tokens and answers for the cluster; without one, the first
+/// host, with its `swarm init` step.
+fn anchor_or_init<'a>(
+    state: &'a SwarmState,
+    opts: &BootstrapOptions,
+    out: &mut Batches,
+) -> Result<&'a HostFacts, SwarmError> {
+    if let Some(h) = state.control_hosts().next() {
+        return Ok(h);
+    }
+    let first = state.hosts.first().ok_or(SwarmError::NoManager)?;
+    let init = Action::Init {
+        advertise: advertise_of(first)?,
+        data_path_port: opts.data_path_port,
+        default_addr_pool: opts.default_addr_pool.clone(),
+        subnet_size: opts.subnet_size,
+        autolock: opts.autolock,
+    };
+    out.alone(&first.host, init);
+    Ok(first)
+}
+
+/// Undoes what interrupted joins left: a host stuck half-joined leaves first, and a node
+/// entry its earlier attempt left on the managers is removed.
+fn undo_partial_joins(
+    state: &SwarmState,
+    joiners: &[&HostFacts],
+    anchor: &HostFacts,
+    out: &mut Batches,
+) {
+    for h in joiners {
+        if matches!(
+            h.state,
+            LocalState::Pending | LocalState::Error | LocalState::Active
+        ) {
+            out.alone(&h.host, Action::Leave { force: true });
+        }
+        for stale in state.nodes.iter().filter(|n| {
+            n.role == Role::Worker
+                && n.state != "ready"
+                && Some(&n.hostname) == h.engine_name.as_ref()
+        }) {
+            let remove = Action::RemoveNode {
+                node_id: stale.id.clone(),
+                // By id: the host's new node will carry the same hostname.
+                name: stale.id.clone(),
+                force: false,
+            };
+            out.alone(&anchor.host, remove);
+        }
+    }
+}
+
+/// The overlay, unless a network of that name exists (a different one is left alone, with
+/// a note).
+fn overlay_step(state: &SwarmState, o: &OverlaySpec, anchor: &HostFacts, out: &mut Batches) {
+    match state.networks.iter().find(|n| n.name == o.name) {
+        None => out.alone(&anchor.host, Action::CreateOverlay(o.clone())),
+        Some(n) if n.encrypted != o.encrypted || n.driver != "overlay" => {
+            out.plan.notes.push(format!(
+                "network {} exists ({} driver, encrypted={}); not changing it",
+                n.name, n.driver, n.encrypted
+            ))
+        }
+        Some(_) => {}
+    }
 }
 
 /// Advice on a manager count (odd counts), from the quorum model.

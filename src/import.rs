@@ -228,6 +228,52 @@ fn read_config_file(path: &Path) -> Result<String, ImportError> {
     read_including(path, path.parent().unwrap_or(Path::new(".")), 0)
 }
 
+/// The known_hosts files the user's ssh config names for every host (`UserKnownHostsFile`,
+/// `GlobalKnownHostsFile` at the top or under `Host *`): ssh trusts them for any host, so
+/// swarmdeck does too. Files named only for some hosts are not read: trusting them for
+/// every host would trust more than ssh does.
+pub fn configured_known_hosts() -> Vec<PathBuf> {
+    match read_user_ssh_config() {
+        Ok(Some(text)) => known_hosts_files(&text),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::warn!("reading the ssh config for its known_hosts files: {e}");
+            Vec::new()
+        }
+    }
+}
+
+fn known_hosts_files(text: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut every_host = false;
+    for line in normalize(text).lines() {
+        let (key, value) = split_keyword(line);
+        if key.eq_ignore_ascii_case("host") {
+            every_host = value.split_whitespace().all(|p| p == "*");
+            continue;
+        }
+        if !every_host
+            || !(key.eq_ignore_ascii_case("userknownhostsfile")
+                || key.eq_ignore_ascii_case("globalknownhostsfile"))
+        {
+            continue;
+        }
+        for word in value.split_whitespace().map(|w| w.trim_matches('"')) {
+            let path = match word.strip_prefix("~/") {
+                Some(rest) => match std::env::home_dir() {
+                    Some(home) => home.join(rest),
+                    None => continue,
+                },
+                None => PathBuf::from(word),
+            };
+            if !word.eq_ignore_ascii_case("none") && !out.contains(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
 /// A `[user@]address[:port]` target as `ssh` would reach it: the ssh config's HostName,
 /// User, Port, IdentityFile and ProxyJump for that name fill in what the target leaves out.
 /// The host keeps the name as typed.
@@ -476,6 +522,22 @@ Match all
         assert!(
             e.contains("nested more than 16") && e.contains("loop"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn known_hosts_files_named_for_every_host() {
+        const CONFIG: &str = "\
+UserKnownHostsFile /etc/corp/known_hosts none
+Host lab-*
+    UserKnownHostsFile /srv/lab/kh
+Host *
+    GlobalKnownHostsFile=\"/srv/all/kh\" /etc/corp/known_hosts
+";
+        // Only those for every host: lab-*'s file would trust its keys for all hosts.
+        assert_eq!(
+            known_hosts_files(CONFIG),
+            ["/etc/corp/known_hosts", "/srv/all/kh"].map(PathBuf::from)
         );
     }
 

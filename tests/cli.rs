@@ -118,20 +118,19 @@ fn hosts_add_test_and_status_over_a_real_lab() {
     assert_eq!(snap["hosts"][0]["swarm_state"], "inactive");
 
     // `-H` names resolve through ~/.ssh/config as `ssh` resolves them (address and key
-    // from the alias; there is no host called "lab-two" otherwise).
+    // from the alias; there is no host called "lab-two" otherwise), and the known_hosts
+    // file the config names for every host is trusted as ssh trusts it.
     std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
     std::fs::write(
         home.path().join(".ssh/config"),
         format!(
-            "Host lab-two\n    HostName {}\n    User root\n    IdentityFile {key}\n",
+            "UserKnownHostsFile {kh}\nHost lab-two\n    HostName {}\n    User root\n    \
+             IdentityFile {key}\n",
             lab.hosts[1].ip
         ),
     )
     .unwrap();
-    let st = swarmdeck(
-        home.path(),
-        &["-H", "lab-two", "--known-hosts", kh, "status", "--json"],
-    );
+    let st = swarmdeck(home.path(), &["-H", "lab-two", "status", "--json"]);
     assert!(st.status.success(), "{}", text(&st));
     let snap: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(snap["hosts"][0]["host"], "lab-two");

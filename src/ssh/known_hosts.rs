@@ -248,11 +248,13 @@ pub enum KnownHostsError {
     Encode(String),
 }
 
-/// The known_hosts files swarmdeck consults, in order: the user's `~/.ssh/known_hosts`,
-/// extra files from the inventory, then the app's own file (the only one it writes).
+/// The known_hosts files swarmdeck consults, in order: those OpenSSH consults, extra files
+/// from the inventory, then the app's own file (the only one it writes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownHosts {
-    pub user_file: Option<PathBuf>,
+    /// OpenSSH's: `~/.ssh/known_hosts`, `~/.ssh/known_hosts2`, `/etc/ssh/ssh_known_hosts`,
+    /// `/etc/ssh/ssh_known_hosts2`, and any the user's ssh config names.
+    pub ssh_files: Vec<PathBuf>,
     pub extra_files: Vec<PathBuf>,
     pub app_file: PathBuf,
 }
@@ -261,15 +263,31 @@ pub struct KnownHosts {
 static APPEND_LOCK: Mutex<()> = Mutex::new(());
 
 impl KnownHosts {
-    /// `~/.ssh/known_hosts` + `extra_files` + `<config dir>/swarmdeck/known_hosts`.
+    /// OpenSSH's default files + `extra_files` + `<config dir>/swarmdeck/known_hosts`.
     pub fn standard(extra_files: Vec<PathBuf>) -> Self {
-        let user_file =
-            directories::BaseDirs::new().map(|d| d.home_dir().join(".ssh").join("known_hosts"));
+        let mut ssh_files = Vec::new();
+        if let Some(d) = directories::BaseDirs::new() {
+            let ssh = d.home_dir().join(".ssh");
+            ssh_files.extend([ssh.join("known_hosts"), ssh.join("known_hosts2")]);
+        }
+        ssh_files
+            .extend(["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"].map(PathBuf::from));
         Self {
-            user_file,
+            ssh_files,
             extra_files,
             app_file: Self::default_app_file(),
         }
+    }
+
+    /// Also trusts `files` (the ssh config's UserKnownHostsFile / GlobalKnownHostsFile),
+    /// each once.
+    pub fn with_ssh_files(mut self, files: impl IntoIterator<Item = PathBuf>) -> Self {
+        for f in files {
+            if !self.ssh_files.contains(&f) {
+                self.ssh_files.push(f);
+            }
+        }
+        self
     }
 
     /// The app's own file, e.g. `~/.config/swarmdeck/known_hosts`.
@@ -282,14 +300,14 @@ impl KnownHosts {
     /// Only the given files (tests, labs): no user file.
     pub fn with_files(extra_files: Vec<PathBuf>, app_file: PathBuf) -> Self {
         Self {
-            user_file: None,
+            ssh_files: Vec::new(),
             extra_files,
             app_file,
         }
     }
 
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.user_file
+        self.ssh_files
             .iter()
             .chain(self.extra_files.iter())
             .chain(std::iter::once(&self.app_file))
@@ -561,7 +579,7 @@ mod tests {
         std::fs::write(&user, format!("a {ED_A}\n")).unwrap();
         std::fs::write(&extra, format!("# lab\nb {ED_B}")).unwrap(); // no trailing newline
         let kh = KnownHosts {
-            user_file: Some(user.clone()),
+            ssh_files: vec![user.clone()],
             extra_files: vec![extra.clone(), dir.path().join("missing")],
             app_file: app.clone(),
         };

@@ -79,7 +79,8 @@ impl SshOptions {
     pub fn for_inventory(inventory: &Inventory, policy: HostKeyPolicy) -> Self {
         Self {
             host_key_policy: policy,
-            known_hosts: KnownHosts::standard(inventory.known_hosts.clone()),
+            known_hosts: KnownHosts::standard(inventory.known_hosts.clone())
+                .with_ssh_files(crate::import::configured_known_hosts()),
             ..Self::default()
         }
     }

@@ -155,12 +155,23 @@ pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String>
         },
         None => AuthMethod::Agent,
     };
-    if hc.proxy_command.is_some() {
-        tracing::warn!(%alias, "ProxyCommand is not supported; connecting directly");
-    }
-    let jump = match hc.proxy_jump.as_deref().map(str::trim) {
+    let hops = match (
+        hc.proxy_jump.as_deref().map(str::trim),
+        hc.proxy_command.as_deref().map(str::trim),
+    ) {
+        (Some(j), _) => (!j.eq_ignore_ascii_case("none")).then(|| j.to_string()),
+        (None, Some(c)) if c.eq_ignore_ascii_case("none") => None,
+        (None, Some(c)) => {
+            let jump = proxy_command_jump(c);
+            if jump.is_none() {
+                tracing::warn!(%alias, command = c, "only `ssh -W %h:%p HOST` ProxyCommands are supported; connecting directly");
+            }
+            jump
+        }
+        (None, None) => None,
+    };
+    let jump = match hops {
         None => None,
-        Some(j) if j.eq_ignore_ascii_case("none") => None,
         Some(hops) => Some(
             hops.split(',')
                 .map(|hop| jump_target(text, hop.trim()))
@@ -179,6 +190,35 @@ pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String>
         labels: Default::default(),
         jump,
     })
+}
+
+/// `ProxyCommand ssh [-q] [-l USER] [-p PORT] -W %h:%p HOST`, the classic spelling of a
+/// jump host, as the jump `[USER@]HOST[:PORT]`; `None` for any other command.
+fn proxy_command_jump(command: &str) -> Option<String> {
+    let mut words = command.split_whitespace();
+    if words.next()?.rsplit('/').next() != Some("ssh") {
+        return None;
+    }
+    let (mut dest, mut forwards, mut user, mut port) = (None, false, None, None);
+    while let Some(word) = words.next() {
+        match word {
+            "-W" => forwards = matches!(words.next(), Some("%h:%p" | "[%h]:%p")),
+            "-l" => user = Some(words.next()?),
+            "-p" => port = Some(words.next()?.parse::<u16>().ok()?),
+            "-q" | "-x" | "-a" | "-T" | "-C" | "-4" | "-6" => {}
+            w if w.starts_with('-') || dest.is_some() => return None,
+            w => dest = Some(w),
+        }
+    }
+    let dest = dest.filter(|_| forwards)?;
+    let mut target = match user {
+        Some(u) if !dest.contains('@') => format!("{u}@{dest}"),
+        _ => dest.to_string(),
+    };
+    if let Some(p) = port {
+        target.push_str(&format!(":{p}"));
+    }
+    Some(target)
 }
 
 /// A ProxyJump value as `user@address:port`, with a jump host that is itself an alias of
@@ -423,6 +463,15 @@ Host app3
 Host app4
     HostName 10.0.0.14
     ProxyJump none
+Host app5
+    HostName 10.0.0.15
+    ProxyCommand ssh -q -W %h:%p bastion
+Host app6
+    HostName 10.0.0.16
+    ProxyCommand /usr/bin/ssh -l ops -p 2222 -W %h:%p 203.0.113.5
+Host app7
+    HostName 10.0.0.17
+    ProxyCommand nc -X connect -x proxy:8080 %h %p
 ";
         let jump = |alias: &str| host_from_ssh_config(JUMPS, alias).map(|h| h.jump);
         assert_eq!(
@@ -439,6 +488,17 @@ Host app4
             Some("ops@203.0.113.5:22,gate@198.51.100.7:2200")
         );
         assert_eq!(jump("app4").unwrap(), None);
+        // The classic `ProxyCommand ssh -W %h:%p HOST` is the same jump.
+        assert_eq!(
+            jump("app5").unwrap().as_deref(),
+            Some("gate@198.51.100.7:2200")
+        );
+        assert_eq!(
+            jump("app6").unwrap().as_deref(),
+            Some("ops@203.0.113.5:2222")
+        );
+        // Any other command is not run: a direct connection (with a warning).
+        assert_eq!(jump("app7").unwrap(), None);
         assert_eq!(jump("bastion").unwrap(), None);
         // The jump host is a host of its own, named after both for errors.
         let app1 = host_from_ssh_config(JUMPS, "app1").unwrap();

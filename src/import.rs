@@ -473,33 +473,22 @@ Host app7
     HostName 10.0.0.17
     ProxyCommand nc -X connect -x proxy:8080 %h %p
 ";
-        let jump = |alias: &str| host_from_ssh_config(JUMPS, alias).map(|h| h.jump);
-        assert_eq!(
-            jump("app1").unwrap().as_deref(),
-            Some("gate@198.51.100.7:2200")
-        );
-        assert_eq!(
-            jump("app2").unwrap().as_deref(),
-            Some("ops@203.0.113.5:2222")
-        );
-        // Several hops, each resolved on its own, in order.
-        assert_eq!(
-            jump("app3").unwrap().as_deref(),
-            Some("ops@203.0.113.5:22,gate@198.51.100.7:2200")
-        );
-        assert_eq!(jump("app4").unwrap(), None);
-        // The classic `ProxyCommand ssh -W %h:%p HOST` is the same jump.
-        assert_eq!(
-            jump("app5").unwrap().as_deref(),
-            Some("gate@198.51.100.7:2200")
-        );
-        assert_eq!(
-            jump("app6").unwrap().as_deref(),
-            Some("ops@203.0.113.5:2222")
-        );
-        // Any other command is not run: a direct connection (with a warning).
-        assert_eq!(jump("app7").unwrap(), None);
-        assert_eq!(jump("bastion").unwrap(), None);
+        let jump = |alias: &str| host_from_ssh_config(JUMPS, alias).unwrap().jump;
+        for (alias, want) in [
+            ("app1", Some("gate@198.51.100.7:2200")),
+            ("app2", Some("ops@203.0.113.5:2222")),
+            // Several hops, each resolved on its own, in order.
+            ("app3", Some("ops@203.0.113.5:22,gate@198.51.100.7:2200")),
+            ("app4", None),
+            // The classic `ProxyCommand ssh -W %h:%p HOST` is the same jump.
+            ("app5", Some("gate@198.51.100.7:2200")),
+            ("app6", Some("ops@203.0.113.5:2222")),
+            // Any other command is not run: a direct connection (with a warning).
+            ("app7", None),
+            ("bastion", None),
+        ] {
+            assert_eq!(jump(alias).as_deref(), want, "{alias}");
+        }
         // The jump host is a host of its own, named after both for errors.
         let app1 = host_from_ssh_config(JUMPS, "app1").unwrap();
         let j = app1.jump_host().unwrap().unwrap();

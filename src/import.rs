@@ -100,12 +100,8 @@ fn read_including(path: &Path, ssh_dir: &Path, depth: usize) -> Result<String, I
 /// The files an `Include` pattern names (`~/` is home, relative is under `ssh_dir`; `*`
 /// and `?` only in the file name).
 fn include_files(pattern: &str, ssh_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let path = match pattern.strip_prefix("~/") {
-        Some(rest) => std::env::home_dir()
-            .ok_or("Include ~/…: HOME is not set")?
-            .join(rest),
-        None => ssh_dir.join(pattern),
-    };
+    // An absolute (or home-expanded) path replaces `ssh_dir` in the join.
+    let path = ssh_dir.join(expand_home(Path::new(pattern)));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !name.contains(['*', '?', '[']) {
         return Ok(if path.is_file() { vec![path] } else { vec![] });
@@ -299,13 +295,7 @@ fn known_hosts_files(text: &str) -> Vec<PathBuf> {
             continue;
         }
         for word in value.split_whitespace().map(|w| w.trim_matches('"')) {
-            let path = match word.strip_prefix("~/") {
-                Some(rest) => match std::env::home_dir() {
-                    Some(home) => home.join(rest),
-                    None => continue,
-                },
-                None => PathBuf::from(word),
-            };
+            let path = expand_home(Path::new(word));
             if !word.eq_ignore_ascii_case("none") && !out.contains(&path) {
                 out.push(path);
             }

@@ -17,7 +17,9 @@ use tokio::task::JoinSet;
 
 use crate::docker::{DockerError, DockerHost};
 use crate::inventory::{HostSpec, Inventory};
-use crate::snapshot::{self, ClusterSnapshot, HostStatus, NetworkInfo, NodeInfo, SwarmSummary};
+use crate::snapshot::{
+    self, ClusterSnapshot, HostStatus, Layer, NetworkInfo, NodeInfo, ObservedDown, SwarmSummary,
+};
 use crate::ssh::{SecretSource, SshOptions, SshPool};
 
 /// Connections to every host of an inventory. Cheap to clone.
@@ -28,7 +30,24 @@ pub struct Cluster {
     pool: SshPool,
     engines: Arc<Mutex<HashMap<String, Docker>>>,
     hint: Arc<Mutex<Option<Hint>>>,
+    /// What each host has been doing lately: when it started failing, its swarm node.
+    health: Arc<std::sync::Mutex<HashMap<String, Health>>>,
 }
+
+/// A host's recent history, kept across snapshots.
+#[derive(Debug, Clone, Default)]
+struct Health {
+    /// When (seconds since the epoch) the host's current run of failures began.
+    failing_since: Option<u64>,
+    /// The swarm node the host was last seen as.
+    node_id: Option<String>,
+    /// The last heartbeat's failure, if it failed: a snapshot right after it need not
+    /// wait out the same deadline again.
+    failed_check: Option<(Instant, Arc<DockerError>)>,
+}
+
+/// How long a heartbeat's failure stands in for asking the host again.
+const CHECK_REUSE: Duration = Duration::from_secs(2);
 
 impl Cluster {
     pub fn new(
@@ -43,7 +62,13 @@ impl Cluster {
             pool: SshPool::new(opts, secrets),
             engines: Arc::default(),
             hint: Arc::default(),
+            health: Arc::default(),
         }
+    }
+
+    /// The deadlines every remote call of this cluster runs under.
+    pub fn deadlines(&self) -> &crate::limits::Deadlines {
+        &self.pool.options().deadlines
     }
 
     pub fn inventory(&self) -> &Inventory {
@@ -101,46 +126,156 @@ impl Cluster {
     pub async fn snapshot(&self) -> ClusterSnapshot {
         let mut snap = ClusterSnapshot::empty(self.source.clone());
         let hint = self.hint.lock().await.clone();
+        let budget = self.deadlines().host_budget();
+        let known = hint.as_ref();
+        let just_failed = &self.just_failed();
         let (probes, early_view, early_attached) = tokio::join!(
-            join_all(
-                self.inventory
-                    .hosts
-                    .iter()
-                    .map(|h| self.probe_or_check(h, hint.as_ref()))
-            ),
+            join_all(self.inventory.hosts.iter().map(|h| async move {
+                if let Some(e) = just_failed.get(&h.name) {
+                    return Err(e.clone());
+                }
+                // Every step inside has its own deadline; this bounds their sum.
+                match tokio::time::timeout(budget, self.probe_or_check(h, known)).await {
+                    Ok(probe) => probe.map_err(Arc::new),
+                    Err(_) => Err(Arc::new(too_slow(h, budget))),
+                }
+            })),
             self.early_view(hint.as_ref()),
             self.early_attachments(hint.as_ref()),
         );
         let mut live: Vec<Live> = Vec::new();
+        let mut failures: Vec<(&HostSpec, Arc<DockerError>)> = Vec::new();
         for (host, probe) in self.inventory.hosts.iter().zip(probes) {
             match probe {
                 Ok(l) => live.push(l),
-                Err(e) => {
-                    self.forget(&host.name).await;
-                    snap.hosts.push(failed(host, &e.to_string()));
-                }
+                Err(e) => failures.push((host, e)),
             }
         }
+        let early_view = early_view.filter(|v| is_manager(&live, &v.swarm.answered_by));
         let view = match early_view {
             // The guessed manager still answers for the swarm: its answer stands.
-            Some(v) if is_manager(&live, &v.swarm.answered_by) => Some(v),
-            _ => read_from_any_manager(&live).await,
+            Some(v) => Ok(v),
+            None => read_from_any_manager(&live).await,
         };
-        self.reread_stale(&mut live, &mut snap, hint.as_ref(), view.as_ref())
+        self.reread_stale(&mut live, &mut failures, hint.as_ref(), view.as_ref().ok())
             .await;
-        if let Some(v) = view {
-            snap.swarm = Some(v.swarm);
-            snap.nodes = v.nodes;
-            snap.networks = v.networks;
+        let has_swarm = hint.is_some() || live.iter().any(|l| l.status.control_available);
+        match view {
+            Ok(v) => {
+                snap.swarm = Some(v.swarm);
+                snap.nodes = v.nodes;
+                snap.networks = v.networks;
+            }
+            Err(why) if has_swarm => carry_over(&mut snap, hint.as_ref(), why),
+            Err(_) => {}
         }
         let attached = self.attachments(&snap, &live, early_attached).await;
         attach_containers(&mut snap, &live, attached);
-        let hint = Hint::new(&snap, &live);
-        snap.hosts.extend(live.into_iter().map(|l| l.status));
+        let fresh = Hint::new(&snap, &live);
+        snap.hosts.extend(live.iter().map(|l| l.status.clone()));
+        self.record_health(&live, &failures);
+        for (host, e) in failures {
+            self.forget(&host.name).await;
+            if matches!(e.layer(), Layer::Ssh | Layer::Network) {
+                // A stalled connection is not worth keeping: the next try connects afresh.
+                self.pool.forget(&host.name).await;
+            }
+            snap.hosts.push(self.failed(host, &e));
+        }
+        self.mark_observed_down(&mut snap);
         snap.hosts
             .sort_by_key(|h| self.inventory.hosts.iter().position(|i| i.name == h.host));
-        *self.hint.lock().await = hint;
+        // A swarm that cannot be read keeps the last view as the next one's guess.
+        let mut saved = self.hint.lock().await;
+        match fresh {
+            Some(h) if snap.nodes_as_of.is_none() => *saved = Some(h),
+            _ if snap.swarm.is_none() => *saved = None,
+            _ => {}
+        }
         snap
+    }
+
+    /// Hosts whose heartbeat failed moments ago, with why.
+    fn just_failed(&self) -> HashMap<String, Arc<DockerError>> {
+        let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        health
+            .iter()
+            .filter_map(|(host, h)| {
+                let (at, e) = h.failed_check.as_ref()?;
+                (at.elapsed() < CHECK_REUSE).then(|| (host.clone(), e.clone()))
+            })
+            .collect()
+    }
+
+    /// Remembers when failing hosts began to fail and which node each live host is.
+    fn record_health(&self, live: &[Live<'_>], failures: &[(&HostSpec, Arc<DockerError>)]) {
+        let now = snapshot::now_secs();
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        for l in live {
+            let h = health.entry(l.host.name.clone()).or_default();
+            h.failing_since = None;
+            h.failed_check = None;
+            if l.status.node_id.is_some() {
+                h.node_id = l.status.node_id.clone();
+            }
+        }
+        for (host, _) in failures {
+            let h = health.entry(host.name.clone()).or_default();
+            h.failing_since.get_or_insert(now);
+        }
+    }
+
+    /// A host that could not be read, with the layer and since when.
+    fn failed(&self, host: &HostSpec, e: &DockerError) -> HostStatus {
+        let since = self
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&host.name)
+            .and_then(|h| h.failing_since);
+        HostStatus {
+            host: host.name.clone(),
+            address: host.address.clone(),
+            engine_name: None,
+            engine_version: None,
+            swarm_state: None,
+            node_id: None,
+            control_available: false,
+            error: Some(crate::redact::redact(&e.to_string()).into_owned()),
+            layer: Some(e.layer()),
+            failing_since: since,
+        }
+    }
+
+    /// Nodes whose host answers over SSH but whose engine does not are down, whatever the
+    /// managers say yet: a stopped dockerd keeps its node "ready" for 15–20 s.
+    fn mark_observed_down(&self, snap: &mut ClusterSnapshot) {
+        let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        for h in snap.hosts.iter().filter(|h| h.layer == Some(Layer::Engine)) {
+            let known = health.get(&h.host).and_then(|k| k.node_id.clone());
+            // A host never read before (a fresh `status`) is its node by address, when
+            // exactly one live node has it.
+            let id = known.or_else(|| {
+                let mut same = snap
+                    .nodes
+                    .iter()
+                    .filter(|n| n.address == h.address && n.state != "down");
+                match (same.next(), same.next()) {
+                    (Some(n), None) => Some(n.id.clone()),
+                    _ => None,
+                }
+            });
+            let Some(node) = snap.nodes.iter_mut().find(|n| Some(&n.id) == id.as_ref()) else {
+                continue;
+            };
+            node.observed_down = Some(ObservedDown {
+                since: h.failing_since.unwrap_or(snap.taken_at),
+                reason: format!(
+                    "{}'s engine does not answer swarmdeck (SSH to it works)",
+                    h.host
+                ),
+            });
+        }
     }
 
     /// `GET /info` on the host, or, when the previous snapshot's facts about it may be
@@ -156,7 +291,11 @@ impl Cluster {
         if let Some(known) = known
             && let Some(docker) = self.cached_engine(&host.name).await
         {
-            let seen = Membership::of(docker.inspect_swarm().await);
+            let seen = match docker.inspect_swarm().await {
+                // No answer at all: asking `/info` next would only wait again.
+                Err(e) if !is_engine_answer(&e) => return Err(DockerError::api(&host.name, e)),
+                answer => Membership::of(answer),
+            };
             if seen != Membership::Unknown {
                 return Ok(Live {
                     host,
@@ -172,10 +311,10 @@ impl Cluster {
 
     /// Reads `info` again on checked hosts whose previous facts the new swarm view does
     /// not confirm.
-    async fn reread_stale(
+    async fn reread_stale<'a>(
         &self,
-        live: &mut Vec<Live<'_>>,
-        snap: &mut ClusterSnapshot,
+        live: &mut Vec<Live<'a>>,
+        failures: &mut Vec<(&'a HostSpec, Arc<DockerError>)>,
         hint: Option<&Hint>,
         view: Option<&SwarmView>,
     ) {
@@ -193,11 +332,7 @@ impl Cluster {
         for (&i, read) in stale.iter().zip(reads).rev() {
             match read {
                 Ok(l) => live[i] = l,
-                Err(e) => {
-                    let host = live.remove(i).host;
-                    self.forget(&host.name).await;
-                    snap.hosts.push(failed(host, &e.to_string()));
-                }
+                Err(e) => failures.push((live.remove(i).host, Arc::new(e))),
             }
         }
     }
@@ -211,7 +346,7 @@ impl Cluster {
             .iter()
             .find(|h| h.name == hint.manager)?;
         let docker = self.cached_engine(&host.name).await?;
-        read_swarm(host, &docker).await
+        read_swarm(host, &docker).await.ok()
     }
 
     /// The previous snapshot's overlays inspected on every connected host.
@@ -260,6 +395,38 @@ impl Cluster {
             .collect()
     }
 
+    /// Asks every host's engine `GET /_ping` (connecting where there is no session),
+    /// all at once, each within its deadlines: which hosts answer now. Cheap enough to run
+    /// every few seconds, so a host that hangs without a word (no event tells of a stopped
+    /// engine) is noticed within a deadline.
+    pub async fn check_hosts(&self) -> HashMap<String, bool> {
+        let budget = self.deadlines().host_budget();
+        let checks = self.inventory.hosts.iter().map(|h| async move {
+            let answer = async {
+                let docker = self.engine(h).await?;
+                docker
+                    .ping()
+                    .await
+                    .map_err(|e| DockerError::api(&h.name, e))
+            };
+            let failed = match tokio::time::timeout(budget, answer).await {
+                Ok(answer) => answer.err(),
+                Err(_) => Some(too_slow(h, budget)),
+            };
+            (h.name.clone(), failed.map(Arc::new))
+        });
+        let results = join_all(checks).await;
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        for (host, failed) in &results {
+            health.entry(host.clone()).or_default().failed_check =
+                failed.clone().map(|e| (Instant::now(), e));
+        }
+        results
+            .into_iter()
+            .map(|(host, failed)| (host, failed.is_none()))
+            .collect()
+    }
+
     /// Watches every host's Docker events (nodes, networks, containers) and sends the
     /// host's name on `changed` whenever something happened there. Each host's stream is
     /// re-opened after a pause when it breaks. Dropping the returned set stops watching.
@@ -300,10 +467,10 @@ impl Cluster {
 
     async fn probe_host<'a>(&self, host: &'a HostSpec) -> Result<Live<'a>, DockerError> {
         let docker = self.engine(host).await?;
-        let info = docker.info().await.map_err(|source| DockerError::Api {
-            host: host.name.clone(),
-            source,
-        })?;
+        let info = docker
+            .info()
+            .await
+            .map_err(|source| DockerError::api(&host.name, source))?;
         Ok(Live {
             host,
             docker,
@@ -314,28 +481,42 @@ impl Cluster {
     }
 }
 
-fn failed(host: &HostSpec, error: &str) -> HostStatus {
-    HostStatus {
+/// A host whose reading outlasted the whole budget (each step has a deadline of its own,
+/// so this is a last resort).
+fn too_slow(host: &HostSpec, budget: Duration) -> DockerError {
+    DockerError::Ssh(crate::ssh::SshError::Timeout {
         host: host.name.clone(),
-        address: host.address.clone(),
-        engine_name: None,
-        engine_version: None,
-        swarm_state: None,
-        node_id: None,
-        control_available: false,
-        error: Some(crate::redact::redact(error).into_owned()),
-    }
+        what: "connecting and reading the engine".into(),
+        after: budget,
+    })
 }
 
-/// The swarm from the first manager that answers: one may fail for a moment (an election
-/// after managers joined or left) while another already answers.
-async fn read_from_any_manager(live: &[Live<'_>]) -> Option<SwarmView> {
-    for l in live.iter().filter(|l| l.status.control_available) {
-        if let Some(v) = read_swarm(l.host, &l.docker).await {
-            return Some(v);
-        }
+/// The swarm from whichever manager answers first, all asked at once: one may be hung or
+/// cut off from the others (its requests wait for a leader) while another answers at
+/// once. When none answers, why (e.g. "the swarm does not have a leader").
+async fn read_from_any_manager(live: &[Live<'_>]) -> Result<SwarmView, String> {
+    let asks: Vec<_> = live
+        .iter()
+        .filter(|l| l.status.control_available)
+        .map(|l| Box::pin(read_swarm(l.host, &l.docker)))
+        .collect();
+    if asks.is_empty() {
+        return Err("no manager answers: every manager's host or engine is down".into());
     }
-    None
+    futures_util::future::select_ok(asks)
+        .await
+        .map(|(view, _)| view)
+}
+
+/// The last node list stands in for the live one, marked with its age and why.
+fn carry_over(snap: &mut ClusterSnapshot, hint: Option<&Hint>, why: String) {
+    snap.swarm_error = Some(crate::redact::redact(&why).into_owned());
+    if let Some(h) = hint {
+        snap.swarm = Some(h.swarm.clone());
+        snap.nodes = h.nodes.clone();
+        snap.networks = h.networks.clone();
+        snap.nodes_as_of = Some(h.taken_at);
+    }
 }
 
 /// How long a host's `info` may be reused before it is read again regardless.
@@ -382,6 +563,16 @@ impl Membership {
     }
 }
 
+/// Whether an error is the engine's own answer (a status code), not a failure to get one.
+fn is_engine_answer(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError { .. }
+            | bollard::errors::Error::JsonDataError { .. }
+            | bollard::errors::Error::JsonSerdeError { .. }
+    )
+}
+
 /// A host's facts as of the previous snapshot.
 #[derive(Debug, Clone)]
 struct Known {
@@ -395,7 +586,10 @@ struct Known {
 struct Hint {
     manager: String,
     cluster_id: String,
+    swarm: SwarmSummary,
     nodes: Vec<NodeInfo>,
+    networks: Vec<NetworkInfo>,
+    taken_at: u64,
     overlays: Vec<String>,
     hosts: HashMap<String, Known>,
 }
@@ -406,7 +600,17 @@ impl Hint {
         Some(Hint {
             manager: swarm.answered_by.clone(),
             cluster_id: swarm.cluster_id.clone(),
+            swarm: swarm.clone(),
             nodes: snap.nodes.clone(),
+            networks: snap
+                .networks
+                .iter()
+                .map(|n| NetworkInfo {
+                    containers: Vec::new(),
+                    ..n.clone()
+                })
+                .collect(),
+            taken_at: snap.taken_at,
             overlays: overlay_ids(snap),
             hosts: live
                 .iter()
@@ -490,7 +694,7 @@ fn is_manager(live: &[Live<'_>], host: &str) -> bool {
 }
 
 /// Nodes, swarm-scoped networks and the swarm's identity from one manager.
-async fn read_swarm(host: &HostSpec, docker: &Docker) -> Option<SwarmView> {
+async fn read_swarm(host: &HostSpec, docker: &Docker) -> Result<SwarmView, String> {
     // Independent requests, each on its own SSH channel: one round trip, not three.
     let (nodes, networks, swarm) = tokio::join!(
         docker.list_nodes(None::<ListNodesOptions>),
@@ -500,8 +704,9 @@ async fn read_swarm(host: &HostSpec, docker: &Docker) -> Option<SwarmView> {
     let (nodes, networks) = match (nodes, networks) {
         (Ok(nodes), Ok(networks)) => (nodes, networks),
         (Err(e), _) | (_, Err(e)) => {
+            let e = DockerError::api(&host.name, e);
             tracing::warn!(host = %host.name, error = %e, "manager could not list the swarm");
-            return None;
+            return Err(e.to_string());
         }
     };
     let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_api).collect();
@@ -513,7 +718,7 @@ async fn read_swarm(host: &HostSpec, docker: &Docker) -> Option<SwarmView> {
         .collect();
     networks.sort_by(|a, b| a.name.cmp(&b.name));
     let swarm = swarm.ok();
-    Some(SwarmView {
+    Ok(SwarmView {
         swarm: SwarmSummary {
             cluster_id: swarm
                 .as_ref()
@@ -576,6 +781,7 @@ mod tests {
             address: "10.0.0.1".into(),
             engine_version: "20.10.24".into(),
             labels: Default::default(),
+            observed_down: None,
         }
     }
 
@@ -589,6 +795,8 @@ mod tests {
             node_id: Some(id.into()),
             control_available: manager,
             error: None,
+            layer: None,
+            failing_since: None,
         }
     }
 
@@ -608,7 +816,10 @@ mod tests {
         Hint {
             manager: "a".into(),
             cluster_id: "c1".into(),
+            swarm: view(Vec::new(), "c1").swarm,
             nodes,
+            networks: Vec::new(),
+            taken_at: 0,
             overlays: Vec::new(),
             hosts: HashMap::new(),
         }

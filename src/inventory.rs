@@ -204,6 +204,9 @@ pub struct Inventory {
     /// Extra known_hosts files checked after `~/.ssh/known_hosts` (e.g. a practice lab's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_hosts: Vec<PathBuf>,
+    /// Per-inventory deadlines (`[timeouts]`, seconds); unset ones keep the defaults.
+    #[serde(default, skip_serializing_if = "crate::limits::TimeoutTable::is_empty")]
+    pub timeouts: crate::limits::TimeoutTable,
     #[serde(default, rename = "host")]
     pub hosts: Vec<HostSpec>,
 }
@@ -359,6 +362,7 @@ mod tests {
     fn round_trips_through_toml() {
         let inv = Inventory {
             known_hosts: vec![PathBuf::from("/tmp/kh")],
+            timeouts: Default::default(),
             hosts: vec![HostSpec {
                 name: "h1".into(),
                 address: "10.0.0.1".into(),

@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod import;
 pub mod inventory;
 pub mod lab;
+pub mod limits;
 pub mod preflight;
 pub mod quorum;
 pub mod redact;

@@ -10,6 +10,7 @@ use common::lab::TestLab;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
+use swarmdeck::lab::fault::{self, Fault};
 use swarmdeck::ui::{Panel, RunOptions, SwarmdeckApp};
 
 /// Opens the app on `inventory` at `panel`.
@@ -67,6 +68,7 @@ fn changed_host_key_is_refused_loudly_in_the_app() {
     Inventory {
         known_hosts: vec![kh.clone()],
         hosts: vec![host],
+        ..Default::default()
     }
     .save(&inv_path)
     .unwrap();
@@ -102,6 +104,48 @@ fn changed_host_key_is_refused_loudly_in_the_app() {
             .is_none()
     );
     h.get_by_label("⛔ HOST KEY CHANGED: refused");
+}
+
+/// One manager's engine hangs (`kill -STOP`): the overview shows it down and the quorum
+/// figures change within seconds, long before the managers notice; once it resumes, the
+/// overview is healthy again by itself.
+#[test]
+fn a_hung_manager_shows_in_the_overview_and_recovers() {
+    let Some(lab) = TestLab::start(3) else { return };
+    lab.form_swarm(|_| {});
+    lab.ssh_ok("node1", &["docker", "node", "promote", "node2", "node3"]);
+    let mut h = app(lab.inventory.clone(), Panel::Overview);
+    run_until(&mut h, "a healthy 3-manager swarm", |a| {
+        a.state.snapshot.as_ref().is_some_and(fault::all_healthy)
+    });
+    h.get_by_label("(3 of 3 managers reachable, 2 needed)");
+
+    let hung = lab.inject(Fault::EngineHung, 1).unwrap();
+    let t = Instant::now();
+    run_until(&mut h, "node2 shown down", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| Fault::EngineHung.is_shown(s, &hung.hosts))
+    });
+    eprintln!("the app showed the hung engine after {:?}", t.elapsed());
+    h.get_by_label("(2 of 3 managers reachable, 2 needed)");
+    h.get_by_label("down (engine silent)");
+    assert!(
+        h.query_all_by_label_contains("node2: Docker engine not answering since")
+            .next()
+            .is_some(),
+        "the banner names the host, the layer and since when"
+    );
+
+    lab.heal(hung).unwrap();
+    let t = Instant::now();
+    run_until(&mut h, "the swarm healthy again", |a| {
+        a.state.snapshot.as_ref().is_some_and(fault::all_healthy)
+    });
+    eprintln!("the app showed the recovery after {:?}", t.elapsed());
+    h.get_by_label("(3 of 3 managers reachable, 2 needed)");
+    assert!(h.query_by_label("down (engine silent)").is_none());
 }
 
 /// Clicks the button labelled `label` and lets the app take the click in.

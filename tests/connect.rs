@@ -27,8 +27,11 @@ fn opts(files: Vec<PathBuf>, app: &Path, policy: HostKeyPolicy) -> SshOptions {
     SshOptions {
         host_key_policy: policy,
         known_hosts: KnownHosts::with_files(files, app.to_path_buf()),
-        connect_timeout: Duration::from_secs(5),
-        login_timeout: Duration::from_secs(20),
+        deadlines: swarmdeck::limits::Deadlines {
+            connect: Duration::from_secs(5),
+            login: Duration::from_secs(20),
+            ..Default::default()
+        },
         ..SshOptions::default()
     }
 }
@@ -719,7 +722,7 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
     refuse_ssh("node3", &ip(0), &["REJECT", "--reject-with", "tcp-reset"]);
     refuse_ssh("node3", &workstation, &["DROP"]);
     let mut o = lab.ssh_options(&tmp.path().join("kh"));
-    o.connect_timeout = Duration::from_secs(2);
+    o.deadlines.connect = Duration::from_secs(2);
     rt().block_on(async {
         let e = SshSession::connect(&inv.hosts[1], &o, &NoSecrets)
             .await
@@ -748,8 +751,8 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
 
         // The whole cluster: node2 through node1, node3 through node1 and node2.
         let jumped = swarmdeck::inventory::Inventory {
-            known_hosts: inv.known_hosts.clone(),
             hosts: vec![inv.hosts[0].clone(), node2.clone(), node3],
+            ..inv.clone()
         };
         jumped.validate().unwrap();
         let cluster =

@@ -177,6 +177,33 @@ fn healthy_swarm_passes_and_leaves_nothing_then_blocked_vxlan_is_named() {
     );
     assert!(text.contains("node1→node3 icmp: pass → FAIL"), "{text}");
     assert!(text.contains("new finding: node3"), "{text}");
+
+    // Fault: node2's link carries only 1400 bytes; the overlay needs 1500 (1450 + VXLAN).
+    lab.undrop_port("node3", "INPUT", "udp", 4789);
+    let set_mtu = |mtu: &str| {
+        let st = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.hosts[1].netns])
+            .args(["ip", "link", "set", "eth0", "mtu", mtu])
+            .status()
+            .unwrap();
+        assert!(st.success(), "setting node2's MTU to {mtu}");
+    };
+    set_mtu("1400");
+    let r3 = run(&rt, &c, Options::default());
+    set_mtu("1500");
+    eprintln!("{}", connectivity::render::render(&r3));
+    let f = r3
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::MtuMismatch)
+        .unwrap_or_else(|| panic!("{:#?}", r3.findings));
+    assert_eq!(f.hosts, vec!["node2"], "the host at fault is named");
+    assert_eq!(
+        f.title,
+        "node2's path is too small for the overlay: its eth0 has MTU 1400, the overlay needs 1500"
+    );
+    assert!(f.fix.contains("ip link set eth0 mtu 1500"), "{}", f.fix);
+    assert!(r3.cell("node1", "node3").unwrap().all_passed());
 }
 
 #[test]

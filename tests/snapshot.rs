@@ -26,8 +26,11 @@ const MARGIN: Duration = Duration::from_millis(1500);
 
 fn opts(lab: &TestLab, app: &Path) -> SshOptions {
     SshOptions {
-        connect_timeout: CONNECT_TIMEOUT,
-        login_timeout: Duration::from_secs(10),
+        deadlines: swarmdeck::limits::Deadlines {
+            connect: CONNECT_TIMEOUT,
+            login: Duration::from_secs(10),
+            ..lab.ssh_options(app).deadlines
+        },
         ..lab.ssh_options(app)
     }
 }
@@ -303,8 +306,8 @@ fn non_root_user_reaches_docker_through_sudo() {
         // And through a Cluster, as the app and `status` use it.
         let cluster = Cluster::new(
             Inventory {
-                known_hosts: inv.known_hosts.clone(),
                 hosts: vec![ops.clone()],
+                ..inv.clone()
             },
             "lab",
             o.clone(),

@@ -77,8 +77,8 @@ pub(super) fn ssh_options(inv: &Inventory, dir: &std::path::Path) -> SshOptions 
 
 pub(super) fn new_cluster(hosts: &[HostSpec], inv: &Inventory, opts: &SshOptions) -> Cluster {
     let inv = Inventory {
-        known_hosts: inv.known_hosts.clone(),
         hosts: hosts.to_vec(),
+        ..inv.clone()
     };
     Cluster::new(inv, "bench", opts.clone(), Arc::new(NoSecrets))
 }

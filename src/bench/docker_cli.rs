@@ -166,13 +166,19 @@ impl DockerCli {
     /// `docker -H ssh://root@<ip> <args>`, output dropped. `Ok(false)` if it had not
     /// finished after [`COMMAND_TIMEOUT`] (it is killed then); failure is an error.
     pub fn run(&self, ip: Ipv4Addr, args: &[&str]) -> anyhow::Result<bool> {
+        Ok(self.output(ip, args)?.is_some())
+    }
+
+    /// Like [`DockerCli::run`], keeping stdout: `None` if it was killed as hung.
+    pub fn output(&self, ip: Ipv4Addr, args: &[&str]) -> anyhow::Result<Option<String>> {
         let mut stderr = tempfile::tempfile().context("creating a temporary file")?;
+        let mut stdout = tempfile::tempfile().context("creating a temporary file")?;
         let mut child = self
             .base_command()
             .arg("-H")
             .arg(format!("ssh://root@{ip}"))
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(stdout.try_clone()?)
             .stderr(stderr.try_clone()?)
             .spawn()
             .with_context(|| format!("running docker {}", args.join(" ")))?;
@@ -180,18 +186,22 @@ impl DockerCli {
             // Our own child, by its handle.
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(false);
+            return Ok(None);
+        };
+        let read = |f: &mut std::fs::File| -> anyhow::Result<String> {
+            let mut text = String::new();
+            f.seek(SeekFrom::Start(0))?;
+            f.read_to_string(&mut text)?;
+            Ok(text)
         };
         if !status.success() {
-            let mut text = String::new();
-            stderr.seek(SeekFrom::Start(0))?;
-            stderr.read_to_string(&mut text)?;
+            let text = read(&mut stderr)?;
             bail!(
                 "`docker -H ssh://root@{ip} {}` failed ({status}): {}",
                 args.join(" "),
                 crate::redact::redact(text.trim())
             );
         }
-        Ok(true)
+        Ok(Some(read(&mut stdout)?))
     }
 }

@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod connect;
 mod docker_cli;
+pub mod faults;
 mod lab_guard;
 
 use std::fmt::Write;

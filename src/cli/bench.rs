@@ -34,6 +34,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Time to truth: each fault (engine hung or killed, sshd hung or killed, a host cut
+    /// off, packet loss, a thin link, quorum lost) on a 3-manager lab, until `status` and
+    /// the live view show it and recover, against the plain docker CLI over ssh.
+    Faults,
     /// Frame time of every panel on a large synthetic cluster (headless), and, when a
     /// display is available, time to first frame and peak memory of the real window.
     Ui {
@@ -67,6 +71,11 @@ pub fn run(args: BenchArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> 
             let report =
                 BootstrapBench { rounds }.run(rt, &mut |line| eprintln!("bench: {line}"))?;
             print!("{}", report.render());
+            Ok(())
+        }
+        BenchCommand::Faults => {
+            let text = crate::bench::faults::run(rt, &mut |line| eprintln!("bench: {line}"))?;
+            print!("{text}");
             Ok(())
         }
         BenchCommand::Ui { nodes, frames } => ui(nodes, frames),

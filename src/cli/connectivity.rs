@@ -26,7 +26,7 @@ pub struct ConnectivityArgs {
     pub json: bool,
     /// Upper bound for the whole run, in seconds (cleanup comes on top).
     #[arg(long, value_name = "SECS", default_value_t = 120)]
-    pub timeout: u64,
+    pub run_timeout: u64,
     /// Upper bound for each command in a probe or on a host, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub exec_timeout: u64,
@@ -75,7 +75,7 @@ pub fn run(
         network: args.network.clone(),
         encrypted: args.encrypted,
         exec_timeout: Duration::from_secs(args.exec_timeout.max(1)),
-        run_timeout: Duration::from_secs(args.timeout.max(1)),
+        run_timeout: Duration::from_secs(args.run_timeout.max(1)),
         parallel: args.parallel.max(1),
         ..Options::default()
     };

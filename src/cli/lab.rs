@@ -25,7 +25,7 @@ pub enum LabCommand {
         name: String,
         /// Seconds to wait for every host's dockerd and sshd.
         #[arg(long, default_value_t = 60)]
-        timeout: u64,
+        ready_timeout: u64,
     },
     /// Show every lab, its hosts and whether their dockerd and sshd are alive.
     Status,
@@ -55,8 +55,8 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         LabCommand::Up {
             hosts,
             name,
-            timeout,
-        } => up(hosts, name, Duration::from_secs(timeout)),
+            ready_timeout,
+        } => up(hosts, name, Duration::from_secs(ready_timeout)),
         LabCommand::Status => {
             status();
             Ok(())

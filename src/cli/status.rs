@@ -38,10 +38,20 @@ pub fn render(snap: &ClusterSnapshot) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "HOST            ADDRESS          ENGINE       SWARM");
+    let now = crate::snapshot::now_secs();
     for h in &snap.hosts {
         match &h.error {
             Some(e) => {
-                let _ = writeln!(out, "{:<15} {:<16} ERROR: {e}", h.host, h.address);
+                let layer = h.layer.map_or("host", |l| l.describe());
+                let since = h
+                    .failing_since
+                    .map(|s| format!(" {}", crate::snapshot::since_text(s, now)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:<16} ERROR ({layer}{since}): {e}",
+                    h.host, h.address
+                );
             }
             None => {
                 let _ = writeln!(
@@ -53,6 +63,16 @@ pub fn render(snap: &ClusterSnapshot) -> String {
                     h.swarm_state.as_deref().unwrap_or("?")
                 );
             }
+        }
+    }
+    if let Some(why) = &snap.swarm_error {
+        let _ = writeln!(out, "\nNO MANAGER CAN ANSWER FOR THE SWARM: {why}");
+        if let Some(at) = snap.nodes_as_of {
+            let _ = writeln!(
+                out,
+                "the nodes below are the last list a manager gave, from {} — not live",
+                crate::snapshot::since_text(at, now).trim_start_matches("since ")
+            );
         }
     }
     if snap.swarm.is_none() {
@@ -72,16 +92,32 @@ pub fn render(snap: &ClusterSnapshot) -> String {
             (Role::Manager, false) => "manager",
             (Role::Worker, _) => "worker",
         };
+        let state = if n.observed_down.is_some() {
+            "DOWN*"
+        } else {
+            n.state.as_str()
+        };
         let _ = writeln!(
             out,
             "{:<15} {:<9} {:<7} {:<7} {:<12} {}",
             n.hostname,
             role,
-            n.state,
+            state,
             n.availability,
             n.reachability.as_deref().unwrap_or("-"),
             n.address
         );
+    }
+    for n in &snap.nodes {
+        if let Some(down) = &n.observed_down {
+            let _ = writeln!(
+                out,
+                "* {}: counted as down {}: {}",
+                n.hostname,
+                crate::snapshot::since_text(down.since, now),
+                down.reason
+            );
+        }
     }
     let a = crate::quorum::assess(&snap.managers(), &Default::default());
     let _ = writeln!(

@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::import;
 use crate::inventory::{AuthMethod, HostSpec, Inventory};
+use crate::limits::Deadlines;
 use crate::ssh::{HostKeyPolicy, SshOptions};
 
 /// Connection flags shared by every command that talks to hosts.
@@ -34,6 +35,12 @@ pub struct TargetArgs {
     /// Changed keys are always refused.
     #[arg(long, global = true)]
     pub accept_new_host_keys: bool,
+
+    /// Seconds one remote request (and a TCP connect) may take before the host is reported
+    /// as not answering (default 5, or the inventory's `[timeouts] request`). Long
+    /// operations (joins, image imports) get the inventory's `long` deadline.
+    #[arg(long, value_name = "SECS", global = true)]
+    pub timeout: Option<f64>,
 }
 
 impl TargetArgs {
@@ -48,6 +55,7 @@ impl TargetArgs {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let inv = Inventory {
                 known_hosts: self.known_hosts.clone(),
+                timeouts: Default::default(),
                 hosts,
             };
             inv.validate().map_err(anyhow::Error::msg)?;
@@ -85,6 +93,11 @@ impl TargetArgs {
             HostKeyPolicy::Strict
         };
         let mut opts = SshOptions::for_inventory(inventory, policy);
+        let request = self
+            .timeout
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(std::time::Duration::from_secs_f64);
+        opts.deadlines = Deadlines::resolve(&inventory.timeouts, request);
         for extra in &self.known_hosts {
             if !inventory.known_hosts.contains(extra) {
                 opts.known_hosts.extra_files.push(extra.clone());

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use super::model::{
-    Cell, Check, Finding, FindingKind, HostState, Outcome, Report, Severity, UnderlayCheck,
+    Cell, Check, Finding, FindingKind, HostState, Link, Outcome, Report, Severity, UnderlayCheck,
 };
 use super::parse::{BlockingRule, EspSupport};
 
@@ -490,6 +490,7 @@ fn mtu(r: &Report, out: &mut Vec<Finding>) {
         .filter_map(|h| h.probe.as_ref()?.mtu)
         .max()
         .unwrap_or(1450);
+    let needed = overlay_mtu + 50;
     let net = r
         .network
         .as_ref()
@@ -506,23 +507,88 @@ fn mtu(r: &Report, out: &mut Vec<Finding>) {
         .collect();
     evidence.push(format!(
         "the overlay MTU is {overlay_mtu}; VXLAN adds 50 bytes, so the path between the hosts \
-         must carry {} bytes",
-        overlay_mtu + 50
+         must carry {needed} bytes"
     ));
+    let culprit = narrow_path(r, &bad, needed);
+    let lower = |m: u32| m.saturating_sub(50).min(overlay_mtu.saturating_sub(100));
+    let (title, fix, hosts) = match &culprit {
+        Some((host, Some(link))) => (
+            format!(
+                "{host}'s path is too small for the overlay: its {} has MTU {}, the overlay \
+                 needs {needed}",
+                link.dev, link.mtu
+            ),
+            format!(
+                "on {host}, raise the MTU of {} to {needed} (`ip link set {} mtu {needed}`, and \
+                 in its network configuration), or make the overlay MTU {} (`docker network \
+                 create -d overlay --attachable --opt com.docker.network.driver.mtu={} {net}`, \
+                 recreating the network)",
+                link.dev,
+                link.dev,
+                lower(link.mtu),
+                lower(link.mtu)
+            ),
+            vec![host.clone()],
+        ),
+        Some((host, None)) => (
+            format!("large packets to and from {host} are lost on the overlay: an MTU mismatch"),
+            format!(
+                "check the MTU of {host}'s interfaces and the path to it (`ip link` on \
+                 {host}): it must carry {needed} bytes; or lower the overlay MTU with \
+                 `--opt com.docker.network.driver.mtu={}` when recreating {net}",
+                overlay_mtu.saturating_sub(100)
+            ),
+            vec![host.clone()],
+        ),
+        None => (
+            "large packets are lost on the overlay: an MTU mismatch".into(),
+            format!(
+                "make the overlay MTU 50 below the smallest underlay MTU, e.g. `docker network \
+                 create -d overlay --attachable --opt com.docker.network.driver.mtu={} {net}` \
+                 (recreate the network), or raise the MTU of the path between the hosts",
+                overlay_mtu.saturating_sub(100)
+            ),
+            hosts.into_iter().collect(),
+        ),
+    };
+    if let Some((host, Some(link))) = &culprit {
+        evidence.push(format!("{host}: {} has MTU {}", link.dev, link.mtu));
+    }
     out.push(Finding {
         kind: FindingKind::MtuMismatch,
         severity: Severity::Error,
-        hosts: hosts.into_iter().collect(),
+        hosts,
         port: String::new(),
-        title: "large packets are lost on the overlay: an MTU mismatch".into(),
+        title,
         evidence,
-        fix: format!(
-            "make the overlay MTU 50 below the smallest underlay MTU, e.g. `docker network create \
-             -d overlay --attachable --opt com.docker.network.driver.mtu={} {net}` (recreate the \
-             network), or raise the MTU of the path between the hosts",
-            overlay_mtu.saturating_sub(100)
-        ),
+        fix,
     });
+}
+
+/// The host at fault for lost large packets: the one whose interface is too small for
+/// the overlay, else the one host that every failing pair involves.
+fn narrow_path(r: &Report, bad: &[&Cell], needed: u32) -> Option<(String, Option<Link>)> {
+    let small = r
+        .hosts
+        .iter()
+        .filter_map(|h| Some((h.host.clone(), h.link.clone()?)))
+        .filter(|(_, l)| l.mtu < needed)
+        .min_by_key(|(_, l)| l.mtu);
+    if let Some((host, link)) = small {
+        return Some((host, Some(link)));
+    }
+    let mut common: Option<BTreeSet<&str>> = None;
+    for c in bad {
+        let pair: BTreeSet<&str> = [c.from.as_str(), c.to.as_str()].into();
+        common = Some(match common {
+            None => pair,
+            Some(k) => k.intersection(&pair).copied().collect(),
+        });
+    }
+    match common?.into_iter().collect::<Vec<_>>().as_slice() {
+        [only] => Some((only.to_string(), None)),
+        _ => None,
+    }
 }
 
 fn dns(r: &Report, out: &mut Vec<Finding>) {
@@ -795,7 +861,31 @@ mod tests {
         let f = diagnose(&r);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].kind, FindingKind::MtuMismatch);
+        // Every failing pair involves a: it is named, though its MTU is not known.
+        assert_eq!(f[0].hosts, vec!["a"]);
+        assert!(f[0].title.contains("to and from a"), "{}", f[0].title);
         assert!(f[0].fix.contains("com.docker.network.driver.mtu=1350"));
+        // With the interfaces known, the headline names the host, interface and MTU.
+        r.hosts[0].link = Some(Link {
+            dev: "eth0".into(),
+            mtu: 1400,
+        });
+        r.hosts[1].link = Some(Link {
+            dev: "eth0".into(),
+            mtu: 1500,
+        });
+        let f = diagnose(&r);
+        assert_eq!(f[0].hosts, vec!["a"]);
+        assert_eq!(
+            f[0].title,
+            "a's path is too small for the overlay: its eth0 has MTU 1400, the overlay needs 1500"
+        );
+        assert!(
+            f[0].fix.contains("ip link set eth0 mtu 1500"),
+            "{}",
+            f[0].fix
+        );
+        assert!(f[0].fix.contains("driver.mtu=1350"), "{}", f[0].fix);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::Cluster;
 use crate::docker::DockerError;
 use crate::inventory::HostSpec;
+use crate::snapshot::Layer;
 use crate::ssh::SshSession;
 
 pub use diagnose::diagnose;
@@ -305,13 +306,29 @@ async fn connect(cluster: &Cluster, run: &Arc<Run>) {
     let mut set = JoinSet::new();
     for spec in cluster.inventory().hosts.clone() {
         let cluster = cluster.clone();
-        let t = run.opts.exec_timeout * 2;
+        // Each step has its own deadline; this only bounds their sum.
+        let t = cluster.deadlines().host_budget() + run.opts.exec_timeout;
         set.spawn(async move {
             let r = tokio::time::timeout(t, connect_host(&cluster, &spec)).await;
             let r = r.unwrap_or_else(|_| {
+                // A session means SSH got through: what is left is the engine.
+                let state = if cluster.pool().cached(&spec.name).is_some() {
+                    HostState::EngineDown
+                } else {
+                    HostState::SshDown
+                };
+                let layer = if state == HostState::SshDown {
+                    "SSH"
+                } else {
+                    "the Docker engine"
+                };
                 Err((
-                    HostState::SshDown,
-                    format!("{}: no connection within {t:?}", spec.name),
+                    state,
+                    format!(
+                        "{}: no answer from {layer} within {}",
+                        spec.name,
+                        crate::limits::human(t)
+                    ),
                 ))
             });
             (spec, r)
@@ -355,16 +372,18 @@ async fn connect_host(cluster: &Cluster, spec: &HostSpec) -> Result<Live, (HostS
         .session(spec)
         .await
         .map_err(|e| (HostState::SshDown, e.to_string()))?;
-    let docker = cluster.engine(spec).await.map_err(|e| match e {
-        DockerError::Ssh(_) => (HostState::SshDown, e.to_string()),
-        e => (HostState::EngineDown, e.to_string()),
-    })?;
-    let info = docker.info().await.map_err(|e| {
-        (
-            HostState::EngineDown,
-            format!("{}: Docker API error: {e}", spec.name),
-        )
-    })?;
+    let failed = |e: DockerError| {
+        let state = match e.layer() {
+            Layer::Network | Layer::Ssh => HostState::SshDown,
+            _ => HostState::EngineDown,
+        };
+        (state, e.to_string())
+    };
+    let docker = cluster.engine(spec).await.map_err(failed)?;
+    let info = docker
+        .info()
+        .await
+        .map_err(|e| failed(DockerError::api(&spec.name, e)))?;
     let swarm = info.swarm.as_ref();
     let active = swarm
         .and_then(|s| s.local_node_state)
@@ -402,7 +421,7 @@ async fn sweep(run: &Arc<Run>) {
             })
             .await
             .unwrap_or_else(|_| Err("sweeping timed out".into()));
-            let facts = underlay::facts(&l.session, t).await;
+            let facts = underlay::facts(&l.session, t, &l.addr).await;
             (l.spec.name, swept, facts)
         });
     }
@@ -419,9 +438,10 @@ async fn sweep(run: &Arc<Run>) {
             Err(e) => tracing::warn!(%host, "sweeping leftovers failed: {e}"),
         }
         match facts {
-            Ok((fw, crypto)) => {
-                h.firewall = Some(fw);
-                h.crypto = Some(crypto);
+            Ok(f) => {
+                h.firewall = Some(f.firewall);
+                h.crypto = Some(f.crypto);
+                h.link = f.link;
             }
             Err(e) => tracing::warn!(%host, "reading firewall/crypto facts failed: {e}"),
         }

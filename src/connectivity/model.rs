@@ -130,6 +130,13 @@ pub struct Probe {
     pub mtu: Option<u32>,
 }
 
+/// A host's network interface and its MTU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub dev: String,
+    pub mtu: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Firewall {
     /// "iptables", "nft", "iptables+nft" or "none readable".
@@ -157,6 +164,9 @@ pub struct HostReport {
     pub firewall: Option<Firewall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<CryptoReport>,
+    /// The interface carrying the swarm address, and its MTU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
     /// Leftovers of earlier runs removed from this host before testing.
     pub swept: usize,
     /// What this run could not remove (the next run sweeps it).
@@ -176,6 +186,7 @@ impl HostReport {
             probe: None,
             firewall: None,
             crypto: None,
+            link: None,
             swept: 0,
             leftovers: Vec::new(),
         }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::model::{Check, Firewall};
+use super::model::{Check, Firewall, Link};
 use super::parse::{self, CryptoReport};
 use crate::ssh::{ExecOutput, RemoteCommand, SshSession};
 
@@ -74,6 +74,8 @@ k=$(uname -r)
 { zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$k" 2>/dev/null; } | grep -E 'CONFIG_INET_ESP[ =]|CONFIG_CRYPTO_GCM[ =]'
 echo '== modules =='
 find "/lib/modules/$k" \( -name 'esp4.ko*' -o -name 'gcm.ko*' \) 2>/dev/null | sed 's|.*/||; s|\.ko.*||'
+echo '== links =='; ip -o link show 2>/dev/null
+echo '== addrs =='; ip -o -4 addr show 2>/dev/null
 echo '== end =='
 "#;
 
@@ -88,8 +90,37 @@ fn section<'a>(text: &'a str, name: &str) -> String {
     lines.join("\n")
 }
 
-/// Parses the facts script's output.
-pub fn parse_facts(text: &str) -> (Firewall, CryptoReport) {
+/// What the facts script found on one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub firewall: Firewall,
+    pub crypto: CryptoReport,
+    /// The interface that carries `addr` (the node's swarm address) and its MTU.
+    pub link: Option<Link>,
+}
+
+/// The interface that carries the swarm address (`addr`) and its MTU.
+pub fn link_of(text: &str, addr: &str) -> Option<Link> {
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let dev = crate::preflight::parse::ip_addrs(&section(text, "addrs"))
+        .into_iter()
+        .find(|a| a.addr == addr)?
+        .dev;
+    let mtu = *crate::preflight::parse::link_mtus(&section(text, "links")).get(&dev)?;
+    Some(Link { dev, mtu })
+}
+
+/// Parses the facts script's output; `addr` is the host's swarm address.
+pub fn parse_facts(text: &str, addr: &str) -> Facts {
+    let (firewall, crypto) = firewall_and_crypto(text);
+    Facts {
+        firewall,
+        crypto,
+        link: link_of(text, addr),
+    }
+}
+
+fn firewall_and_crypto(text: &str) -> (Firewall, CryptoReport) {
     let ipt = section(text, "iptables");
     let nft = section(text, "nft");
     let ipt_ok = !ipt.contains("(unavailable)") && !ipt.trim().is_empty();
@@ -118,17 +149,15 @@ pub fn parse_facts(text: &str) -> (Firewall, CryptoReport) {
     (fw, parse::crypto(text))
 }
 
-/// Runs the facts script (with the host's sudo setting: iptables needs root).
-pub async fn facts(
-    session: &SshSession,
-    timeout: Duration,
-) -> Result<(Firewall, CryptoReport), String> {
+/// Runs the facts script (with the host's sudo setting: iptables needs root); `addr` is
+/// the host's swarm address.
+pub async fn facts(session: &SshSession, timeout: Duration, addr: &str) -> Result<Facts, String> {
     let sudo = session.host().sudo;
     let out = session
         .exec(&RemoteCommand::shell(FACTS).sudo(sudo).timeout(timeout))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(parse_facts(&out.stdout_lossy()))
+    Ok(parse_facts(&out.stdout_lossy(), addr))
 }
 
 #[cfg(test)]
@@ -166,7 +195,12 @@ mod tests {
                     == nft ==\ntable ip filter {\n chain INPUT {\n  udp dport 4789 counter packets 0 bytes 0 drop\n  tcp dport 7946 drop\n }\n}\n\
                     == crypto ==\nname         : aes\n== config ==\n# CONFIG_INET_ESP is not set\n# CONFIG_CRYPTO_GCM is not set\n\
                     == modules ==\n== end ==\n";
-        let (fw, crypto) = parse_facts(text);
+        let Facts {
+            firewall: fw,
+            crypto,
+            link,
+        } = parse_facts(text, "10.0.0.2");
+        assert_eq!(link, None);
         assert_eq!(fw.source, "iptables+nft");
         let ports: Vec<(u16, &str)> = fw
             .blocking
@@ -175,5 +209,25 @@ mod tests {
             .collect();
         assert_eq!(ports, vec![(4789, "udp"), (7946, "tcp")]);
         assert_eq!(crypto.esp, parse::EspSupport::Missing);
+    }
+
+    #[test]
+    fn finds_the_swarm_interface_and_its_mtu() {
+        let text = "== links ==\n1: lo: <LOOPBACK,UP> mtu 65536 qdisc noqueue\n\
+                    2: eth0@if9: <BROADCAST,UP> mtu 1400 qdisc noqueue\n\
+                    3: docker_gwbridge: <BROADCAST> mtu 1500 qdisc noqueue\n\
+                    == addrs ==\n1: lo    inet 127.0.0.1/8 scope host lo\n\
+                    2: eth0    inet 10.213.7.2/24 brd 10.213.7.255 scope global eth0\n\
+                    3: docker_gwbridge    inet 172.18.0.1/16 scope global docker_gwbridge\n\
+                    == end ==\n";
+        assert_eq!(
+            link_of(text, "10.213.7.2"),
+            Some(Link {
+                dev: "eth0".into(),
+                mtu: 1400
+            })
+        );
+        assert_eq!(link_of(text, "10.0.0.9"), None);
+        assert_eq!(link_of(text, "not an address"), None);
     }
 }

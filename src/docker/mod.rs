@@ -13,6 +13,8 @@
 //! (engines reject a versioned path newer than they support, so bollard's default 1.53
 //! cannot be sent to a 20.10 engine first): the lower of the engine's and bollard's.
 
+pub mod guard;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,6 +110,27 @@ pub enum DockerError {
         via: Via,
         message: String,
     },
+    #[error(
+        "{host}: SSH works, but the Docker engine gave no answer to {request} within {}. \
+         It is hung or overloaded: check `systemctl status docker` and `journalctl -u docker` \
+         on the host (a stopped or deadlocked dockerd still accepts connections)",
+        crate::limits::human(*.after)
+    )]
+    EngineTimeout {
+        host: String,
+        request: String,
+        after: Duration,
+    },
+    #[error(
+        "{host}: the Docker engine's answer to {request} is larger than {}; swarmdeck stopped \
+         reading it. Check what the engine holds (thousands of containers or huge labels?)",
+        crate::limits::human_bytes(*.limit)
+    )]
+    AnswerTooLarge {
+        host: String,
+        request: String,
+        limit: u64,
+    },
     #[error("{host}: Docker API error: {source}")]
     Api {
         host: String,
@@ -126,7 +149,46 @@ impl DockerError {
             | DockerError::SudoFailed { host, .. }
             | DockerError::ForwardingRefused { host, .. }
             | DockerError::Protocol { host, .. }
+            | DockerError::EngineTimeout { host, .. }
+            | DockerError::AnswerTooLarge { host, .. }
             | DockerError::Api { host, .. } => host,
+        }
+    }
+
+    /// Where the failure is: below the engine (network, SSH) or the engine itself.
+    pub fn layer(&self) -> crate::snapshot::Layer {
+        match self {
+            DockerError::Ssh(e) => e.layer(),
+            _ => crate::snapshot::Layer::Engine,
+        }
+    }
+
+    /// A failed Engine API call, told apart: the guard's deadline or size limit, a channel
+    /// that SSH could not open, or the engine's own answer.
+    pub fn api(host: &str, source: bollard::errors::Error) -> DockerError {
+        let host = host.to_string();
+        if let Some(x) = guard::exceeded(&source) {
+            return match x.clone() {
+                guard::Exceeded::Deadline { request, after } => DockerError::EngineTimeout {
+                    host,
+                    request,
+                    after,
+                },
+                guard::Exceeded::Size { request, limit } => DockerError::AnswerTooLarge {
+                    host,
+                    request,
+                    limit,
+                },
+            };
+        }
+        match guard::ssh_failure(&source) {
+            // The socket channel opened before: a refusal now means nothing listens on it.
+            Some(SshError::ChannelRefused { .. }) => DockerError::DaemonNotRunning {
+                host,
+                detail: "its socket stopped accepting connections".into(),
+            },
+            Some(e) => DockerError::Ssh(e.clone()),
+            None => DockerError::Api { host, source },
         }
     }
 }
@@ -175,9 +237,9 @@ struct SshTransport {
 
 type ChannelStream = russh::ChannelStream<russh::client::Msg>;
 
-fn io_error(e: impl std::fmt::Display) -> bollard::errors::Error {
+fn io_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> bollard::errors::Error {
     bollard::errors::Error::IOError {
-        err: std::io::Error::other(e.to_string()),
+        err: std::io::Error::other(e),
     }
 }
 
@@ -217,16 +279,20 @@ impl SshTransport {
         }
     }
 
-    /// One HTTP exchange on a fresh channel.
+    /// One HTTP exchange on a fresh channel, within the request's [`guard::Budget`].
     async fn send(
         &self,
         req: BollardRequest,
     ) -> Result<Response<Incoming>, bollard::errors::Error> {
+        let started = tokio::time::Instant::now();
+        let request = guard::request_name(req.method(), req.uri().path());
+        let budget = guard::budget(req.method(), req.uri().path(), self.session.deadlines());
         let permit = match &self.limit {
             Some(s) => Some(s.clone().acquire_owned().await.map_err(io_error)?),
             None => None,
         };
         let stream = self.open().await.map_err(io_error)?;
+        let stream = guard::Guarded::new(stream, request, budget, started);
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| bollard::errors::Error::HyperResponseError { err: e })?;
@@ -260,11 +326,20 @@ impl SshTransport {
     /// Unversioned `GET /_ping`: works whatever API range the engine supports, costs the
     /// daemon next to nothing (`/version` runs `runc --version` on 20.10), and its headers
     /// say the API version (`Api-Version`) and the engine (`Server: Docker/20.10.24 (linux)`).
-    async fn ping(&self) -> Result<Ping, String> {
+    async fn ping(&self) -> Result<Ping, DockerError> {
+        let host = self.session.name();
+        let protocol = |message: String| DockerError::Protocol {
+            host: host.to_string(),
+            via: self.via.clone(),
+            message,
+        };
         let req = Request::get("http://docker/_ping")
             .body(bollard::body_full(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let resp = self.send(req).await.map_err(|e| e.to_string())?;
+            .map_err(|e| protocol(e.to_string()))?;
+        let resp = self
+            .send(req)
+            .await
+            .map_err(|e| DockerError::api(host, e))?;
         let status = resp.status();
         let header = |name: &str| {
             resp.headers()
@@ -280,13 +355,15 @@ impl SshTransport {
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("reading the response: {e}"))?
+            .map_err(|e| {
+                DockerError::api(host, bollard::errors::Error::HyperResponseError { err: e })
+            })?
             .to_bytes();
         if !status.is_success() {
-            return Err(format!(
+            return Err(protocol(format!(
                 "GET /_ping answered {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            ));
+                crate::redact::redact(String::from_utf8_lossy(&body).trim())
+            )));
         }
         Ok(ping)
     }
@@ -440,11 +517,7 @@ impl DockerHost {
                     // request opens its own.
                     let _ = ch.close().await;
                     let t = SshTransport::new(session.clone(), Via::Socket(socket.clone()));
-                    let ping = t.ping().await.map_err(|message| DockerError::Protocol {
-                        host: host.clone(),
-                        via: t.via.clone(),
-                        message,
-                    })?;
+                    let ping = t.ping().await?;
                     return Self::finish(t, ping, opts).await;
                 }
                 Err(SshError::ChannelRefused { failure, .. }) => {
@@ -502,6 +575,8 @@ impl DockerHost {
         // The first ping doubles as the probe: each dial-stdio request starts a process.
         match t.ping().await {
             Ok(ping) => Self::finish(t, ping, opts).await,
+            // A hung engine is not a CLI problem: say so rather than diagnose the CLI.
+            Err(e @ DockerError::EngineTimeout { .. }) => Err(e),
             Err(probe_err) => {
                 tracing::debug!(%host, "dial-stdio probe failed: {probe_err}");
                 Err(classify_cli_failure(session, sudo, &socket).await)
@@ -539,10 +614,7 @@ impl DockerHost {
             opts.request_timeout_secs,
             &start,
         )
-        .map_err(|source| DockerError::Api {
-            host: host.clone(),
-            source,
-        })?;
+        .map_err(|source| DockerError::api(&host, source))?;
         let api_version = docker.client_version();
         tracing::debug!(%host, %via, api = %format!("{}.{}", api_version.major_version, api_version.minor_version), "Docker API connected");
         Ok(DockerLink {

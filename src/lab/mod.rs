@@ -4,6 +4,7 @@
 //!
 //! Blocking std code with threads; async callers use `spawn_blocking`. Needs Linux and root.
 
+pub mod fault;
 mod host;
 mod keys;
 mod net;
@@ -600,6 +601,7 @@ fn write_ssh_files(lab: &Lab, plans: &[host::HostPlan]) -> Result<(), LabError> 
 fn write_inventory(lab: &Lab) -> Result<(), LabError> {
     let inv = Inventory {
         known_hosts: vec![lab.known_hosts.clone()],
+        timeouts: Default::default(),
         hosts: lab
             .hosts
             .iter()

@@ -176,11 +176,13 @@ async fn probe_host(
     };
     match cluster.engine(h).await {
         Ok(d) => {
-            if let Ok(v) = d.version().await {
+            // At once: a hung engine costs one deadline, not two.
+            let (version, info) = tokio::join!(d.version(), d.info());
+            if let Ok(v) = version {
                 r.docker_version = v.version;
                 r.api_version = v.api_version;
             }
-            match d.info().await {
+            match info {
                 Ok(info) => {
                     let mut f = crate::swarm::state::HostFacts::new(&h.name, "");
                     crate::swarm::state::apply_info(&mut f, &info);
@@ -189,7 +191,10 @@ async fn probe_host(
                     r.node_id = f.node_id;
                     r.is_manager = f.control_available;
                 }
-                Err(e) => r.error = Some(format!("docker info: {e}")),
+                Err(e) => {
+                    let e = crate::docker::DockerError::api(&h.name, e);
+                    r.error = Some(crate::redact::redact(&e.to_string()).into_owned());
+                }
             }
         }
         Err(e) => r.error = Some(crate::redact::redact(&e.to_string()).into_owned()),

@@ -61,7 +61,7 @@ pub(super) async fn test_host(
 ) -> Vec<Event> {
     let inventory = Inventory {
         known_hosts,
-        hosts: Vec::new(),
+        ..Default::default()
     };
     let opts = SshOptions::for_inventory(&inventory, policy);
     let secrets = crate::secrets::ssh_source();

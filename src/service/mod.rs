@@ -146,6 +146,11 @@ pub enum HostTest {
 #[derive(Debug)]
 pub enum Event {
     Snapshot(Box<ClusterSnapshot>),
+    /// Every host answered as in the last snapshot at `at` (seconds since the epoch): the
+    /// view on screen is still true.
+    Confirmed {
+        at: u64,
+    },
     /// A bundle opened for offline troubleshooting, and where it came from.
     Bundle {
         path: PathBuf,

@@ -1,6 +1,8 @@
 //! The service loop: runs commands on the runtime and reports back.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -216,17 +218,50 @@ impl Outbox {
 }
 
 /// Re-snapshots whenever a host reports Docker events, instead of polling. Bursts (a
-/// join touches every node) are coalesced into one refresh.
+/// join touches every node) are coalesced into one refresh. Between events every host is
+/// asked `GET /_ping` every few seconds: a hung engine or a cut link sends no event, and a
+/// view is only as true as its last confirmation. Each confirmation is reported, so the UI
+/// can mark data that has not been confirmed for a while.
 async fn follow(cluster: Cluster, out: Outbox) {
-    const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+    const SETTLE: Duration = Duration::from_millis(300);
     let (tx, mut rx) = mpsc::channel(256);
     let _watchers = cluster.watch(tx);
-    while rx.recv().await.is_some() {
-        tokio::time::sleep(SETTLE).await;
-        while rx.try_recv().is_ok() {}
+    let mut answering: Option<HashMap<String, bool>> = None;
+    let mut troubled = false;
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            got = rx.recv() => {
+                if got.is_none() {
+                    return;
+                }
+                tokio::time::sleep(SETTLE).await;
+                while rx.try_recv().is_ok() {}
+            }
+            _ = tick.tick() => {
+                let now = cluster.check_hosts().await;
+                let changed = answering.as_ref() != Some(&now);
+                answering = Some(now);
+                if !changed && !troubled {
+                    out.send(Event::Confirmed { at: crate::snapshot::now_secs() }).await;
+                    continue;
+                }
+            }
+        }
         let snap = cluster.snapshot().await;
+        troubled = is_troubled(&snap);
         out.send(Event::Snapshot(Box::new(snap))).await;
     }
+}
+
+/// How often a live view confirms that every host still answers.
+const HEARTBEAT: Duration = Duration::from_secs(3);
+
+/// A snapshot with failing hosts or an unreadable swarm is taken again at every heartbeat:
+/// its "since" figures age, and it recovers as soon as the hosts do.
+fn is_troubled(snap: &crate::snapshot::ClusterSnapshot) -> bool {
+    snap.failed_hosts().next().is_some() || snap.swarm_error.is_some()
 }
 
 /// The practice lab named "practice": reused when it is already running.

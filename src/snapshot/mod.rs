@@ -45,6 +45,52 @@ pub struct ClusterSnapshot {
     pub networks: Vec<NetworkInfo>,
     /// One entry per host the snapshot tried to reach, including failures.
     pub hosts: Vec<HostStatus>,
+    /// Why no manager could answer for the swarm although some host is a manager (e.g.
+    /// "the swarm does not have a leader": quorum lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm_error: Option<String>,
+    /// Set when `nodes` and `networks` are not live but the last list a manager gave, at
+    /// this time (seconds since the epoch): shown as such, never as the current state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_as_of: Option<u64>,
+}
+
+/// Where a failure sits, from the wire up: what to look at first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    /// No TCP connection to the host's SSH port (down, partitioned, firewalled).
+    Network,
+    /// The SSH server or the SSH session (handshake, keys, login, a stalled connection).
+    Ssh,
+    /// SSH works; the Docker engine does not answer, or refuses.
+    Engine,
+    /// The engine answers; the swarm does not (no leader, locked).
+    Swarm,
+    /// A layer a newer swarmdeck wrote.
+    #[serde(other)]
+    Other,
+}
+
+impl Layer {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layer::Network => "network",
+            Layer::Ssh => "SSH",
+            Layer::Engine => "Docker engine",
+            Layer::Swarm => "swarm",
+            Layer::Other => "unknown layer",
+        }
+    }
+}
+
+/// swarmdeck's own observation of a node's engine: SSH to its host works, the engine
+/// does not answer. Said before the managers notice (they take 15–20 s for a hung engine).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedDown {
+    /// Seconds since the epoch when the engine was first seen not answering.
+    pub since: u64,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,15 +124,21 @@ pub struct NodeInfo {
     pub engine_version: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The node's engine does not answer swarmdeck although its host's SSH does: down,
+    /// whatever the managers still say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_down: Option<ObservedDown>,
 }
 
 impl NodeInfo {
     pub fn is_ready(&self) -> bool {
-        self.state == "ready"
+        self.state == "ready" && self.observed_down.is_none()
     }
 
     pub fn is_reachable_manager(&self) -> bool {
-        self.role == Role::Manager && self.reachability.as_deref() == Some("reachable")
+        self.role == Role::Manager
+            && self.reachability.as_deref() == Some("reachable")
+            && self.observed_down.is_none()
     }
 }
 
@@ -128,6 +180,12 @@ pub struct HostStatus {
     pub control_available: bool,
     /// Why this host could not be read, if it could not.
     pub error: Option<String>,
+    /// Which layer failed, with `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Layer>,
+    /// Since when (seconds since the epoch) the host has been failing, with `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<u64>,
 }
 
 impl ClusterSnapshot {
@@ -140,6 +198,8 @@ impl ClusterSnapshot {
             nodes: Vec::new(),
             networks: Vec::new(),
             hosts: Vec::new(),
+            swarm_error: None,
+            nodes_as_of: None,
         }
     }
 
@@ -190,6 +250,13 @@ pub enum SnapshotError {
     Version(u64),
 }
 
+/// "since 18:45:02 UTC (14 s)": when a failure began and how long ago.
+pub fn since_text(since: u64, now: u64) -> String {
+    let clock = crate::swarm::audit::fmt_time(since);
+    let clock = clock.split_once(' ').map_or(clock.as_str(), |(_, t)| t);
+    format!("since {clock} ({} s)", now.saturating_sub(since))
+}
+
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -234,6 +301,7 @@ pub fn node_from_api(n: &Node) -> NodeInfo {
             .unwrap_or_default()
             .into_iter()
             .collect(),
+        observed_down: None,
     }
 }
 
@@ -279,6 +347,8 @@ pub fn host_from_info(host: &str, address: &str, info: &SystemInfo) -> HostStatu
             .filter(|s| !s.is_empty()),
         control_available: swarm.and_then(|s| s.control_available).unwrap_or(false),
         error: None,
+        layer: None,
+        failing_since: None,
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use russh::ChannelMsg;
 
 use super::{SshError, SshSession};
+use crate::limits::MAX_OUTPUT_BYTES;
 
 /// Default upper bound for one remote command.
 pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -214,6 +215,13 @@ impl SshSession {
                     }
                     ChannelMsg::Close => break,
                     _ => {}
+                }
+                if (out.stdout.len() + out.stderr.len()) as u64 > MAX_OUTPUT_BYTES {
+                    return Err(SshError::TooMuchOutput {
+                        host: self.name().to_string(),
+                        what: what.clone(),
+                        limit: MAX_OUTPUT_BYTES,
+                    });
                 }
             }
             if !got_status {

@@ -25,6 +25,8 @@ pub use known_hosts::{KnownHosts, Verdict};
 pub use pool::SshPool;
 
 use crate::inventory::{HostSpec, Inventory};
+use crate::limits::Deadlines;
+use crate::snapshot::Layer;
 
 /// What to do with a host key that no known_hosts file lists.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,10 +45,8 @@ pub enum HostKeyPolicy {
 /// Connection settings shared by all hosts.
 #[derive(Debug, Clone)]
 pub struct SshOptions {
-    /// TCP connect (per resolved address).
-    pub connect_timeout: Duration,
-    /// SSH handshake + authentication after the TCP connect.
-    pub login_timeout: Duration,
+    /// Connect, login, channel-open and request deadlines for every host.
+    pub deadlines: Deadlines,
     /// Send a keepalive when nothing was received for this long.
     pub keepalive_interval: Option<Duration>,
     /// Drop the connection after this many unanswered keepalives.
@@ -62,9 +62,9 @@ pub struct SshOptions {
 impl Default for SshOptions {
     fn default() -> Self {
         Self {
-            connect_timeout: Duration::from_secs(10),
-            login_timeout: Duration::from_secs(30),
-            keepalive_interval: Some(Duration::from_secs(15)),
+            deadlines: Deadlines::default(),
+            // A silent connection is declared dead after about 15 s (3 unanswered).
+            keepalive_interval: Some(Duration::from_secs(5)),
             keepalive_max: 3,
             inactivity_timeout: None,
             host_key_policy: HostKeyPolicy::Strict,
@@ -75,9 +75,10 @@ impl Default for SshOptions {
 }
 
 impl SshOptions {
-    /// Defaults plus the inventory's extra known_hosts files.
+    /// Defaults plus the inventory's extra known_hosts files and timeouts.
     pub fn for_inventory(inventory: &Inventory, policy: HostKeyPolicy) -> Self {
         Self {
+            deadlines: Deadlines::resolve(&inventory.timeouts, None),
             host_key_policy: policy,
             known_hosts: KnownHosts::standard(inventory.known_hosts.clone())
                 .with_ssh_files(crate::import::configured_known_hosts()),
@@ -186,11 +187,20 @@ pub enum SshError {
         what: String,
         failure: ChannelOpenFailure,
     },
-    #[error("{host}: {what} did not finish within {after:?}")]
+    #[error("{host}: no answer within {}: {what}", crate::limits::human(*.after))]
     Timeout {
         host: String,
         what: String,
         after: Duration,
+    },
+    #[error(
+        "{host}: {what} printed more than {}; swarmdeck stopped reading it",
+        crate::limits::human_bytes(*.limit)
+    )]
+    TooMuchOutput {
+        host: String,
+        what: String,
+        limit: u64,
     },
     #[error("{host}: SSH protocol error: {message}")]
     Protocol { host: String, message: String },
@@ -212,8 +222,21 @@ impl SshError {
             | SshError::Disconnected { host, .. }
             | SshError::ChannelRefused { host, .. }
             | SshError::Timeout { host, .. }
+            | SshError::TooMuchOutput { host, .. }
             | SshError::Protocol { host, .. }
             | SshError::InvalidCommand { host, .. } => host,
+        }
+    }
+
+    /// Where the failure is: the network below SSH (no TCP connection), or SSH itself.
+    pub fn layer(&self) -> Layer {
+        match self {
+            // The machine answered with a refusal: the network works, no sshd listens.
+            SshError::Unreachable { reason, .. } if reason.starts_with("connection refused") => {
+                Layer::Ssh
+            }
+            SshError::Unreachable { .. } => Layer::Network,
+            _ => Layer::Ssh,
         }
     }
 
@@ -386,6 +409,7 @@ struct SessionInner {
     handle: Handle<ClientHandler>,
     state: Arc<Mutex<HandlerState>>,
     host_key_fingerprint: String,
+    deadlines: Deadlines,
     /// The jump host's session this one is tunnelled through: kept alive with it.
     _jump: Option<SshSession>,
 }
@@ -485,13 +509,10 @@ impl SshSession {
             auth::authenticate(&mut handle, host, opts.agent_socket.as_deref(), secrets).await?;
             Ok(handle)
         };
-        let handle = tokio::time::timeout(opts.login_timeout, login)
+        let login_deadline = opts.deadlines.login;
+        let handle = tokio::time::timeout(login_deadline, login)
             .await
-            .map_err(|_| SshError::Timeout {
-                host: host.name.clone(),
-                what: format!("SSH login to {addr}"),
-                after: opts.login_timeout,
-            })??;
+            .map_err(|_| Self::login_timeout(host, &addr, &state, login_deadline))??;
         let host_key_fingerprint = state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -505,9 +526,39 @@ impl SshSession {
                 handle,
                 state,
                 host_key_fingerprint,
+                deadlines: opts.deadlines,
                 _jump: jump,
             }),
         })
+    }
+
+    /// A login that ran out of time: before the host key was seen the SSH server itself
+    /// is stuck (a hung sshd still accepts TCP but never sends its banner); after, the
+    /// authentication is.
+    fn login_timeout(
+        host: &HostSpec,
+        addr: &str,
+        state: &Mutex<HandlerState>,
+        after: Duration,
+    ) -> SshError {
+        let key_seen = state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fingerprint
+            .is_some();
+        let what = if key_seen {
+            format!("SSH authentication at {addr} (the handshake worked, the login did not)")
+        } else {
+            format!(
+                "SSH handshake with {addr}: the port accepts connections but the SSH server \
+                 sent nothing (sshd hung or overloaded); check sshd on the host"
+            )
+        };
+        SshError::Timeout {
+            host: host.name.clone(),
+            what,
+            after,
+        }
     }
 
     /// The byte stream the host's SSH connection runs over: TCP, or a `direct-tcpip`
@@ -518,7 +569,7 @@ impl SshSession {
         secrets: &dyn SecretSource,
     ) -> Result<(Box<dyn Io>, Option<SshSession>), SshError> {
         let Some(jump) = host.jump_host() else {
-            let tcp = tcp_connect(host, opts.connect_timeout).await?;
+            let tcp = tcp_connect(host, opts.deadlines.connect).await?;
             return Ok((Box::new(tcp), None));
         };
         let jump = jump.map_err(|reason| SshError::Unreachable {
@@ -527,11 +578,15 @@ impl SshSession {
             reason,
         })?;
         let via = Box::pin(SshSession::connect(&jump, opts, secrets)).await?;
+        let tunnel = via.inner.handle.channel_open_direct_tcpip(
+            host.address.clone(),
+            host.port.into(),
+            "127.0.0.1",
+            0,
+        );
         let channel = via
-            .inner
-            .handle
-            .channel_open_direct_tcpip(host.address.clone(), host.port.into(), "127.0.0.1", 0)
-            .await
+            .bounded(tunnel, "opening the tunnel through the jump host")
+            .await?
             .map_err(|e| {
                 match via.map_err(e, &format!("tunnel to {}:{}", host.address, host.port)) {
                     SshError::ChannelRefused { failure, .. } => SshError::Unreachable {
@@ -671,21 +726,44 @@ impl SshSession {
         }
     }
 
+    /// The deadlines this session was opened with.
+    pub fn deadlines(&self) -> &Deadlines {
+        &self.inner.deadlines
+    }
+
+    /// Runs a step of the SSH protocol (a channel open) within the request deadline: on a
+    /// stalled connection (partition, packet loss, stopped sshd) it would wait for ever.
+    async fn bounded<T>(
+        &self,
+        step: impl std::future::Future<Output = T>,
+        what: &str,
+    ) -> Result<T, SshError> {
+        let after = self.inner.deadlines.request;
+        tokio::time::timeout(after, step)
+            .await
+            .map_err(|_| SshError::Timeout {
+                host: self.name().to_string(),
+                what: format!("{what}: the SSH connection is stalled (network or sshd)"),
+                after,
+            })
+    }
+
     /// Opens a session channel (for exec).
     pub async fn open_session_channel(&self) -> Result<Channel<Msg>, SshError> {
-        self.inner
-            .handle
-            .channel_open_session()
-            .await
+        let open = self.inner.handle.channel_open_session();
+        self.bounded(open, "opening an SSH channel")
+            .await?
             .map_err(|e| self.map_err(e, "session channel"))
     }
 
     /// Opens a channel to a Unix socket on the host (`direct-streamlocal@openssh.com`).
     pub async fn open_streamlocal(&self, socket_path: &str) -> Result<Channel<Msg>, SshError> {
-        self.inner
+        let open = self
+            .inner
             .handle
-            .channel_open_direct_streamlocal(socket_path)
-            .await
+            .channel_open_direct_streamlocal(socket_path);
+        self.bounded(open, "opening an SSH channel")
+            .await?
             .map_err(|e| self.map_err(e, &format!("connect to {socket_path} on the host")))
     }
 

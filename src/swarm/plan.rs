@@ -632,6 +632,7 @@ mod tests {
             address: format!("10.0.0.{i}"),
             engine_version: "20.10".into(),
             labels: Default::default(),
+            observed_down: None,
         }
     }
 

@@ -121,6 +121,7 @@ impl SwarmdeckApp {
         while let Some(event) = self.service.as_mut().and_then(|s| s.try_recv()) {
             match event {
                 Event::Snapshot(snap) => self.state.set_snapshot(*snap),
+                Event::Confirmed { at } => self.state.confirmed_at = Some(at),
                 Event::Busy { what } => self.state.busy = Some(what),
                 Event::Idle => self.state.busy = None,
                 Event::Notice(n) => self.state.push_notice(n),
@@ -212,8 +213,9 @@ impl SwarmdeckApp {
                     if ui.button("Open bundle…").clicked() {
                         self.send(Command::OpenBundle { path: None });
                     }
-                    let can_refresh = matches!(self.state.source, Source::Inventory(_))
-                        && self.state.busy.is_none();
+                    // Never disabled: every host's part has a deadline, so another
+                    // refresh is always worth asking for.
+                    let can_refresh = matches!(self.state.source, Source::Inventory(_));
                     if ui
                         .add_enabled(can_refresh, egui::Button::new("⟳ Refresh"))
                         .clicked()
@@ -335,6 +337,7 @@ impl eframe::App for SwarmdeckApp {
         self.notices(ui);
         let mut cmds = Vec::new();
         egui::CentralPanel::default_margins().show(ui, |ui| {
+            super::health::banner(ui, &self.state);
             cmds = draw_panel(ui, &mut self.state);
         });
         for cmd in cmds {

@@ -35,6 +35,7 @@ pub fn synthetic_cluster(n: usize) -> ClusterSnapshot {
             address: format!("10.1.{}.{}", i / 250, i % 250 + 1),
             engine_version: "20.10.24".to_string(),
             labels: [("zone".to_string(), format!("z{}", i % 3))].into(),
+            observed_down: None,
         });
     }
     for (k, name) in ["frontend", "backend", "metrics"].iter().enumerate() {

@@ -7,6 +7,7 @@ mod activity_panel;
 mod app;
 pub mod bench;
 mod connectivity_panel;
+mod health;
 pub mod hosts_panel;
 mod networks_panel;
 mod overview;

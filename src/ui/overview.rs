@@ -136,7 +136,15 @@ fn nodes_table(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
                         ui.label(role_label(n));
                     });
                     row.col(|ui| {
-                        ui.label(style::node_state(ui, &n.state));
+                        if n.observed_down.is_some() {
+                            let text = RichText::new("down (engine silent)").color(style::bad(ui));
+                            ui.label(text).on_hover_text(
+                                "SSH to this node's host works but its Docker engine does not \
+                                 answer; the managers will list it down shortly",
+                            );
+                        } else {
+                            ui.label(style::node_state(ui, &n.state));
+                        }
                     });
                     row.col(|ui| {
                         ui.label(style::availability(ui, &n.availability));
@@ -165,13 +173,22 @@ fn failed_hosts(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
         style::bad(ui),
         format!("{} host(s) could not be read:", failed.len()),
     );
+    let now = crate::snapshot::now_secs();
     for h in failed {
-        ui.label(format!(
-            "• {} ({}): {}",
-            h.host,
-            h.address,
-            h.error.as_deref().unwrap_or_default()
-        ));
+        let layer = h.layer.map_or("host", |l| l.describe());
+        let since = h
+            .failing_since
+            .map(|s| format!(", {}", crate::snapshot::since_text(s, now)))
+            .unwrap_or_default();
+        ui.add(
+            egui::Label::new(format!(
+                "• {} ({}) — {layer}{since}: {}",
+                h.host,
+                h.address,
+                h.error.as_deref().unwrap_or_default()
+            ))
+            .wrap(),
+        );
     }
 }
 

@@ -51,6 +51,25 @@ impl Panel {
     }
 }
 
+/// A live view is confirmed every few seconds; past this it is marked as not live.
+pub const STALE_AFTER_SECS: u64 = 10;
+
+/// How current the cluster on screen is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Nothing,
+    /// Confirmed within [`STALE_AFTER_SECS`].
+    Live,
+    /// A live view whose last confirmation is older than expected.
+    Unconfirmed {
+        since: u64,
+    },
+    /// A demo or a bundle: a capture from that time, never live.
+    Captured {
+        at: u64,
+    },
+}
+
 /// Where the cluster on screen comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -64,6 +83,9 @@ pub enum Source {
 pub struct AppState {
     pub source: Source,
     pub snapshot: Option<ClusterSnapshot>,
+    /// When the service last confirmed that the snapshot on screen still holds (seconds
+    /// since the epoch).
+    pub confirmed_at: Option<u64>,
     pub panel: Panel,
     pub busy: Option<String>,
     pub notices: Vec<Notice>,
@@ -82,6 +104,7 @@ impl AppState {
         let snapshot = (source == Source::Demo).then(crate::snapshot::demo);
         Self {
             snapshot,
+            confirmed_at: None,
             panel,
             busy: None,
             notices: Vec::new(),
@@ -105,7 +128,25 @@ impl AppState {
             snap.nodes.iter().map(|n| n.hostname.as_str()).collect();
         self.whatif.down.retain(|n| names.contains(n.as_str()));
         self.whatif.demoted.retain(|n| names.contains(n.as_str()));
+        self.confirmed_at = Some(snap.taken_at);
         self.snapshot = Some(snap);
+    }
+
+    /// How current the cluster on screen is at `now` (seconds since the epoch).
+    pub fn freshness(&self, now: u64) -> Freshness {
+        let Some(snap) = &self.snapshot else {
+            return Freshness::Nothing;
+        };
+        if !matches!(self.source, Source::Inventory(_)) {
+            return Freshness::Captured { at: snap.taken_at };
+        }
+        let confirmed = self.confirmed_at.unwrap_or(snap.taken_at);
+        let age = now.saturating_sub(confirmed);
+        if age > STALE_AFTER_SECS {
+            Freshness::Unconfirmed { since: confirmed }
+        } else {
+            Freshness::Live
+        }
     }
 
     /// Shows a bundle: its snapshot everywhere, its preflight in the wizard and its
@@ -145,6 +186,25 @@ mod tests {
     use clap::ValueEnum;
 
     use super::Panel;
+
+    #[test]
+    fn a_live_view_turns_stale_when_nobody_confirms_it() {
+        use super::{AppState, Freshness, STALE_AFTER_SECS, Source};
+        let mut s = AppState::new(Source::Inventory("inv.toml".into()), Panel::Overview);
+        assert_eq!(s.freshness(100), Freshness::Nothing);
+        let mut snap = crate::snapshot::ClusterSnapshot::empty("t");
+        snap.taken_at = 100;
+        s.set_snapshot(snap);
+        assert_eq!(s.freshness(100 + STALE_AFTER_SECS), Freshness::Live);
+        assert_eq!(
+            s.freshness(101 + STALE_AFTER_SECS),
+            Freshness::Unconfirmed { since: 100 }
+        );
+        s.confirmed_at = Some(150);
+        assert_eq!(s.freshness(155), Freshness::Live);
+        let demo = AppState::new(Source::Demo, Panel::Overview);
+        assert!(matches!(demo.freshness(0), Freshness::Captured { .. }));
+    }
 
     #[test]
     fn every_panel_is_in_the_navigation() {

@@ -167,8 +167,13 @@ impl TestLab {
                 vec![self.known_hosts.clone()],
                 app_kh.to_path_buf(),
             ),
-            connect_timeout: Duration::from_secs(5),
-            login_timeout: Duration::from_secs(20),
+            // Generous: lab tests share two cores with many engines.
+            deadlines: swarmdeck::limits::Deadlines {
+                connect: Duration::from_secs(5),
+                login: Duration::from_secs(20),
+                request: Duration::from_secs(15),
+                long: Duration::from_secs(120),
+            },
             ..SshOptions::default()
         }
     }

@@ -247,7 +247,13 @@ fn jump_target(text: &str, jump: &str) -> Result<String, String> {
 
 /// Where the user's ssh config lives: `~/.ssh/config`.
 pub fn user_ssh_config_path() -> Option<PathBuf> {
-    std::env::home_dir().map(|home| home.join(".ssh/config"))
+    home().map(|home| home.join(".ssh/config"))
+}
+
+/// The user's home, only when absolute: a relative or empty HOME would make `~` mean the
+/// current directory, and its files would be trusted as the user's own.
+fn home() -> Option<PathBuf> {
+    std::env::home_dir().filter(|h| h.is_absolute())
 }
 
 /// The user's ssh config text, includes inlined; `None` when there is none.
@@ -335,7 +341,7 @@ pub fn from_ssh_config_file(path: &Path) -> Result<Vec<HostSpec>, ImportError> {
 }
 
 fn expand_home(p: &Path) -> PathBuf {
-    match (p.strip_prefix("~"), std::env::home_dir()) {
+    match (p.strip_prefix("~"), home()) {
         (Ok(rest), Some(home)) => home.join(rest),
         _ => p.to_path_buf(),
     }

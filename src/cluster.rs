@@ -946,4 +946,34 @@ mod tests {
         outside.swarm_state = Some("inactive".into());
         assert!(!still_holds(&outside, m, &h, &v));
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::prop_config(1000))]
+
+        /// Any status and text an engine answers `GET /swarm` with is read as a membership,
+        /// never a panic; only dockerd's own "not a manager" text makes a worker.
+        #[test]
+        fn any_swarm_answer_is_classified_without_panic(
+            status_code in proptest::prelude::any::<u16>(),
+            message in "(Worker nodes can't be used|This node is not a swarm manager|\\PC| ){0,12}",
+            id in proptest::option::of("\\PC{0,16}"),
+            ok in proptest::prelude::any::<bool>(),
+        ) {
+            let answer = if ok {
+                Ok(bollard::models::Swarm { id: id.clone(), ..Default::default() })
+            } else {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code,
+                    message: message.clone(),
+                })
+            };
+            let m = Membership::of(answer);
+            let expected = match (ok, status_code) {
+                (true, _) => Membership::Manager { cluster_id: id.unwrap_or_default() },
+                (false, 503) if message.contains("Worker nodes can't be used") => Membership::Worker,
+                _ => Membership::Unknown,
+            };
+            proptest::prop_assert_eq!(m, expected);
+        }
+    }
 }

@@ -247,7 +247,13 @@ fn jump_target(text: &str, jump: &str) -> Result<String, String> {
 
 /// Where the user's ssh config lives: `~/.ssh/config`.
 pub fn user_ssh_config_path() -> Option<PathBuf> {
-    std::env::home_dir().map(|home| home.join(".ssh/config"))
+    home().map(|home| home.join(".ssh/config"))
+}
+
+/// The user's home, only when absolute: a relative or empty HOME would make `~` mean the
+/// current directory, and its files would be trusted as the user's own.
+fn home() -> Option<PathBuf> {
+    std::env::home_dir().filter(|h| h.is_absolute())
 }
 
 /// The user's ssh config text, includes inlined; `None` when there is none.
@@ -335,7 +341,7 @@ pub fn from_ssh_config_file(path: &Path) -> Result<Vec<HostSpec>, ImportError> {
 }
 
 fn expand_home(p: &Path) -> PathBuf {
-    match (p.strip_prefix("~"), std::env::home_dir()) {
+    match (p.strip_prefix("~"), home()) {
         (Ok(rest), Some(home)) => home.join(rest),
         _ => p.to_path_buf(),
     }
@@ -394,6 +400,102 @@ pub fn from_docker_contexts(dir: &Path) -> Result<Vec<HostSpec>, ImportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CONFIG_TOKENS: &[&str] = &[
+        "Host ",
+        "Match ",
+        "all",
+        "exec x",
+        "HostName ",
+        "User ",
+        "Port ",
+        "22",
+        "99999",
+        "IdentityFile ",
+        "~/id",
+        "ProxyJump ",
+        "ProxyCommand ",
+        "ssh ",
+        "-W ",
+        "%h:%p ",
+        "-l ",
+        "-p ",
+        "-q ",
+        "none",
+        "UserKnownHostsFile ",
+        "GlobalKnownHostsFile ",
+        "Include ",
+        "*",
+        "!",
+        "?",
+        "web1",
+        "10.0.0.1",
+        "=",
+        "\"",
+        "\n",
+        "\t",
+        " ",
+        "#",
+        ",",
+        "@",
+        ":",
+    ];
+
+    /// Token soup, or lines of `Keyword value…` made of the tokens.
+    fn config_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            3 => proptest::sample::select(CONFIG_TOKENS).prop_map(str::to_string),
+            1 => any::<char>().prop_map(String::from),
+        ];
+        let soup = proptest::collection::vec(piece, 0..100).prop_map(|v| v.concat());
+        let word = proptest::sample::select(CONFIG_TOKENS).prop_map(|t| t.trim().to_string());
+        let line = proptest::collection::vec(word, 0..5).prop_map(|w| w.join(" "));
+        let lines = proptest::collection::vec(line, 0..24).prop_map(|l| l.join("\n"));
+        prop_oneof![soup, lines]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::prop_config(1000))]
+
+        /// The ssh config's own readers (the parts russh-config does not do) on hostile
+        /// text: no panic, output linear in the input.
+        #[test]
+        fn ssh_config_text_is_read_in_bounds(text in config_text()) {
+            let n = text.len();
+            let normal = normalize(&text);
+            proptest::prop_assert!(normal.len() <= 2 * n + 16, "{} from {n}", normal.len());
+            for line in text.lines() {
+                let (k, v) = split_keyword(line);
+                proptest::prop_assert!(k.len() + v.len() <= line.len());
+            }
+            let files = known_hosts_files(&text);
+            proptest::prop_assert!(files.len() <= n);
+            if let Some(j) = proxy_command_jump(&text) {
+                proptest::prop_assert!(j.len() <= n + 6);
+            }
+        }
+
+        /// Hosts as `ssh` would reach them, from hostile configs: each alias resolves or is
+        /// refused, and what resolves is a valid target.
+        #[test]
+        fn ssh_config_hosts_resolve_or_refuse(
+            text in config_text(),
+            target in "(web1|root@|:2222|10.0.0.1|\\*| ){0,4}",
+        ) {
+            let aliases = ssh_config_aliases(&text);
+            proptest::prop_assert!(aliases.iter().map(String::len).sum::<usize>() <= text.len());
+            for alias in aliases.iter().take(4) {
+                if let Ok(h) = host_from_ssh_config(&text, alias) {
+                    proptest::prop_assert_eq!(&h.name, alias);
+                    proptest::prop_assert!(h.jump.as_ref().map_or(0, String::len) <= 3 * text.len() + 64);
+                }
+            }
+            if let Ok(h) = resolve_target(&text, &target) {
+                proptest::prop_assert!(Target::parse(&h.address).is_ok());
+            }
+        }
+    }
 
     // As in OpenSSH, the first value obtained wins: specific hosts first, defaults last.
     const CONFIG: &str = "\

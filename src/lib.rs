@@ -25,3 +25,14 @@ pub mod snapshot;
 pub mod ssh;
 pub mod swarm;
 pub mod ui;
+
+/// Settings of the property tests beside the code: a fixed number of cases (bounded time),
+/// and no regression files written into the source tree.
+#[cfg(test)]
+pub(crate) fn prop_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..Default::default()
+    }
+}

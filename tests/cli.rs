@@ -143,6 +143,33 @@ fn accept_new_records_the_key_and_a_changed_key_is_refused() {
     let home = tempfile::tempdir().unwrap();
     let key = lab.key.to_str().unwrap();
     let h1 = format!("root@{}", lab.hosts[0].ip);
+
+    // No usable home (HOME relative): nothing is recorded, least of all in the current
+    // directory, and the error says why.
+    let cwd = tempfile::tempdir().unwrap();
+    let homeless = Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .args(["-H", &h1, "-i", key, "--accept-new-host-keys", "status"])
+        .current_dir(cwd.path())
+        .env("HOME", "relative-home")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let msg = text(&homeless);
+    assert!(!homeless.status.success(), "{msg}");
+    assert!(
+        msg.contains("no per-user folder to record host keys in"),
+        "{msg}"
+    );
+    let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "wrote into the current directory: {left:?}"
+    );
+
     let first = swarmdeck(
         home.path(),
         &["-H", &h1, "-i", key, "--accept-new-host-keys", "status"],

@@ -42,14 +42,25 @@ fn host_key(lab: &TestLab, i: usize) -> russh::keys::PublicKey {
 }
 
 fn other_ed25519_key(dir: &Path) -> String {
-    let p = dir.join("other_host_key");
+    new_key(dir, "other_host_key", "ed25519")
+}
+
+/// A fresh key pair of `kind` at `dir/name`; returns the public line.
+fn new_key(dir: &Path, name: &str, kind: &str) -> String {
+    let p = dir.join(name);
     let st = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-f"])
         .arg(&p)
         .status()
         .unwrap();
     assert!(st.success());
     std::fs::read_to_string(p.with_extension("pub")).unwrap()
+}
+
+/// `known_as KEYTYPE BASE64` from a public key line (its comment dropped).
+fn known_line(known_as: &str, public: &str) -> String {
+    let key: Vec<&str> = public.split_whitespace().take(2).collect();
+    format!("{known_as} {}\n", key.join(" "))
 }
 
 #[test]
@@ -236,19 +247,28 @@ fn host_key_policies_and_auth_failures() {
         );
         assert!(!app.exists(), "strict never writes");
 
-        // Consent for a different fingerprint does not trust this key.
-        let e = SshSession::connect(
-            &host,
-            &opts(
-                vec![],
-                &app,
-                HostKeyPolicy::TrustFingerprint("SHA256:not-this-one".into()),
-            ),
-            &NoSecrets,
-        )
-        .await
-        .unwrap_err();
-        assert!(matches!(e, SshError::HostKeyUnknown { .. }), "{e}");
+        match &e {
+            SshError::HostKeyUnknown { known_as, .. } => assert_eq!(*known_as, host.address),
+            other => panic!("expected HostKeyUnknown, got {other}"),
+        }
+
+        // Consent for a different fingerprint, or for this fingerprint on another host,
+        // does not trust this key.
+        for (known_as, fingerprint) in [
+            (host.address.clone(), "SHA256:not-this-one".to_string()),
+            ("10.213.254.254".to_string(), real_fp.clone()),
+            (format!("[{}]:2222", host.address), real_fp.clone()),
+        ] {
+            let trust = HostKeyPolicy::TrustFingerprint {
+                known_as,
+                fingerprint,
+            };
+            let e = SshSession::connect(&host, &opts(vec![], &app, trust), &NoSecrets)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, SshError::HostKeyUnknown { .. }), "{e}");
+            assert!(!app.exists(), "refused consent never writes");
+        }
 
         // Consent for the right one: recorded, then trusted under Strict.
         SshSession::connect(
@@ -256,7 +276,10 @@ fn host_key_policies_and_auth_failures() {
             &opts(
                 vec![],
                 &app,
-                HostKeyPolicy::TrustFingerprint(real_fp.clone()),
+                HostKeyPolicy::TrustFingerprint {
+                    known_as: host.address.clone(),
+                    fingerprint: real_fp.clone(),
+                },
             ),
             &NoSecrets,
         )
@@ -355,6 +378,41 @@ fn host_key_policies_and_auth_failures() {
         .await
         .unwrap_err();
         assert!(matches!(e, SshError::HostKeyRevoked { line: 1, .. }), "{e}");
+
+        // An inventory-named known_hosts file others may write is not trusted (StrictModes).
+        let shared = tmp.path().join("shared_kh");
+        std::fs::copy(&lab.known_hosts, &shared).unwrap();
+        let set_mode = |m: u32| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(m)).unwrap();
+        };
+        set_mode(0o666);
+        let app4 = tmp.path().join("app4");
+        let shared_opts = opts(vec![shared.clone()], &app4, HostKeyPolicy::AcceptNew);
+        let e = SshSession::connect(&host, &shared_opts, &NoSecrets)
+            .await
+            .unwrap_err();
+        eprintln!("{e}");
+        assert!(matches!(e, SshError::KnownHosts { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("node1")
+                && msg.contains(&shared.display().to_string())
+                && msg.contains(&format!("chmod go-w {}", shared.display())),
+            "{msg}"
+        );
+        assert!(
+            !app4.exists(),
+            "nothing recorded from an untrusted file's verdict"
+        );
+        set_mode(0o644);
+        SshSession::connect(&host, &shared_opts, &NoSecrets)
+            .await
+            .unwrap();
+        assert!(
+            !app4.exists(),
+            "trusted through the file, nothing new to record"
+        );
 
         // From here on trust the lab's known_hosts.
         let good = lab.ssh_options(&app3);
@@ -489,6 +547,136 @@ fn host_key_policies_and_auth_failures() {
             e.to_string().contains("nowhere") && e.to_string().contains("refused"),
             "{e}"
         );
+    });
+}
+
+/// OpenSSH's rules for a host known by one key type: node1 is recorded only with an ECDSA
+/// key. Its real sshd offers only its ed25519 key, exactly what an impostor without the
+/// ECDSA key would do: refused as "known by another type", even with accept-new or the
+/// user's consent to that very fingerprint, and nothing is recorded. A second sshd on the
+/// host offering both types is asked for the known ECDSA key first, and trusted.
+#[test]
+fn host_known_by_ecdsa_refuses_an_ed25519_only_server_even_with_accept_new() {
+    let Some(lab) = TestLab::start(1) else {
+        return;
+    };
+    let inv = inventory(&lab);
+    let host = inv.hosts[0].clone();
+    let h = &lab.hosts[0];
+    let ed_fp = known_hosts::fingerprint(&host_key(&lab, 0));
+    // Keys the host's sshd can read: in the lab host's own folder.
+    let ecdsa_pub = new_key(&h.dir, "extra_ecdsa_key", "ecdsa");
+    let ecdsa_fp =
+        known_hosts::fingerprint(&russh::keys::PublicKey::from_openssh(ecdsa_pub.trim()).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = tmp.path().join("known_by_ecdsa");
+    std::fs::write(
+        &kh,
+        format!(
+            "# node1, by its ECDSA key only\n{}{}",
+            known_line(&host.address, &ecdsa_pub),
+            known_line(&format!("[{}]:2222", host.address), &ecdsa_pub),
+        ),
+    )
+    .unwrap();
+    let app = tmp.path().join("app_kh");
+    rt().block_on(async {
+        for policy in [
+            HostKeyPolicy::Strict,
+            HostKeyPolicy::AcceptNew,
+            HostKeyPolicy::TrustFingerprint {
+                known_as: host.address.clone(),
+                fingerprint: ed_fp.clone(),
+            },
+        ] {
+            let e = SshSession::connect(
+                &host,
+                &opts(vec![kh.clone()], &app, policy.clone()),
+                &NoSecrets,
+            )
+            .await
+            .unwrap_err();
+            match &e {
+                SshError::HostKeyOtherType {
+                    key_type,
+                    fingerprint,
+                    known,
+                    ..
+                } => {
+                    assert_eq!(key_type, "ssh-ed25519");
+                    assert_eq!(*fingerprint, ed_fp);
+                    assert_eq!(known.len(), 1, "{known:?}");
+                    assert_eq!(known[0].key_type, "ecdsa-sha2-nistp256");
+                    assert_eq!((&known[0].file, known[0].line), (&kh, 2));
+                }
+                other => panic!("{policy:?}: expected HostKeyOtherType, got {other}"),
+            }
+            let msg = e.to_string();
+            for part in [
+                "node1",
+                host.address.as_str(),
+                "ecdsa-sha2-nistp256",
+                &format!("{}:2", kh.display()),
+                "--accept-new-host-keys",
+                "ssh-keyscan",
+            ] {
+                assert!(msg.contains(part), "{part:?} missing from: {msg}");
+            }
+            assert!(!app.exists(), "{policy:?}: nothing recorded");
+        }
+        eprintln!(
+            "{}",
+            SshSession::connect(
+                &host,
+                &opts(vec![kh.clone()], &app, HostKeyPolicy::AcceptNew),
+                &NoSecrets
+            )
+            .await
+            .unwrap_err()
+        );
+
+        // A second sshd with both keys: the known ECDSA key is negotiated, though the
+        // default order would ask for ed25519 first.
+        let s = SshSession::connect(&host, &lab.ssh_options(&app), &NoSecrets)
+            .await
+            .unwrap();
+        let started = s
+            .exec(&RemoteCommand::shell(format!(
+                "setsid -f /usr/sbin/sshd -p 2222 -o ListenAddress={ip} -h {ed} -h {ecdsa} \
+                 -o PidFile=/run/sshd-two-keys.pid -o AuthorizedKeysFile={auth} \
+                 -o PermitRootLogin=prohibit-password </dev/null >/dev/null 2>&1; \
+                 for i in $(seq 50); do [ -f /run/sshd-two-keys.pid ] && exit 0; sleep 0.1; done; \
+                 exit 1",
+                ip = h.ip,
+                ed = h.dir.join("ssh_host_ed25519_key").display(),
+                ecdsa = h.dir.join("extra_ecdsa_key").display(),
+                auth = lab.dir.join("authorized_keys").display(),
+            )))
+            .await
+            .unwrap();
+        assert!(started.success(), "{}", started.stderr_lossy());
+        let mut two = host.clone();
+        two.port = 2222;
+        let s2 = SshSession::connect(
+            &two,
+            &opts(vec![kh.clone()], &app, HostKeyPolicy::Strict),
+            &NoSecrets,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s2.host_key_fingerprint(), ecdsa_fp);
+        // Unknown to the files, the same server is asked for its ed25519 key (the default).
+        let e = SshSession::connect(&two, &opts(vec![], &app, HostKeyPolicy::Strict), &NoSecrets)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, SshError::HostKeyUnknown { fingerprint, .. } if *fingerprint == ed_fp),
+            "{e}"
+        );
+        s.exec(&RemoteCommand::shell("kill $(cat /run/sshd-two-keys.pid)"))
+            .await
+            .unwrap();
+        assert!(!app.exists());
     });
 }
 
@@ -731,6 +919,85 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
 
         let mut node2 = inv.hosts[1].clone();
         node2.jump = Some(format!("root@{}", ip(0)));
+
+        // The jump host's key unknown (the target's known): the refusal is about node1, by
+        // its name and address, with node1's fingerprint; consent is for node1's key only.
+        let only_targets = tmp.path().join("only_targets_kh");
+        let lines: String = std::fs::read_to_string(&lab.known_hosts)
+            .unwrap()
+            .lines()
+            .filter(|l| l.split_whitespace().next() != Some(ip(0).as_str()))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&only_targets, lines).unwrap();
+        let app = tmp.path().join("jump_app_kh");
+        let with = |policy| {
+            let mut j = opts(vec![only_targets.clone()], &app, policy);
+            j.connect_timeout = Duration::from_secs(2);
+            j
+        };
+        let jump_fp = known_hosts::fingerprint(&host_key(&lab, 0));
+        let e = SshSession::connect(&node2, &with(HostKeyPolicy::Strict), &NoSecrets)
+            .await
+            .unwrap_err();
+        eprintln!("{e}");
+        let known_as = match &e {
+            SshError::HostKeyUnknown {
+                host,
+                addr,
+                known_as,
+                fingerprint,
+                ..
+            } => {
+                assert_eq!(host, &format!("{} (jump host of node2)", ip(0)));
+                assert_eq!(addr, &format!("{}:22", ip(0)));
+                assert_eq!(known_as, &ip(0));
+                assert_eq!(*fingerprint, jump_fp);
+                known_as.clone()
+            }
+            other => panic!("expected the jump host's HostKeyUnknown, got {other}"),
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "{} (jump host of node2): the SSH host key of {}:22",
+                ip(0),
+                ip(0)
+            )),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains(&ip(1)),
+            "the target's address is not named as the key's: {msg}"
+        );
+        // Consent to node1's fingerprint given as if for node2 does not record it.
+        let e = SshSession::connect(
+            &node2,
+            &with(HostKeyPolicy::TrustFingerprint {
+                known_as: ip(1),
+                fingerprint: jump_fp.clone(),
+            }),
+            &NoSecrets,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, SshError::HostKeyUnknown { .. }), "{e}");
+        assert!(!app.exists());
+        // Consent for node1's key as node1's: recorded for node1 only, and node2 is reached.
+        let trust = HostKeyPolicy::TrustFingerprint {
+            known_as,
+            fingerprint: jump_fp,
+        };
+        SshSession::connect(&node2, &with(trust), &NoSecrets)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let recorded = std::fs::read_to_string(&app).unwrap();
+        assert_eq!(recorded.lines().count(), 1, "{recorded}");
+        assert!(
+            recorded.starts_with(&format!("{} ssh-ed25519 ", ip(0))),
+            "{recorded}"
+        );
+
         let s = SshSession::connect(&node2, &o, &NoSecrets).await.unwrap();
         let docker = DockerHost::connect(&s).await.unwrap();
         let info = docker.info().await.unwrap();

@@ -98,31 +98,43 @@ pub struct BlockingRule {
     pub remove: Option<String>,
 }
 
+/// The swarm ports a rule's words name, each once. Every word is read once, so a hostile
+/// line costs linear time and yields at most [`SWARM_PORTS`].
 fn rule_ports(words: &[&str]) -> Vec<u16> {
     let mut ports = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        if matches!(*w, "--dport" | "--dports" | "--destination-port" | "dport")
-            && let Some(v) = words.get(i + 1)
-        {
-            // nft sets: `dport { 22, 7946 }` spans several words.
-            let v = if v.starts_with('{') {
-                words[i + 1..]
-                    .iter()
-                    .take_while(|w| !w.starts_with('}'))
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else {
-                v.to_string()
+    let mut i = 0;
+    while i < words.len() {
+        let names_port = matches!(
+            words[i],
+            "--dport" | "--dports" | "--destination-port" | "dport"
+        );
+        i += 1;
+        let Some(first) = words.get(i).filter(|_| names_port) else {
+            continue;
+        };
+        // nft sets: `dport { 22, 7946 }` span several words.
+        let v = if first.starts_with('{') {
+            let end = words[i..]
+                .iter()
+                .position(|w| w.starts_with('}'))
+                .map_or(words.len(), |p| i + p);
+            let set = words[i..end].join(",");
+            i = end;
+            set
+        } else {
+            first.to_string()
+        };
+        let v = v.trim_matches(|c| c == '{' || c == '}' || c == ',');
+        for part in v.split(',').filter(|p| !p.is_empty()) {
+            let (lo, hi) = match part.split_once([':', '-']) {
+                Some((a, b)) => (a.parse().ok(), b.parse().ok()),
+                None => (part.parse().ok(), part.parse().ok()),
             };
-            let v = v.trim_matches(|c| c == '{' || c == '}' || c == ',');
-            for part in v.split(',').filter(|p| !p.is_empty()) {
-                let (lo, hi) = match part.split_once([':', '-']) {
-                    Some((a, b)) => (a.parse().ok(), b.parse().ok()),
-                    None => (part.parse().ok(), part.parse().ok()),
-                };
-                if let (Some(lo), Some(hi)) = (lo, hi) {
-                    ports.extend(SWARM_PORTS.iter().filter(|p| (lo..=hi).contains(*p)));
+            if let (Some(lo), Some(hi)) = (lo, hi) {
+                for p in SWARM_PORTS.iter().filter(|p| (lo..=hi).contains(*p)) {
+                    if !ports.contains(p) {
+                        ports.push(*p);
+                    }
                 }
             }
         }
@@ -294,8 +306,12 @@ pub fn elf_is_static(bytes: &[u8]) -> Result<bool, String> {
     let phentsize = u16_at(0x36);
     let phnum = u16_at(0x38);
     for i in 0..phnum {
-        let o = phoff + i * phentsize;
-        let t = bytes.get(o..o + 4).ok_or("truncated program headers")?;
+        // Offsets come from the file: checked, never trusted to fit.
+        let t = i
+            .checked_mul(phentsize)
+            .and_then(|o| o.checked_add(phoff))
+            .and_then(|o| bytes.get(o..o.checked_add(4)?))
+            .ok_or("truncated program headers")?;
         if u32::from_le_bytes(t.try_into().expect("4 bytes")) == 3 {
             return Ok(false);
         }

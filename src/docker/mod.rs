@@ -447,7 +447,19 @@ async fn classify_cli_failure(session: &SshSession, sudo: bool, socket: &str) ->
         Ok(o) => o,
         Err(e) => return e.into(),
     };
-    let err = out.stderr_lossy().trim().to_string();
+    cli_failure(host, user, sudo, socket, out.status, &out.stderr_lossy())
+}
+
+/// What `docker version`'s exit status and stderr say went wrong (pure, for tests).
+fn cli_failure(
+    host: String,
+    user: String,
+    sudo: bool,
+    socket: &str,
+    status: u32,
+    stderr: &str,
+) -> DockerError {
+    let err = stderr.trim().to_string();
     let low = err.to_ascii_lowercase();
     let first_line = err.lines().next().unwrap_or("").to_string();
     if sudo && (low.contains("sudo:") || low.contains("a password is required")) {
@@ -471,7 +483,7 @@ async fn classify_cli_failure(session: &SshSession, sudo: bool, socket: &str) ->
             detail: first_line,
         };
     }
-    if low.contains("not found") && out.status == 127 {
+    if low.contains("not found") && status == 127 {
         return DockerError::NotInstalled {
             host,
             socket: socket.to_string(),
@@ -481,7 +493,7 @@ async fn classify_cli_failure(session: &SshSession, sudo: bool, socket: &str) ->
         host,
         via: Via::DialStdio { sudo },
         message: if err.is_empty() {
-            format!("`docker version` exited with status {}", out.status)
+            format!("`docker version` exited with status {status}")
         } else {
             first_line
         },
@@ -651,6 +663,29 @@ mod tests {
         );
         assert_eq!(ping(Some("nginx")).engine_version(), None);
         assert_eq!(ping(None).engine_version(), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::prop_config(1000))]
+
+        /// Whatever a host's docker CLI or engine answers, classifying it cannot panic and
+        /// the error quotes at most the answer's first line.
+        #[test]
+        fn docker_error_text_is_classified_in_bounds(
+            stderr in "(sudo: |a password is required|permission denied|Cannot connect to the Docker daemon|connection refused|not found|\\PC|\n|\r| ){0,40}",
+            status in proptest::prop_oneof![proptest::strategy::Just(127u32), proptest::prelude::any::<u32>()],
+            sudo in proptest::prelude::any::<bool>(),
+            version in "[0-9.a-z ]{0,12}",
+            server in proptest::option::of("(Docker/)?\\PC{0,20}"),
+        ) {
+            let e = cli_failure("h".into(), "u".into(), sudo, "/run/docker.sock", status, &stderr);
+            proptest::prop_assert!(e.to_string().len() <= stderr.len() + 600, "{e}");
+            let _ = parse_api_version(&version);
+            let ping = Ping { api_version: None, server };
+            if let Some(v) = ping.engine_version() {
+                proptest::prop_assert!(v.len() <= 20 * 4);
+            }
+        }
     }
 
     #[test]

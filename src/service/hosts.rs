@@ -90,18 +90,24 @@ pub(super) async fn test_host(
 fn classify(e: SshError) -> HostTest {
     match e {
         SshError::HostKeyUnknown {
+            host,
+            addr,
+            known_as,
             key_type,
             fingerprint,
-            ..
         } => HostTest::UnknownKey {
+            key_host: host,
+            addr,
+            known_as,
             key_type,
             fingerprint,
         },
-        e @ (SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. }) => {
-            HostTest::ChangedKey {
-                message: e.to_string(),
-            }
-        }
+        e @ (SshError::HostKeyChanged { .. }
+        | SshError::HostKeyRevoked { .. }
+        | SshError::HostKeyOtherType { .. }) => HostTest::ChangedKey {
+            key_host: e.host().to_string(),
+            message: e.to_string(),
+        },
         e => HostTest::Failed {
             message: e.to_string(),
         },

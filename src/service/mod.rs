@@ -129,12 +129,20 @@ pub enum HostTest {
         summary: String,
     },
     /// The key is not in any known_hosts file: ask the user to confirm this fingerprint.
+    /// It is the key of `key_host` at `addr`: the tested host, or a jump host on the way.
     UnknownKey {
+        key_host: String,
+        addr: String,
+        /// The known_hosts name the consent is for (see `HostKeyPolicy::TrustFingerprint`).
+        known_as: String,
         key_type: String,
         fingerprint: String,
     },
-    /// The key differs from the recorded one: refused, never overridable from the app.
+    /// The key differs from the recorded one, or is of a type the host is not known by:
+    /// refused, never overridable from the app.
     ChangedKey {
+        /// Whose key: the tested host, or a jump host on the way.
+        key_host: String,
         message: String,
     },
     Failed {

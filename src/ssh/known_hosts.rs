@@ -8,7 +8,13 @@
 //!
 //! Semantics follow OpenSSH across all files taken together: a revoked key is refused; a
 //! matching line with the same key trusts it; a matching line with a *different key of the
-//! same algorithm* means the key changed; anything else is unknown.
+//! same algorithm* means the key changed; a host listed only with keys of *other* types is
+//! known, and a key of a new type for it needs a human; anything else is unknown.
+//!
+//! Files the inventory names are trusted only when they pass OpenSSH's `StrictModes` rule
+//! (owned by the user or root, writable by no one else, nor are the folders above them);
+//! recorded keys name the host as OpenSSH writes it, and a name that known_hosts would
+//! read as a pattern is never recorded.
 //!
 //! russh's own `keys::known_hosts` was not reused: it has no wildcards, negation or
 //! markers, and it stops at the first same-type mismatch instead of looking at every file.
@@ -18,7 +24,7 @@ use std::sync::Mutex;
 
 use data_encoding::BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use russh::keys::{HashAlg, PublicKey};
+use russh::keys::{Algorithm, HashAlg, PublicKey};
 use sha1::Sha1;
 
 /// What the known_hosts files say about a host's key.
@@ -26,14 +32,41 @@ use sha1::Sha1;
 pub enum Verdict {
     /// A matching line holds exactly this key.
     Trusted,
-    /// No line holds a key of this algorithm for the host.
+    /// No line lists the host at all.
     Unknown,
+    /// The host is listed, but only with keys of other types than the one it presents.
+    /// OpenSSH asks a human; swarmdeck refuses (never accept-new): a server that lost its
+    /// known key type, or an impostor who does not hold the known key.
+    OtherTypeKnown { known: Vec<KnownKey> },
     /// The host is listed with a different key of the same algorithm: possible
     /// man-in-the-middle, or a reinstalled server. Never accepted automatically.
     Changed { file: PathBuf, line: usize },
     /// The key is marked `@revoked` for this host.
     Revoked { file: PathBuf, line: usize },
 }
+
+/// A key listed for a host, by type and place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownKey {
+    pub key_type: String,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for KnownKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}:{}",
+            self.key_type,
+            self.file.display(),
+            self.line
+        )
+    }
+}
+
+/// How many of a host's other-type keys a verdict names (a file of `*` lines matches all).
+const MAX_KNOWN_LISTED: usize = 8;
 
 /// The host string OpenSSH matches and hashes: `host` for port 22, `[host]:port` otherwise.
 pub fn host_port_string(host: &str, port: u16) -> String {
@@ -229,7 +262,70 @@ pub fn verdict_for(files: &[(PathBuf, Vec<Entry>)], host_port: &str, key: &Publi
             });
         }
     }
-    changed.unwrap_or(Verdict::Unknown)
+    if let Some(changed) = changed {
+        return changed;
+    }
+    let known: Vec<KnownKey> = matching()
+        .filter(|(_, e)| e.marker == Marker::None)
+        .take(MAX_KNOWN_LISTED)
+        .map(|(path, e)| KnownKey {
+            key_type: e.key.algorithm().to_string(),
+            file: path.clone(),
+            line: e.line,
+        })
+        .collect();
+    if known.is_empty() {
+        Verdict::Unknown
+    } else {
+        Verdict::OtherTypeKnown { known }
+    }
+}
+
+/// The key types listed (not revoked) for `host_port`, each once.
+pub fn known_algorithms(files: &[(PathBuf, Vec<Entry>)], host_port: &str) -> Vec<Algorithm> {
+    let mut out: Vec<Algorithm> = Vec::new();
+    for e in files.iter().flat_map(|(_, entries)| entries) {
+        if e.marker == Marker::None && e.matches(host_port) && !out.contains(&e.key.algorithm()) {
+            out.push(e.key.algorithm());
+        }
+    }
+    out
+}
+
+/// OpenSSH's host-key algorithm order for a host: the algorithms of key types already
+/// known for it first (in `default`'s order), then the rest. The server then proves the
+/// key we know rather than one we would have to take on trust.
+pub fn order_host_key_algorithms(known: &[Algorithm], default: &[Algorithm]) -> Vec<Algorithm> {
+    // Every RSA signature algorithm (rsa-sha2-512, rsa-sha2-256, ssh-rsa) uses an RSA key.
+    let same_key = |a: &Algorithm, b: &Algorithm| {
+        a == b || matches!((a, b), (Algorithm::Rsa { .. }, Algorithm::Rsa { .. }))
+    };
+    let (mut first, rest): (Vec<Algorithm>, Vec<Algorithm>) = default
+        .iter()
+        .cloned()
+        .partition(|a| known.iter().any(|k| same_key(k, a)));
+    first.extend(rest);
+    first
+}
+
+/// The host field for a new line: `host` or `[host]:port` (lower-case), refused when the
+/// name holds anything a host name or address cannot (known_hosts would read `*`, `?`,
+/// `!`, `,`, `[`, whitespace or `|` as pattern syntax, and a newline as another line).
+pub fn host_field(host: &str, port: u16) -> Result<String, KnownHostsError> {
+    let bad = host
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ".-_:%".contains(*c)));
+    if host.is_empty() || bad.is_some() {
+        let why = match bad {
+            Some(c) => format!("it contains {c:?}"),
+            None => "it is empty".to_string(),
+        };
+        return Err(KnownHostsError::UnsafeHost {
+            host: host.escape_debug().to_string(),
+            reason: why,
+        });
+    }
+    Ok(host_port_string(host, port))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,6 +342,28 @@ pub enum KnownHostsError {
     },
     #[error("cannot encode the host key: {0}")]
     Encode(String),
+    #[error(
+        "refusing to record a host key for {host:?}: {reason}, and known_hosts would read it \
+         as a pattern or another line. A host name or address has only letters, digits and \
+         . - _ : %; correct the host's address"
+    )]
+    UnsafeHost { host: String, reason: String },
+    #[error(
+        "refusing to trust the known_hosts file {path}: {reason}. Anyone who can change it \
+         can make swarmdeck trust their key for any host. Fix: {fix}",
+        path = .path.display()
+    )]
+    UnsafeFile {
+        path: PathBuf,
+        reason: String,
+        fix: String,
+    },
+    #[error(
+        "no per-user folder to record host keys in (HOME is unset or not an absolute path, \
+         and the user has no home directory in the password database); set HOME, or add the \
+         key to ~/.ssh/known_hosts after checking it"
+    )]
+    NoAppFile,
 }
 
 /// The known_hosts files swarmdeck consults, in order: those OpenSSH consults, extra files
@@ -255,8 +373,10 @@ pub struct KnownHosts {
     /// OpenSSH's: `~/.ssh/known_hosts`, `~/.ssh/known_hosts2`, `/etc/ssh/ssh_known_hosts`,
     /// `/etc/ssh/ssh_known_hosts2`, and any the user's ssh config names.
     pub ssh_files: Vec<PathBuf>,
+    /// Files the inventory names: read only if [`check_file_owner_and_mode`] passes.
     pub extra_files: Vec<PathBuf>,
-    pub app_file: PathBuf,
+    /// `None` when the user has no (absolute) home: keys are then never recorded.
+    pub app_file: Option<PathBuf>,
 }
 
 /// Serialises appends to app files within this process (parallel connects with accept-new).
@@ -266,7 +386,9 @@ impl KnownHosts {
     /// OpenSSH's default files + `extra_files` + `<config dir>/swarmdeck/known_hosts`.
     pub fn standard(extra_files: Vec<PathBuf>) -> Self {
         let mut ssh_files = Vec::new();
-        if let Some(d) = directories::BaseDirs::new() {
+        if let Some(d) = directories::BaseDirs::new()
+            && d.home_dir().is_absolute()
+        {
             let ssh = d.home_dir().join(".ssh");
             ssh_files.extend([ssh.join("known_hosts"), ssh.join("known_hosts2")]);
         }
@@ -290,11 +412,12 @@ impl KnownHosts {
         self
     }
 
-    /// The app's own file, e.g. `~/.config/swarmdeck/known_hosts`.
-    pub fn default_app_file() -> PathBuf {
+    /// The app's own file, e.g. `~/.config/swarmdeck/known_hosts`; `None` without a home
+    /// (`directories` asks HOME, then the password database), never a relative path.
+    pub fn default_app_file() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "swarmdeck")
             .map(|d| d.config_dir().join("known_hosts"))
-            .unwrap_or_else(|| PathBuf::from(".swarmdeck-known_hosts"))
+            .filter(|p| p.is_absolute())
     }
 
     /// Only the given files (tests, labs): no user file.
@@ -302,7 +425,7 @@ impl KnownHosts {
         Self {
             ssh_files: Vec::new(),
             extra_files,
-            app_file,
+            app_file: Some(app_file),
         }
     }
 
@@ -310,47 +433,56 @@ impl KnownHosts {
         self.ssh_files
             .iter()
             .chain(self.extra_files.iter())
-            .chain(std::iter::once(&self.app_file))
+            .chain(self.app_file.iter())
             .map(PathBuf::as_path)
     }
 
-    /// Reads every file (missing files count as empty) and decides.
+    /// Every file, parsed (missing files count as empty); inventory-named files only after
+    /// their owner and mode passed.
+    fn read_all(&self) -> Result<Vec<(PathBuf, Vec<Entry>)>, KnownHostsError> {
+        let mut parsed = Vec::new();
+        for path in self.files() {
+            let checked = self.extra_files.iter().any(|f| f == path);
+            if let Some(text) = read_if_present(path, checked)? {
+                parsed.push((path.to_path_buf(), parse(&text)));
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// Reads every file and decides.
     pub fn check(
         &self,
         host: &str,
         port: u16,
         key: &PublicKey,
     ) -> Result<Verdict, KnownHostsError> {
-        let mut parsed = Vec::new();
-        for path in self.files() {
-            match std::fs::read_to_string(path) {
-                Ok(text) => parsed.push((path.to_path_buf(), parse(&text))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(KnownHostsError::Read {
-                        path: path.to_path_buf(),
-                        source,
-                    });
-                }
-            }
-        }
-        Ok(verdict_for(&parsed, &host_port_string(host, port), key))
+        Ok(verdict_for(
+            &self.read_all()?,
+            &host_port_string(host, port),
+            key,
+        ))
     }
 
-    /// Appends `host key` to the app's own file (atomic rewrite, mode 0600).
+    /// The key types known for the host (for [`order_host_key_algorithms`]).
+    pub fn known_algorithms(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<Algorithm>, KnownHostsError> {
+        Ok(known_algorithms(
+            &self.read_all()?,
+            &host_port_string(host, port),
+        ))
+    }
+
+    /// Appends `host key` to the app's own file (atomic rewrite, mode 0600), the host as
+    /// OpenSSH writes it (`[host]:port` for other ports than 22).
     pub fn accept(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), KnownHostsError> {
+        let field = host_field(host, port)?;
+        let path = self.app_file.as_ref().ok_or(KnownHostsError::NoAppFile)?;
         let _guard = APPEND_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        let path = &self.app_file;
-        let mut text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
-                return Err(KnownHostsError::Read {
-                    path: path.clone(),
-                    source,
-                });
-            }
-        };
+        let mut text = read_if_present(path, false)?.unwrap_or_default();
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
@@ -359,7 +491,7 @@ impl KnownHosts {
         let encoded = key
             .to_openssh()
             .map_err(|e| KnownHostsError::Encode(e.to_string()))?;
-        text.push_str(&host_port_string(host, port));
+        text.push_str(&field);
         text.push(' ');
         text.push_str(encoded.trim());
         text.push('\n');
@@ -370,6 +502,105 @@ impl KnownHosts {
             }
         })
     }
+}
+
+/// A file's text, `None` if it does not exist; with `checked`, only if
+/// [`check_file_owner_and_mode`] passes for the file that was opened.
+fn read_if_present(path: &Path, checked: bool) -> Result<Option<String>, KnownHostsError> {
+    use std::io::Read;
+    let read_err = |source| KnownHostsError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_err(e)),
+    };
+    if checked {
+        let meta = file.metadata().map_err(read_err)?;
+        check_file_owner_and_mode(path, &meta)?;
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(read_err)?;
+    Ok(Some(text))
+}
+
+/// OpenSSH's `StrictModes` for a known_hosts file the inventory names: the file (`meta`,
+/// from the open file) and every folder above it must belong to this user or root and be
+/// writable by no one else; a folder with the sticky bit (like `/tmp`) may be writable by
+/// all, since others cannot rename or replace what is in it.
+#[cfg(unix)]
+pub fn check_file_owner_and_mode(
+    path: &Path,
+    meta: &std::fs::Metadata,
+) -> Result<(), KnownHostsError> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let unsafe_file = |reason: String, fix: String| KnownHostsError::UnsafeFile {
+        path: path.to_path_buf(),
+        reason,
+        fix,
+    };
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(unsafe_file(
+            format!("it belongs to user id {}, not to you or root", meta.uid()),
+            format!(
+                "`chown {me} {}`, or copy it to a file of your own",
+                path.display()
+            ),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_file(
+            format!(
+                "it is writable by its group or by others (mode {:o})",
+                meta.mode() & 0o7777
+            ),
+            format!("`chmod go-w {}`", path.display()),
+        ));
+    }
+    let real = std::fs::canonicalize(path).map_err(|source| KnownHostsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    for dir in real.ancestors().skip(1) {
+        let d = std::fs::metadata(dir).map_err(|source| KnownHostsError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let state = format!(
+            "the folder {} above it (owner id {}, mode {:o})",
+            dir.display(),
+            d.uid(),
+            d.mode() & 0o7777
+        );
+        if d.uid() != me && d.uid() != 0 {
+            return Err(unsafe_file(
+                format!("{state} belongs to another user, who can replace the file"),
+                "keep the file in a folder of your own".into(),
+            ));
+        }
+        // Others may write to a sticky folder (like /tmp) but not rename what is in it.
+        if d.mode() & 0o022 != 0 && d.mode() & 0o1000 == 0 {
+            return Err(unsafe_file(
+                format!("{state} is writable by others, who can replace the file"),
+                format!(
+                    "`chmod go-w {}`, or keep the file in a folder of your own",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn check_file_owner_and_mode(
+    _path: &Path,
+    _meta: &std::fs::Metadata,
+) -> Result<(), KnownHostsError> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -467,19 +698,200 @@ mod tests {
     }
 
     #[test]
-    fn different_algorithm_is_unknown_not_changed() {
+    fn a_host_known_by_another_key_type_is_not_new() {
         let dir = tempfile::tempdir().unwrap();
         let rsa = keygen(dir.path(), "rsa");
         let ecdsa = keygen(dir.path(), "ecdsa");
-        let text = format!("h {rsa}\nh {ED_A}\n");
-        assert_eq!(verdict(&text, "h", 22, &ecdsa), Verdict::Unknown);
+        let text = format!("h {rsa}\nh {ED_A}\nother {ecdsa}\n");
+        assert_eq!(
+            verdict(&text, "h", 22, &ecdsa),
+            Verdict::OtherTypeKnown {
+                known: vec![
+                    KnownKey {
+                        key_type: "ssh-rsa".into(),
+                        file: "/kh".into(),
+                        line: 1
+                    },
+                    KnownKey {
+                        key_type: "ssh-ed25519".into(),
+                        file: "/kh".into(),
+                        line: 2
+                    },
+                ]
+            }
+        );
         assert_eq!(verdict(&text, "h", 22, &rsa), Verdict::Trusted);
         assert_eq!(verdict(&text, "h", 22, ED_A), Verdict::Trusted);
+        assert_eq!(verdict(&text, "other", 22, &ecdsa), Verdict::Trusted);
+        // Another port is another host for known_hosts: nothing known there.
+        assert_eq!(verdict(&text, "h", 2222, &ecdsa), Verdict::Unknown);
         let other_ed = keygen(dir.path(), "ed25519");
         assert!(matches!(
             verdict(&text, "h", 22, &other_ed),
             Verdict::Changed { line: 2, .. }
         ));
+        // Revoked lines do not make a host known.
+        let revoked = format!("@revoked h {rsa}\n");
+        assert_eq!(verdict(&revoked, "h", 22, ED_A), Verdict::Unknown);
+        // A file of many matching lines is named by its first few.
+        let many = format!("* {rsa}\n").repeat(50);
+        match verdict(&many, "h", 22, ED_A) {
+            Verdict::OtherTypeKnown { known } => assert_eq!(known.len(), MAX_KNOWN_LISTED),
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn known_key_types_are_negotiated_first() {
+        let default = russh::Preferred::DEFAULT.key.to_vec();
+        let p256 = Algorithm::Ecdsa {
+            curve: russh::keys::EcdsaCurve::NistP256,
+        };
+        // Nothing known: the default order.
+        assert_eq!(order_host_key_algorithms(&[], &default), default);
+        // ECDSA known: it goes first, the others keep their order.
+        let ordered = order_host_key_algorithms(std::slice::from_ref(&p256), &default);
+        assert_eq!(ordered[0], p256);
+        assert_eq!(ordered[1], Algorithm::Ed25519);
+        assert_eq!(ordered.len(), default.len());
+        // A known RSA key (listed as ssh-rsa) brings every RSA signature algorithm forward,
+        // strongest first.
+        let ordered = order_host_key_algorithms(&[Algorithm::Rsa { hash: None }], &default);
+        assert!(
+            ordered[..3]
+                .iter()
+                .all(|a| matches!(a, Algorithm::Rsa { .. })),
+            "{ordered:?}"
+        );
+        assert_eq!(
+            ordered[0],
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512)
+            }
+        );
+        // What the files list, per host.
+        let dir = tempfile::tempdir().unwrap();
+        let ecdsa = keygen(dir.path(), "ecdsa");
+        let files = vec![(
+            PathBuf::from("/kh"),
+            parse(&format!(
+                "h {ecdsa}\n@revoked h {ED_A}\nh {ecdsa}\ng {ED_B}\n"
+            )),
+        )];
+        assert_eq!(known_algorithms(&files, "h"), vec![p256]);
+        assert_eq!(known_algorithms(&files, "g"), vec![Algorithm::Ed25519]);
+        assert!(known_algorithms(&files, "x").is_empty());
+    }
+
+    #[test]
+    fn recorded_host_names_are_never_patterns() {
+        assert_eq!(host_field("Node1.LAB", 22).unwrap(), "node1.lab");
+        assert_eq!(host_field("10.0.0.1", 2222).unwrap(), "[10.0.0.1]:2222");
+        assert_eq!(host_field("fd00::1", 22).unwrap(), "fd00::1");
+        assert_eq!(host_field("fd00::1", 2200).unwrap(), "[fd00::1]:2200");
+        assert_eq!(host_field("fe80::1%eth0", 22).unwrap(), "fe80::1%eth0");
+        for bad in [
+            "*",
+            "a*",
+            "a?",
+            "!a",
+            "a,b",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "[a]",
+            "|1|x",
+            "@revoked",
+            "",
+            "a#b",
+            "h\u{1b}[2J",
+        ] {
+            let e = host_field(bad, 22).unwrap_err();
+            assert!(matches!(e, KnownHostsError::UnsafeHost { .. }), "{bad:?}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        // accept() refuses them before touching the file.
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app");
+        let kh = KnownHosts::with_files(vec![], app.clone());
+        assert!(kh.accept("*", 22, &key(ED_A)).is_err());
+        assert!(kh.accept("10.0.0.1,evil", 22, &key(ED_A)).is_err());
+        assert!(!app.exists());
+        // Without a home there is no app file, and nothing is written anywhere.
+        let homeless = KnownHosts {
+            app_file: None,
+            ..kh.clone()
+        };
+        assert!(matches!(
+            homeless.accept("h", 22, &key(ED_A)),
+            Err(KnownHostsError::NoAppFile)
+        ));
+        assert_eq!(
+            homeless.check("h", 22, &key(ED_A)).unwrap(),
+            Verdict::Unknown
+        );
+        if let Some(p) = KnownHosts::default_app_file() {
+            assert!(p.is_absolute(), "{}", p.display());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn inventory_files_need_safe_owner_and_mode() {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        let set_mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let f = sub.join("kh");
+        std::fs::write(&f, format!("h {ED_A}\n")).unwrap();
+        set_mode(&f, 0o644);
+        let kh = KnownHosts::with_files(vec![f.clone()], dir.path().join("app"));
+        assert_eq!(kh.check("h", 22, &key(ED_A)).unwrap(), Verdict::Trusted);
+
+        set_mode(&f, 0o664);
+        let e = kh.check("h", 22, &key(ED_A)).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, KnownHostsError::UnsafeFile { .. }), "{msg}");
+        assert!(msg.contains(&f.display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&format!("chmod go-w {}", f.display())),
+            "{msg}"
+        );
+        // Also before negotiation.
+        assert!(kh.known_algorithms("h", 22).is_err());
+        set_mode(&f, 0o600);
+
+        // A folder above it others can write to (not sticky).
+        set_mode(&sub, 0o777);
+        let msg = kh.check("h", 22, &key(ED_A)).unwrap_err().to_string();
+        assert!(msg.contains(&sub.display().to_string()), "{msg}");
+        set_mode(&sub, 0o1777);
+        assert_eq!(kh.check("h", 22, &key(ED_A)).unwrap(), Verdict::Trusted);
+        set_mode(&sub, 0o755);
+
+        // The same file as one of OpenSSH's own is read as ssh reads it.
+        set_mode(&f, 0o666);
+        let ssh_kh = KnownHosts {
+            ssh_files: vec![f.clone()],
+            extra_files: vec![],
+            app_file: None,
+        };
+        assert_eq!(ssh_kh.check("h", 22, &key(ED_A)).unwrap(), Verdict::Trusted);
+        set_mode(&f, 0o644);
+
+        // Another user's file (needs root to give it away).
+        if nix::unistd::geteuid().is_root() {
+            chown(&f, Some(65534), None).unwrap();
+            let msg = kh.check("h", 22, &key(ED_A)).unwrap_err().to_string();
+            assert!(msg.contains("65534"), "{msg}");
+            chown(&f, Some(0), None).unwrap();
+            chown(&sub, Some(65534), None).unwrap();
+            let msg = kh.check("h", 22, &key(ED_A)).unwrap_err().to_string();
+            assert!(msg.contains(&sub.display().to_string()), "{msg}");
+        }
     }
 
     #[test]
@@ -581,7 +993,7 @@ mod tests {
         let kh = KnownHosts {
             ssh_files: vec![user.clone()],
             extra_files: vec![extra.clone(), dir.path().join("missing")],
-            app_file: app.clone(),
+            app_file: Some(app.clone()),
         };
         assert_eq!(kh.check("a", 22, &key(ED_A)).unwrap(), Verdict::Trusted);
         assert_eq!(kh.check("b", 22, &key(ED_B)).unwrap(), Verdict::Trusted);

@@ -21,7 +21,7 @@ use russh::{Channel, ChannelOpenFailure};
 
 pub use auth::{NoSecrets, Secret, SecretKind, SecretRequest, SecretSource};
 pub use exec::{ExecOutput, RemoteCommand};
-pub use known_hosts::{KnownHosts, Verdict};
+pub use known_hosts::{KnownHosts, KnownKey, Verdict};
 pub use pool::SshPool;
 
 use crate::inventory::{HostSpec, Inventory};
@@ -31,15 +31,22 @@ use crate::snapshot::Layer;
 /// What to do with a host key that no known_hosts file lists.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum HostKeyPolicy {
-    /// Refuse unknown keys with [`SshError::HostKeyUnknown`] (carries the fingerprint so a
-    /// UI can ask the user and retry with [`HostKeyPolicy::TrustFingerprint`]).
+    /// Refuse unknown keys with [`SshError::HostKeyUnknown`] (carries the fingerprint and
+    /// whose key it is, so a UI can ask the user and retry with
+    /// [`HostKeyPolicy::TrustFingerprint`]).
     #[default]
     Strict,
-    /// OpenSSH `accept-new`: record unknown keys in the app's known_hosts file.
+    /// OpenSSH `accept-new`: record keys of hosts no known_hosts file lists in the app's
+    /// file. A host listed with keys of other types is not new: refused.
     AcceptNew,
-    /// Record an unknown key only if its SHA256 fingerprint is exactly this one (the one
-    /// the user just approved); any other unknown key is refused as under `Strict`.
-    TrustFingerprint(String),
+    /// Record an unknown key only if it is this host's (`known_as`, the known_hosts name
+    /// [`SshError::HostKeyUnknown`] reported, e.g. a jump host's) and its SHA256 fingerprint
+    /// is exactly this one (the one the user just approved); any other unknown key is
+    /// refused as under `Strict`.
+    TrustFingerprint {
+        known_as: String,
+        fingerprint: String,
+    },
 }
 
 /// Connection settings shared by all hosts.
@@ -123,10 +130,30 @@ pub enum SshError {
          matches (in the app, or with --accept-new-host-keys on the command line)"
     )]
     HostKeyUnknown {
+        /// Whose key: the host, or its jump host (`ADDR (jump host of HOST)`).
+        host: String,
+        addr: String,
+        /// The host as known_hosts names it (`addr` or `[addr]:port`).
+        known_as: String,
+        key_type: String,
+        fingerprint: String,
+    },
+    #[error(
+        "{host}: {addr} presents a {key_type} host key ({fingerprint}), but known_hosts lists \
+         it only with keys of other types ({known}), and it did not prove one of those. \
+         It may be an impostor without the host's real key. Refused, also with \
+         --accept-new-host-keys: check on the machine which host keys sshd offers \
+         (`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`); if this key is genuine, add it to \
+         ~/.ssh/known_hosts yourself (`ssh-keyscan -t {key_type} -p PORT ADDRESS`, compare the \
+         fingerprint) or restore the known key on the server",
+        known = .known.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    HostKeyOtherType {
         host: String,
         addr: String,
         key_type: String,
         fingerprint: String,
+        known: Vec<KnownKey>,
     },
     #[error(
         "{host}: THE SSH HOST KEY OF {addr} HAS CHANGED: it now presents {key_type} \
@@ -214,6 +241,7 @@ impl SshError {
         match self {
             SshError::Unreachable { host, .. }
             | SshError::HostKeyUnknown { host, .. }
+            | SshError::HostKeyOtherType { host, .. }
             | SshError::HostKeyChanged { host, .. }
             | SshError::HostKeyRevoked { host, .. }
             | SshError::KnownHosts { host, .. }
@@ -281,6 +309,11 @@ enum KeyRefusal {
         key_type: String,
         fingerprint: String,
     },
+    OtherType {
+        key_type: String,
+        fingerprint: String,
+        known: Vec<KnownKey>,
+    },
     Changed {
         key_type: String,
         fingerprint: String,
@@ -332,11 +365,22 @@ impl ClientHandler {
                 file,
                 line,
             }),
+            Verdict::OtherTypeKnown { known } => Err(KeyRefusal::OtherType {
+                key_type,
+                fingerprint,
+                known,
+            }),
             Verdict::Unknown => {
                 let accept = match &self.policy {
                     HostKeyPolicy::Strict => false,
                     HostKeyPolicy::AcceptNew => true,
-                    HostKeyPolicy::TrustFingerprint(fp) => *fp == fingerprint,
+                    HostKeyPolicy::TrustFingerprint {
+                        known_as,
+                        fingerprint: fp,
+                    } => {
+                        *known_as == known_hosts::host_port_string(&self.address, self.port)
+                            && *fp == fingerprint
+                    }
                 };
                 if !accept {
                     return Err(KeyRefusal::Unknown {
@@ -349,7 +393,7 @@ impl ClientHandler {
                     .map_err(|e| KeyRefusal::Error(e.to_string()))?;
                 tracing::info!(
                     host = %self.address, port = self.port, %fingerprint,
-                    file = %self.known_hosts.app_file.display(),
+                    file = ?self.known_hosts.app_file,
                     "recorded new SSH host key"
                 );
                 Ok(true)
@@ -481,6 +525,19 @@ async fn tcp_connect(host: &HostSpec, timeout: Duration) -> Result<tcp::QuickAck
     Err(unreachable(last))
 }
 
+/// The host-key algorithms to negotiate: those of key types known for the host first, as
+/// OpenSSH orders them, so a host known by ECDSA proves that key even if it prefers another.
+fn host_key_algorithms(
+    host: &HostSpec,
+    known_hosts: &KnownHosts,
+) -> Result<Vec<russh::keys::Algorithm>, known_hosts::KnownHostsError> {
+    let known = known_hosts.known_algorithms(&host.address, host.port)?;
+    Ok(known_hosts::order_host_key_algorithms(
+        &known,
+        &russh::Preferred::DEFAULT.key,
+    ))
+}
+
 impl SshSession {
     /// Connects, verifies the host key per `opts.host_key_policy`, and authenticates with
     /// the host's configured method (secrets from `secrets`).
@@ -499,7 +556,14 @@ impl SshSession {
             known_hosts: opts.known_hosts.clone(),
             state: state.clone(),
         };
-        let config = Arc::new(opts.russh_config());
+        let mut config = opts.russh_config();
+        config.preferred.key = host_key_algorithms(host, &opts.known_hosts)
+            .map_err(|e| SshError::KnownHosts {
+                host: host.name.clone(),
+                message: e.to_string(),
+            })?
+            .into();
+        let config = Arc::new(config);
         let login = async {
             let res = client::connect_stream(config, stream, handler).await;
             let mut handle = match res {
@@ -620,8 +684,20 @@ impl SshSession {
             }) => SshError::HostKeyUnknown {
                 host: h,
                 addr,
+                known_as: known_hosts::host_port_string(&host.address, host.port),
                 key_type,
                 fingerprint,
+            },
+            Some(KeyRefusal::OtherType {
+                key_type,
+                fingerprint,
+                known,
+            }) => SshError::HostKeyOtherType {
+                host: h,
+                addr,
+                key_type,
+                fingerprint,
+                known,
             },
             Some(KeyRefusal::Changed {
                 key_type,

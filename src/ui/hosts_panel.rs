@@ -127,10 +127,14 @@ pub enum TestState {
     Done(HostTest),
 }
 
-/// A host whose key the user is asked to confirm.
+/// A key the user is asked to confirm while testing `host`: the host's own, or that of a
+/// jump host on the way (`key_host` at `addr` says whose).
 #[derive(Debug, Clone)]
 pub struct KeyPrompt {
     pub host: HostSpec,
+    pub key_host: String,
+    pub addr: String,
+    pub known_as: String,
     pub key_type: String,
     pub fingerprint: String,
 }
@@ -142,7 +146,7 @@ pub struct HostsView {
     pub form: Option<HostForm>,
     pub tests: BTreeMap<String, TestState>,
     pub key_prompt: Option<KeyPrompt>,
-    /// (host, message) of a refused changed key, shown until dismissed.
+    /// (whose key, message) of a refused changed key, shown until dismissed.
     pub changed_key: Option<(String, String)>,
     pub imported: Vec<HostSpec>,
     /// The user asked to switch the app to this inventory (the app acts on it).
@@ -154,19 +158,25 @@ impl HostsView {
     pub fn on_tested(&mut self, name: String, outcome: HostTest) {
         match &outcome {
             HostTest::UnknownKey {
+                key_host,
+                addr,
+                known_as,
                 key_type,
                 fingerprint,
             } => {
                 if let Some(host) = self.host(&name).cloned() {
                     self.key_prompt = Some(KeyPrompt {
                         host,
+                        key_host: key_host.clone(),
+                        addr: addr.clone(),
+                        known_as: known_as.clone(),
                         key_type: key_type.clone(),
                         fingerprint: fingerprint.clone(),
                     });
                 }
             }
-            HostTest::ChangedKey { message } => {
-                self.changed_key = Some((name.clone(), message.clone()));
+            HostTest::ChangedKey { key_host, message } => {
+                self.changed_key = Some((key_host.clone(), message.clone()));
             }
             _ => {}
         }
@@ -316,8 +326,16 @@ fn test_cell(ui: &mut egui::Ui, state: Option<&TestState>) {
         Some(TestState::Done(HostTest::Ok { summary })) => {
             ui.colored_label(style::ok(ui), format!("✔ {summary}"));
         }
-        Some(TestState::Done(HostTest::UnknownKey { fingerprint, .. })) => {
-            ui.colored_label(style::warn(ui), format!("unknown host key {fingerprint}"));
+        Some(TestState::Done(HostTest::UnknownKey {
+            key_host,
+            addr,
+            fingerprint,
+            ..
+        })) => {
+            ui.colored_label(
+                style::warn(ui),
+                format!("unknown host key of {key_host} ({addr}): {fingerprint}"),
+            );
         }
         Some(TestState::Done(HostTest::ChangedKey { .. })) => {
             ui.colored_label(style::bad(ui), "⛔ HOST KEY CHANGED: refused");
@@ -513,10 +531,7 @@ fn key_prompt_window(ui: &mut egui::Ui, view: &mut HostsView, cmds: &mut Vec<Com
         .collapsible(false)
         .resizable(false)
         .show(ui.ctx(), |ui| {
-            ui.label(format!(
-                "{} ({}:{}) presents a host key that no known_hosts file lists:",
-                prompt.host.name, prompt.host.address, prompt.host.port
-            ));
+            ui.label(prompt_text(&prompt));
             ui.monospace(format!("{} {}", prompt.key_type, prompt.fingerprint));
             ui.label(
                 "Compare it with the key on the machine itself, e.g. \
@@ -533,13 +548,29 @@ fn key_prompt_window(ui: &mut egui::Ui, view: &mut HostsView, cmds: &mut Vec<Com
         });
     match decision {
         Some(true) => {
-            let policy = HostKeyPolicy::TrustFingerprint(prompt.fingerprint.clone());
+            let policy = HostKeyPolicy::TrustFingerprint {
+                known_as: prompt.known_as.clone(),
+                fingerprint: prompt.fingerprint.clone(),
+            };
             cmds.push(test(view, prompt.host, policy));
             view.key_prompt = None;
         }
         Some(false) => view.key_prompt = None,
         None => {}
     }
+}
+
+/// Whose key the prompt is about: the tested host's, or a jump host's on the way to it.
+fn prompt_text(prompt: &KeyPrompt) -> String {
+    let whose = if prompt.key_host == prompt.host.name {
+        format!("{} ({})", prompt.key_host, prompt.addr)
+    } else {
+        format!(
+            "{} ({}), on the way to {},",
+            prompt.key_host, prompt.addr, prompt.host.name
+        )
+    };
+    format!("{whose} presents a host key that no known_hosts file lists:")
 }
 
 fn changed_key_window(ui: &mut egui::Ui, view: &mut HostsView) {
@@ -595,5 +626,57 @@ mod tests {
         f.target = "ops@h".into();
         f.auth = AuthKind::Key;
         assert_eq!(f.to_spec().unwrap_err(), "choose a private key file");
+    }
+
+    /// The prompt names whose key it is: a jump host's by its own name and address, with
+    /// the tested host only as where the connection was going; consent is for that key's
+    /// host alone.
+    #[test]
+    fn key_prompt_names_the_host_whose_key_it_is() {
+        let mut app = HostSpec::parse_target("root@10.0.0.9", AuthMethod::Agent).unwrap();
+        app.name = "app".into();
+        app.jump = Some("gate@192.0.2.1".into());
+        let mut view = HostsView {
+            inventory: Some(Inventory {
+                known_hosts: vec![],
+                hosts: vec![app],
+            }),
+            ..HostsView::default()
+        };
+        let unknown = |key_host: &str, addr: &str, known_as: &str| HostTest::UnknownKey {
+            key_host: key_host.into(),
+            addr: addr.into(),
+            known_as: known_as.into(),
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:abc".into(),
+        };
+        view.on_tested(
+            "app".into(),
+            unknown("192.0.2.1 (jump host of app)", "192.0.2.1:22", "192.0.2.1"),
+        );
+        let prompt = view.key_prompt.clone().unwrap();
+        assert_eq!(prompt.known_as, "192.0.2.1");
+        assert_eq!(
+            prompt_text(&prompt),
+            "192.0.2.1 (jump host of app) (192.0.2.1:22), on the way to app, presents a host \
+             key that no known_hosts file lists:"
+        );
+        view.on_tested("app".into(), unknown("app", "10.0.0.9:22", "10.0.0.9"));
+        let prompt = view.key_prompt.clone().unwrap();
+        assert_eq!(
+            prompt_text(&prompt),
+            "app (10.0.0.9:22) presents a host key that no known_hosts file lists:"
+        );
+        view.on_tested(
+            "app".into(),
+            HostTest::ChangedKey {
+                key_host: "192.0.2.1 (jump host of app)".into(),
+                message: "m".into(),
+            },
+        );
+        assert_eq!(
+            view.changed_key.as_ref().map(|(h, _)| h.as_str()),
+            Some("192.0.2.1 (jump host of app)")
+        );
     }
 }

@@ -46,6 +46,9 @@ struct Health {
     failed_check: Option<(Instant, Arc<DockerError>)>,
 }
 
+/// Hosts known to be failing right now, with why.
+type Failing = HashMap<String, Arc<DockerError>>;
+
 /// How long a heartbeat's failure stands in for asking the host again.
 const CHECK_REUSE: Duration = Duration::from_secs(2);
 
@@ -140,8 +143,8 @@ impl Cluster {
                     Err(_) => Err(Arc::new(too_slow(h, budget))),
                 }
             })),
-            self.early_view(hint.as_ref()),
-            self.early_attachments(hint.as_ref()),
+            self.early_view(known, just_failed),
+            self.early_attachments(known, just_failed),
         );
         let mut live: Vec<Live> = Vec::new();
         let mut failures: Vec<(&HostSpec, Arc<DockerError>)> = Vec::new();
@@ -160,6 +163,13 @@ impl Cluster {
         self.reread_stale(&mut live, &mut failures, hint.as_ref(), view.as_ref().ok())
             .await;
         let has_swarm = hint.is_some() || live.iter().any(|l| l.status.control_available);
+        // A manager whose swarm is stuck says more than "no manager answers".
+        let view = view.map_err(|why| {
+            failures
+                .iter()
+                .find(|(_, e)| e.layer() == Layer::Swarm)
+                .map_or(why, |(_, e)| e.to_string())
+        });
         match view {
             Ok(v) => {
                 snap.swarm = Some(v.swarm);
@@ -196,7 +206,7 @@ impl Cluster {
     }
 
     /// Hosts whose heartbeat failed moments ago, with why.
-    fn just_failed(&self) -> HashMap<String, Arc<DockerError>> {
+    fn just_failed(&self) -> Failing {
         let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
         health
             .iter()
@@ -293,7 +303,9 @@ impl Cluster {
         {
             let seen = match docker.inspect_swarm().await {
                 // No answer at all: asking `/info` next would only wait again.
-                Err(e) if !is_engine_answer(&e) => return Err(DockerError::api(&host.name, e)),
+                Err(e) if !is_engine_answer(&e) => {
+                    return Err(DockerError::explain(&host.name, &docker, e).await);
+                }
                 answer => Membership::of(answer),
             };
             if seen != Membership::Unknown {
@@ -337,25 +349,32 @@ impl Cluster {
         }
     }
 
-    /// The swarm as the previous snapshot's manager sees it now, if still connected.
-    async fn early_view(&self, hint: Option<&Hint>) -> Option<SwarmView> {
+    /// The swarm as the previous snapshot's manager sees it now, if still connected (and
+    /// not failing: a sick host would only make the others wait).
+    async fn early_view(&self, hint: Option<&Hint>, failing: &Failing) -> Option<SwarmView> {
         let hint = hint?;
         let host = self
             .inventory
             .hosts
             .iter()
-            .find(|h| h.name == hint.manager)?;
+            .find(|h| h.name == hint.manager && !failing.contains_key(&h.name))?;
         let docker = self.cached_engine(&host.name).await?;
         read_swarm(host, &docker).await.ok()
     }
 
-    /// The previous snapshot's overlays inspected on every connected host.
-    async fn early_attachments(&self, hint: Option<&Hint>) -> Vec<Inspected> {
+    /// The previous snapshot's overlays inspected on every connected host that is not
+    /// failing.
+    async fn early_attachments(&self, hint: Option<&Hint>, failing: &Failing) -> Vec<Inspected> {
         let Some(hint) = hint else {
             return Vec::new();
         };
         let mut asks = Vec::new();
-        for host in &self.inventory.hosts {
+        for host in self
+            .inventory
+            .hosts
+            .iter()
+            .filter(|h| !failing.contains_key(&h.name))
+        {
             if let Some(d) = self.cached_engine(&host.name).await {
                 asks.extend(
                     hint.overlays
@@ -467,10 +486,10 @@ impl Cluster {
 
     async fn probe_host<'a>(&self, host: &'a HostSpec) -> Result<Live<'a>, DockerError> {
         let docker = self.engine(host).await?;
-        let info = docker
-            .info()
-            .await
-            .map_err(|source| DockerError::api(&host.name, source))?;
+        let info = match docker.info().await {
+            Ok(info) => info,
+            Err(e) => return Err(DockerError::explain(&host.name, &docker, e).await),
+        };
         Ok(Live {
             host,
             docker,
@@ -704,7 +723,7 @@ async fn read_swarm(host: &HostSpec, docker: &Docker) -> Result<SwarmView, Strin
     let (nodes, networks) = match (nodes, networks) {
         (Ok(nodes), Ok(networks)) => (nodes, networks),
         (Err(e), _) | (_, Err(e)) => {
-            let e = DockerError::api(&host.name, e);
+            let e = DockerError::explain(&host.name, docker, e).await;
             tracing::warn!(host = %host.name, error = %e, "manager could not list the swarm");
             return Err(e.to_string());
         }

@@ -933,7 +933,7 @@ fn jump_host_reaches_a_host_the_workstation_cannot() {
         let app = tmp.path().join("jump_app_kh");
         let with = |policy| {
             let mut j = opts(vec![only_targets.clone()], &app, policy);
-            j.connect_timeout = Duration::from_secs(2);
+            j.deadlines.connect = Duration::from_secs(2);
             j
         };
         let jump_fp = known_hosts::fingerprint(&host_key(&lab, 0));

@@ -11,13 +11,12 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::lab::TestLab;
+use swarmdeck::bench::faults::LiveView;
 use swarmdeck::connectivity::{HostState, Report};
 use swarmdeck::lab::fault::{self, Fault};
-use swarmdeck::service::{Command, Event, ServiceHandle};
 use swarmdeck::snapshot::ClusterSnapshot;
 
 /// Generous caps: a cell that has not answered by then is hung, which is the bug this
@@ -89,26 +88,19 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Waits for a live snapshot that satisfies `want`; how long it took, and the snapshot.
-fn live_until(
-    svc: &mut ServiceHandle,
+/// Waits until the app's live view satisfies `want`; how long it took, and the snapshot.
+fn until(
+    view: &mut LiveView,
     want: impl Fn(&ClusterSnapshot) -> bool,
     what: &str,
 ) -> (Duration, ClusterSnapshot) {
-    let start = Instant::now();
-    let mut last = None;
-    while start.elapsed() < CAP {
-        while let Some(ev) = svc.try_recv() {
-            if let Event::Snapshot(s) = ev {
-                if want(&s) {
-                    return (start.elapsed(), *s);
-                }
-                last = Some(s);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    match view.until(Instant::now(), CAP, want) {
+        Some(t) => (t, view.current.clone().expect("a snapshot was shown")),
+        None => panic!(
+            "live view: {what} not shown within {CAP:?}; last: {:#?}",
+            view.current
+        ),
     }
-    panic!("live view: {what} not shown within {CAP:?}; last: {last:#?}");
 }
 
 /// One row of the printed matrix: the measured seconds of each cell.
@@ -154,20 +146,16 @@ fn fault_matrix() {
     let Some(lab) = TestLab::start(3) else { return };
     three_managers(&lab);
     let cli = Cli::new(&lab);
-    let mut svc = ServiceHandle::spawn(Arc::new(|| {})).expect("service starts");
-    svc.send(Command::Refresh {
-        inventory: lab.inventory.clone(),
-    })
-    .unwrap();
-    live_until(&mut svc, fault::all_healthy, "a healthy 3-manager swarm");
+    let mut view = LiveView::open(&lab.inventory).expect("the service starts");
+    until(&mut view, fault::all_healthy, "a healthy 3-manager swarm");
 
     let mut rows = Vec::new();
     for f in Fault::ALL {
         eprintln!("\n===== {} on node2 =====", f.name());
         let injected = lab.inject(f, TARGET).unwrap();
         let hit = injected.hosts.clone();
-        let (live, shown) = live_until(&mut svc, |s| f.is_shown(s, &hit), f.name());
-        eprintln!("live view after {live:?}: {:?}", shown.hosts);
+        let (shown_after, shown) = until(&mut view, |s| f.is_shown(s, &hit), f.name());
+        eprintln!("live view after {shown_after:?}: {:?}", shown.hosts);
         let row = std::thread::scope(|s| {
             let status = s.spawn(|| check_status(&cli, f, &hit));
             let preflight = s.spawn(|| check_names(&cli, f, &hit, &["preflight"]));
@@ -176,7 +164,7 @@ fn fault_matrix() {
             let node = check_node_action(&cli, f);
             Row {
                 fault: f,
-                live,
+                live: shown_after,
                 status: status.join().unwrap(),
                 preflight: preflight.join().unwrap(),
                 plan: plan.join().unwrap(),
@@ -186,7 +174,7 @@ fn fault_matrix() {
             }
         });
         lab.heal(injected).unwrap();
-        let (recovered, _) = live_until(&mut svc, fault::all_healthy, "recovery");
+        let (recovered, _) = until(&mut view, fault::all_healthy, "recovery");
         no_probes_left(&lab);
         let (out, _) = cli.run(&["status"]);
         assert!(

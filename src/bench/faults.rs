@@ -63,11 +63,8 @@ pub fn run(rt: &tokio::runtime::Runtime, log: &mut dyn FnMut(&str)) -> anyhow::R
     }
     let dir = tempfile::tempdir()?;
     let docker = DockerCli::new(lab, dir.path())?;
-    let mut svc = ServiceHandle::spawn(Arc::new(|| {})).context("starting the service")?;
-    svc.send(Command::Refresh {
-        inventory: lab.inventory.clone(),
-    })?;
-    live_until(&mut svc, Instant::now(), fault::all_healthy)
+    let mut view = LiveView::open(&lab.inventory)?;
+    view.until(Instant::now(), GIVE_UP, fault::all_healthy)
         .context("the live view never showed the healthy swarm")?;
     let mut rows = Vec::new();
     for f in Fault::ALL {
@@ -75,13 +72,13 @@ pub fn run(rt: &tokio::runtime::Runtime, log: &mut dyn FnMut(&str)) -> anyhow::R
         let injected = lab.inject(f, TARGET)?;
         let start = Instant::now();
         let hit = injected.hosts.clone();
-        let live = live_until(&mut svc, start, |s| f.is_shown(s, &hit));
+        let live = view.until(start, GIVE_UP, |s| f.is_shown(s, &hit));
         let status = status_until(rt, lab, start, |s| f.is_shown(s, &hit));
         let docker_sick = sick_host(&docker, lab, f);
         let docker_swarm = swarm_sees(f).then(|| docker_sees(&docker, lab, start));
         lab.heal(injected)?;
         let healed = Instant::now();
-        let recovered = live_until(&mut svc, healed, fault::all_healthy);
+        let recovered = view.until(healed, GIVE_UP, fault::all_healthy);
         rows.push(FaultTimes {
             fault: f,
             status,
@@ -91,7 +88,7 @@ pub fn run(rt: &tokio::runtime::Runtime, log: &mut dyn FnMut(&str)) -> anyhow::R
             docker_swarm,
         });
     }
-    drop(svc);
+    drop(view);
     guard.down()?;
     Ok(render(&rows, &docker.version))
 }
@@ -104,23 +101,46 @@ fn swarm_sees(f: Fault) -> bool {
     )
 }
 
-/// Time from `start` until the live view shows `want`.
-fn live_until(
-    svc: &mut ServiceHandle,
-    start: Instant,
-    want: impl Fn(&ClusterSnapshot) -> bool,
-) -> Option<Duration> {
-    while start.elapsed() < GIVE_UP {
-        while let Some(ev) = svc.try_recv() {
-            if let Event::Snapshot(s) = ev
-                && want(&s)
-            {
-                return Some(start.elapsed());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
+/// The app's live view as a window would hold it: the last snapshot, and whether the
+/// service still confirms it.
+pub struct LiveView {
+    svc: ServiceHandle,
+    pub current: Option<ClusterSnapshot>,
+}
+
+impl LiveView {
+    /// Starts the service on an inventory, as the app does when it opens one.
+    pub fn open(inventory: &std::path::Path) -> anyhow::Result<LiveView> {
+        let svc = ServiceHandle::spawn(Arc::new(|| {})).context("starting the service")?;
+        svc.send(Command::Refresh {
+            inventory: inventory.to_path_buf(),
+        })?;
+        Ok(LiveView { svc, current: None })
     }
-    None
+
+    /// Time from `start` until the view satisfies `want` (a new snapshot, or the
+    /// confirmation that the last one still holds); `None` after `limit`.
+    pub fn until(
+        &mut self,
+        start: Instant,
+        limit: Duration,
+        want: impl Fn(&ClusterSnapshot) -> bool,
+    ) -> Option<Duration> {
+        while start.elapsed() < limit {
+            while let Some(ev) = self.svc.try_recv() {
+                match ev {
+                    Event::Snapshot(s) => self.current = Some(*s),
+                    Event::Confirmed { .. } => {}
+                    _ => continue,
+                }
+                if self.current.as_ref().is_some_and(&want) {
+                    return Some(start.elapsed());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
 }
 
 /// Time from `start` until a fresh connection's snapshot shows `want`.

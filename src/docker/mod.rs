@@ -122,6 +122,17 @@ pub enum DockerError {
         after: Duration,
     },
     #[error(
+        "{host}: the Docker engine answers, but {request} got no answer within {}: its swarm \
+         is stuck, most often because the swarm lost its quorum (too few managers reachable). \
+         Bring managers back, or see `swarmdeck recover`",
+        crate::limits::human(*.after)
+    )]
+    SwarmStuck {
+        host: String,
+        request: String,
+        after: Duration,
+    },
+    #[error(
         "{host}: the Docker engine's answer to {request} is larger than {}; swarmdeck stopped \
          reading it. Check what the engine holds (thousands of containers or huge labels?)",
         crate::limits::human_bytes(*.limit)
@@ -150,6 +161,7 @@ impl DockerError {
             | DockerError::ForwardingRefused { host, .. }
             | DockerError::Protocol { host, .. }
             | DockerError::EngineTimeout { host, .. }
+            | DockerError::SwarmStuck { host, .. }
             | DockerError::AnswerTooLarge { host, .. }
             | DockerError::Api { host, .. } => host,
         }
@@ -159,7 +171,26 @@ impl DockerError {
     pub fn layer(&self) -> crate::snapshot::Layer {
         match self {
             DockerError::Ssh(e) => e.layer(),
+            DockerError::SwarmStuck { .. } => crate::snapshot::Layer::Swarm,
             _ => crate::snapshot::Layer::Engine,
+        }
+    }
+
+    /// Like [`DockerError::api`], asking the engine `GET /_ping` when a request timed out:
+    /// an engine that answers at once while a swarm request hangs is alive, and its swarm
+    /// is stuck (a manager without quorum keeps such requests waiting).
+    pub async fn explain(host: &str, docker: &Docker, source: bollard::errors::Error) -> Self {
+        match Self::api(host, source) {
+            DockerError::EngineTimeout {
+                host,
+                request,
+                after,
+            } if docker.ping().await.is_ok() => DockerError::SwarmStuck {
+                host,
+                request,
+                after,
+            },
+            other => other,
         }
     }
 

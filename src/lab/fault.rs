@@ -288,8 +288,10 @@ impl Lab {
         let anchor = anchor(h).ok_or_else(|| failed("no process left in the host".into()))?;
         // A killed dockerd's containerd may linger with its pid file: a new dockerd waits
         // for it for ever. Stop it and start afresh.
+        // The daemon must not hold our pipes: nsenter's output is read to the end.
         let script = format!(
-            "p=/run/docker/containerd/containerd.pid; \
+            "exec >>\"$D/restart.log\" 2>&1 </dev/null; \
+             p=/run/docker/containerd/containerd.pid; \
              if [ {daemon} = dockerd ] && [ -f \"$p\" ]; then \
                kill -9 \"$(cat \"$p\")\" 2>/dev/null; rm -f /run/docker.pid \"$p\"; fi; \
              {line} & echo $! > \"$D/{daemon}.pid\"; wait"

@@ -192,7 +192,7 @@ async fn probe_host(
                     r.is_manager = f.control_available;
                 }
                 Err(e) => {
-                    let e = crate::docker::DockerError::api(&h.name, e);
+                    let e = crate::docker::DockerError::explain(&h.name, &d, e).await;
                     r.error = Some(crate::redact::redact(&e.to_string()).into_owned());
                 }
             }

@@ -9,6 +9,7 @@ use bollard::query_parameters::{ListNetworksOptions, ListNodesOptions};
 use futures_util::future::join_all;
 
 use crate::cluster::Cluster;
+use crate::docker::DockerError;
 use crate::inventory::HostSpec;
 use crate::snapshot::{self, NetworkInfo, NodeInfo, Role};
 use crate::ssh::RemoteCommand;
@@ -178,14 +179,15 @@ async fn read_cluster(
     spec: &HostSpec,
 ) -> Result<(Vec<NodeInfo>, Vec<NetworkInfo>), String> {
     let docker = cluster.engine(spec).await.map_err(|e| e.to_string())?;
-    let nodes = docker
-        .list_nodes(None::<ListNodesOptions>)
-        .await
-        .map_err(|e| e.to_string())?;
-    let networks = docker
-        .list_networks(None::<ListNetworksOptions>)
-        .await
-        .map_err(|e| e.to_string())?;
+    let explain = |e| DockerError::explain(&spec.name, &docker, e);
+    let nodes = match docker.list_nodes(None::<ListNodesOptions>).await {
+        Ok(nodes) => nodes,
+        Err(e) => return Err(explain(e).await.to_string()),
+    };
+    let networks = match docker.list_networks(None::<ListNetworksOptions>).await {
+        Ok(networks) => networks,
+        Err(e) => return Err(explain(e).await.to_string()),
+    };
     let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_api).collect();
     nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
     let networks = networks
@@ -222,7 +224,10 @@ pub fn target_of(h: &HostSpec) -> String {
 async fn host_facts(cluster: &Cluster, h: &HostSpec, peer: Option<Ipv4Addr>) -> HostFacts {
     let mut facts = HostFacts::new(&h.name, target_of(h));
     let info = match cluster.engine(h).await {
-        Ok(d) => d.info().await.map_err(|e| format!("{}: {e}", h.name)),
+        Ok(d) => match d.info().await {
+            Ok(info) => Ok(info),
+            Err(e) => Err(DockerError::explain(&h.name, &d, e).await.to_string()),
+        },
         Err(e) => Err(e.to_string()),
     };
     match info {

@@ -638,8 +638,8 @@ mod tests {
         app.jump = Some("gate@192.0.2.1".into());
         let mut view = HostsView {
             inventory: Some(Inventory {
-                known_hosts: vec![],
                 hosts: vec![app],
+                ..Default::default()
             }),
             ..HostsView::default()
         };

@@ -60,9 +60,10 @@ pub enum Command {
     PlanBootstrap {
         opts: crate::swarm::BootstrapOptions,
     },
-    /// Compute the steps of a node action (with quorum safety).
+    /// Compute the steps of a node action (with quorum safety) on the node with this ID
+    /// (hostnames may be shared by cloned machines).
     PlanNodeAction {
-        node: String,
+        node_id: String,
         op: crate::swarm::actions::NodeOp,
         force: bool,
     },

@@ -97,9 +97,9 @@ impl Worker {
                     spawn(&self.out, build::plan_bootstrap(c, opts));
                 }
             }
-            Command::PlanNodeAction { node, op, force } => {
+            Command::PlanNodeAction { node_id, op, force } => {
                 if let Some(c) = self.require_cluster().await {
-                    spawn(&self.out, build::plan_node(c, node, op, force));
+                    spawn(&self.out, build::plan_node(c, node_id, op, force));
                 }
             }
             Command::PlanNetwork { spec } => {

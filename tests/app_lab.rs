@@ -1,7 +1,7 @@
 //! The desktop app against real lab hosts: kittest drives the real UI, whose service runs
 //! the real engine over SSH. From bare hosts to a tested swarm through the wizard, a
-//! changed host key refused loudly with no way to override, and node actions on cloned
-//! hostnames by ID.
+//! changed host key refused loudly with no way to override, node actions on cloned
+//! hostnames by ID, and inventory edits that keep what the CLI wrote meanwhile.
 
 mod common;
 
@@ -437,4 +437,56 @@ fn a_cloned_hostname_drains_the_node_chosen_in_the_topology() {
         text.contains(&format!("docker node update --availability pause {first}")),
         "{text}"
     );
+}
+
+/// The Hosts panel saves an edit onto the inventory file as it is at that moment: a host the
+/// CLI added after the app loaded the file stays, and the IPv6 host edited keeps its address
+/// and port. (Both hosts are on loopback: opening the inventory connects to them.)
+#[test]
+fn a_gui_edit_keeps_the_host_the_cli_added_meanwhile() {
+    let data = app_data();
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.toml");
+    let mut v6 = HostSpec::parse_target("root@[::1]:1", AuthMethod::Agent).unwrap();
+    v6.name = "v6".into();
+    Inventory {
+        known_hosts: Vec::new(),
+        hosts: vec![v6.clone()],
+    }
+    .save(&inv)
+    .unwrap();
+    let mut h = app(inv.clone(), Panel::Hosts);
+    run_until(&mut h, "the inventory", |a| {
+        a.state.hosts.inventory.is_some()
+    });
+    let (ok, text) = swarmdeck(data, &inv, &["hosts", "add", "cli1", "root@127.0.0.1:1"]);
+    assert!(ok, "{text}");
+    // The app still holds the copy it loaded; the user edits the IPv6 host there.
+    assert_eq!(
+        h.state()
+            .state
+            .hosts
+            .inventory
+            .as_ref()
+            .unwrap()
+            .hosts
+            .len(),
+        1
+    );
+    click(&mut h, "Edit");
+    click(&mut h, "use sudo -n for Docker");
+    click(&mut h, "Save");
+    run_until(&mut h, "the saved inventory", |a| {
+        a.state
+            .hosts
+            .inventory
+            .as_ref()
+            .is_some_and(|i| i.hosts.len() == 2)
+    });
+    let saved = Inventory::load(&inv).unwrap();
+    let names: Vec<&str> = saved.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["v6", "cli1"], "the CLI's host was dropped");
+    let edited = saved.host("v6").unwrap();
+    assert_eq!((edited.address.as_str(), edited.port), ("::1", 1));
+    assert!(edited.sudo, "the edit was saved");
 }

@@ -34,10 +34,11 @@ pub enum Command {
     },
     /// Read an inventory file (a missing one is empty).
     LoadInventory { path: PathBuf },
-    /// Write the inventory atomically (mode 0600).
-    SaveInventory {
+    /// Apply one host edit to the inventory file as it is now (re-read, so hosts added
+    /// meanwhile stay) and write it atomically (mode 0600).
+    EditInventory {
         path: PathBuf,
-        inventory: Box<Inventory>,
+        edit: Box<crate::inventory::HostEdit>,
     },
     /// Connect to one host and check Docker, with this host-key policy.
     TestHost {

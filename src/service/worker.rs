@@ -52,9 +52,7 @@ impl Worker {
             Command::OpenBundle { path } => spawn(out, activity::open_bundle(path)),
             Command::SaveBundle { bundle } => spawn(out, activity::save_bundle(*bundle)),
             Command::LoadInventory { path } => spawn(out, hosts::load_inventory(path)),
-            Command::SaveInventory { path, inventory } => {
-                spawn(out, hosts::save_inventory(path, *inventory))
-            }
+            Command::EditInventory { path, edit } => spawn(out, hosts::edit_inventory(path, *edit)),
             Command::TestHost {
                 host,
                 known_hosts,

@@ -171,6 +171,21 @@ fn plan_and_apply(h: &mut Harness<'_, SwarmdeckApp>, expect_cli: &str) {
     click(h, "Next ▶");
 }
 
+/// Selects the topology card labelled `card` and plans a drain of its node.
+fn plan_drain(h: &mut Harness<'_, SwarmdeckApp>, card: &str) {
+    // Inside the pan/zoom scene, activate the card the way assistive technology does.
+    h.get_by_label(card).click_accesskit();
+    h.run_steps(2);
+    click(h, "Drain");
+    run_until(h, "the drain plan", |a| {
+        a.state
+            .topology
+            .action
+            .as_ref()
+            .is_some_and(|x| x.plan.is_some())
+    });
+}
+
 #[test]
 fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     let data = app_data();
@@ -286,16 +301,7 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
 
     // Topology: drain a worker through the node's actions, confirmed, then seen live.
     click(&mut h, "Topology");
-    h.get_by_label("node3").click_accesskit();
-    h.run_steps(2);
-    click(&mut h, "Drain");
-    run_until(&mut h, "the drain plan", |a| {
-        a.state
-            .topology
-            .action
-            .as_ref()
-            .is_some_and(|x| x.plan.is_some())
-    });
+    plan_drain(&mut h, "node3");
     click(&mut h, "Yes, drain node3");
     run_until(&mut h, "node3 drained", |a| {
         a.state.snapshot.as_ref().is_some_and(|s| {
@@ -384,16 +390,7 @@ fn a_cloned_hostname_drains_the_node_chosen_in_the_topology() {
             .is_some_and(|s| s.nodes.iter().filter(|n| n.hostname == "node2").count() == 2)
     });
     let label = format!("node2 ({})", &second[..12]);
-    h.get_by_label(&label).click_accesskit();
-    h.run_steps(2);
-    click(&mut h, "Drain");
-    run_until(&mut h, "the drain plan", |a| {
-        a.state
-            .topology
-            .action
-            .as_ref()
-            .is_some_and(|x| x.plan.is_some())
-    });
+    plan_drain(&mut h, &label);
     let cli = format!("docker node update --availability drain {second}");
     assert!(
         h.query_all_by_label_contains(&cli).next().is_some(),

@@ -204,6 +204,12 @@ fn restart_dockerd(lab: &TestLab, i: usize, argv: &[String]) {
     eprintln!("dockerd on {host} back after {:?}", t.elapsed());
 }
 
+/// What boot makes of node1's saved rules: `script` loads and lists them in an empty
+/// ruleset (a new network namespace of the host).
+fn at_boot(lab: &TestLab, script: &str) -> String {
+    lab.ssh_ok("node1", &["unshare", "-n", "sh", "-c", script])
+}
+
 fn audit_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -450,16 +456,9 @@ fn blocked_manager_port_is_found_fixed_and_five_hosts_get_three_managers() {
         admin_rules.trim_end(),
         "the backup holds the old file"
     );
-    // What boot loads: the file into an empty ruleset (a new network namespace).
-    let booted = lab.ssh_ok(
-        "node1",
-        &[
-            "unshare",
-            "-n",
-            "sh",
-            "-c",
-            "iptables-restore < /etc/iptables/rules.v4 && iptables -S INPUT && iptables -t nat -S",
-        ],
+    let booted = at_boot(
+        &lab,
+        "iptables-restore < /etc/iptables/rules.v4 && iptables -S INPUT && iptables -t nat -S",
     );
     assert!(
         booted.contains("admin-rule") && booted.contains("MASQUERADE"),
@@ -924,17 +923,7 @@ fn nftables_host_is_opened_persisted_and_joined() {
         machine_conf,
         "this machine's /etc/nftables.conf changed"
     );
-    // What boot would load: the file into an empty ruleset (a new network namespace).
-    let booted = lab.ssh_ok(
-        "node1",
-        &[
-            "unshare",
-            "-n",
-            "sh",
-            "-c",
-            "nft -f /etc/nftables.conf && nft list ruleset",
-        ],
-    );
+    let booted = at_boot(&lab, "nft -f /etc/nftables.conf && nft list ruleset");
     assert!(booted.contains("policy drop"), "{booted}");
     for port in ["2377", "7946", "4789"] {
         assert!(

@@ -562,19 +562,6 @@ mod tests {
     }
 
     #[test]
-    fn the_merge_script_is_valid_sh() {
-        let out = std::process::Command::new("sh")
-            .args(["-n", "-c", MERGE])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    #[test]
     fn no_firewall_no_steps() {
         let p = plan_host("node1", Backend::None, &peers());
         assert!(p.steps.is_empty() && p.notes[0].contains("no active firewall"));

@@ -147,7 +147,7 @@ pub fn detect_cgroups() -> Result<CgroupLayout, LabError> {
 /// layer in the host's directory): what a host writes or deletes there (`rm -rf
 /// /var/lib/docker`, firewall rules saved for boot, users' homes) stays in the host. The
 /// rest (/proc, /sys, /dev) is the kernel's; /run is a private tmpfs.
-pub const PRIVATE_TREES: [&str; 8] = [
+const PRIVATE_TREES: [&str; 8] = [
     "/etc", "/var", "/home", "/root", "/tmp", "/usr", "/opt", "/srv",
 ];
 
@@ -173,7 +173,9 @@ fn private_trees(line: &mut impl FnMut(&str), h: &HostPlan) {
     line("  if [ ! -d \"$t\" ] || [ -L \"$t\" ]; then continue; fi");
     line("  n=${t#/}; up=\"$H/fs/$n\"; work=\"$H/fs/$n.work\"");
     line("  mkdir -p \"$up\" \"$work\" || fail \"layers for $t\"");
-    line("  # The tree's root takes the upper layer's mode and owner (/tmp is 1777, /root 0700).");
+    line(
+        "  # An overlay's root has its upper layer's mode and owner: give it the tree's (/tmp 1777).",
+    );
     line(
         "  chmod \"$(stat -c %a \"$t\")\" \"$up\" && chown \"$(stat -c %u:%g \"$t\")\" \"$up\" || fail \"mode of $t\"",
     );

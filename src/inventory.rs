@@ -74,6 +74,13 @@ impl HostSpec {
         })
     }
 
+    /// `user@address`, with `:port` when it is not 22 (an IPv6 address then goes in
+    /// brackets): what [`HostSpec::parse_target`] reads back to the same host.
+    pub fn target(&self) -> String {
+        let port = (self.port != 22).then_some(self.port);
+        format!("{}@{}", self.user, with_port(&self.address, port))
+    }
+
     /// The jump host this host's connection comes from, if any, as a host of its own
     /// (named after both, for errors), authenticating like this host. With several hops it
     /// is the last one, and it is reached through the others.
@@ -165,10 +172,17 @@ impl Target {
 
     /// The host's name: its address, with the port when it is not 22.
     pub fn name(&self) -> String {
-        match self.port {
-            Some(port) if port != 22 => format!("{}:{port}", self.address),
-            _ => self.address.clone(),
-        }
+        with_port(&self.address, self.port.filter(|&p| p != 22))
+    }
+}
+
+/// `address:port`, or `[address]:port` for an IPv6 address (whose own colons would
+/// otherwise swallow the port); the bare address without a port.
+fn with_port(address: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) if address.contains(':') => format!("[{address}]:{port}"),
+        Some(port) => format!("{address}:{port}"),
+        None => address.to_string(),
     }
 }
 
@@ -281,6 +295,83 @@ impl Inventory {
     pub fn host(&self, name: &str) -> Option<&HostSpec> {
         self.hosts.iter().find(|h| h.name == name)
     }
+
+    /// Applies one edit the user made to a copy loaded earlier onto this inventory (the
+    /// file as it is now), so hosts others added meanwhile stay. An edit of a host that
+    /// changed or went away since is refused: the user decides again on what is there.
+    pub fn apply(&mut self, edit: &HostEdit) -> Result<(), String> {
+        let position = |inv: &Inventory, name: &str| inv.hosts.iter().position(|h| h.name == name);
+        let changed = |name: &str| {
+            format!(
+                "host {name:?} was changed in the inventory file since it was loaded (by \
+                 another swarmdeck?); nothing was saved: check it and edit it again"
+            )
+        };
+        match edit {
+            HostEdit::Add(host) => match self.host(&host.name) {
+                Some(same) if same == host => {}
+                Some(_) => {
+                    return Err(format!(
+                        "a host named {:?} is already in the inventory file; nothing was \
+                         saved: choose another name",
+                        host.name
+                    ));
+                }
+                None => self.hosts.push(host.clone()),
+            },
+            HostEdit::Replace { before, after } => {
+                let i = position(self, &before.name).ok_or_else(|| {
+                    format!(
+                        "host {:?} was removed from the inventory file since it was loaded; \
+                         nothing was saved: add it again if you still want it",
+                        before.name
+                    )
+                })?;
+                if &self.hosts[i] != before {
+                    return Err(changed(&before.name));
+                }
+                if after.name != before.name && self.host(&after.name).is_some() {
+                    return Err(format!(
+                        "a host named {:?} is already in the inventory file; nothing was saved",
+                        after.name
+                    ));
+                }
+                self.hosts[i] = after.clone();
+            }
+            HostEdit::Remove(before) => match position(self, &before.name) {
+                None => {}
+                Some(i) if &self.hosts[i] == before => {
+                    self.hosts.remove(i);
+                }
+                Some(_) => return Err(changed(&before.name)),
+            },
+        }
+        self.validate()
+    }
+
+    /// Re-reads the file at `path` (a missing one is empty), applies `edit` to it and
+    /// writes it back atomically: the merged inventory.
+    pub fn edit_file(path: &Path, edit: &HostEdit) -> Result<Inventory, String> {
+        let mut inv = if path.exists() {
+            Inventory::load(path).map_err(|e| e.to_string())?
+        } else {
+            Inventory::default()
+        };
+        inv.apply(edit)?;
+        inv.save(path).map_err(|e| e.to_string())?;
+        Ok(inv)
+    }
+}
+
+/// One change to the inventory, as the user made it on the copy they saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEdit {
+    /// A new host (typed in, or imported).
+    Add(HostSpec),
+    /// The host `before` (as it was loaded) becomes `after` (possibly renamed).
+    Replace { before: HostSpec, after: HostSpec },
+    /// The host as it was loaded.
+    Remove(HostSpec),
 }
 
 #[cfg(test)]
@@ -307,6 +398,85 @@ mod tests {
         let c = h("root@[fd00::1]:2200");
         assert_eq!((c.address.as_str(), c.port), ("fd00::1", 2200));
         assert_eq!(h("fd00::2").address, "fd00::2");
+    }
+
+    #[test]
+    fn targets_read_back_to_the_same_host_ipv6_too() {
+        for text in [
+            "root@fd00::1",
+            "ops@[fd00::1]:2222",
+            "root@[fe80::1%eth0]:22",
+            "root@10.0.0.1",
+            "ops@10.0.0.1:2200",
+            "root@node1",
+        ] {
+            let a = h(text);
+            let b = h(&a.target());
+            assert_eq!(
+                (&b.user, &b.address, b.port),
+                (&a.user, &a.address, a.port),
+                "{text}"
+            );
+        }
+        assert_eq!(h("root@fd00::1").target(), "root@fd00::1");
+        assert_eq!(h("root@[fd00::1]:2222").target(), "root@[fd00::1]:2222");
+        assert_eq!(h("root@[fd00::1]:2222").name, "[fd00::1]:2222");
+        assert_eq!(h("root@[fd00::1]:22").target(), "root@fd00::1");
+    }
+
+    #[test]
+    fn edits_apply_to_the_file_as_it_is_now() {
+        let (a, b, c) = (h("root@10.0.0.1"), h("root@10.0.0.2"), h("root@10.0.0.3"));
+        // The app loaded [a, b]; the CLI has added c to the file since.
+        let now = Inventory {
+            known_hosts: vec![PathBuf::from("/lab/known_hosts")],
+            hosts: vec![a.clone(), b.clone(), c.clone()],
+            ..Default::default()
+        };
+        let mut a2 = a.clone();
+        a2.port = 2222;
+        let mut inv = now.clone();
+        inv.apply(&HostEdit::Replace {
+            before: a.clone(),
+            after: a2.clone(),
+        })
+        .unwrap();
+        assert_eq!(inv.hosts, vec![a2.clone(), b.clone(), c.clone()]);
+        assert_eq!(inv.known_hosts, now.known_hosts);
+        let mut inv = now.clone();
+        inv.apply(&HostEdit::Remove(b.clone())).unwrap();
+        assert_eq!(inv.hosts, vec![a.clone(), c.clone()]);
+        let mut d = h("root@10.0.0.4");
+        d.name = "d".into();
+        let mut inv = now.clone();
+        inv.apply(&HostEdit::Add(d.clone())).unwrap();
+        assert_eq!(inv.hosts.len(), 4);
+        // What changed meanwhile is never overwritten or dropped silently.
+        let mut changed = now.clone();
+        changed.hosts[0].user = "ops".into();
+        let e = changed
+            .clone()
+            .apply(&HostEdit::Replace {
+                before: a.clone(),
+                after: a2,
+            })
+            .unwrap_err();
+        assert!(e.contains("was changed in the inventory file"), "{e}");
+        assert!(changed.clone().apply(&HostEdit::Remove(a.clone())).is_err());
+        let mut taken = c.clone();
+        taken.user = "other".into();
+        let e = now.clone().apply(&HostEdit::Add(taken)).unwrap_err();
+        assert!(e.contains("already in the inventory file"), "{e}");
+        let mut renamed = a.clone();
+        renamed.name = c.name.clone();
+        assert!(
+            now.clone()
+                .apply(&HostEdit::Replace {
+                    before: a,
+                    after: renamed
+                })
+                .is_err()
+        );
     }
 
     #[test]

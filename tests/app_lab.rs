@@ -1,9 +1,12 @@
 //! The desktop app against real lab hosts: kittest drives the real UI, whose service runs
-//! the real engine over SSH. From bare hosts to a tested swarm through the wizard, and a
-//! changed host key refused loudly with no way to override.
+//! the real engine over SSH. From bare hosts to a tested swarm through the wizard, a
+//! changed host key refused loudly with no way to override, node actions on cloned
+//! hostnames by ID, and inventory edits that keep what the CLI wrote meanwhile.
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::lab::TestLab;
@@ -12,6 +15,43 @@ use egui_kittest::kittest::Queryable;
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
 use swarmdeck::lab::fault::{self, Fault};
 use swarmdeck::ui::{Panel, RunOptions, SwarmdeckApp};
+
+/// This test binary's directory for the app's audit log and connectivity history, set once
+/// as the first thing every test here does, before any app (or thread of one) starts.
+fn app_data() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("app_lab-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // SAFETY: every test of this binary calls this first, and get_or_init blocks the
+        // others until it returns: no other thread reads the environment meanwhile.
+        unsafe {
+            std::env::set_var("SWARMDECK_AUDIT_LOG", dir.join("audit.jsonl"));
+            std::env::set_var("SWARMDECK_CONNECTIVITY_HISTORY", dir.join("runs"));
+        }
+        dir
+    })
+}
+
+/// The CLI on `inventory` with `home` as HOME: (success, what it printed).
+fn swarmdeck(home: &Path, inventory: &Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(inventory)
+        .args(args)
+        .env("HOME", home)
+        .env_remove("SWARMDECK_LOG")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("$ swarmdeck {}\n{text}", args.join(" "));
+    (out.status.success(), text)
+}
 
 /// Opens the app on `inventory` at `panel`.
 fn app(inventory: std::path::PathBuf, panel: Panel) -> Harness<'static, SwarmdeckApp> {
@@ -41,6 +81,7 @@ fn run_until(h: &mut Harness<'_, SwarmdeckApp>, what: &str, done: impl Fn(&Swarm
 
 #[test]
 fn changed_host_key_is_refused_loudly_in_the_app() {
+    app_data();
     let Some(lab) = TestLab::start(1) else { return };
     let dir = tempfile::tempdir().unwrap();
     // A known_hosts that records a different key for the host: what a MITM looks like.
@@ -174,17 +215,25 @@ fn plan_and_apply(h: &mut Harness<'_, SwarmdeckApp>, expect_cli: &str) {
     click(h, "Next ▶");
 }
 
+/// Selects the topology card labelled `card` and plans a drain of its node.
+fn plan_drain(h: &mut Harness<'_, SwarmdeckApp>, card: &str) {
+    // Inside the pan/zoom scene, activate the card the way assistive technology does.
+    h.get_by_label(card).click_accesskit();
+    h.run_steps(2);
+    click(h, "Drain");
+    run_until(h, "the drain plan", |a| {
+        a.state
+            .topology
+            .action
+            .as_ref()
+            .is_some_and(|x| x.plan.is_some())
+    });
+}
+
 #[test]
 fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
+    let data = app_data();
     let Some(lab) = TestLab::start(3) else { return };
-    let data = tempfile::tempdir().unwrap();
-    // The app's audit log and connectivity history go to this test's own directory.
-    // SAFETY: set before the app (and so any other thread of this test binary's app) starts;
-    // no other test in this binary reads these variables.
-    unsafe {
-        std::env::set_var("SWARMDECK_AUDIT_LOG", data.path().join("audit.jsonl"));
-        std::env::set_var("SWARMDECK_CONNECTIVITY_HISTORY", data.path().join("runs"));
-    }
     let mut h = app(lab.inventory.clone(), Panel::Wizard);
     run_until(&mut h, "the inventory", |a| {
         a.state.hosts.inventory.is_some()
@@ -296,16 +345,7 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
 
     // Topology: drain a worker through the node's actions, confirmed, then seen live.
     click(&mut h, "Topology");
-    h.get_by_label("node3").click_accesskit();
-    h.run_steps(2);
-    click(&mut h, "Drain");
-    run_until(&mut h, "the drain plan", |a| {
-        a.state
-            .topology
-            .action
-            .as_ref()
-            .is_some_and(|x| x.plan.is_some())
-    });
+    plan_drain(&mut h, "node3");
     click(&mut h, "Yes, drain node3");
     run_until(&mut h, "node3 drained", |a| {
         a.state.snapshot.as_ref().is_some_and(|s| {
@@ -316,14 +356,15 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     });
 
     // Every change was audited with its CLI equivalent, and no token was written.
-    let audit = std::fs::read_to_string(data.path().join("audit.jsonl")).unwrap();
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
     assert!(audit.contains("docker swarm init") && audit.contains("docker swarm join"));
-    assert!(audit.contains("secnet") && audit.contains("drain"));
+    assert!(audit.contains("secnet") && audit.contains("--availability drain node3"));
     assert!(!audit.contains("SWMTKN-"), "no join token in the audit log");
 }
 
 #[test]
 fn practice_lab_button_starts_a_lab_and_opens_it() {
+    app_data();
     if !common::lab::lab_available() {
         return;
     }
@@ -362,4 +403,131 @@ fn practice_lab_button_starts_a_lab_and_opens_it() {
         h.state().state.source,
         swarmdeck::ui::Source::Inventory(lab.inventory.clone())
     );
+}
+
+/// Two swarm nodes with one hostname (cloned machines): the topology tells their cards
+/// apart, and draining the second from its card drains that node, by ID, while the first
+/// stays active. The CLI refuses the shared hostname, listing both IDs, and takes an ID.
+#[test]
+fn a_cloned_hostname_drains_the_node_chosen_in_the_topology() {
+    let data = app_data();
+    let Some(lab) = TestLab::start(3) else { return };
+    // node3 takes node2's hostname before it joins: the swarm then has two "node2".
+    lab.form_swarm(|host| {
+        if host == "node3" {
+            lab.ssh_ok("node3", &["hostname", "node2"]);
+        }
+    });
+    let node_id = |host| lab.ssh_ok(host, &["docker", "info", "--format", "{{.Swarm.NodeID}}"]);
+    let (first, second) = (node_id("node2"), node_id("node3"));
+    let names = lab.ssh_ok(
+        "node1",
+        &["docker", "node", "ls", "--format", "{{.Hostname}}"],
+    );
+    assert_eq!(names.matches("node2").count(), 2, "{names}");
+
+    let mut h = app(lab.inventory.clone(), Panel::Topology);
+    run_until(&mut h, "both nodes named node2", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.iter().filter(|n| n.hostname == "node2").count() == 2)
+    });
+    let label = format!("node2 ({})", &second[..12]);
+    plan_drain(&mut h, &label);
+    let cli = format!("docker node update --availability drain {second}");
+    assert!(
+        h.query_all_by_label_contains(&cli).next().is_some(),
+        "the plan names the node by ID: {cli}"
+    );
+    click(&mut h, &format!("Yes, drain {label}"));
+    run_until(&mut h, "the second node2 drained", |a| {
+        a.state.snapshot.as_ref().is_some_and(|s| {
+            s.nodes
+                .iter()
+                .any(|n| n.id == second && n.availability == "drain")
+        })
+    });
+    let availability = |id: &str| {
+        lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "node",
+                "inspect",
+                "--format",
+                "{{.Spec.Availability}}",
+                id,
+            ],
+        )
+    };
+    assert_eq!(availability(&second), "drain");
+    assert_eq!(
+        availability(&first),
+        "active",
+        "the other node2 was touched"
+    );
+
+    let (ok, text) = swarmdeck(data, &lab.inventory, &["node", "pause", "node2"]);
+    assert!(!ok, "a shared hostname must be refused:\n{text}");
+    assert!(text.contains("several nodes are named \"node2\""), "{text}");
+    assert!(text.contains(&first) && text.contains(&second), "{text}");
+    let (ok, text) = swarmdeck(data, &lab.inventory, &["node", "pause", &first]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("docker node update --availability pause {first}")),
+        "{text}"
+    );
+}
+
+/// The Hosts panel saves an edit onto the inventory file as it is at that moment: a host the
+/// CLI added after the app loaded the file stays, and the IPv6 host edited keeps its address
+/// and port. (Both hosts are on loopback: opening the inventory connects to them.)
+#[test]
+fn a_gui_edit_keeps_the_host_the_cli_added_meanwhile() {
+    let data = app_data();
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.toml");
+    let mut v6 = HostSpec::parse_target("root@[::1]:1", AuthMethod::Agent).unwrap();
+    v6.name = "v6".into();
+    Inventory {
+        hosts: vec![v6.clone()],
+        ..Default::default()
+    }
+    .save(&inv)
+    .unwrap();
+    let mut h = app(inv.clone(), Panel::Hosts);
+    run_until(&mut h, "the inventory", |a| {
+        a.state.hosts.inventory.is_some()
+    });
+    let (ok, text) = swarmdeck(data, &inv, &["hosts", "add", "cli1", "root@127.0.0.1:1"]);
+    assert!(ok, "{text}");
+    // The app still holds the copy it loaded; the user edits the IPv6 host there.
+    assert_eq!(
+        h.state()
+            .state
+            .hosts
+            .inventory
+            .as_ref()
+            .unwrap()
+            .hosts
+            .len(),
+        1
+    );
+    click(&mut h, "Edit");
+    click(&mut h, "use sudo -n for Docker");
+    click(&mut h, "Save");
+    run_until(&mut h, "the saved inventory", |a| {
+        a.state
+            .hosts
+            .inventory
+            .as_ref()
+            .is_some_and(|i| i.hosts.len() == 2)
+    });
+    let saved = Inventory::load(&inv).unwrap();
+    let names: Vec<&str> = saved.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["v6", "cli1"], "the CLI's host was dropped");
+    let edited = saved.host("v6").unwrap();
+    assert_eq!((edited.address.as_str(), edited.port), ("::1", 1));
+    assert!(edited.sudo, "the edit was saved");
 }

@@ -148,6 +148,68 @@ fn down_leaves_nothing_behind() {
     lab.down().expect("lab down");
     assert_eq!(leftovers(&name, &dir, &pids), Vec::<String>::new());
     assert!(matches!(lab::down(&name), Err(LabError::NotFound { .. })));
+    // The supernet blackhole is there exactly while some lab (of any test running in
+    // parallel) is up: read under the lock `up` and `down` take to change either.
+    let st = lab::supernet_state().unwrap();
+    assert_eq!(st.blackhole, !st.lab_namespaces.is_empty(), "{st:?}");
+}
+
+/// Lab hosts have their own copy-on-write copies of the machine's trees: deleting a file of
+/// the machine's /var/tmp or /tmp inside a host, or writing into /root or /usr, leaves the
+/// machine's files as they were; the host's dockerd still runs containers on its data root.
+#[test]
+fn a_host_changes_only_its_own_copy_of_the_machines_files() {
+    let unique = format!("swarmdeck-lab-test-{}", std::process::id());
+    let var_dir = Path::new("/var/tmp").join(&unique);
+    let tmp_file = Path::new("/tmp").join(&unique);
+    std::fs::create_dir_all(&var_dir).unwrap();
+    std::fs::write(var_dir.join("keep"), "machine's").unwrap();
+    std::fs::write(&tmp_file, "machine's").unwrap();
+    struct Cleanup(Vec<std::path::PathBuf>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_dir_all(p).or_else(|_| std::fs::remove_file(p));
+            }
+        }
+    }
+    let root_file = Path::new("/root").join(&unique);
+    let usr_file = Path::new("/usr/local").join(&unique);
+    let _cleanup = Cleanup(vec![
+        var_dir.clone(),
+        tmp_file.clone(),
+        root_file.clone(),
+        usr_file.clone(),
+    ]);
+    let Some(lab) = TestLab::start(1) else { return };
+
+    // The host sees the machine's files, and deletes its own copies of them.
+    let keep = var_dir.join("keep");
+    let (var_s, tmp_s) = (var_dir.to_str().unwrap(), tmp_file.to_str().unwrap());
+    assert_eq!(
+        lab.ssh_ok("node1", &["cat", keep.to_str().unwrap()]),
+        "machine's"
+    );
+    lab.ssh_ok("node1", &["rm", "-rf", var_s, tmp_s]);
+    let gone = lab.ssh("node1", &["ls", var_s, tmp_s]);
+    assert!(!gone.status.success(), "the host still has its copies");
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "machine's");
+    assert_eq!(std::fs::read_to_string(&tmp_file).unwrap(), "machine's");
+
+    // What the host writes stays in the host.
+    for f in [&root_file, &usr_file] {
+        let f = f.to_str().unwrap();
+        lab.ssh_ok("node1", &["sh", "-c", "echo host > \"$1\"", "sh", f]);
+        assert_eq!(lab.ssh_ok("node1", &["cat", f]), "host");
+        assert!(!Path::new(f).exists(), "{f} reached this machine");
+    }
+
+    // dockerd, with its data root in the lab's directory, still runs containers.
+    let out = lab.ssh_ok(
+        "node1",
+        &["docker", "run", "--rm", "swarmdeck/probe:1", "echo", "ran"],
+    );
+    assert_eq!(out, "ran");
 }
 
 #[test]

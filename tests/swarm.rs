@@ -204,6 +204,12 @@ fn restart_dockerd(lab: &TestLab, i: usize, argv: &[String]) {
     eprintln!("dockerd on {host} back after {:?}", t.elapsed());
 }
 
+/// What boot makes of node1's saved rules: `script` loads and lists them in an empty
+/// ruleset (a new network namespace of the host).
+fn at_boot(lab: &TestLab, script: &str) -> String {
+    lab.ssh_ok("node1", &["unshare", "-n", "sh", "-c", script])
+}
+
 fn audit_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -400,11 +406,34 @@ fn blocked_manager_port_is_found_fixed_and_five_hosts_get_three_managers() {
     );
     assert!(text.contains("swarmdeck firewall --only node1"), "{text}");
 
-    // Plan shown first, then applied, saved for boot in node1's own /etc.
+    // The admin's own boot rules on node1, which the save must keep.
+    let admin_rules = "# the admin's own rules\n*filter\n:INPUT ACCEPT [0:0]\n\
+        -A INPUT -p tcp --dport 8443 -m comment --comment admin-rule -j ACCEPT\nCOMMIT\n\
+        *nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 192.168.77.0/24 -j MASQUERADE\nCOMMIT\n";
+    let admin_file = lab.hosts[0].dir.join("admin-rules.v4");
+    std::fs::write(&admin_file, admin_rules).unwrap();
+    lab.ssh_ok(
+        "node1",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /etc/iptables && cp \"$1\" /etc/iptables/rules.v4",
+            "sh",
+            &admin_file.to_string_lossy(),
+        ],
+    );
+
+    // Plan shown first (with what goes into which file), then applied, saved for boot in
+    // node1's own /etc.
     let text = cli.ok(&["firewall", "--only", "node1", "--no-persist"]);
     assert!(text.contains("node1 (iptables)"), "{text}");
     assert!(text.contains("iptables -I INPUT 1 -p tcp -s"), "{text}");
     assert!(text.contains("[skipped: --no-persist]"), "{text}");
+    assert!(
+        text.contains("/etc/iptables/rules.v4: swarmdeck's block")
+            && text.contains("+ -I INPUT -p tcp -s"),
+        "the plan shows the change to rules.v4:\n{text}"
+    );
     let machine_rules = Path::new("/etc/iptables/rules.v4").exists();
     let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
     assert!(text.contains("verified"), "{text}");
@@ -412,6 +441,33 @@ fn blocked_manager_port_is_found_fixed_and_five_hosts_get_three_managers() {
     assert!(
         saved.contains("--dport 2377") && saved.contains("swarmdeck"),
         "{saved}"
+    );
+    // Only swarmdeck's rules were added: the admin's stay, Docker's live rules are not saved.
+    assert!(
+        saved.contains("admin-rule") && saved.contains("MASQUERADE") && !saved.contains("DOCKER"),
+        "{saved}"
+    );
+    let backup = lab.ssh_ok(
+        "node1",
+        &["sh", "-c", "cat /etc/iptables/rules.v4.swarmdeck-*.bak"],
+    );
+    assert_eq!(
+        backup,
+        admin_rules.trim_end(),
+        "the backup holds the old file"
+    );
+    let booted = at_boot(
+        &lab,
+        "iptables-restore < /etc/iptables/rules.v4 && iptables -S INPUT && iptables -t nat -S",
+    );
+    assert!(
+        booted.contains("admin-rule") && booted.contains("MASQUERADE"),
+        "{booted}"
+    );
+    assert_eq!(
+        booted.matches("--comment swarmdeck").count(),
+        4 * 4,
+        "{booted}"
     );
     assert_eq!(
         Path::new("/etc/iptables/rules.v4").exists(),
@@ -779,10 +835,11 @@ fn autolock_rotation_and_unlock() {
 }
 
 /// A host firewalled with native nftables (Debian's `inet filter` table, input policy
-/// drop): preflight finds 2377 closed, the nftables plan opens the swarm ports to the
-/// peers and saves them for boot in the host's own /etc/nftables.conf (without Docker's
-/// tables), a fresh network namespace loads that file with the rules in it, and the
-/// joins then work.
+/// drop, and the admin's own NAT table in /etc/nftables.conf): preflight finds 2377
+/// closed, the nftables plan opens the swarm ports to the peers and, showing the change
+/// first, adds only its own block to the host's /etc/nftables.conf (the admin's tables
+/// stay, Docker's are not saved, the old file is backed up); the file loads at boot and on
+/// a reload with both, and the joins work.
 #[test]
 fn nftables_host_is_opened_persisted_and_joined() {
     let Some(lab) = TestLab::start(3) else {
@@ -803,6 +860,20 @@ fn nftables_host_is_opened_persisted_and_joined() {
     )
     .unwrap();
     lab.ssh_ok("node1", &["nft", "-f", &ruleset.to_string_lossy()]);
+    // The admin's boot file: the same filter table, and a NAT table of their own.
+    let admin_conf = format!(
+        "#!/usr/sbin/nft -f\nflush ruleset\n\n{}\ntable ip nat {{\n\
+         \tchain postrouting {{\n\
+         \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+         \t\tip saddr 192.168.77.0/24 oifname \"eth0\" masquerade\n\
+         \t}}\n\
+         }}\n",
+        std::fs::read_to_string(&ruleset).unwrap()
+    );
+    let admin_file = lab.hosts[0].dir.join("admin-nftables.conf");
+    std::fs::write(&admin_file, &admin_conf).unwrap();
+    let copy = format!("cp {} /etc/nftables.conf", admin_file.display());
+    lab.ssh_ok("node1", &["sh", "-c", &copy]);
     let machine_conf = std::fs::read("/etc/nftables.conf").ok();
 
     let text = cli.fails(&["preflight"]);
@@ -812,9 +883,14 @@ fn nftables_host_is_opened_persisted_and_joined() {
     );
     cli.fix_firewall_on_node1(
         "nftables",
-        &["nft insert rule inet filter input", "/etc/nftables.conf"],
+        &[
+            "nft insert rule inet filter input",
+            "/etc/nftables.conf: swarmdeck's block",
+            "+ insert rule inet filter input ip saddr",
+        ],
     );
-    // Again: the rules are found and not added twice (only the save runs again).
+    // Again: the rules are found and not added twice (only the save runs again, and
+    // finds the file as it should be: no second block, no second backup).
     let text = cli.ok(&["firewall", "--only", "node1", "--yes"]);
     assert!(text.contains("1 command(s) applied"), "{text}");
     let chain = lab.ssh_ok(
@@ -823,28 +899,31 @@ fn nftables_host_is_opened_persisted_and_joined() {
     );
     assert_eq!(chain.matches("comment \"swarmdeck\"").count(), 2, "{chain}");
 
-    // Saved in node1's own /etc, with the peers and without Docker's tables.
+    // Saved in node1's own /etc: the admin's file with swarmdeck's block added, the
+    // peers in it, without Docker's tables; the old file backed up beside it.
     let saved = lab.ssh_ok("node1", &["cat", "/etc/nftables.conf"]);
-    assert!(saved.contains("table inet filter"), "{saved}");
-    assert!(saved.contains("swarmdeck"), "{saved}");
+    assert!(
+        saved.starts_with(admin_conf.trim_end()),
+        "the admin's file changed:\n{saved}"
+    );
+    assert_eq!(saved.matches("# BEGIN swarmdeck").count(), 1, "{saved}");
     assert!(saved.contains(&lab.hosts[1].ip.to_string()), "{saved}");
     assert!(!saved.contains("DOCKER"), "{saved}");
+    let backups = lab.ssh_ok(
+        "node1",
+        &["sh", "-c", "ls /etc/nftables.conf.swarmdeck-*.bak"],
+    );
+    assert_eq!(backups.lines().count(), 1, "{backups}");
+    assert_eq!(
+        lab.ssh_ok("node1", &["cat", backups.trim()]),
+        admin_conf.trim_end()
+    );
     assert_eq!(
         std::fs::read("/etc/nftables.conf").ok(),
         machine_conf,
         "this machine's /etc/nftables.conf changed"
     );
-    // What boot would load: the file into an empty ruleset (a new network namespace).
-    let booted = lab.ssh_ok(
-        "node1",
-        &[
-            "unshare",
-            "-n",
-            "sh",
-            "-c",
-            "nft -f /etc/nftables.conf && nft list chain inet filter input",
-        ],
-    );
+    let booted = at_boot(&lab, "nft -f /etc/nftables.conf && nft list ruleset");
     assert!(booted.contains("policy drop"), "{booted}");
     for port in ["2377", "7946", "4789"] {
         assert!(
@@ -852,8 +931,24 @@ fn nftables_host_is_opened_persisted_and_joined() {
             "{port} missing after reload:\n{booted}"
         );
     }
+    assert!(
+        booted.contains("masquerade"),
+        "the admin's NAT table is gone:\n{booted}"
+    );
 
     cli.bootstrap_three_hosts();
+
+    // A reload on the running host: the admin's NAT table and swarmdeck's rules, once.
+    let reloaded = lab.ssh_ok(
+        "node1",
+        &["sh", "-c", "nft -f /etc/nftables.conf && nft list ruleset"],
+    );
+    assert!(reloaded.contains("masquerade"), "{reloaded}");
+    assert_eq!(
+        reloaded.matches("comment \"swarmdeck\"").count(),
+        2,
+        "{reloaded}"
+    );
 }
 
 /// A host behind ufw (default deny incoming, SSH allowed): preflight finds the swarm ports

@@ -174,8 +174,9 @@ fn status() {
         );
     }
     println!(
-        "Note: {SUPERNET} is blackholed in the root namespace on purpose and stays after `lab down`, \
-         so addresses of a torn-down lab never route out of this machine."
+        "Note: {SUPERNET} is blackholed in the root namespace while any lab is up, so addresses of \
+         a lab being torn down never route out of this machine; the last `lab down` removes the \
+         route, and swarmdeck never connects to a lab address no lab holds."
     );
 }
 

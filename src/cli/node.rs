@@ -26,20 +26,28 @@ pub struct NodeArgs {
     pub apply: ApplyArgs,
 }
 
+/// Which node: the same words for every node action.
+#[derive(Debug, clap::Args)]
+pub struct NodeRef {
+    /// The node's ID (or a unique prefix of it), its hostname, or its inventory host name.
+    /// A hostname that several nodes share (cloned machines) is refused, with their IDs.
+    pub node: String,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum NodeCommand {
     /// Make a worker a manager.
-    Promote { node: String },
+    Promote(NodeRef),
     /// Make a manager a worker (refused if it would lose quorum).
-    Demote { node: String },
+    Demote(NodeRef),
     /// Move tasks off the node and schedule none there.
-    Drain { node: String },
+    Drain(NodeRef),
     /// Keep tasks, schedule no new ones.
-    Pause { node: String },
+    Pause(NodeRef),
     /// Schedule tasks on the node again.
-    Activate { node: String },
+    Activate(NodeRef),
     /// Remove the node from the swarm (managers are demoted first).
-    Remove { node: String },
+    Remove(NodeRef),
     /// Make an inventory host leave its swarm.
     Leave { host: String },
 }
@@ -57,12 +65,12 @@ pub fn run(
     let cluster = connect(target, inventory)?;
     let state = rt.block_on(swarm::state::gather(&cluster));
     let (node, op) = match &args.command {
-        NodeCommand::Promote { node } => (node, NodeOp::Promote),
-        NodeCommand::Demote { node } => (node, NodeOp::Demote),
-        NodeCommand::Drain { node } => (node, NodeOp::Drain),
-        NodeCommand::Pause { node } => (node, NodeOp::Pause),
-        NodeCommand::Activate { node } => (node, NodeOp::Activate),
-        NodeCommand::Remove { node } => (node, NodeOp::Remove),
+        NodeCommand::Promote(r) => (&r.node, NodeOp::Promote),
+        NodeCommand::Demote(r) => (&r.node, NodeOp::Demote),
+        NodeCommand::Drain(r) => (&r.node, NodeOp::Drain),
+        NodeCommand::Pause(r) => (&r.node, NodeOp::Pause),
+        NodeCommand::Activate(r) => (&r.node, NodeOp::Activate),
+        NodeCommand::Remove(r) => (&r.node, NodeOp::Remove),
         NodeCommand::Leave { host } => {
             let plan = actions::leave(&state, host, args.force).map_err(err)?;
             show_and_apply(rt, &cluster, &plan, &args.apply)?;

@@ -28,6 +28,104 @@ pub struct FwStep {
     pub check: Option<Vec<String>>,
     /// Makes the rules survive a reboot (skipped with `persist = false`).
     pub persist: bool,
+    /// What the step writes into a file, shown before it runs.
+    pub file: Option<FileBlock>,
+}
+
+/// swarmdeck's own block in a boot-time rules file. Saving replaces only swarmdeck's earlier
+/// block (between the markers) and keeps the rest of the file as it is, with a timestamped
+/// backup of the old file beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileBlock {
+    pub path: String,
+    /// The block, markers included.
+    pub lines: Vec<String>,
+}
+
+const BEGIN: &str = "# BEGIN swarmdeck";
+const END: &str = "# END swarmdeck";
+
+impl FileBlock {
+    fn new(path: &str, rules: impl IntoIterator<Item = String>) -> Self {
+        let mut lines = vec![format!(
+            "{BEGIN}: swarm ports open to the cluster hosts (swarmdeck replaces this block \
+             as a whole)"
+        )];
+        lines.extend(rules);
+        lines.push(END.to_string());
+        FileBlock {
+            path: path.to_string(),
+            lines,
+        }
+    }
+
+    /// The change for people: which file, then the block's lines as `+ ` lines.
+    pub fn diff(&self) -> String {
+        let mut s = format!(
+            "{}: swarmdeck's block (an earlier one is replaced, the rest of the file is kept, \
+             the old file is backed up beside it as {}.swarmdeck-<time>.bak)",
+            self.path, self.path
+        );
+        for l in &self.lines {
+            s.push_str("\n+ ");
+            s.push_str(l);
+        }
+        s
+    }
+}
+
+/// How a block is merged into its file (`sh -c MERGE sh FILE FORMAT BLOCK`): remove the
+/// earlier swarmdeck block, put the new one at the end (nft) or before the `*filter`
+/// table's COMMIT (iptables-restore format), check the result with the backend's own
+/// parser, and only if it changed back up the old file and move the new one in place.
+const MERGE: &str = r##"set -eu
+f=$1 format=$2 block=$3 new="$1.swarmdeck-new" src=/dev/null fresh=1
+trap 'rm -f "$new"' EXIT
+mkdir -p "$(dirname "$f")"
+if [ -e "$f" ]; then
+  b=$(grep -c '^# BEGIN swarmdeck' "$f" || true) e=$(grep -c '^# END swarmdeck' "$f" || true)
+  if [ "$b" != "$e" ]; then
+    echo "$f: the swarmdeck markers do not pair up ($b BEGIN, $e END); fix the file by hand" >&2
+    exit 1
+  fi
+  cp -p "$f" "$new"
+  src=$f fresh=0
+fi
+SWARMDECK_BLOCK=$block awk -v format="$format" -v fresh="$fresh" '
+BEGIN { if (fresh && format == "nft") print "#!/usr/sbin/nft -f" }
+/^# BEGIN swarmdeck/ { skip = 1; next }
+skip { if (/^# END swarmdeck/) skip = 0; next }
+format == "iptables" && /^\*/ { table = $1 }
+format == "iptables" && table == "*filter" && $1 == "COMMIT" && !done { print ENVIRON["SWARMDECK_BLOCK"]; done = 1 }
+{ print }
+END {
+  if (done) exit
+  if (format == "iptables") { print "*filter"; print ENVIRON["SWARMDECK_BLOCK"]; print "COMMIT" }
+  else print ENVIRON["SWARMDECK_BLOCK"]
+}' "$src" > "$new"
+case $format in
+  nft) nft -c -f "$new" ;;
+  *) iptables-restore --test < "$new" ;;
+esac || { echo "$f: the merged file does not load; $f is unchanged" >&2; exit 1; }
+if [ "$fresh" = 0 ] && cmp -s "$f" "$new"; then echo "$f: unchanged"; exit 0; fi
+if [ "$fresh" = 0 ]; then
+  bak="$f.swarmdeck-$(date +%Y%m%d-%H%M%S).bak"
+  if [ -e "$bak" ]; then bak="$bak.$$"; fi
+  cp -p "$f" "$bak"
+  echo "backup: $bak"
+fi
+mv -f "$new" "$f"
+echo "$f: swarmdeck block saved""##;
+
+impl FileBlock {
+    /// The step that merges this block into its file.
+    fn merge_step(self, description: &str, format: &str) -> FwStep {
+        let block = self.lines.join("\n");
+        let argv = ["sh", "-c", MERGE, "sh", &self.path, format, &block];
+        let mut step = FwStep::new(description, &argv).persisting();
+        step.file = Some(self);
+        step
+    }
 }
 
 impl FwStep {
@@ -37,6 +135,7 @@ impl FwStep {
             argv: argv.iter().map(|s| s.to_string()).collect(),
             check: None,
             persist: false,
+            file: None,
         }
     }
 
@@ -91,7 +190,11 @@ pub fn plan_host(host: &str, backend: Backend, peers: &[Ipv4Addr]) -> HostPlan {
     p
 }
 
+/// Where iptables-persistent (netfilter-persistent) loads IPv4 rules from at boot.
+const RULES_V4: &str = "/etc/iptables/rules.v4";
+
 fn iptables(p: &mut HostPlan, peers: &[Ipv4Addr]) {
+    let mut saved = Vec::new();
     for peer in peers {
         let src = format!("{peer}/32");
         for (proto, port) in SWARM_PORTS {
@@ -116,19 +219,15 @@ fn iptables(p: &mut HostPlan, peers: &[Ipv4Addr]) {
             chk.extend(rule);
             p.steps
                 .push(FwStep::new(format!("allow {port}/{proto} from {peer}"), &add).check(&chk));
+            saved.push(format!("-I INPUT {}", rule.join(" ")));
         }
     }
-    p.steps.push(
-        FwStep::new(
-            "save the rules for the next boot (iptables-persistent / netfilter-persistent)",
-            &[
-                "sh",
-                "-c",
-                "mkdir -p /etc/iptables && iptables-save > /etc/iptables/rules.v4",
-            ],
-        )
-        .persisting(),
-    );
+    p.steps.push(FileBlock::new(RULES_V4, saved).merge_step(
+        "keep swarmdeck's rules for the next boot in the *filter table of rules.v4 \
+         (iptables-persistent / netfilter-persistent); the rest of the file, and the live \
+         rules of others (Docker's), are left alone",
+        "iptables",
+    ));
     p.notes.push(
         "on RHEL-like hosts without iptables-persistent use `service iptables save` instead".into(),
     );
@@ -174,12 +273,8 @@ fn ufw(p: &mut HostPlan, peers: &[Ipv4Addr]) {
     }
 }
 
-/// Writes every table except the x_tables-named ones iptables-nft manages (Docker's) to
-/// /etc/nftables.conf, checked with `nft -c` before it replaces the old file.
-const NFT_SAVE: &str = "f=/etc/nftables.conf; { echo '#!/usr/sbin/nft -f'; echo 'flush ruleset'; \
-nft list tables | while read -r _ fam name; do \
-case \"$fam:$name\" in inet:*) ;; *:filter|*:nat|*:mangle|*:raw|*:security|*:broute) continue;; esac; \
-nft list table \"$fam\" \"$name\"; done; } > \"$f.new\" && nft -c -f \"$f.new\" && mv \"$f.new\" \"$f\"";
+/// Loaded at boot by nftables.service.
+const NFTABLES_CONF: &str = "/etc/nftables.conf";
 
 fn nftables(p: &mut HostPlan, peers: &[Ipv4Addr]) {
     let set = format!(
@@ -191,7 +286,16 @@ fn nftables(p: &mut HostPlan, peers: &[Ipv4Addr]) {
             .join(", ")
     );
     let has = format!("nft list chain inet filter input | grep -q 'comment \"{TAG}\"'");
+    // Run at boot after the file's own tables: the chain is the user's (their policy
+    // stays); `add` keeps the file loadable should that table ever go.
+    let mut saved = vec![
+        "add table inet filter".to_string(),
+        "add chain inet filter input".to_string(),
+    ];
     for (proto, ports) in [("tcp", "{ 2377, 7946 }"), ("udp", "{ 7946, 4789 }")] {
+        saved.push(format!(
+            "insert rule inet filter input ip saddr {set} {proto} dport {ports} accept comment \"{TAG}\""
+        ));
         p.steps.push(
             FwStep::new(
                 format!("accept {proto} {ports} from the cluster's hosts"),
@@ -220,15 +324,12 @@ fn nftables(p: &mut HostPlan, peers: &[Ipv4Addr]) {
             ]),
         );
     }
-    p.steps.push(
-        FwStep::new(
-            "save the native nftables tables to /etc/nftables.conf (loaded at boot by \
-             nftables.service); Docker's iptables-nft tables are left to Docker, which \
-             recreates them when it starts",
-            &["sh", "-c", NFT_SAVE],
-        )
-        .persisting(),
-    );
+    p.steps
+        .push(FileBlock::new(NFTABLES_CONF, saved).merge_step(
+            "keep swarmdeck's rules for the next boot at the end of /etc/nftables.conf \
+         (nftables.service); the file's own tables stay as they are",
+            "nft",
+        ));
     p.notes.push(
         "assumes the input chain is `inet filter input` (Debian's default nftables.conf)".into(),
     );
@@ -279,7 +380,13 @@ pub fn render(plans: &[HostPlan], persist: bool) -> String {
             } else {
                 ""
             };
-            let _ = writeln!(s, "  - {}{skip}\n      $ {}", st.description, st.shell());
+            let _ = writeln!(s, "  - {}{skip}", st.description);
+            if let Some(f) = &st.file {
+                for line in f.diff().lines() {
+                    let _ = writeln!(s, "      {line}");
+                }
+            }
+            let _ = writeln!(s, "      $ {}", st.shell());
         }
         for n in &p.notes {
             let _ = writeln!(s, "  note: {n}");
@@ -383,13 +490,19 @@ mod tests {
                 .iter()
                 .any(|s| s.shell().contains("udp -s 10.0.0.3/32 --dport 4789"))
         );
+        // Only swarmdeck's own rules are kept for boot, merged into rules.v4.
         let last = p.steps.last().unwrap();
-        assert!(
-            last.persist
-                && last
-                    .shell()
-                    .contains("iptables-save > /etc/iptables/rules.v4")
+        assert!(last.persist && !last.shell().contains("iptables-save"));
+        let file = last.file.as_ref().unwrap();
+        assert_eq!(file.path, "/etc/iptables/rules.v4");
+        assert_eq!(file.lines.len(), 2 * 4 + 2);
+        assert_eq!(
+            file.lines[1],
+            "-I INPUT -p tcp -s 10.0.0.2/32 --dport 2377 -m comment --comment swarmdeck -j ACCEPT"
         );
+        assert!(file.lines[0].starts_with(BEGIN) && file.lines[9] == END);
+        assert_eq!(&last.argv[4..6], ["/etc/iptables/rules.v4", "iptables"]);
+        assert_eq!(last.argv[6], file.lines.join("\n"));
     }
 
     #[test]
@@ -422,7 +535,30 @@ mod tests {
             "nft insert rule inet filter input ip saddr '{ 10.0.0.2, 10.0.0.3 }' tcp dport '{ 2377, 7946 }' accept comment '\"swarmdeck\"'"
         );
         assert!(p.steps[1].shell().contains("udp dport '{ 7946, 4789 }'"));
-        assert!(p.steps[2].persist && p.steps[2].shell().contains("/etc/nftables.conf"));
+        // For boot: swarmdeck's block at the end of the file, the same rules in the same
+        // chain; no table of the file is rewritten or dropped.
+        let save = &p.steps[2];
+        assert!(save.persist && !save.shell().contains("flush ruleset"));
+        let file = save.file.as_ref().unwrap();
+        assert_eq!(file.path, "/etc/nftables.conf");
+        assert_eq!(
+            file.lines[1..file.lines.len() - 1],
+            [
+                "add table inet filter",
+                "add chain inet filter input",
+                "insert rule inet filter input ip saddr { 10.0.0.2, 10.0.0.3 } tcp dport { 2377, 7946 } accept comment \"swarmdeck\"",
+                "insert rule inet filter input ip saddr { 10.0.0.2, 10.0.0.3 } udp dport { 7946, 4789 } accept comment \"swarmdeck\"",
+            ]
+        );
+        // The plan shows what goes into which file before anything runs.
+        let shown = render(&[p], true);
+        assert!(
+            shown.contains("/etc/nftables.conf: swarmdeck's block")
+                && shown.contains(
+                    "+ insert rule inet filter input ip saddr { 10.0.0.2, 10.0.0.3 } tcp"
+                ),
+            "{shown}"
+        );
     }
 
     #[test]

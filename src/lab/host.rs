@@ -143,6 +143,53 @@ pub fn detect_cgroups() -> Result<CgroupLayout, LabError> {
     Ok(layout)
 }
 
+/// Trees of this machine a host gets its own copy-on-write copy of (overlayfs, the upper
+/// layer in the host's directory): what a host writes or deletes there (`rm -rf
+/// /var/lib/docker`, firewall rules saved for boot, users' homes) stays in the host. The
+/// rest (/proc, /sys, /dev) is the kernel's; /run is a private tmpfs.
+const PRIVATE_TREES: [&str; 8] = [
+    "/etc", "/var", "/home", "/root", "/tmp", "/usr", "/opt", "/srv",
+];
+
+/// Boot-script lines that give the host its private trees. The lab directory lives on
+/// this machine (usually under /var): it is held aside first, so the overlays' layers are
+/// named through it, then put back over the host's copy: read-only, except this host's
+/// own directory (its docker data root, logs and pid files).
+fn private_trees(line: &mut impl FnMut(&str), h: &HostPlan) {
+    let own = h
+        .dir
+        .strip_prefix(&h.lab_dir)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    line(&format!("L={}", qp(&h.lab_dir)));
+    line(&format!("H=/run/swarmdeck-lab/{}", qp(&own)));
+    line(
+        "mkdir -p /run/swarmdeck-lab && mount --bind \"$L\" /run/swarmdeck-lab || fail 'hold the lab directory'",
+    );
+    line("# Own copies of this machine's trees, copy-on-write (overlayfs): what a host writes or");
+    line("# deletes there stays in the host (firewall rules saved for boot, sudoers, homes, even");
+    line("# rm -rf /var/lib/docker). The upper layers live in the host's directory.");
+    line(&format!("for t in {}; do", PRIVATE_TREES.join(" ")));
+    line("  if [ ! -d \"$t\" ] || [ -L \"$t\" ]; then continue; fi");
+    line("  n=${t#/}; up=\"$H/fs/$n\"; work=\"$H/fs/$n.work\"");
+    line("  mkdir -p \"$up\" \"$work\" || fail \"layers for $t\"");
+    line(
+        "  # An overlay's root has its upper layer's mode and owner: give it the tree's (/tmp 1777).",
+    );
+    line(
+        "  chmod \"$(stat -c %a \"$t\")\" \"$up\" && chown \"$(stat -c %u:%g \"$t\")\" \"$up\" || fail \"mode of $t\"",
+    );
+    line(
+        "  mount -t overlay overlay -o \"lowerdir=$t,upperdir=$up,workdir=$work\" \"$t\" || fail \"private $t (overlayfs)\"",
+    );
+    line("done");
+    line(
+        "mount --bind /run/swarmdeck-lab \"$L\" && mount -o remount,bind,ro \"$L\" || fail 'the lab directory'",
+    );
+    line("mount --bind \"$H\" \"$D\" || fail 'the host directory'");
+    line("umount /run/swarmdeck-lab || fail 'release the lab directory'");
+}
+
 fn q(s: &str) -> String {
     shell_escape::unix::escape(s.into()).into_owned()
 }
@@ -200,12 +247,7 @@ pub fn boot_script(h: &HostPlan) -> String {
             }
         }
     }
-    line("# Own /etc, copy-on-write over this machine's: what a host writes there (firewall");
-    line("# rules saved for boot, ufw's configuration, sudoers) stays in the host.");
-    line("mkdir -p \"$D/etc-upper\" \"$D/etc-work\" || fail 'etc-upper'");
-    line(
-        "mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$D/etc-upper,workdir=$D/etc-work\" /etc || fail 'private /etc (overlayfs)'",
-    );
+    private_trees(&mut line, h);
     line("# Own machine id, so hosts are not clones of each other.");
     line(
         "if [ -e /etc/machine-id ]; then mount --bind \"$D/machine-id\" /etc/machine-id || fail 'machine-id'; fi",

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::inventory::{AuthMethod, HostSpec, Inventory, InventoryError};
 pub use host::HostPids;
 use net::Names;
-pub use net::{Prefix, SUPERNET};
+pub use net::{Prefix, SUPERNET, unheld_lab_address};
 pub use probe_image::IMAGE as PROBE_IMAGE;
 pub use state::{DEFAULT_ROOT, ROOT_ENV};
 
@@ -515,8 +515,13 @@ fn build_network(lab: &Lab) -> Result<(), LabError> {
     let names = Names {
         lab: lab.name.clone(),
     };
-    net::ensure_blackhole()?;
-    net::create_switch(&names, lab.octet)?;
+    {
+        // The route goes in with the lab's first namespace, never after the last lab's
+        // `down` found none and removed it.
+        let _machine = net::MachineLock::take()?;
+        net::ensure_blackhole()?;
+        net::create_switch(&names, lab.octet)?;
+    }
     for i in 1..=lab.hosts.len() {
         net::create_host(&names, i, lab.octet)?;
     }
@@ -624,7 +629,8 @@ fn write_inventory(lab: &Lab) -> Result<(), LabError> {
 }
 
 /// Tears a lab down completely: every process in its namespaces and cgroups, the cgroups,
-/// namespaces, workstation veth, any mount under its directory, and the directory.
+/// namespaces, workstation veth, any mount under its directory, and the directory; with the
+/// last lab on the machine, the supernet blackhole route.
 /// Idempotent, and works on a half-built lab or one whose lab.json is gone.
 pub fn down(name: &str) -> Result<(), LabError> {
     validate_name(name)?;
@@ -653,7 +659,11 @@ pub fn down(name: &str) -> Result<(), LabError> {
         });
     }
     teardown::kill_processes(&names, &dir, &recorded)?;
-    net::delete_all(&names)?;
+    {
+        let _machine = net::MachineLock::take()?;
+        net::delete_all(&names)?;
+        net::drop_blackhole_if_last(&net::all_lab_namespaces())?;
+    }
     teardown::remove_cgroups(&names)?;
     teardown::unmount_under(name, &dir)?;
     if dir.exists() {
@@ -663,6 +673,22 @@ pub fn down(name: &str) -> Result<(), LabError> {
             .map_err(|e| LabError::io(format!("remove {}", dir.display()), e))?;
     }
     Ok(())
+}
+
+/// The supernet blackhole and the namespaces of every lab on this machine, read together
+/// under the lock that `up` and `down` take to change them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupernetState {
+    pub blackhole: bool,
+    pub lab_namespaces: Vec<String>,
+}
+
+pub fn supernet_state() -> Result<SupernetState, LabError> {
+    let _machine = net::MachineLock::take()?;
+    Ok(SupernetState {
+        blackhole: net::blackhole_present()?,
+        lab_namespaces: net::all_lab_namespaces(),
+    })
 }
 
 /// Reads a lab's recorded state.

@@ -7,8 +7,11 @@ use std::net::Ipv4Addr;
 
 use super::{LabError, sys};
 
-/// All labs live in this /16; the root namespace blackholes it so a torn-down lab's
-/// addresses never route out through the default route.
+/// All labs live in this /16; while any lab is up the root namespace blackholes it, so the
+/// addresses of a lab being torn down (or of a /24 no lab holds) never route out through
+/// the default route. The last lab to go removes the route: the machine's routing is left
+/// as it was found. swarmdeck itself never connects to a lab address no lab holds
+/// ([`unheld_lab_address`]).
 pub const SUPERNET: Prefix = Prefix {
     addr: Ipv4Addr::new(10, 213, 0, 0),
     len: 16,
@@ -206,13 +209,153 @@ impl Names {
     }
 }
 
-/// `ip route replace blackhole 10.213.0.0/16`: kept permanently on purpose (see module doc).
+/// `ip route replace blackhole 10.213.0.0/16`, for as long as any lab is up.
 pub fn ensure_blackhole() -> Result<(), LabError> {
     sys::ip(
         "install the lab supernet blackhole route",
         &["route", "replace", "blackhole", &SUPERNET.to_string()],
     )
     .map(drop)
+}
+
+/// Whether the root namespace has the supernet blackhole.
+pub fn blackhole_present() -> Result<bool, LabError> {
+    let out = sys::ip(
+        "read the lab supernet route",
+        &[
+            "-4",
+            "route",
+            "show",
+            "exact",
+            &SUPERNET.to_string(),
+            "type",
+            "blackhole",
+        ],
+    )?;
+    Ok(!out.trim().is_empty())
+}
+
+/// Removes the supernet blackhole when `namespaces` (those of every lab on this machine,
+/// from any state root) is empty: the last lab is gone. Call under [`MachineLock`], after
+/// deleting a lab's namespaces.
+pub fn drop_blackhole_if_last(namespaces: &[String]) -> Result<(), LabError> {
+    if !namespaces.is_empty() || !blackhole_present()? {
+        return Ok(());
+    }
+    sys::ip(
+        "remove the lab supernet blackhole route (no lab is left)",
+        &["route", "del", "blackhole", &SUPERNET.to_string()],
+    )
+    .map(drop)
+}
+
+/// Network namespaces of any lab on this machine (`sdk-<lab>-sw`, `sdk-<lab>-n<i>`),
+/// whatever state root it was started from.
+pub fn all_lab_namespaces() -> Vec<String> {
+    sys::netns_list()
+        .into_iter()
+        .filter(|n| is_lab_netns(n))
+        .collect()
+}
+
+fn is_lab_netns(netns: &str) -> bool {
+    let Some((lab, _)) = netns
+        .strip_prefix("sdk-")
+        .and_then(|rest| rest.rsplit_once('-'))
+    else {
+        return false;
+    };
+    super::validate_name(lab).is_ok()
+        && Names {
+            lab: lab.to_string(),
+        }
+        .owns_netns(netns)
+}
+
+/// Serialises, across every lab and state root on this machine, the steps that decide
+/// whether the supernet route is needed: installing it with a lab's first namespace, and
+/// removing it with the last lab's.
+pub struct MachineLock(std::fs::File);
+
+/// In /run: one machine, one lock, gone at reboot with the namespaces it guards.
+const MACHINE_LOCK: &str = "/run/swarmdeck-labs.lock";
+
+impl MachineLock {
+    pub fn take() -> Result<MachineLock, LabError> {
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(MACHINE_LOCK)
+            .map_err(|e| LabError::io(format!("open {MACHINE_LOCK}"), e))?;
+        file.lock()
+            .map_err(|e| LabError::io(format!("lock {MACHINE_LOCK}"), e))?;
+        Ok(MachineLock(file))
+    }
+}
+
+impl Drop for MachineLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// Why swarmdeck will not connect to `ip`: an address of the labs' supernet that no lab on
+/// this machine holds (no route more specific than the default goes there), so the
+/// connection would leave the machine. None for every other address.
+pub fn unheld_lab_address(ip: std::net::IpAddr) -> Option<String> {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return None;
+    };
+    let host = Prefix { addr: v4, len: 32 };
+    if !SUPERNET.overlaps(&host) {
+        return None;
+    }
+    let table = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    (!held(&table, v4)).then(|| {
+        format!(
+            "{ip} is a practice-lab address ({SUPERNET}) but no lab on this machine holds it \
+             (torn down?); swarmdeck does not send lab traffic off this machine. Start the lab \
+             again (`swarmdeck lab up`) or fix the inventory"
+        )
+    })
+}
+
+/// Whether the most specific route for `ip` in /proc/net/route `table` is a real one, more
+/// specific than the default route (a lab's /24 on its workstation veth, or a network the
+/// user routes there on purpose).
+fn held(table: &str, ip: Ipv4Addr) -> bool {
+    let host = Prefix { addr: ip, len: 32 };
+    parse_proc_routes(table)
+        .into_iter()
+        .filter(|r| r.prefix.overlaps(&host))
+        .max_by_key(|r| r.prefix.len)
+        .is_some_and(|r| r.prefix.len > 0 && !r.blackhole)
+}
+
+/// Parses /proc/net/route (the main table): addresses and masks are the raw network-order
+/// bytes printed as a native u32; a blackhole route has no interface (`*`).
+fn parse_proc_routes(text: &str) -> Vec<Route> {
+    let hex = |s: &str| {
+        u32::from_str_radix(s, 16)
+            .ok()
+            .map(|v| Ipv4Addr::from(v.to_ne_bytes()))
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (iface, dest, mask) = (f.first()?, hex(f.get(1)?)?, hex(f.get(7)?)?);
+            Some(Route {
+                prefix: Prefix {
+                    addr: dest,
+                    len: u32::from(mask).count_ones() as u8,
+                },
+                blackhole: *iface == "*",
+                line: line.trim().to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Creates the switch namespace with its bridge and the workstation's veth into it.
@@ -323,6 +466,49 @@ pub fn delete_all(names: &Names) -> Result<(), LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lab_addresses_are_held_only_by_a_labs_own_route() {
+        // The default route, the supernet blackhole, and lab 10.213.5.0/24 on its veth.
+        let table = "\
+Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
+*\t0000D50A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+sdk-t1\t0005D50A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
+";
+        if cfg!(target_endian = "little") {
+            assert!(held(table, Ipv4Addr::new(10, 213, 5, 1)));
+            // Another lab's /24 that is gone: the blackhole, or only the default route.
+            assert!(!held(table, Ipv4Addr::new(10, 213, 6, 1)));
+            let no_blackhole: String = table
+                .lines()
+                .filter(|l| !l.starts_with('*'))
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(!held(&no_blackhole, Ipv4Addr::new(10, 213, 6, 1)));
+        }
+        assert!(!held("", Ipv4Addr::new(10, 213, 6, 1)));
+        // Addresses outside the supernet are never refused.
+        assert!(unheld_lab_address("192.0.2.9".parse().unwrap()).is_none());
+        assert!(unheld_lab_address("::1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn lab_namespaces_of_any_lab_are_recognised() {
+        for ns in ["sdk-t1abc-sw", "sdk-practice-n1", "sdk-a-n12"] {
+            assert!(is_lab_netns(ns), "{ns}");
+        }
+        for ns in [
+            "sdk-",
+            "sdk-Upper-n1",
+            "sdk-a-x1",
+            "other-a-n1",
+            "sdk-a-n",
+            "sdk-a-b-n1",
+        ] {
+            assert!(!is_lab_netns(ns), "{ns}");
+        }
+    }
 
     const ROUTES: &str = "\
 default via 192.0.2.1 dev eth0

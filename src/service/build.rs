@@ -40,12 +40,12 @@ pub(super) async fn plan_bootstrap(cluster: Cluster, opts: BootstrapOptions) -> 
 
 pub(super) async fn plan_node(
     cluster: Cluster,
-    node: String,
+    node_id: String,
     op: NodeOp,
     force: bool,
 ) -> Vec<Event> {
     let state = state::gather(&cluster).await;
-    let result = node_action(&state, &node, op, force).map_err(|e| e.redacted());
+    let result = node_action(&state, &node_id, op, force).map_err(|e| e.redacted());
     vec![Event::Plan {
         purpose: PlanPurpose::Node,
         result,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::{Event, FilePurpose, HostTest, ImportSource, Notice};
 use crate::docker::{DockerHost, DockerOptions};
-use crate::inventory::{HostSpec, Inventory};
+use crate::inventory::{HostEdit, HostSpec, Inventory};
 use crate::redact::Secret;
 use crate::secrets::{Keyring, SecretKey};
 use crate::ssh::{HostKeyPolicy, SshError, SshOptions, SshSession};
@@ -30,27 +30,35 @@ pub(super) async fn load_inventory(path: PathBuf) -> Vec<Event> {
     }
 }
 
-pub(super) async fn save_inventory(path: PathBuf, inventory: Inventory) -> Vec<Event> {
+/// Edits run one at a time, so two quick edits never read the same file and drop each
+/// other's change.
+static EDITS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub(super) async fn edit_inventory(path: PathBuf, edit: HostEdit) -> Vec<Event> {
     let p = path.clone();
-    let inv = inventory.clone();
     let saved = tokio::task::spawn_blocking(move || {
-        inv.validate()?;
-        inv.save(&p).map_err(|e| e.to_string())
+        let _one_at_a_time = EDITS.lock().unwrap_or_else(|e| e.into_inner());
+        Inventory::edit_file(&p, &edit)
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
     match saved {
-        Ok(()) => vec![
+        Ok(inventory) => vec![
             Event::Notice(Notice::info(format!("saved {}", path.display()))),
             Event::Inventory {
                 path,
                 inventory: Box::new(inventory),
             },
         ],
-        Err(e) => vec![Event::Notice(Notice::error(format!(
-            "not saved ({}): {e}",
-            path.display()
-        )))],
+        Err(e) => {
+            let mut events = vec![Event::Notice(Notice::error(format!(
+                "not saved ({}): {e}",
+                path.display()
+            )))];
+            // Show the file as it is now, so the user decides on what is there.
+            events.extend(load_inventory(path).await);
+            events
+        }
     }
 }
 

@@ -34,10 +34,11 @@ pub enum Command {
     },
     /// Read an inventory file (a missing one is empty).
     LoadInventory { path: PathBuf },
-    /// Write the inventory atomically (mode 0600).
-    SaveInventory {
+    /// Apply one host edit to the inventory file as it is now (re-read, so hosts added
+    /// meanwhile stay) and write it atomically (mode 0600).
+    EditInventory {
         path: PathBuf,
-        inventory: Box<Inventory>,
+        edit: Box<crate::inventory::HostEdit>,
     },
     /// Connect to one host and check Docker, with this host-key policy.
     TestHost {
@@ -60,9 +61,10 @@ pub enum Command {
     PlanBootstrap {
         opts: crate::swarm::BootstrapOptions,
     },
-    /// Compute the steps of a node action (with quorum safety).
+    /// Compute the steps of a node action (with quorum safety) on the node with this ID
+    /// (hostnames may be shared by cloned machines).
     PlanNodeAction {
-        node: String,
+        node_id: String,
         op: crate::swarm::actions::NodeOp,
         force: bool,
     },

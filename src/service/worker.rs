@@ -54,9 +54,7 @@ impl Worker {
             Command::OpenBundle { path } => spawn(out, activity::open_bundle(path)),
             Command::SaveBundle { bundle } => spawn(out, activity::save_bundle(*bundle)),
             Command::LoadInventory { path } => spawn(out, hosts::load_inventory(path)),
-            Command::SaveInventory { path, inventory } => {
-                spawn(out, hosts::save_inventory(path, *inventory))
-            }
+            Command::EditInventory { path, edit } => spawn(out, hosts::edit_inventory(path, *edit)),
             Command::TestHost {
                 host,
                 known_hosts,
@@ -99,9 +97,9 @@ impl Worker {
                     spawn(&self.out, build::plan_bootstrap(c, opts));
                 }
             }
-            Command::PlanNodeAction { node, op, force } => {
+            Command::PlanNodeAction { node_id, op, force } => {
                 if let Some(c) = self.require_cluster().await {
-                    spawn(&self.out, build::plan_node(c, node, op, force));
+                    spawn(&self.out, build::plan_node(c, node_id, op, force));
                 }
             }
             Command::PlanNetwork { spec } => {

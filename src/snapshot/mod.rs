@@ -140,6 +140,47 @@ impl NodeInfo {
             && self.reachability.as_deref() == Some("reachable")
             && self.observed_down.is_none()
     }
+
+    /// The first 12 characters of the ID, as `docker node ls` shows it.
+    pub fn short_id(&self) -> &str {
+        self.id.get(..12).unwrap_or(&self.id)
+    }
+
+    /// Whether another node in `nodes` has this node's hostname (e.g. cloned machines).
+    pub fn name_is_shared(&self, nodes: &[NodeInfo]) -> bool {
+        nodes
+            .iter()
+            .any(|n| n.hostname == self.hostname && n.id != self.id)
+    }
+
+    /// The node's name for people among `nodes`: the hostname, with the short ID when
+    /// another node has the same hostname.
+    pub fn label_among(&self, nodes: &[NodeInfo]) -> String {
+        if self.name_is_shared(nodes) {
+            format!("{} ({})", self.hostname, self.short_id())
+        } else {
+            self.hostname.clone()
+        }
+    }
+
+    /// How a docker command names the node: the hostname when it is unique, else the ID
+    /// (`docker node …` with a shared hostname would pick either node).
+    pub fn cli_name_among(&self, nodes: &[NodeInfo]) -> &str {
+        if self.name_is_shared(nodes) {
+            &self.id
+        } else {
+            &self.hostname
+        }
+    }
+
+    /// The node as the quorum model sees it, named uniquely among `nodes`.
+    pub fn as_manager(&self, nodes: &[NodeInfo]) -> quorum::Manager {
+        quorum::Manager {
+            name: self.label_among(nodes),
+            reachable: self.is_reachable_manager(),
+            zone: self.labels.get("zone").cloned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,11 +263,7 @@ impl ClusterSnapshot {
         self.nodes
             .iter()
             .filter(|n| n.role == Role::Manager)
-            .map(|n| quorum::Manager {
-                name: n.hostname.clone(),
-                reachable: n.is_reachable_manager(),
-                zone: n.labels.get("zone").cloned(),
-            })
+            .map(|n| n.as_manager(&self.nodes))
             .collect()
     }
 

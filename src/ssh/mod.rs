@@ -505,6 +505,11 @@ async fn tcp_connect(host: &HostSpec, timeout: Duration) -> Result<tcp::QuickAck
     }
     let mut last = String::new();
     for a in addrs {
+        // A torn-down lab's address would leave the machine through the default route.
+        if let Some(reason) = crate::lab::unheld_lab_address(a.ip()) {
+            last = reason;
+            continue;
+        }
         match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(a)).await {
             Ok(Ok(s)) => return Ok(tcp::QuickAckStream::new(s)),
             Ok(Err(e)) => {

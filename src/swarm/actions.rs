@@ -31,16 +31,9 @@ fn anchor(state: &SwarmState) -> Result<&str, SwarmError> {
     }
 }
 
-fn known_nodes(state: &SwarmState) -> String {
-    state
-        .nodes
-        .iter()
-        .map(|n| n.hostname.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The plan for one node action, refused when it would lose quorum unless `force`.
+/// `node` is best the node's ID (what the app sends); a hostname that several nodes share
+/// is refused (see [`SwarmState::resolve_node`]).
 pub fn node_action(
     state: &SwarmState,
     node: &str,
@@ -49,16 +42,13 @@ pub fn node_action(
 ) -> Result<Plan, SwarmError> {
     validate_name("node", node)?;
     let at = anchor(state)?;
-    let n = state
-        .find_node(node)
-        .ok_or_else(|| SwarmError::UnknownNode {
-            node: node.to_string(),
-            known: known_nodes(state),
-        })?;
-    let (id, name) = (n.id.clone(), n.hostname.clone());
+    let n = state.resolve_node(node)?;
+    // Steps act by ID; the name is what their docker command and description show.
+    let (id, name) = (n.id.clone(), n.cli_name_among(&state.nodes).to_string());
+    let label = n.label_among(&state.nodes);
     let managers = state.managers();
     let mut plan = Plan::default();
-    let quorum_check = |action| match quorum::check_manager_action(&managers, &name, action) {
+    let quorum_check = |action| match quorum::check_manager_action(&managers, &label, action) {
         Err(refusal) if !force => Err(SwarmError::Quorum(refusal)),
         Err(refusal) => Ok(Some(format!("forced: {refusal}"))),
         Ok(_) => Ok(None),
@@ -66,11 +56,11 @@ pub fn node_action(
     let step = |a: Action| Step::new(at, a, 0);
     match op {
         NodeOp::Promote if n.role == Role::Manager => {
-            plan.notes.push(format!("{name} is already a manager"))
+            plan.notes.push(format!("{label} is already a manager"))
         }
         NodeOp::Promote => plan.steps.push(step(Action::Promote { node_id: id, name })),
         NodeOp::Demote if n.role == Role::Worker => {
-            plan.notes.push(format!("{name} is already a worker"))
+            plan.notes.push(format!("{label} is already a worker"))
         }
         NodeOp::Demote => {
             plan.notes.extend(quorum_check(ManagerAction::Demote)?);
@@ -84,7 +74,7 @@ pub fn node_action(
             };
             if n.availability == availability.as_str() {
                 plan.notes
-                    .push(format!("{name} is already {}", availability.as_str()));
+                    .push(format!("{label} is already {}", availability.as_str()));
             } else {
                 plan.steps.push(step(Action::SetAvailability {
                     node_id: id,
@@ -140,7 +130,7 @@ pub fn leave(state: &SwarmState, host: &str, force: bool) -> Result<Plan, SwarmE
         .unwrap_or(h.control_available);
     if is_manager {
         let name = node
-            .map(|n| n.hostname.clone())
+            .map(|n| n.label_among(&state.nodes))
             .unwrap_or_else(|| host.to_string());
         match quorum::check_manager_action(&state.managers(), &name, ManagerAction::Leave) {
             Err(r) if !force => return Err(SwarmError::Quorum(r)),
@@ -433,6 +423,57 @@ mod tests {
         assert!(matches!(
             node_action(&s, "x;id", NodeOp::Drain, false),
             Err(SwarmError::InvalidName { .. })
+        ));
+    }
+
+    #[test]
+    fn cloned_hostnames_are_acted_on_by_id_and_refused_by_name() {
+        let mut s = three_managers(true);
+        let mut w = node(4, Role::Worker, true);
+        w.hostname = "node3".into();
+        w.id = "id4-cloned-vm".into();
+        s.nodes.push(w);
+        // The hostname alone is ambiguous: refused, with both IDs to choose from.
+        let e = node_action(&s, "node3", NodeOp::Drain, false).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, SwarmError::AmbiguousNode { .. }), "{msg}");
+        assert!(
+            msg.contains("id3 (") && msg.contains("id4-cloned-vm ("),
+            "{msg}"
+        );
+        // By ID: that node, and the docker command names it by ID too.
+        let p = node_action(&s, "id4-cloned-vm", NodeOp::Drain, false).unwrap();
+        assert_eq!(
+            p.steps[0].action,
+            Action::SetAvailability {
+                node_id: "id4-cloned-vm".into(),
+                name: "id4-cloned-vm".into(),
+                availability: Availability::Drain,
+            }
+        );
+        assert_eq!(
+            p.steps[0].cli,
+            "docker node update --availability drain id4-cloned-vm"
+        );
+        // Quorum figures count the manager named node3, not the worker of that name.
+        let p = node_action(&s, "id3", NodeOp::Demote, false).unwrap();
+        assert_eq!(p.steps[0].cli, "docker node demote id3");
+        let one_down = {
+            let mut s = s.clone();
+            s.nodes[1].reachability = Some("unreachable".into());
+            s
+        };
+        let e = node_action(&one_down, "id3", NodeOp::Demote, false).unwrap_err();
+        assert!(e.to_string().contains("manager node3 (id3)"), "{e}");
+        // A unique ID prefix still works; one that fits several nodes is refused.
+        assert_eq!(
+            node_action(&s, "id4-", NodeOp::Drain, false).unwrap().steps[0].cli,
+            "docker node update --availability drain id4-cloned-vm"
+        );
+        s.nodes[0].id = "id4-other".into();
+        assert!(matches!(
+            node_action(&s, "id4-", NodeOp::Drain, false),
+            Err(SwarmError::AmbiguousNode { .. })
         ));
     }
 

@@ -67,6 +67,11 @@ pub enum SwarmError {
     Quorum(#[from] QuorumRefusal),
     #[error("no node {node:?} in the swarm (nodes: {known})")]
     UnknownNode { node: String, known: String },
+    #[error(
+        "several nodes are named {node:?} (cloned machines?); name the one you mean by its \
+         ID: {candidates}"
+    )]
+    AmbiguousNode { node: String, candidates: String },
     #[error(transparent)]
     Audit(#[from] AuditError),
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::quorum::{self, Manager};
-use crate::snapshot::Role;
+use crate::snapshot::{NodeInfo, Role};
 
 use super::state::{HostFacts, LocalState, SwarmState};
 use super::{SwarmError, validate_name};
@@ -504,7 +504,7 @@ pub fn bootstrap(state: &SwarmState, opts: &BootstrapOptions) -> Result<Plan, Sw
         if let Some(n) = state.node_of(h).filter(|n| n.role == Role::Worker) {
             let promote = Action::Promote {
                 node_id: n.id.clone(),
-                name: n.hostname.clone(),
+                name: n.cli_name_among(&state.nodes).to_string(),
             };
             out.alone(&anchor.host, promote);
             managers += 1;
@@ -547,7 +547,9 @@ fn anchor_or_init<'a>(
 }
 
 /// Undoes what interrupted joins left: a host stuck half-joined leaves first, and a node
-/// entry its earlier attempt left on the managers is removed.
+/// entry its earlier attempt left on the managers is removed. That entry is recognised by
+/// the host's own node ID, or by its hostname *and* address: a down node of a cloned
+/// machine with the same hostname is another machine's, and stays.
 fn undo_partial_joins(
     state: &SwarmState,
     joiners: &[&HostFacts],
@@ -561,11 +563,17 @@ fn undo_partial_joins(
         ) {
             out.alone(&h.host, Action::Leave { force: true });
         }
-        for stale in state.nodes.iter().filter(|n| {
-            n.role == Role::Worker
-                && n.state != "ready"
-                && Some(&n.hostname) == h.engine_name.as_ref()
-        }) {
+        let earlier_attempt = |n: &&NodeInfo| {
+            h.node_id.as_deref() == Some(n.id.as_str())
+                || (Some(&n.hostname) == h.engine_name.as_ref()
+                    && Some(&n.address) == h.advertise.as_ref())
+        };
+        for stale in state
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Worker && n.state != "ready")
+            .filter(earlier_attempt)
+        {
             let remove = Action::RemoveNode {
                 node_id: stale.id.clone(),
                 // By id: the host's new node will carry the same hostname.
@@ -785,6 +793,11 @@ mod tests {
         s.hosts[2].state = LocalState::Inactive;
         s.hosts[2].node_id = None;
         s.nodes[2].state = "down".into();
+        // A cloned machine with node3's hostname, down too: another machine's node.
+        let mut clone = node(9, Worker);
+        clone.hostname = "node3".into();
+        clone.state = "down".into();
+        s.nodes.push(clone);
         let opts = BootstrapOptions {
             managers: Some(1),
             ..overlay()

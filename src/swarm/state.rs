@@ -14,6 +14,8 @@ use crate::inventory::HostSpec;
 use crate::snapshot::{self, NetworkInfo, NodeInfo, Role};
 use crate::ssh::RemoteCommand;
 
+use super::SwarmError;
+
 /// A host's own view of its swarm membership (`Swarm.LocalNodeState`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalState {
@@ -97,22 +99,42 @@ impl SwarmState {
         host.node_id.as_deref().and_then(|id| self.node_by_id(id))
     }
 
-    /// A node by hostname, id (or unique id prefix) or inventory host name.
-    pub fn find_node(&self, name: &str) -> Option<&NodeInfo> {
-        if let Some(n) = self
-            .nodes
-            .iter()
-            .find(|n| n.hostname == name || n.id == name)
-        {
-            return Some(n);
+    /// The node `name` means: its ID, a hostname only one node has, an inventory host's
+    /// node, or a unique ID prefix (4+ characters). A hostname several nodes share (cloned
+    /// machines) is refused with their IDs: acting on either could hit the wrong machine.
+    pub fn resolve_node(&self, name: &str) -> Result<&NodeInfo, SwarmError> {
+        if let Some(n) = self.node_by_id(name) {
+            return Ok(n);
+        }
+        let named: Vec<&NodeInfo> = self.nodes.iter().filter(|n| n.hostname == name).collect();
+        match named.as_slice() {
+            [n] => return Ok(n),
+            [] => {}
+            several => return Err(ambiguous(name, several)),
         }
         if let Some(n) = self.host(name).and_then(|h| self.node_of(h)) {
-            return Some(n);
+            return Ok(n);
         }
-        let mut by_prefix = self.nodes.iter().filter(|n| n.id.starts_with(name));
-        match (by_prefix.next(), by_prefix.next()) {
-            (Some(n), None) if name.len() >= 4 => Some(n),
-            _ => None,
+        let by_prefix: Vec<&NodeInfo> = if name.len() >= 4 {
+            self.nodes
+                .iter()
+                .filter(|n| n.id.starts_with(name))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match by_prefix.as_slice() {
+            [n] => Ok(n),
+            [] => Err(SwarmError::UnknownNode {
+                node: name.to_string(),
+                known: self
+                    .nodes
+                    .iter()
+                    .map(|n| n.label_among(&self.nodes))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+            several => Err(ambiguous(name, several)),
         }
     }
 
@@ -130,12 +152,19 @@ impl SwarmState {
         self.nodes
             .iter()
             .filter(|n| n.role == Role::Manager && n.reachability.is_some())
-            .map(|n| crate::quorum::Manager {
-                name: n.hostname.clone(),
-                reachable: n.is_reachable_manager(),
-                zone: n.labels.get("zone").cloned(),
-            })
+            .map(|n| n.as_manager(&self.nodes))
             .collect()
+    }
+}
+
+fn ambiguous(name: &str, nodes: &[&NodeInfo]) -> SwarmError {
+    SwarmError::AmbiguousNode {
+        node: name.to_string(),
+        candidates: nodes
+            .iter()
+            .map(|n| format!("{} ({}, {}, {})", n.id, n.hostname, n.address, n.state))
+            .collect::<Vec<_>>()
+            .join("; "),
     }
 }
 

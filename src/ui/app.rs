@@ -553,6 +553,15 @@ mod tests {
         h.run_steps(2);
         assert!(h.query_by_label("Select a node in the picture.").is_none());
         h.get_by_label("web4 on appnet 10.42.0.6/24");
-        assert_eq!(h.state().state.topology.selected.as_deref(), Some("node4"));
+        let node4 = crate::snapshot::demo()
+            .nodes
+            .into_iter()
+            .find(|n| n.hostname == "node4")
+            .unwrap();
+        // Selected by ID: hostnames may be shared by cloned machines.
+        assert_eq!(
+            h.state().state.topology.selected.as_deref(),
+            Some(node4.id.as_str())
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use eframe::egui::{self, RichText};
 
 use super::style;
-use crate::inventory::{AuthMethod, HostSpec, Inventory};
+use crate::inventory::{AuthMethod, HostEdit, HostSpec, Inventory};
 use crate::redact::Secret;
 use crate::secrets::SecretKey;
 use crate::service::{Command, FilePurpose, HostTest, ImportSource};
@@ -67,7 +67,7 @@ impl HostForm {
         Self {
             original: Some(h.name.clone()),
             name: h.name.clone(),
-            target: format!("{}@{}:{}", h.user, h.address, h.port),
+            target: h.target(),
             auth,
             key_path,
             password: String::new(),
@@ -259,10 +259,11 @@ fn test(view: &mut HostsView, host: HostSpec, policy: HostKeyPolicy) -> Command 
     }
 }
 
-fn save(path: &std::path::Path, inventory: Inventory) -> Command {
-    Command::SaveInventory {
+/// The edit, applied by the service to the inventory file as it is then.
+fn save(path: &std::path::Path, edit: HostEdit) -> Command {
+    Command::EditInventory {
         path: path.to_path_buf(),
-        inventory: Box::new(inventory),
+        edit: Box::new(edit),
     }
 }
 
@@ -286,7 +287,7 @@ fn table(ui: &mut egui::Ui, view: &mut HostsView, path: &std::path::Path, cmds: 
             ui.end_row();
             for h in hosts {
                 ui.label(&h.name);
-                ui.monospace(format!("{}@{}:{}", h.user, h.address, h.port));
+                ui.monospace(h.target());
                 ui.label(match &h.auth {
                     AuthMethod::Agent => "agent".to_string(),
                     AuthMethod::Key { path } => format!("key {}", path.display()),
@@ -300,11 +301,8 @@ fn table(ui: &mut egui::Ui, view: &mut HostsView, path: &std::path::Path, cmds: 
                     if ui.small_button("Edit").clicked() {
                         view.form = Some(HostForm::edit(&h));
                     }
-                    if ui.small_button("Remove").clicked()
-                        && let Some(mut inv) = view.inventory.clone()
-                    {
-                        inv.hosts.retain(|x| x.name != h.name);
-                        cmds.push(save(path, inv));
+                    if ui.small_button("Remove").clicked() {
+                        cmds.push(save(path, HostEdit::Remove(h.clone())));
                     }
                 });
                 ui.end_row();
@@ -362,7 +360,7 @@ fn imported(
     let mut take = None;
     for (i, h) in view.imported.iter().enumerate() {
         ui.horizontal(|ui| {
-            ui.label(format!("{}  {}@{}:{}", h.name, h.user, h.address, h.port));
+            ui.label(format!("{}  {}", h.name, h.target()));
             if ui.small_button("Add").clicked() {
                 take = Some(i);
             }
@@ -370,10 +368,8 @@ fn imported(
     }
     if let Some(i) = take {
         let host = view.imported.remove(i);
-        let mut inv = view.inventory.clone().unwrap_or_default();
-        if inv.host(&host.name).is_none() {
-            inv.hosts.push(host);
-            cmds.push(save(path, inv));
+        if view.host(&host.name).is_none() {
+            cmds.push(save(path, HostEdit::Add(host)));
         }
     }
     if ui.button("Dismiss").clicked() {
@@ -493,11 +489,16 @@ fn submit_form(view: &mut HostsView, path: &std::path::Path, cmds: &mut Vec<Comm
             return;
         }
     };
-    let mut inv = view.inventory.clone().unwrap_or_default();
-    if let Some(orig) = &form.original {
-        inv.hosts.retain(|h| &h.name != orig);
-    }
-    if inv.host(&spec.name).is_some() {
+    let before = form
+        .original
+        .as_deref()
+        .and_then(|name| view.inventory.as_ref()?.host(name).cloned());
+    let taken = view
+        .inventory
+        .as_ref()
+        .and_then(|inv| inv.host(&spec.name))
+        .is_some_and(|h| Some(&h.name) != before.as_ref().map(|b| &b.name));
+    if taken {
         form.error = Some(format!("a host named {:?} already exists", spec.name));
         return;
     }
@@ -517,8 +518,14 @@ fn submit_form(view: &mut HostsView, path: &std::path::Path, cmds: &mut Vec<Comm
             secret: Secret::new(std::mem::take(&mut form.passphrase)),
         });
     }
-    inv.hosts.push(spec);
-    cmds.push(save(path, inv));
+    let edit = match before {
+        Some(before) => HostEdit::Replace {
+            before,
+            after: spec,
+        },
+        None => HostEdit::Add(spec),
+    };
+    cmds.push(save(path, edit));
     view.form = None;
 }
 
@@ -602,6 +609,59 @@ fn changed_key_window(ui: &mut egui::Ui, view: &mut HostsView) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    /// The panel and the commands it sent.
+    struct Shown {
+        view: HostsView,
+        cmds: Vec<Command>,
+    }
+
+    #[test]
+    fn editing_an_ipv6_host_keeps_its_address_and_saves_an_edit() {
+        let mut v6 = HostSpec::parse_target("root@fd00::1", AuthMethod::Agent).unwrap();
+        v6.name = "v6".into();
+        let view = HostsView {
+            path: Some("inventory.toml".into()),
+            inventory: Some(Inventory {
+                hosts: vec![v6.clone()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut h = Harness::new_ui_state(
+            |ui, s: &mut Shown| {
+                let cmds = show(ui, &mut s.view, None);
+                s.cmds.extend(cmds);
+            },
+            Shown {
+                view,
+                cmds: Vec::new(),
+            },
+        );
+        h.run_steps(2);
+        h.get_by_label("root@fd00::1");
+        h.get_by_label("Edit").click();
+        h.run_steps(2);
+        assert_eq!(h.state().view.form.as_ref().unwrap().target, "root@fd00::1");
+        h.get_by_label("use sudo -n for Docker").click();
+        h.run_steps(2);
+        h.get_by_label("Save").click();
+        h.run_steps(2);
+        let mut after = v6.clone();
+        after.sudo = true;
+        match h.state().cmds.as_slice() {
+            [Command::EditInventory { edit, .. }] => assert_eq!(
+                **edit,
+                HostEdit::Replace {
+                    before: v6.clone(),
+                    after
+                }
+            ),
+            other => panic!("expected one inventory edit, got {other:?}"),
+        }
+    }
 
     #[test]
     fn form_builds_a_validated_spec() {

@@ -124,10 +124,13 @@ impl AppState {
 
     /// A new snapshot; a what-if about nodes that no longer exist is dropped.
     pub fn set_snapshot(&mut self, snap: ClusterSnapshot) {
-        let names: std::collections::BTreeSet<&str> =
-            snap.nodes.iter().map(|n| n.hostname.as_str()).collect();
-        self.whatif.down.retain(|n| names.contains(n.as_str()));
-        self.whatif.demoted.retain(|n| names.contains(n.as_str()));
+        let names: std::collections::BTreeSet<String> = snap
+            .nodes
+            .iter()
+            .map(|n| n.label_among(&snap.nodes))
+            .collect();
+        self.whatif.down.retain(|n| names.contains(n));
+        self.whatif.demoted.retain(|n| names.contains(n));
         self.confirmed_at = Some(snap.taken_at);
         self.snapshot = Some(snap);
     }

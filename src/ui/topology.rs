@@ -85,6 +85,7 @@ pub fn layout(snap: &ClusterSnapshot) -> Layout {
 #[derive(Debug, Clone, Default)]
 pub struct TopologyView {
     pub scene_rect: Option<Rect>,
+    /// The selected node's ID (hostnames may be shared by cloned machines).
     pub selected: Option<String>,
     /// The node action being planned or confirmed.
     pub action: Option<NodeAction>,
@@ -93,7 +94,10 @@ pub struct TopologyView {
 /// A node action on its way: asked → planned (or refused) → confirmed → applied.
 #[derive(Debug, Clone)]
 pub struct NodeAction {
-    pub node: String,
+    /// The node's ID: what the engine acts on.
+    pub node_id: String,
+    /// How the node is named to the user.
+    pub label: String,
     pub op: NodeOp,
     pub force: bool,
     pub plan: Option<Result<Plan, String>>,
@@ -174,9 +178,9 @@ pub fn show(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
             paint_buses(ui, snap, &lay);
             for (i, rect) in &lay.nodes {
                 let node = &snap.nodes[*i];
-                let selected = state.topology.selected.as_deref() == Some(node.hostname.as_str());
-                if node_card(ui, *rect, node, selected).clicked() {
-                    clicked = Some(node.hostname.clone());
+                let selected = state.topology.selected.as_deref() == Some(node.id.as_str());
+                if node_card(ui, *rect, node, &snap.nodes, selected).clicked() {
+                    clicked = Some(node.id.clone());
                 }
             }
         });
@@ -261,11 +265,19 @@ fn bus_color(k: usize, encrypted: bool) -> Color32 {
 }
 
 /// One node as a clickable card: border colour is its state, a dashed look for drained
-/// or paused nodes, a star for the leader.
-fn node_card(ui: &mut egui::Ui, rect: Rect, node: &NodeInfo, selected: bool) -> egui::Response {
-    let id = ui.scope_id().with(("node", &node.hostname));
+/// or paused nodes, a star for the leader. A hostname another node shares (cloned
+/// machines) comes with the node's short ID, so the two cards can be told apart.
+fn node_card(
+    ui: &mut egui::Ui,
+    rect: Rect,
+    node: &NodeInfo,
+    all: &[NodeInfo],
+    selected: bool,
+) -> egui::Response {
+    let id = ui.scope_id().with(("node", &node.id));
     let resp = ui.interact(rect, id, Sense::click());
-    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, node.hostname.clone()));
+    let label = node.label_among(all);
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
     let visuals = ui.visuals();
     let state_color = match node.state.as_str() {
         "ready" => style::ok(ui),
@@ -316,10 +328,15 @@ fn node_card(ui: &mut egui::Ui, rect: Rect, node: &NodeInfo, selected: bool) -> 
         egui::FontId::proportional(12.0),
         weak,
     );
+    let address = if node.name_is_shared(all) {
+        format!("{} · {}", node.address, node.short_id())
+    } else {
+        node.address.clone()
+    };
     painter.text(
         Pos2::new(x, rect.min.y + 46.0),
         egui::Align2::LEFT_TOP,
-        &node.address,
+        address,
         egui::FontId::monospace(11.0),
         weak,
     );
@@ -335,7 +352,7 @@ fn details(
 ) {
     ui.heading("Node");
     let selected = view.selected.clone();
-    let Some(node) = selected.and_then(|s| snap.nodes.iter().find(|n| n.hostname == s)) else {
+    let Some(node) = selected.and_then(|s| snap.nodes.iter().find(|n| n.id == s)) else {
         ui.label("Select a node in the picture.");
         legend(ui);
         return;
@@ -402,6 +419,7 @@ fn node_actions(
     cmds: &mut Vec<Command>,
 ) {
     ui.strong("Actions");
+    let label = node.label_among(&snap.nodes);
     ui.horizontal_wrapped(|ui| {
         for op in actions_for(node) {
             if ui
@@ -409,7 +427,8 @@ fn node_actions(
                 .clicked()
             {
                 view.action = Some(NodeAction {
-                    node: node.hostname.clone(),
+                    node_id: node.id.clone(),
+                    label: label.clone(),
                     op,
                     force: false,
                     plan: None,
@@ -417,7 +436,7 @@ fn node_actions(
                     result: None,
                 });
                 cmds.push(Command::PlanNodeAction {
-                    node: node.hostname.clone(),
+                    node_id: node.id.clone(),
                     op,
                     force: false,
                 });
@@ -430,16 +449,14 @@ fn node_actions(
     // What quorum says before asking the hosts: the same check the engine applies.
     if node.role == Role::Manager {
         let managers = snap.managers();
-        if let Err(r) =
-            quorum::check_manager_action(&managers, &node.hostname, ManagerAction::Demote)
-        {
+        if let Err(r) = quorum::check_manager_action(&managers, &label, ManagerAction::Demote) {
             ui.colored_label(style::warn(ui), format!("Quorum: {r}"));
         }
     }
     let Some(action) = view.action.as_mut() else {
         return;
     };
-    if action.node != node.hostname {
+    if action.node_id != node.id {
         return;
     }
     match (&action.plan, &action.result) {
@@ -467,7 +484,7 @@ fn node_actions(
                 action.force = true;
                 action.plan = None;
                 cmds.push(Command::PlanNodeAction {
-                    node: action.node.clone(),
+                    node_id: action.node_id.clone(),
                     op: action.op,
                     force: true,
                 });
@@ -489,7 +506,7 @@ fn node_actions(
                 .button(format!(
                     "Yes, {} {}",
                     op_name(action.op).to_lowercase(),
-                    action.node
+                    action.label
                 ))
                 .clicked()
             {
@@ -515,6 +532,56 @@ fn legend(ui: &mut egui::Ui) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::{Panel, Source};
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    /// The panel and the commands it sent.
+    struct Shown {
+        state: AppState,
+        cmds: Vec<Command>,
+    }
+
+    #[test]
+    fn a_cloned_hostname_is_told_apart_and_its_node_acted_on_by_id() {
+        let mut snap = crate::snapshot::demo();
+        // node5 is a clone of node4: the same hostname, a node ID of its own.
+        let clone = snap
+            .nodes
+            .iter_mut()
+            .find(|n| n.hostname == "node5")
+            .unwrap();
+        clone.hostname = "node4".into();
+        let clone_id = clone.id.clone();
+        let mut state = AppState::new(Source::Inventory("inventory.toml".into()), Panel::Topology);
+        state.set_snapshot(snap);
+        let mut h = Harness::new_ui_state(
+            |ui, s: &mut Shown| {
+                let cmds = show(ui, &mut s.state);
+                s.cmds.extend(cmds);
+            },
+            Shown {
+                state,
+                cmds: Vec::new(),
+            },
+        );
+        h.run_steps(2);
+        let label = format!("node4 ({})", &clone_id[..12]);
+        h.get_by_label(&label).click_accesskit();
+        h.run_steps(2);
+        assert_eq!(
+            h.state().state.topology.selected.as_deref(),
+            Some(clone_id.as_str())
+        );
+        h.get_by_label("Drain").click();
+        h.run_steps(2);
+        match h.state().cmds.as_slice() {
+            [Command::PlanNodeAction { node_id, op, force }] => {
+                assert_eq!((node_id, *op, *force), (&clone_id, NodeOp::Drain, false));
+            }
+            other => panic!("expected one node action, got {other:?}"),
+        }
+    }
 
     #[test]
     fn managers_lead_and_links_follow_containers() {

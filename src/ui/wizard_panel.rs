@@ -345,6 +345,10 @@ fn firewall_stage(ui: &mut egui::Ui, view: &mut WizardView, live: bool, cmds: &m
         .default_open(true)
         .show(ui, |ui| {
             for s in &p.steps {
+                if let Some(f) = &s.file {
+                    ui.label(&s.description);
+                    ui.monospace(f.diff());
+                }
                 ui.monospace(format!("$ {}", s.shell()));
             }
             for n in &p.notes {

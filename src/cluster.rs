@@ -446,6 +446,18 @@ impl Cluster {
             .collect()
     }
 
+    /// The swarm's node list from the manager that answered last, in one request: the
+    /// managers change a node's Raft reachability without an event, so the heartbeat
+    /// compares this list too. `None` when there is no such manager or it did not answer.
+    pub async fn check_nodes(&self) -> Option<Vec<NodeInfo>> {
+        let manager = self.hint.lock().await.as_ref()?.manager.clone();
+        let docker = self.cached_engine(&manager).await?;
+        let nodes = docker.list_nodes(None::<ListNodesOptions>).await.ok()?;
+        let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_api).collect();
+        nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        Some(nodes)
+    }
+
     /// Watches every host's Docker events (nodes, networks, containers) and sends the
     /// host's name on `changed` whenever something happened there. Each host's stream is
     /// re-opened after a pause when it breaks. Dropping the returned set stops watching.

@@ -137,6 +137,8 @@ fn names_host(fault: Fault, hit: &[String], said: &str) -> bool {
     match fault {
         // The hosts still work: nothing to name.
         Fault::PacketLoss | Fault::ThinLink | Fault::CutFromPeers => true,
+        // What stops every swarm operation is the lost majority: that must be said.
+        Fault::QuorumLost => said.contains("quorum"),
         _ => hit.iter().all(|h| said.contains(h.as_str())),
     }
 }

@@ -118,22 +118,27 @@ impl LiveView {
         Ok(LiveView { svc, current: None })
     }
 
-    /// Time from `start` until the view satisfies `want` (a new snapshot, or the
-    /// confirmation that the last one still holds); `None` after `limit`.
+    /// Time from `start` until the view satisfies `want` (a snapshot taken, or confirmed
+    /// to still hold, since `start`); `None` after `limit`.
     pub fn until(
         &mut self,
         start: Instant,
         limit: Duration,
         want: impl Fn(&ClusterSnapshot) -> bool,
     ) -> Option<Duration> {
+        let since = crate::snapshot::now_secs().saturating_sub(start.elapsed().as_secs());
         while start.elapsed() < limit {
             while let Some(ev) = self.svc.try_recv() {
-                match ev {
-                    Event::Snapshot(s) => self.current = Some(*s),
-                    Event::Confirmed { .. } => {}
+                let at = match ev {
+                    Event::Snapshot(s) => {
+                        let at = s.taken_at;
+                        self.current = Some(*s);
+                        at
+                    }
+                    Event::Confirmed { at } => at,
                     _ => continue,
-                }
-                if self.current.as_ref().is_some_and(&want) {
+                };
+                if at >= since && self.current.as_ref().is_some_and(&want) {
                     return Some(start.elapsed());
                 }
             }

@@ -98,10 +98,11 @@ impl Fault {
             }),
             // The truth here is that the host still works, only slower: read, or named.
             Fault::PacketLoss | Fault::ThinLink => hit.iter().all(|h| host(h).is_some()),
+            // The figures say it (two managers counted down), or the swarm does (no
+            // manager can answer); a fresh look without a node list has only the latter.
             Fault::QuorumLost => {
                 let a = crate::quorum::assess(&snap.managers(), &Default::default());
-                snap.swarm_error.is_some()
-                    && a.alive < a.majority
+                (a.alive < a.majority || snap.swarm_error.is_some())
                     && hit.iter().all(|h| failing_at(h, &[Layer::Engine]))
             }
         }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Command, Event, Notice, RepaintHook, activity, build, connectivity, hosts};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
+use crate::snapshot::NodeInfo;
 use crate::ssh::{HostKeyPolicy, SshOptions};
 
 pub(super) async fn run(
@@ -225,6 +226,7 @@ async fn follow(cluster: Cluster, out: Outbox) {
     let (tx, mut rx) = mpsc::channel(256);
     let _watchers = cluster.watch(tx);
     let mut answering: Option<HashMap<String, bool>> = None;
+    let mut nodes: Vec<NodeInfo> = Vec::new();
     let mut troubled = false;
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -238,8 +240,9 @@ async fn follow(cluster: Cluster, out: Outbox) {
                 while rx.try_recv().is_ok() {}
             }
             _ = tick.tick() => {
-                let now = cluster.check_hosts().await;
-                let changed = answering.as_ref() != Some(&now);
+                let (now, listed) = tokio::join!(cluster.check_hosts(), cluster.check_nodes());
+                let changed = answering.as_ref() != Some(&now)
+                    || listed.is_some_and(|l| l != nodes);
                 answering = Some(now);
                 if !changed && !troubled {
                     out.send(Event::Confirmed { at: crate::snapshot::now_secs() }).await;
@@ -249,12 +252,21 @@ async fn follow(cluster: Cluster, out: Outbox) {
         }
         let snap = cluster.snapshot().await;
         troubled = is_troubled(&snap);
+        // As the managers list them: without swarmdeck's own observations.
+        nodes = snap
+            .nodes
+            .iter()
+            .map(|n| NodeInfo {
+                observed_down: None,
+                ..n.clone()
+            })
+            .collect();
         out.send(Event::Snapshot(Box::new(snap))).await;
     }
 }
 
 /// How often a live view confirms that every host still answers.
-const HEARTBEAT: Duration = Duration::from_secs(3);
+const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// A snapshot with failing hosts or an unreadable swarm is taken again at every heartbeat:
 /// its "since" figures age, and it recovers as soon as the hosts do.

@@ -162,7 +162,9 @@ impl Cluster {
         };
         self.reread_stale(&mut live, &mut failures, hint.as_ref(), view.as_ref().ok())
             .await;
-        let has_swarm = hint.is_some() || live.iter().any(|l| l.status.control_available);
+        let has_swarm = hint.is_some()
+            || live.iter().any(|l| l.status.control_available)
+            || failures.iter().any(|(_, e)| e.layer() == Layer::Swarm);
         // A manager whose swarm is stuck says more than "no manager answers".
         let view = view.map_err(|why| {
             failures
@@ -188,7 +190,9 @@ impl Cluster {
             self.forget(&host.name).await;
             if matches!(e.layer(), Layer::Ssh | Layer::Network) {
                 // A stalled connection is not worth keeping: the next try connects afresh.
-                self.pool.forget(&host.name).await;
+                // Closing it may wait on the stalled peer, so nobody waits for that.
+                let (pool, name) = (self.pool.clone(), host.name.clone());
+                tokio::spawn(async move { pool.forget(&name).await });
             }
             snap.hosts.push(self.failed(host, &e));
         }

@@ -137,8 +137,10 @@ fn names_host(fault: Fault, hit: &[String], said: &str) -> bool {
     match fault {
         // The hosts still work: nothing to name.
         Fault::PacketLoss | Fault::ThinLink | Fault::CutFromPeers => true,
-        // What stops every swarm operation is the lost majority: that must be said.
-        Fault::QuorumLost => said.contains("quorum"),
+        // Two engines down, or (once the survivor notices) the lost majority itself.
+        Fault::QuorumLost => {
+            said.contains("quorum") || hit.iter().any(|h| said.contains(h.as_str()))
+        }
         _ => hit.iter().all(|h| said.contains(h.as_str())),
     }
 }

@@ -251,20 +251,7 @@ fn gossip_blocked_host_and_encrypted_overlay_are_diagnosed() {
     for proto in ["tcp", "udp"] {
         lab.undrop_port("node2", "INPUT", proto, 7946);
     }
-    lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "network",
-            "create",
-            "-d",
-            "overlay",
-            "--attachable",
-            "--opt",
-            "encrypted",
-            "secure",
-        ],
-    );
+    lab.create_overlay("secure", &["--opt", "encrypted"]);
     let t = Instant::now();
     let r = run(
         &rt,

@@ -118,18 +118,7 @@ struct Row {
 fn three_managers(lab: &TestLab) {
     lab.form_swarm(|_| {});
     lab.ssh_ok("node1", &["docker", "node", "promote", "node2", "node3"]);
-    lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "network",
-            "create",
-            "-d",
-            "overlay",
-            "--attachable",
-            "faultnet",
-        ],
-    );
+    lab.create_overlay("faultnet", &[]);
 }
 
 /// What every CLI cell printed must name the host (and, where one host fails, its layer).

@@ -52,18 +52,7 @@ fn snapshots_follow_docker_events_without_polling() {
     assert!(!first.networks.iter().any(|n| n.name == "livenet"));
 
     // A change made behind swarmdeck's back shows up on its own.
-    lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "network",
-            "create",
-            "-d",
-            "overlay",
-            "--attachable",
-            "livenet",
-        ],
-    );
+    lab.create_overlay("livenet", &[]);
     let next = wait_for(&mut svc, Duration::from_secs(20), |s| {
         s.networks.iter().any(|n| n.name == "livenet")
     });

@@ -72,10 +72,21 @@ pub fn run(rt: &tokio::runtime::Runtime, log: &mut dyn FnMut(&str)) -> anyhow::R
         let injected = lab.inject(f, TARGET)?;
         let start = Instant::now();
         let hit = injected.hosts.clone();
-        let live = view.until(start, GIVE_UP, |s| f.is_shown(s, &hit));
-        let status = status_until(rt, lab, start, |s| f.is_shown(s, &hit));
-        let docker_sick = sick_host(&docker, lab, f);
-        let docker_swarm = swarm_sees(f).then(|| docker_sees(&docker, lab, start));
+        // Every clock runs at once, from the fault on.
+        let shown = |s: &ClusterSnapshot| f.is_shown(s, &hit);
+        let (live, status, docker_sick, docker_swarm) = std::thread::scope(|scope| {
+            let status = scope.spawn(|| status_until(rt, lab, start, shown));
+            let sick = scope.spawn(|| sick_host(&docker, lab, f));
+            let swarm = scope.spawn(|| swarm_sees(f).then(|| docker_sees(&docker, lab, start)));
+            let live = view.until(start, GIVE_UP, shown);
+            let clock = "a bench clock panicked";
+            (
+                live,
+                status.join().expect(clock),
+                sick.join().expect(clock),
+                swarm.join().expect(clock),
+            )
+        });
         lab.heal(injected)?;
         let healed = Instant::now();
         let recovered = view.until(healed, GIVE_UP, fault::all_healthy);

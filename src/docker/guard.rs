@@ -207,18 +207,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     }
 }
 
-/// The guard's verdict inside an error from hyper or bollard, if that is why it failed.
-pub fn exceeded<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Exceeded> {
-    let mut cur = Some(e);
+/// The first error of type `T` inside a bollard error: carried by an `io::Error` (which
+/// bollard wraps transparently, so its `source()` skips it) or anywhere down the chain.
+fn find<'a, T: std::error::Error + 'static>(e: &'a bollard::errors::Error) -> Option<&'a T> {
+    let carried = |io: &'a std::io::Error| io.get_ref().and_then(|i| i.downcast_ref::<T>());
+    if let bollard::errors::Error::IOError { err } = e
+        && let Some(x) = carried(err)
+    {
+        return Some(x);
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        if let Some(x) = err.downcast_ref::<Exceeded>() {
+        if let Some(x) = err.downcast_ref::<T>() {
             return Some(x);
         }
-        if let Some(x) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<Exceeded>())
-        {
+        if let Some(x) = err.downcast_ref::<std::io::Error>().and_then(carried) {
             return Some(x);
         }
         cur = err.source();
@@ -226,22 +229,14 @@ pub fn exceeded<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Exce
     None
 }
 
+/// The guard's verdict inside an error from hyper or bollard, if that is why it failed.
+pub fn exceeded(e: &bollard::errors::Error) -> Option<&Exceeded> {
+    find(e)
+}
+
 /// An SSH failure (a channel that would not open) inside an error from bollard.
-pub fn ssh_failure<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a crate::ssh::SshError> {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(x) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<crate::ssh::SshError>())
-        {
-            return Some(x);
-        }
-        cur = err.source();
-    }
-    None
+pub fn ssh_failure(e: &bollard::errors::Error) -> Option<&crate::ssh::SshError> {
+    find(e)
 }
 
 /// Runs `fut` until the deadline; used where a whole exchange is not one stream.
@@ -304,6 +299,23 @@ mod tests {
     }
 
     #[test]
+    fn an_ssh_failure_is_found_inside_bollards_error() {
+        let ssh = crate::ssh::SshError::Timeout {
+            host: "n".into(),
+            what: "opening an SSH channel".into(),
+            after: Duration::from_secs(5),
+        };
+        let e = bollard::errors::Error::IOError {
+            err: std::io::Error::other(ssh),
+        };
+        assert!(matches!(
+            ssh_failure(&e),
+            Some(crate::ssh::SshError::Timeout { .. })
+        ));
+        assert_eq!(exceeded(&e), None);
+    }
+
+    #[test]
     fn request_names_drop_version_and_query() {
         assert_eq!(
             request_name(&Method::GET, "/v1.41/containers/json?all=1"),
@@ -329,6 +341,7 @@ mod tests {
         let mut buf = [0u8; 8];
         let err = g.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        let err = bollard::errors::Error::IOError { err };
         let why = exceeded(&err).expect("the reason travels in the error");
         assert_eq!(
             why.to_string(),
@@ -346,7 +359,9 @@ mod tests {
             while theirs.write_all(&chunk).await.is_ok() {}
         });
         let mut sink = Vec::new();
-        let err = g.read_to_end(&mut sink).await.unwrap_err();
+        let err = bollard::errors::Error::IOError {
+            err: g.read_to_end(&mut sink).await.unwrap_err(),
+        };
         assert!(matches!(
             exceeded(&err),
             Some(Exceeded::Size { limit: 1000, .. })
@@ -371,7 +386,9 @@ mod tests {
             while theirs.write_all(&[b'y'; 64]).await.is_ok() {}
         });
         let mut sink = Vec::new();
-        let err = g.read_to_end(&mut sink).await.unwrap_err();
+        let err = bollard::errors::Error::IOError {
+            err: g.read_to_end(&mut sink).await.unwrap_err(),
+        };
         assert!(matches!(
             exceeded(&err),
             Some(Exceeded::Size { limit: 100, .. })

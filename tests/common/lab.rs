@@ -124,6 +124,21 @@ impl TestLab {
         assert_eq!(nodes.lines().count(), self.hosts.len(), "{nodes}");
     }
 
+    /// Creates an attachable overlay on node1 (a manager), with `extra` options.
+    pub fn create_overlay(&self, name: &str, extra: &[&str]) {
+        let mut words = vec![
+            "docker",
+            "network",
+            "create",
+            "-d",
+            "overlay",
+            "--attachable",
+        ];
+        words.extend_from_slice(extra);
+        words.push(name);
+        self.ssh_ok("node1", &words);
+    }
+
     /// `host` joins node1's swarm as a worker. The token is handed to `docker swarm join` on
     /// stdin: it is never printed or put on a command line.
     pub fn join_worker(&self, host: &str) {

@@ -185,7 +185,7 @@ impl DockerError {
                 host,
                 request,
                 after,
-            } if docker.ping().await.is_ok() => DockerError::SwarmStuck {
+            } if alive(docker).await => DockerError::SwarmStuck {
                 host,
                 request,
                 after,
@@ -222,6 +222,13 @@ impl DockerError {
             None => DockerError::Api { host, source },
         }
     }
+}
+
+/// Whether the engine answers `GET /_ping` at once: an engine that is alive does, whatever
+/// its swarm is doing; a hung one would cost a whole deadline more.
+async fn alive(docker: &Docker) -> bool {
+    const PROMPT: Duration = Duration::from_secs(2);
+    matches!(tokio::time::timeout(PROMPT, docker.ping()).await, Ok(Ok(_)))
 }
 
 /// Options for [`DockerHost::connect_with`].

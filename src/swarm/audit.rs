@@ -382,53 +382,29 @@ mod tests {
         );
     }
 
-    /// Runs `script` in a scratch directory with `ssh` on PATH replaced by a stub that
-    /// records its arguments (one per line, each call ended by `.`) and runs nothing.
-    /// Returns what it recorded and the names in the scratch directory afterwards.
+    /// Runs `script` (after `sh -n`) in an empty scratch directory, with `ssh` defined as a
+    /// shell function that prints its arguments (one per line, each call ended by `.`) and
+    /// runs nothing. Returns what it printed and the names left in the scratch directory.
     fn run_with_ssh_stub(script: &str) -> (String, Vec<String>) {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let (bin, scratch) = (dir.path().join("bin"), dir.path().join("scratch"));
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::create_dir_all(&scratch).unwrap();
-        let log = dir.path().join("ssh.log");
-        let stub = bin.join("ssh");
-        std::fs::write(
-            &stub,
-            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >>\"$SSH_LOG\"; echo . >>\"$SSH_LOG\"\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let file = dir.path().join("replay.sh");
-        std::fs::write(&file, script).unwrap();
-        let parse = std::process::Command::new("sh")
-            .arg("-n")
-            .arg(&file)
-            .status()
-            .unwrap();
-        assert!(parse.success(), "sh -n failed:\n{script}");
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let run = std::process::Command::new("sh")
-            .arg(&file)
-            .current_dir(&scratch)
-            .env("PATH", path)
-            .env("SSH_LOG", &log)
-            .output()
-            .unwrap();
-        assert!(
-            run.status.success(),
-            "{}\n{script}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let left: Vec<String> = std::fs::read_dir(&scratch)
+        let sh = |args: &[&str], dir: &Path| {
+            let out = std::process::Command::new("sh")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "sh {:?}: {err}\n{script}", args[0]);
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        sh(&["-n", "-c", script], scratch.path());
+        let stub = "ssh() { for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo .; }\n";
+        let calls = sh(&["-c", &format!("{stub}{script}")], scratch.path());
+        let left = std::fs::read_dir(scratch.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        (std::fs::read_to_string(&log).unwrap_or_default(), left)
+        (calls, left)
     }
 
     /// A node hostname holding a newline and a command (it reaches the step text from the

@@ -160,7 +160,9 @@ pub fn host_from_ssh_config(text: &str, alias: &str) -> Result<HostSpec, String>
         (None, Some(c)) => {
             let jump = proxy_command_jump(c);
             if jump.is_none() {
-                tracing::warn!(%alias, command = c, "only `ssh -W %h:%p HOST` ProxyCommands are supported; connecting directly");
+                // Not its text: a ProxyCommand may hold a password (`sshpass -p …`).
+                let alias = crate::untrusted::visible(alias);
+                tracing::warn!(%alias, "a ProxyCommand other than `ssh -W %h:%p HOST` is not run; connecting directly");
             }
             jump
         }
@@ -533,6 +535,20 @@ Host *
         assert_eq!(
             (db.address.as_str(), db.user.as_str(), db.port),
             ("db.example.internal", "postgres", 22)
+        );
+    }
+
+    /// A ProxyCommand that is not run is reported without its text: it may hold a password.
+    #[test]
+    fn skipped_proxy_command_is_logged_without_its_text() {
+        let config = "Host app\n    HostName 10.0.0.5\n    ProxyCommand sshpass -p hunter2 ssh -W %h:%p gate\n";
+        let (host, log) =
+            crate::logging::capture::logged("trace", || host_from_ssh_config(config, "app"));
+        assert_eq!(host.unwrap().jump, None);
+        assert!(log.contains("ProxyCommand") && log.contains("app"), "{log}");
+        assert!(
+            !log.contains("hunter2") && !log.contains("sshpass"),
+            "{log}"
         );
     }
 

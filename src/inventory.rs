@@ -112,6 +112,53 @@ impl HostSpec {
 }
 
 impl HostSpec {
+    /// The checks `parse_target` makes, for a host from a file: a name without control
+    /// characters, an address and user that are neither options nor shell text, a port,
+    /// labels without control characters, valid jump hosts.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::untrusted::has_control;
+        let name = &self.name;
+        if name.trim().is_empty() {
+            return Err(format!(
+                "a host with address {:?} has no name",
+                self.address
+            ));
+        }
+        if has_control(name) || name.trim() != name {
+            return Err(format!(
+                "host name {name:?} holds control characters or surrounding spaces"
+            ));
+        }
+        if self.address.trim().is_empty() {
+            return Err(format!("host {name:?} has no address"));
+        }
+        if !valid_address(&self.address) {
+            return Err(format!(
+                "host {name:?}: {:?} is not a valid host name or address",
+                self.address
+            ));
+        }
+        if !valid_user(&self.user) {
+            return Err(format!(
+                "host {name:?}: {:?} is not a valid user name",
+                self.user
+            ));
+        }
+        if self.port == 0 {
+            return Err(format!("host {name:?}: port 0 is not a valid port"));
+        }
+        if let Some((k, v)) = self
+            .labels
+            .iter()
+            .find(|(k, v)| k.is_empty() || has_control(k) || has_control(v))
+        {
+            return Err(format!(
+                "host {name:?}: label {k:?}={v:?} is empty or holds control characters"
+            ));
+        }
+        self.check_jumps()
+    }
+
     /// The host's IPv4 address as the workstation resolves it (a literal, or DNS).
     pub async fn resolve_ipv4(&self) -> Option<std::net::Ipv4Addr> {
         use std::net::IpAddr;
@@ -132,6 +179,20 @@ fn valid_address_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || ".-:_%".contains(c)
 }
 
+/// A host name or address as ssh and the remote commands take it: no option (`-…`), no
+/// shell or pattern characters.
+fn valid_address(address: &str) -> bool {
+    !address.is_empty() && !address.starts_with('-') && address.chars().all(valid_address_char)
+}
+
+fn valid_user(user: &str) -> bool {
+    !user.is_empty()
+        && !user.starts_with('-')
+        && user
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-".contains(c))
+}
+
 /// `[user@]address[:port]` as written: the parts it sets, before any defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -150,16 +211,13 @@ impl Target {
             None => (None, text),
         };
         let (address, port) = split_port(rest)?;
-        if address.is_empty() || !address.chars().all(valid_address_char) {
+        if !valid_address(&address) {
             return Err(format!(
                 "{text:?} is not a valid host: use [user@]address[:port]"
             ));
         }
         if let Some(user) = &user
-            && (user.is_empty()
-                || !user
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "._-".contains(c)))
+            && !valid_user(user)
         {
             return Err(format!("{text:?}: {user:?} is not a valid user name"));
         }
@@ -274,20 +332,16 @@ impl Inventory {
     }
 
     /// Names must be unique and every host needs an address; anything else is a user error
-    /// we report before touching the network.
+    /// we report before touching the network. Run on every load, not only when a host is
+    /// added: a file edited by hand, imported or shared holds the same checks as one
+    /// written by `hosts add`.
     pub fn validate(&self) -> Result<(), String> {
         let mut seen = std::collections::BTreeSet::new();
         for h in &self.hosts {
-            if h.name.trim().is_empty() {
-                return Err(format!("a host with address {:?} has no name", h.address));
-            }
-            if h.address.trim().is_empty() {
-                return Err(format!("host {:?} has no address", h.name));
-            }
+            h.validate()?;
             if !seen.insert(h.name.as_str()) {
                 return Err(format!("host name {:?} appears twice", h.name));
             }
-            h.check_jumps()?;
         }
         Ok(())
     }
@@ -562,6 +616,52 @@ mod tests {
             toml::from_str("[[host]]\nname='a'\naddress='x'\n[[host]]\nname='a'\naddress='y'\n")
                 .unwrap();
         assert!(dup.validate().unwrap_err().contains("twice"));
+    }
+
+    /// A file written by hand or shared by someone else gets the checks `hosts add` makes:
+    /// names without control characters, addresses and users that are no shell text or
+    /// option.
+    #[test]
+    fn hostile_inventory_files_are_refused_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("inv.toml");
+        for (bad, why) in [
+            (
+                "name = \"evil\\ntouch /tmp/pwned\"\naddress = \"10.0.0.1\"",
+                "control",
+            ),
+            (
+                "name = \"\\u001b[31mred\"\naddress = \"10.0.0.1\"",
+                "control",
+            ),
+            (
+                "name = \"a\"\naddress = \"10.0.0.1; rm -rf /\"",
+                "not a valid host",
+            ),
+            (
+                "name = \"a\"\naddress = \"-oProxyCommand=sh\"",
+                "not a valid host",
+            ),
+            (
+                "name = \"a\"\naddress = \"h\"\nuser = \"$(id)\"",
+                "user name",
+            ),
+            ("name = \"a\"\naddress = \"h\"\nport = 0", "port"),
+            (
+                "name = \"a\"\naddress = \"h\"\nlabels = { zone = \"a\\u001b]0;x\\u0007\" }",
+                "label",
+            ),
+            ("name = \"a\"\naddress = \"h\"\njump = \"x;y\"", "jump host"),
+        ] {
+            std::fs::write(&p, format!("[[host]]\n{bad}\n")).unwrap();
+            let err = Inventory::load(&p).unwrap_err().to_string();
+            assert!(
+                err.contains(why) && err.contains("inv.toml"),
+                "{bad}: {err}"
+            );
+        }
+        std::fs::write(&p, "[[host]]\nname = \"web 1\"\naddress = \"fd00::1\"\n").unwrap();
+        assert_eq!(Inventory::load(&p).unwrap().hosts[0].name, "web 1");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod import;
 pub mod inventory;
 pub mod lab;
 pub mod limits;
+pub mod logging;
 pub mod preflight;
 pub mod quorum;
 pub mod redact;
@@ -25,6 +26,7 @@ pub mod snapshot;
 pub mod ssh;
 pub mod swarm;
 pub mod ui;
+pub mod untrusted;
 
 /// Settings of the property tests beside the code: a fixed number of cases (bounded time),
 /// and no regression files written into the source tree.

@@ -21,14 +21,17 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         out.push_str(&rest[..at]);
         out.push_str(MASK);
         let tail = &rest[at + prefix.len()..];
-        // Tokens are base-36-ish words joined by dashes; stop at anything else.
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .unwrap_or(tail.len());
+        let end = tail.find(|c| !is_secret_char(c)).unwrap_or(tail.len());
         rest = &tail[end..];
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// Join tokens are base-36 words joined by dashes; unlock keys are base64 (`+`, `/`, `=`
+/// padding). `%` covers a URL-encoded `+` or `/`. Anything else ends the secret.
+fn is_secret_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-+/=%".contains(c)
 }
 
 fn next_secret(text: &str) -> Option<(usize, &'static str)> {
@@ -91,6 +94,32 @@ mod tests {
         assert_eq!(
             r,
             "docker swarm join --token <redacted> 10.0.0.1:2377; key <redacted>"
+        );
+    }
+
+    /// Unlock keys are `SWMKEY-1-` and base64: `+`, `/` and padding are part of the key.
+    #[test]
+    fn scrubs_whole_base64_unlock_keys() {
+        let key = "SWMKEY-1-8mN+2xQ/vT0kLw9+Zr/AbCdEfGhIjK1m3n5p7r9t+v/XyZ=";
+        for text in [
+            key.to_string(),
+            format!("key {key}, rotated"),
+            format!("{{\"UnlockKey\":\"{key}\"}}"),
+            format!("key={key}\nnext"),
+        ] {
+            let r = redact(&text);
+            assert!(!r.contains("SWMKEY"), "{r}");
+            for tail in ["vT0", "Zr", "AbCd", "XyZ", "+", "/"] {
+                assert!(!r.contains(tail), "{tail:?} left in {r}");
+            }
+        }
+        assert_eq!(
+            redact(&format!("key {key}, rotated")),
+            "key <redacted>, rotated"
+        );
+        assert_eq!(
+            redact(&format!("{{\"UnlockKey\":\"{key}\"}}")),
+            "{\"UnlockKey\":\"<redacted>\"}"
         );
     }
 

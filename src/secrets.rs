@@ -1,10 +1,16 @@
 //! Passwords and key passphrases in the OS keyring, never in a file.
 //!
-//! On a desktop the freedesktop Secret Service (GNOME Keyring, KWallet) holds them. Where
-//! none runs (headless Linux, CI) the kernel's keyutils store is used instead, so the same
-//! code path stores and reads real secrets everywhere. We use the user keyring (`@u`)
-//! directly: shared by the app and the CLI of the same user, and unlike the keyutils
-//! keyring-store crate it needs no link to the persistent keyring, which containers deny.
+//! The freedesktop Secret Service (GNOME Keyring, KWallet) is preferred whenever a session
+//! bus offers one: it keeps secrets on disk. Where none runs (headless Linux, CI) the
+//! kernel's keyutils store is used instead, so the same code path stores and reads real
+//! secrets everywhere; its secrets live in memory only and are gone after a reboot or the
+//! user's last logout, which is said wherever a secret is stored ([`Backend::caveat`]).
+//! We use the user keyring (`@u`) directly: shared by the app and the CLI of the same
+//! user, and unlike the keyutils keyring-store crate it needs no link to the persistent
+//! keyring, which containers deny.
+//!
+//! Errors never carry a store's payload: a keyring error may hold the secret's bytes (e.g.
+//! `BadEncoding`), so only a description of what failed is kept ([`describe`]).
 
 use std::sync::Arc;
 
@@ -21,6 +27,28 @@ const SERVICE: &str = "swarmdeck";
 pub enum Backend {
     SecretService,
     KernelKeyutils,
+}
+
+impl Backend {
+    /// What the user must know about where the secret now lives, if anything.
+    pub fn caveat(self) -> Option<&'static str> {
+        match self {
+            Backend::SecretService => None,
+            Backend::KernelKeyutils => Some(
+                "the kernel keyutils store keeps it in memory only: it is lost at reboot or \
+                 when your last session ends. Run a Secret Service (e.g. gnome-keyring) to \
+                 keep secrets, then store it again",
+            ),
+        }
+    }
+
+    /// "stored in the … keyring", with the caveat when there is one.
+    pub fn stored_note(self) -> String {
+        match self.caveat() {
+            None => format!("stored in the {self} keyring"),
+            Some(c) => format!("stored in the {self} keyring; note: {c}"),
+        }
+    }
 }
 
 impl std::fmt::Display for Backend {
@@ -106,9 +134,10 @@ impl std::fmt::Debug for Keyring {
 }
 
 impl Keyring {
-    /// The Secret Service when a session bus offers one, else the kernel keyutils store.
+    /// The Secret Service when a session bus offers one (it keeps secrets across reboots),
+    /// else the kernel keyutils store.
     pub fn open() -> Result<Self, SecretsError> {
-        if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        if session_bus_present()
             && let Some(k) = Self::secret_service()
         {
             return Ok(k);
@@ -126,7 +155,8 @@ impl Keyring {
         match probe.get_password() {
             Ok(_) | Err(keyring_core::Error::NoEntry) => Some(k),
             Err(e) => {
-                tracing::info!(error = %e, "no usable Secret Service; using kernel keyutils");
+                let error = describe(e.into());
+                tracing::info!(%error, "no usable Secret Service; using kernel keyutils");
                 None
             }
         }
@@ -149,12 +179,17 @@ impl Keyring {
         }
     }
 
-    fn fail(&self, action: &'static str, key: &SecretKey, e: impl std::fmt::Debug) -> SecretsError {
+    fn fail(
+        &self,
+        action: &'static str,
+        key: &SecretKey,
+        e: impl Into<StoreFailure>,
+    ) -> SecretsError {
         SecretsError::Store {
             backend: self.backend(),
             action,
             account: key.account(),
-            message: format!("{e:?}"),
+            message: describe(e.into()),
         }
     }
 
@@ -190,7 +225,7 @@ impl Keyring {
                 Ok(k) => {
                     let bytes = k.read_to_vec().map_err(|e| self.fail("read", key, e))?;
                     let text = String::from_utf8(bytes)
-                        .map_err(|_| self.fail("read", key, "not UTF-8"))?;
+                        .map_err(|_| self.fail("read", key, StoreFailure::NotUtf8))?;
                     Ok(Some(Secret::new(text)))
                 }
                 Err(e) if is_gone(&e) => Ok(None),
@@ -219,6 +254,63 @@ impl Keyring {
                 Err(e) => Err(self.fail("delete", key, e)),
             },
         }
+    }
+}
+
+/// Whether a D-Bus session bus is there to ask for a Secret Service: named in the
+/// environment, or at the socket zbus falls back to (`$XDG_RUNTIME_DIR/bus`, which
+/// systemd provides also to SSH logins that set no `DBUS_SESSION_BUS_ADDRESS`).
+fn session_bus_present() -> bool {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        return true;
+    }
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| format!("/run/user/{}", nix::unistd::geteuid()).into());
+    runtime.join("bus").exists()
+}
+
+/// A store's error, reduced to what may be shown.
+enum StoreFailure {
+    Keyring(keyring_core::Error),
+    Keyutils(linux_keyutils::KeyError),
+    NotUtf8,
+}
+
+impl From<keyring_core::Error> for StoreFailure {
+    fn from(e: keyring_core::Error) -> Self {
+        StoreFailure::Keyring(e)
+    }
+}
+
+impl From<linux_keyutils::KeyError> for StoreFailure {
+    fn from(e: linux_keyutils::KeyError) -> Self {
+        StoreFailure::Keyutils(e)
+    }
+}
+
+/// What failed, without any payload: keyring-core's `BadEncoding` and `BadDataFormat` hold
+/// the stored bytes, `Ambiguous` holds entries; their `Debug` would print them.
+fn describe(failure: StoreFailure) -> String {
+    use keyring_core::Error as E;
+    match failure {
+        StoreFailure::Keyring(e) => match e {
+            E::PlatformFailure(p) => format!("platform failure: {p}"),
+            E::NoStorageAccess(p) => format!("the store is not accessible (locked?): {p}"),
+            E::NoEntry => "no such entry".into(),
+            E::BadEncoding(_) => "the stored secret is not UTF-8".into(),
+            E::BadDataFormat(..) => "the stored secret is malformed".into(),
+            E::BadStoreFormat(why) => format!("the store is malformed: {why}"),
+            E::TooLong(attr, max) => format!("{attr} is longer than the store's limit ({max})"),
+            E::Invalid(attr, why) => format!("{attr} is invalid: {why}"),
+            E::Ambiguous(found) => format!("{} entries match", found.len()),
+            E::NoDefaultStore => "no default store".into(),
+            E::NotSupportedByStore(why) => format!("not supported: {why}"),
+            _ => "unknown keyring error".into(),
+        },
+        // Error codes only: nothing of the payload.
+        StoreFailure::Keyutils(e) => format!("{e:?}"),
+        StoreFailure::NotUtf8 => "the stored secret is not UTF-8".into(),
     }
 }
 
@@ -284,6 +376,34 @@ mod tests {
             path: "/home/a/.ssh/id".into(),
         };
         assert_eq!(k.account(), "passphrase:/home/a/.ssh/id");
+    }
+
+    /// keyring-core errors carry the stored bytes in their payloads; none may reach a
+    /// message.
+    #[test]
+    fn store_errors_never_show_the_secret() {
+        let secret = b"hunter2-\xff".to_vec();
+        let failures = [
+            StoreFailure::Keyring(keyring_core::Error::BadEncoding(secret.clone())),
+            StoreFailure::Keyring(keyring_core::Error::BadDataFormat(
+                secret.clone(),
+                "hunter2".into(),
+            )),
+        ];
+        for f in failures {
+            let k = Keyring::keyutils().expect("kernel keyutils store");
+            let key = SecretKey::KeyPassphrase { path: "/k".into() };
+            let msg = k.fail("read", &key, f).to_string();
+            assert!(!msg.contains("hunter2") && !msg.contains("104"), "{msg}");
+            assert!(msg.contains("passphrase:/k"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn only_the_memory_store_carries_a_caveat() {
+        assert!(Backend::SecretService.caveat().is_none());
+        let note = Backend::KernelKeyutils.stored_note();
+        assert!(note.contains("lost at reboot"), "{note}");
     }
 
     /// Real storage in the kernel keyring: set, read back, delete.

@@ -21,7 +21,9 @@ fn swarmdeck_with_input(home: &Path, args: &[&str], input: &str) -> Output {
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env_remove("SSH_AUTH_SOCK")
+        // No session bus (not even at $XDG_RUNTIME_DIR/bus): the kernel keyutils store.
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", home)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -271,7 +273,12 @@ fn encrypted_key_passphrase_lives_in_the_keyring() {
     replace.extend(["--replace", "--passphrase-stdin"]);
     let stored = swarmdeck_with_input(home.path(), &replace, "correct horse\n");
     assert!(stored.status.success(), "{}", text(&stored));
-    assert!(text(&stored).contains("keyring"));
+    // Where it is, and that this store forgets at reboot.
+    let said = text(&stored);
+    assert!(
+        said.contains("stored in the kernel keyutils keyring") && said.contains("lost at reboot"),
+        "{said}"
+    );
     assert!(
         !std::fs::read_to_string(&inv)
             .unwrap()
@@ -280,9 +287,87 @@ fn encrypted_key_passphrase_lives_in_the_keyring() {
     let ok = swarmdeck(home.path(), &test);
     assert!(ok.status.success(), "{}", text(&ok));
 
-    // Removing the host removes its secret: the key is locked again for a new entry.
+    // A second host with the same key file: removing it keeps the passphrase n1 needs.
+    let add2 = [
+        "--inventory",
+        inv_s,
+        "hosts",
+        "add",
+        "n2",
+        &target,
+        "--key",
+        enc_s,
+    ];
+    assert!(swarmdeck(home.path(), &add2).status.success());
+    let rm2 = swarmdeck(
+        home.path(),
+        &["--inventory", inv_s, "hosts", "remove", "n2"],
+    );
+    assert!(rm2.status.success(), "{}", text(&rm2));
+    assert!(
+        text(&rm2).contains("kept its stored secret"),
+        "{}",
+        text(&rm2)
+    );
+    let still = swarmdeck(home.path(), &test);
+    assert!(
+        still.status.success(),
+        "n1 lost its passphrase: {}",
+        text(&still)
+    );
+
+    // Removing the last host that uses it removes the secret: the key is locked again
+    // for a new entry.
     let rm = ["--inventory", inv_s, "hosts", "remove", "n1"];
     assert!(swarmdeck(home.path(), &rm).status.success());
     assert!(swarmdeck(home.path(), &add).status.success());
     assert!(!swarmdeck(home.path(), &test).status.success());
+}
+
+/// `hosts add --password-stdin` under a name already taken is refused before anything is
+/// stored: the existing host keeps its password (real kernel keyring, real binary).
+#[test]
+fn taken_name_is_refused_before_the_stored_password_changes() {
+    use swarmdeck::secrets::{Keyring, SecretKey};
+    let home = tempfile::tempdir().unwrap();
+    let inv = home.path().join("inv.toml");
+    let inv_s = inv.to_str().unwrap();
+    // Named after this process: keyring entries are per user, tests run in parallel.
+    let user = format!("t{}", std::process::id());
+    let target = format!("{user}@10.213.250.9");
+    let add = [
+        "--inventory",
+        inv_s,
+        "hosts",
+        "add",
+        "db",
+        &target,
+        "--password-stdin",
+    ];
+    let first = swarmdeck_with_input(home.path(), &add, "first secret\n");
+    assert!(first.status.success(), "{}", text(&first));
+    let again = swarmdeck_with_input(home.path(), &add, "second secret\n");
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already in"), "{}", text(&again));
+    assert!(!text(&again).contains("stored"), "{}", text(&again));
+
+    let key = SecretKey::Password {
+        user,
+        address: "10.213.250.9".into(),
+        port: 22,
+    };
+    let keyring = Keyring::keyutils().unwrap();
+    let stored = keyring
+        .get(&key)
+        .unwrap()
+        .expect("the first password is stored");
+    assert_eq!(stored.expose(), "first secret");
+
+    // Removing the host removes its password.
+    let rm = swarmdeck(
+        home.path(),
+        &["--inventory", inv_s, "hosts", "remove", "db"],
+    );
+    assert!(rm.status.success(), "{}", text(&rm));
+    assert!(keyring.get(&key).unwrap().is_none());
 }

@@ -21,6 +21,8 @@ struct Cli<'a> {
     audit: PathBuf,
     /// Everything the CLI printed, for the secret check.
     seen: std::cell::RefCell<String>,
+    /// `SWARMDECK_LOG` for every run (None: unset).
+    log: Option<&'static str>,
 }
 
 impl<'a> Cli<'a> {
@@ -32,6 +34,16 @@ impl<'a> Cli<'a> {
             home,
             audit,
             seen: Default::default(),
+            log: None,
+        }
+    }
+
+    /// Every run logs everything it can (`SWARMDECK_LOG=trace`): stderr then holds every
+    /// log line of every crate, for the secret check.
+    fn at_trace(lab: &'a TestLab) -> Self {
+        Cli {
+            log: Some("trace"),
+            ..Cli::new(lab)
         }
     }
 
@@ -42,8 +54,11 @@ impl<'a> Cli<'a> {
             .arg(&self.lab.inventory)
             .args(args)
             .env("HOME", self.home.path())
-            .env("SWARMDECK_AUDIT_LOG", &self.audit)
-            .env_remove("SWARMDECK_LOG");
+            .env("SWARMDECK_AUDIT_LOG", &self.audit);
+        match self.log {
+            Some(level) => cmd.env("SWARMDECK_LOG", level),
+            None => cmd.env_remove("SWARMDECK_LOG"),
+        };
         cmd
     }
 
@@ -72,10 +87,16 @@ impl<'a> Cli<'a> {
     }
 
     /// Stdout of a command that prints a secret on purpose: kept out of the test output
-    /// and of the leak check.
+    /// and of the leak check. Its stderr (the logs) is checked like any other output.
     fn secret(&self, args: &[&str]) -> String {
         let out = self.command(args).output().unwrap();
-        assert!(out.status.success(), "swarmdeck {args:?} failed");
+        let logs = String::from_utf8_lossy(&out.stderr);
+        self.seen.borrow_mut().push_str(&logs);
+        assert!(
+            out.status.success(),
+            "swarmdeck {args:?} failed:\n{}",
+            swarmdeck::redact::redact(&logs)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -741,19 +762,31 @@ fn partial_plan_then_recomputed_plan_finishes() {
 
 /// Autolock end to end: bootstrap with --autolock, join-token rotation (the old token stops
 /// working), unlock-key rotation, a restarted manager that comes back locked, refused with
-/// the old key and unlocked with the new one through `swarmdeck swarm unlock`.
+/// the old key and unlocked with the new one through `swarmdeck swarm unlock`; and a
+/// connectivity run.
+///
+/// Every run logs at `trace` (all crates): no join token or unlock key, by prefix or by
+/// the values read from the lab, reaches stdout, stderr or the audit log. Real unlock keys
+/// (base64, with `+` and `/`) from many rotations are redacted whole.
 #[test]
-fn autolock_rotation_and_unlock() {
+fn autolock_rotation_and_unlock_leak_no_secret_even_at_trace() {
     let Some(lab) = TestLab::start(3) else {
         return;
     };
-    let cli = Cli::new(&lab);
+    let cli = Cli::at_trace(&lab);
     cli.ok(&["bootstrap", "--managers", "1", "--autolock", "--yes"]);
+    let text = cli.ok(&["status"]);
+    assert!(
+        text.contains("TRACE") || text.contains("DEBUG"),
+        "logs at trace: {text}"
+    );
     let quiet = |host: &str, words: &[&str]| {
         let out = lab.ssh(host, words);
         assert!(out.status.success(), "{host}: {:?} failed", words);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
+    // Every secret value read from the lab, for the final check.
+    let mut secrets: Vec<String> = Vec::new();
     let autolock = quiet(
         "node1",
         &[
@@ -767,10 +800,12 @@ fn autolock_rotation_and_unlock() {
 
     // Join-token rotation: the old worker token no longer lets a host in.
     let old_token = quiet("node1", &["docker", "swarm", "join-token", "-q", "worker"]);
+    let manager_token = quiet("node1", &["docker", "swarm", "join-token", "-q", "manager"]);
     let text = cli.ok(&["swarm", "join-token", "worker", "--rotate", "--yes"]);
     assert!(text.contains("rotate the worker join token"), "{text}");
     let new_token = quiet("node1", &["docker", "swarm", "join-token", "-q", "worker"]);
     assert!(new_token.starts_with("SWMTKN-") && new_token != old_token);
+    secrets.extend([old_token.clone(), new_token.clone(), manager_token]);
     quiet("node3", &["docker", "swarm", "leave"]);
     let join = format!(
         "docker swarm join --token \"$(cat)\" {}:2377",
@@ -787,12 +822,43 @@ fn autolock_rotation_and_unlock() {
     assert!(text.contains("join node3"), "{text}");
     assert_eq!(local_state(&lab, "node3"), "active");
 
-    // Unlock-key rotation.
+    // Real unlock keys are base64: most hold `+` or `/`. Each one is redacted whole,
+    // through swarmdeck's rotation (logged at trace) and the engine's own.
+    for round in 0..12 {
+        if round % 4 == 0 {
+            cli.ok(&["swarm", "unlock-key", "--rotate", "--yes"]);
+        } else {
+            quiet(
+                "node1",
+                &["docker", "swarm", "unlock-key", "--rotate", "-q"],
+            );
+        }
+        let key = quiet("node1", &["docker", "swarm", "unlock-key", "-q"]);
+        assert!(key.starts_with("SWMKEY-1-"));
+        // Compared, not printed: a failure must not show what is left of the key.
+        let redacted =
+            swarmdeck::redact::redact(&format!("key {key}, next")) == "key <redacted>, next";
+        assert!(
+            redacted,
+            "round {round}: an unlock key is not redacted whole"
+        );
+        secrets.push(key);
+    }
+    let with_base64_marks = secrets.iter().filter(|k| k.contains(['+', '/'])).count();
+    eprintln!("{with_base64_marks} of the keys and tokens hold `+` or `/`");
+    assert!(with_base64_marks > 0, "no key with `+` or `/` was tried");
+
+    // Unlock-key rotation through swarmdeck, shown on request.
     let key1 = cli.secret(&["swarm", "unlock-key", "--show-unlock-key"]);
     assert!(key1.starts_with("SWMKEY-"));
     cli.ok(&["swarm", "unlock-key", "--rotate", "--yes"]);
     let key2 = cli.secret(&["swarm", "unlock-key", "--show-unlock-key"]);
     assert!(key2.starts_with("SWMKEY-") && key2 != key1);
+    secrets.extend([key1.clone(), key2.clone()]);
+
+    // A connectivity run, logged at trace like the rest (before the restart below: a
+    // dockerd killed with SIGKILL may leave node1's VXLAN broken for a while).
+    cli.ok(&["connectivity"]);
 
     // The manager restarts: locked until unlocked.
     let argv = kill_dockerd(&lab, 0);
@@ -827,9 +893,153 @@ fn autolock_rotation_and_unlock() {
     let audit = audit_text(&cli.audit);
     assert!(audit.contains("unlock the swarm on node1"), "{audit}");
     assert!(audit.contains("rotate the unlock key"), "{audit}");
-    for secret in [&old_token, &new_token, &key1, &key2] {
-        assert!(!audit.contains(secret.as_str()));
-        assert!(!cli.seen.borrow().contains(secret.as_str()));
+    let seen = cli.seen.borrow().clone();
+    for secret in &secrets {
+        // The whole value, and its tail (what a redactor stopping at `+` or `/` leaves).
+        let tail = &secret[secret.len() - 12..];
+        for (what, text) in [("audit", &audit), ("output", &seen)] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret leaked into the {what}"
+            );
+            assert!(
+                !text.contains(tail),
+                "a secret's tail leaked into the {what}"
+            );
+        }
+    }
+    cli.assert_no_secrets();
+}
+
+/// Sets lab host `i`'s kernel hostname to `name`, byte for byte (the kernel takes newlines
+/// and escapes), in the host's own UTS namespace through its sshd; then restarts its
+/// dockerd, which reads the hostname at start and hands it to the swarm as the node's name.
+fn set_hostname(lab: &TestLab, i: usize, name: &str) {
+    let host = lab.hosts[i].name.clone();
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    let set = "import socket, sys; socket.sethostname(bytes.fromhex(sys.argv[1]).decode())";
+    lab.ssh_ok(&host, &["python3", "-c", set, &hex]);
+    let argv = kill_dockerd(lab, i);
+    restart_dockerd(lab, i, &argv);
+}
+
+/// Runs `script` with `sh` in an empty scratch directory, `ssh` on PATH replaced by a stub
+/// that only records its arguments (one per line, each call ended by `.`). Returns what
+/// the stub recorded and the names left in the scratch directory.
+fn run_with_ssh_stub(script: &Path) -> (String, Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, scratch, log) = (
+        dir.path().join("bin"),
+        dir.path().join("scratch"),
+        dir.path().join("ssh.log"),
+    );
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&scratch).unwrap();
+    let stub = bin.join("ssh");
+    let record = "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >>\"$SSH_LOG\"\necho . >>\"$SSH_LOG\"\n";
+    std::fs::write(&stub, record).unwrap();
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = std::process::Command::new("sh")
+        .arg(script)
+        .current_dir(&scratch)
+        .env("PATH", path)
+        .env("SSH_LOG", &log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the replay script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = std::fs::read_dir(&scratch)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (std::fs::read_to_string(&log).unwrap_or_default(), left)
+}
+
+/// Hostnames are hostile data. One worker is named "x⏎touch pwned" (a newline and a
+/// command), another is full of terminal escapes. Drained by node ID through the CLI, their
+/// names reach plans, status, the audit log and the exported script: the script passes
+/// `sh -n`, running it (with `ssh` stubbed, so nothing runs remotely) creates no file, and
+/// no CLI output holds a raw ESC byte.
+#[test]
+fn hostile_hostnames_stay_inert_in_output_and_replay_script() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    let newline_name = "x\ntouch pwned";
+    let escape_name = "\x1b[31mred\x1b]0;owned\x07\x1b[2J";
+    set_hostname(&lab, 1, newline_name);
+    set_hostname(&lab, 2, escape_name);
+    let cli = Cli::new(&lab);
+    cli.ok(&["bootstrap", "--managers", "1", "--yes"]);
+    let node_id =
+        |host: &str| lab.ssh_ok(host, &["docker", "info", "--format", "{{.Swarm.NodeID}}"]);
+    let (id2, id3) = (node_id("node2"), node_id("node3"));
+    // The premise: the swarm lists the hostile names as they are.
+    let listed = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "--format",
+            "{{.Description.Hostname}}",
+            &id2,
+            &id3,
+        ],
+    );
+    assert_eq!(listed, format!("{newline_name}\n{escape_name}"));
+
+    let text = cli.ok(&["node", "drain", &id2, "--yes"]);
+    assert!(
+        text.contains("set x\\ntouch pwned availability to drain"),
+        "{text}"
+    );
+    let text = cli.ok(&["node", "drain", &id3, "--yes"]);
+    assert!(text.contains("\\u{1b}[31mred"), "{text}");
+    let text = cli.ok(&["status"]);
+    assert!(
+        text.contains("x\\ntouch pwned") && text.contains("drain"),
+        "{text}"
+    );
+    cli.ok(&["audit", "show"]);
+    let seen = cli.seen.borrow().clone();
+    assert!(
+        !seen.contains('\x1b') && !seen.contains('\x07'),
+        "raw control bytes in CLI output"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("replay.sh");
+    cli.ok(&["audit", "export", "-o", script.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&script).unwrap();
+    eprintln!("{text}");
+    assert!(text.contains("x\\ntouch pwned"), "{text}");
+    // Printable: no control character but the line ends, so `cat` of it is safe too.
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    let parse = std::process::Command::new("sh")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(parse.success(), "sh -n refused the script:\n{text}");
+    let (calls, left) = run_with_ssh_stub(&script);
+    assert!(
+        left.is_empty(),
+        "the script created {left:?} on the workstation:\n{text}"
+    );
+    // The drains reach ssh as the same commands, names and all, quoted for the remote
+    // shell.
+    for name in [newline_name, escape_name] {
+        let drain = format!("docker node update --availability drain '{name}'");
+        assert!(calls.contains(&drain), "{drain:?} not in {calls:?}");
     }
     cli.assert_no_secrets();
 }

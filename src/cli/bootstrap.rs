@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use crate::cluster::Cluster;
 use crate::redact::redact;
 use crate::swarm::{self, AuditLog, BootstrapOptions, OverlaySpec, Plan, Step, SwarmError};
+use crate::untrusted::visible;
 
 use super::target::TargetArgs;
 
@@ -114,7 +115,7 @@ fn progress(step: &Step, res: Result<(), &SwarmError>) {
             "  FAILED [{}] {}: {}",
             step.host,
             step.description,
-            e.redacted()
+            visible(&e.redacted())
         ),
     }
 }
@@ -227,7 +228,7 @@ pub fn recover(
     let state = rt.block_on(swarm::state::gather(&cluster));
     for h in &state.hosts {
         if let swarm::LocalState::Unreachable(e) = &h.state {
-            println!("{}: unreachable: {}", h.host, redact(e));
+            println!("{}: unreachable: {}", h.host, visible(&redact(e)));
         }
     }
     let plan = swarm::actions::recovery(&state).map_err(err)?;
@@ -265,16 +266,17 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
     match args.command {
         AuditCommand::Show => {
             for e in &entries {
+                // The log is a file anyone may have edited: every value shown inert.
                 println!(
                     "{}  {:<10} {:<7} {}\n    $ {}",
                     swarm::audit::fmt_time(e.time),
-                    e.host,
+                    visible(&e.host),
                     if e.ok() { "ok" } else { "FAILED" },
-                    e.step,
-                    e.cli
+                    visible(&e.step),
+                    visible(&e.cli)
                 );
                 if !e.ok() {
-                    println!("    {}", e.outcome);
+                    println!("    {}", visible(&e.outcome));
                 }
             }
             if entries.is_empty() {

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::Cluster;
 use crate::connectivity::history::{self, History};
 use crate::connectivity::{self, Options, Phase, Progress, Severity, render};
+use crate::untrusted::{visible, visible_lines};
 
 use super::target::TargetArgs;
 
@@ -112,7 +113,7 @@ pub fn run(
     if args.json {
         println!("{}", report.to_json());
     } else {
-        print!("{}", render::render(&report));
+        print!("{}", visible_lines(&render::render(&report)));
     }
     if args.compare {
         match hist.previous(&report.run_id)? {
@@ -150,13 +151,13 @@ fn print_progress(p: &Progress) {
             state,
             detail,
         } if !detail.is_empty() => {
-            eprintln!("  {host}: {state:?}: {detail}")
+            eprintln!("  {host}: {state:?}: {}", visible(detail))
         }
         Progress::Cell { cell, done, total } => eprintln!(
             "  [{done}/{total}] {}→{} {}",
             cell.from,
             cell.to,
-            render::cell_text(cell)
+            visible(&render::cell_text(cell))
         ),
         _ => {}
     }
@@ -169,7 +170,7 @@ fn print_changes(prev: &connectivity::Report, now: &connectivity::Report) {
         println!("  none");
     }
     for c in changes {
-        println!("  {c}");
+        println!("  {}", visible(&c.to_string()));
     }
 }
 

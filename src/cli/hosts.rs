@@ -12,6 +12,7 @@ use crate::inventory::{AuthMethod, HostSpec, Inventory};
 use crate::redact::Secret;
 use crate::secrets::{Keyring, SecretKey};
 use crate::ssh::SshSession;
+use crate::untrusted::visible;
 
 use super::target::{TargetArgs, default_inventory_path};
 
@@ -116,7 +117,10 @@ pub fn run(
             host.sudo = sudo;
             host.labels = labels.into_iter().collect();
             host.jump = jump;
-            host.check_jumps().map_err(anyhow::Error::msg)?;
+            host.validate().map_err(anyhow::Error::msg)?;
+            // Refused before any secret is read or stored: a taken name must not cost the
+            // existing host its stored password.
+            let inv = inventory_to_add_to(&path, &host.name, replace)?;
             if password_stdin {
                 store_secret(&host.name, &password_key(&host), "password")?;
             }
@@ -124,7 +128,7 @@ pub fn run(
                 let key = SecretKey::KeyPassphrase { path: path.clone() };
                 store_secret(&host.name, &key, "key passphrase")?;
             }
-            add(&path, host, replace)
+            add(&path, inv, host)
         }
         HostsCommand::Remove { name } => remove(&path, &name),
         HostsCommand::Test { names } => {
@@ -191,10 +195,7 @@ fn store_secret(host: &str, key: &SecretKey, what: &str) -> anyhow::Result<()> {
     }
     let keyring = Keyring::open()?;
     keyring.set(key, &secret)?;
-    eprintln!(
-        "{what} for {host} stored in the {} keyring",
-        keyring.backend()
-    );
+    eprintln!("{what} for {host} {}", keyring.backend().stored_note());
     Ok(())
 }
 
@@ -206,21 +207,37 @@ fn password_key(host: &HostSpec) -> SecretKey {
     }
 }
 
-fn add(path: &Path, host: HostSpec, replace: bool) -> anyhow::Result<()> {
-    let mut inv = load_or_empty(path)?;
-    match inv.hosts.iter().position(|h| h.name == host.name) {
-        Some(i) if replace => inv.hosts[i] = host.clone(),
-        Some(_) => bail!(
-            "a host named {:?} is already in {}; use --replace to change it",
-            host.name,
+/// The inventory a host named `name` will be added to, refused when the name is taken
+/// (unless `replace`).
+fn inventory_to_add_to(path: &Path, name: &str, replace: bool) -> anyhow::Result<Inventory> {
+    let inv = load_or_empty(path)?;
+    if !replace && inv.host(name).is_some() {
+        bail!(
+            "a host named {name:?} is already in {}; use --replace to change it",
             path.display()
-        ),
+        );
+    }
+    Ok(inv)
+}
+
+fn add(path: &Path, mut inv: Inventory, host: HostSpec) -> anyhow::Result<()> {
+    match inv.hosts.iter().position(|h| h.name == host.name) {
+        Some(i) => inv.hosts[i] = host.clone(),
         None => inv.hosts.push(host.clone()),
     }
     inv.validate().map_err(anyhow::Error::msg)?;
     inv.save(path)?;
     println!("added {} to {}", host.name, path.display());
     Ok(())
+}
+
+/// The keyring entry a host's authentication reads, if any.
+fn secret_of(host: &HostSpec) -> Option<SecretKey> {
+    match &host.auth {
+        AuthMethod::Password => Some(password_key(host)),
+        AuthMethod::Key { path } => Some(SecretKey::KeyPassphrase { path: path.clone() }),
+        AuthMethod::Agent => None,
+    }
 }
 
 fn remove(path: &Path, name: &str) -> anyhow::Result<()> {
@@ -230,17 +247,19 @@ fn remove(path: &Path, name: &str) -> anyhow::Result<()> {
     };
     let host = inv.hosts.remove(i);
     inv.save(path)?;
-    // The host's secret goes with it (a key passphrase may serve other hosts too, but a
-    // stale secret in the keyring serves nobody well).
-    let secret = match &host.auth {
-        AuthMethod::Password => Some(password_key(&host)),
-        AuthMethod::Key { path } => Some(SecretKey::KeyPassphrase { path: path.clone() }),
-        AuthMethod::Agent => None,
-    };
-    if let Some(key) = secret
-        && let Err(e) = Keyring::open().and_then(|k| k.delete(&key))
-    {
-        eprintln!("warning: the stored secret could not be removed: {e}");
+    // The host's secret goes with it, unless another host still uses it (one key file and
+    // its passphrase often serve many hosts).
+    let still_used = |key: &SecretKey| inv.hosts.iter().any(|h| secret_of(h).as_ref() == Some(key));
+    match secret_of(&host) {
+        Some(key) if still_used(&key) => {
+            println!("kept its stored secret: other hosts in the inventory use it too");
+        }
+        Some(key) => {
+            if let Err(e) = Keyring::open().and_then(|k| k.delete(&key)) {
+                eprintln!("warning: the stored secret could not be removed: {e}");
+            }
+        }
+        None => {}
     }
     println!("removed {name} from {}", path.display());
     Ok(())
@@ -268,7 +287,11 @@ fn import_hosts(path: &Path, source: &str, only: &[String]) -> anyhow::Result<()
             continue;
         }
         if inv.host(&host.name).is_some() {
-            eprintln!("skipped {}: already in the inventory", host.name);
+            eprintln!("skipped {}: already in the inventory", visible(&host.name));
+            continue;
+        }
+        if let Err(e) = host.validate() {
+            eprintln!("skipped {}: {}", visible(&host.name), visible(&e));
             continue;
         }
         added.push(host.name.clone());
@@ -318,10 +341,11 @@ fn test(
     let mut failed = 0;
     for (h, r) in hosts.iter().zip(results) {
         match r {
-            Ok(line) => println!("{:<16} {line}", h.name),
+            Ok(line) => println!("{:<16} {}", h.name, visible(&line)),
             Err(e) => {
                 failed += 1;
-                println!("{:<16} FAILED: {e:#}", h.name);
+                let e = format!("{e:#}");
+                println!("{:<16} FAILED: {}", h.name, visible(&e));
             }
         }
     }

@@ -88,7 +88,7 @@ pub enum Command {
 
 pub fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    init_tracing();
+    crate::logging::init();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Lab(args)) => lab::run(args),
@@ -143,15 +143,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMDECK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use anyhow::bail;
 
 use crate::firewall;
 use crate::preflight::{self, Severity};
+use crate::untrusted::{visible, visible_lines};
 
 use super::bootstrap::{ApplyArgs, connect};
 use super::target::TargetArgs;
@@ -42,7 +43,7 @@ pub fn run(
                 report.hosts.len()
             );
         }
-        print!("{}", report.render());
+        print!("{}", visible_lines(&report.render()));
     }
     let errors = report.errors().count();
     if errors > 0 {
@@ -79,7 +80,10 @@ pub fn firewall(
     {
         bail!("no host {o:?} in the inventory");
     }
-    print!("{}", firewall::render(&plans, !args.no_persist));
+    print!(
+        "{}",
+        visible_lines(&firewall::render(&plans, !args.no_persist))
+    );
     if plans.iter().all(|p| p.steps.is_empty()) {
         return Ok(());
     }
@@ -104,7 +108,7 @@ pub fn firewall(
         Ok(())
     } else {
         for f in &left {
-            println!("still blocked: {} {}", f.host, f.message);
+            println!("still blocked: {} {}", f.host, visible(&f.message));
         }
         bail!(
             "{} port problem(s) remain after applying the firewall plan",

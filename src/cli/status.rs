@@ -34,7 +34,10 @@ pub fn run(
 }
 
 /// A human-readable summary: hosts, nodes, overlays, quorum.
+/// Every value from a host (names, addresses, states, errors) is shown with its control
+/// characters escaped: one value, one line, no terminal control.
 pub fn render(snap: &ClusterSnapshot) -> String {
+    use crate::untrusted::visible as v;
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "HOST            ADDRESS          ENGINE       SWARM");
@@ -49,8 +52,10 @@ pub fn render(snap: &ClusterSnapshot) -> String {
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{:<15} {:<16} ERROR ({layer}{since}): {e}",
-                    h.host, h.address
+                    "{:<15} {:<16} ERROR ({layer}{since}): {}",
+                    h.host,
+                    h.address,
+                    v(e)
                 );
             }
             None => {
@@ -59,14 +64,14 @@ pub fn render(snap: &ClusterSnapshot) -> String {
                     "{:<15} {:<16} {:<12} {}",
                     h.host,
                     h.address,
-                    h.engine_version.as_deref().unwrap_or("?"),
-                    h.swarm_state.as_deref().unwrap_or("?")
+                    v(h.engine_version.as_deref().unwrap_or("?")),
+                    v(h.swarm_state.as_deref().unwrap_or("?"))
                 );
             }
         }
     }
     if let Some(why) = &snap.swarm_error {
-        let _ = writeln!(out, "\nNO MANAGER CAN ANSWER FOR THE SWARM: {why}");
+        let _ = writeln!(out, "\nNO MANAGER CAN ANSWER FOR THE SWARM: {}", v(why));
         if let Some(at) = snap.nodes_as_of {
             let _ = writeln!(
                 out,
@@ -100,12 +105,12 @@ pub fn render(snap: &ClusterSnapshot) -> String {
         let _ = writeln!(
             out,
             "{:<15} {:<9} {:<7} {:<7} {:<12} {}",
-            n.hostname,
+            v(&n.hostname),
             role,
-            state,
-            n.availability,
-            n.reachability.as_deref().unwrap_or("-"),
-            n.address
+            v(state),
+            v(&n.availability),
+            v(n.reachability.as_deref().unwrap_or("-")),
+            v(&n.address)
         );
     }
     for n in &snap.nodes {
@@ -113,9 +118,9 @@ pub fn render(snap: &ClusterSnapshot) -> String {
             let _ = writeln!(
                 out,
                 "* {}: counted as down {}: {}",
-                n.hostname,
+                v(&n.hostname),
                 crate::snapshot::since_text(down.since, now),
-                down.reason
+                v(&down.reason)
             );
         }
     }
@@ -133,8 +138,8 @@ pub fn render(snap: &ClusterSnapshot) -> String {
         let _ = writeln!(
             out,
             "overlay {} {} attachable={} encrypted={} containers={}",
-            net.name,
-            net.subnets.join(","),
+            v(&net.name),
+            v(&net.subnets.join(",")),
             net.attachable,
             net.encrypted,
             net.containers.len()

@@ -388,10 +388,23 @@ async fn connect_host(cluster: &Cluster, spec: &HostSpec) -> Result<Live, (HostS
     let active = swarm
         .and_then(|s| s.local_node_state)
         .is_some_and(|s| s == bollard::models::LocalNodeState::ACTIVE);
-    let addr = swarm
-        .and_then(|s| s.node_addr.clone())
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| spec.address.clone());
+    // The address the engine reports for itself is used only when it is an IP address.
+    let reported = swarm
+        .and_then(|s| s.node_addr.as_deref())
+        .filter(|a| !a.is_empty());
+    let addr = match reported.map(underlay::checked_address) {
+        Some(Ok(ip)) => ip.to_string(),
+        Some(Err(_)) | None => {
+            if let Some(bad) = reported {
+                let bad = crate::untrusted::visible(bad);
+                tracing::warn!(host = %spec.name, "ignoring the engine's NodeAddr {bad:?}: not an IP address");
+            }
+            match spec.resolve_ipv4().await {
+                Some(ip) => ip.to_string(),
+                None => spec.address.clone(),
+            }
+        }
+    };
     Ok(Live {
         spec: spec.clone(),
         session,

@@ -444,6 +444,14 @@ pub async fn start_probe(
         .and_then(|e| e.ip_address)
         .filter(|ip| !ip.is_empty())
         .ok_or_else(|| format!("the probe got no address on {network}"))
+        // Other probes ping and connect to it: only an IP address may reach their commands.
+        .and_then(|ip| match ip.parse::<std::net::IpAddr>() {
+            Ok(_) => Ok(ip),
+            Err(_) => Err(format!(
+                "the engine reports the probe's address on {network} as {:?}, not an IP address",
+                crate::untrusted::visible(&ip)
+            )),
+        })
 }
 
 #[cfg(test)]

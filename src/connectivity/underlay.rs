@@ -2,6 +2,7 @@
 //! interfaces, the firewall rules that touch the swarm ports, and kernel support for
 //! encrypted overlays.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::model::{Check, Firewall, Link};
@@ -10,21 +11,32 @@ use crate::ssh::{ExecOutput, RemoteCommand, SshSession};
 
 /// Tries a TCP connection from the host to `addr:port` (bash's /dev/tcp under `timeout`, or
 /// `nc -z` where bash is missing). The address and port are positional arguments, never
-/// pasted into the script.
-pub fn tcp_command(addr: &str, port: u16, secs: u64) -> RemoteCommand {
+/// pasted into the script, and `--` ends nc's options. The address is an [`IpAddr`]: the
+/// one a peer reports about itself (its `NodeAddr`) is checked before it gets here.
+pub fn tcp_command(addr: IpAddr, port: u16, secs: u64) -> RemoteCommand {
     let script = "if command -v bash >/dev/null 2>&1; then \
                   timeout \"$3\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$1\" \"$2\"; \
-                  else nc -z -w \"$3\" \"$1\" \"$2\"; fi";
+                  else nc -z -w \"$3\" -- \"$1\" \"$2\"; fi";
     RemoteCommand::new([
         "sh",
         "-c",
         script,
         "sh",
-        addr,
+        &addr.to_string(),
         &port.to_string(),
         &secs.to_string(),
     ])
     .timeout(Duration::from_secs(secs + 5))
+}
+
+/// `addr` as an IP address, or the check that says why it is not tried.
+pub fn checked_address(addr: &str) -> Result<IpAddr, Check> {
+    addr.parse().map_err(|_| {
+        Check::skipped(format!(
+            "not tried: {:?} is not an IP address",
+            crate::untrusted::visible(addr)
+        ))
+    })
 }
 
 /// Reads a TCP check's result.
@@ -47,6 +59,10 @@ pub fn tcp_outcome(out: &ExecOutput, secs: u64) -> Check {
 /// A timed-out connection is tried once more before it counts: one SYN lost on a busy
 /// host must not become a "port blocked" diagnosis. Refusals are final at once.
 pub async fn tcp(session: &SshSession, addr: &str, port: u16, secs: u64) -> Check {
+    let addr = match checked_address(addr) {
+        Ok(ip) => ip,
+        Err(refused) => return refused,
+    };
     let mut check = Check::skipped("not run");
     for attempt in 0..2 {
         check = match session.exec(&tcp_command(addr, port, secs)).await {
@@ -182,11 +198,35 @@ mod tests {
         assert!(tcp_outcome(&out(1, "nc: bad"), 2).failed());
     }
 
+    /// A peer's self-reported address is used only when it is an IP address: option-like
+    /// or shell-like text is refused before any command is built.
     #[test]
-    fn tcp_command_keeps_arguments_out_of_the_script() {
-        let c = tcp_command("10.0.0.2; rm -rf /", 7946, 2);
+    fn peer_addresses_must_be_ip_addresses() {
+        for bad in [
+            "-e/bin/sh",
+            "--exec=/bin/sh",
+            "10.0.0.2; rm -rf /",
+            "$(id)",
+            "10.0.0.2 -e sh",
+            "host\nname",
+            "",
+        ] {
+            let refused = checked_address(bad).unwrap_err();
+            assert!(!refused.passed() && !refused.failed(), "{bad:?}");
+            assert!(refused.detail.contains("not an IP address"), "{bad:?}");
+            assert!(!refused.detail.contains('\n'), "{}", refused.detail);
+        }
+        assert_eq!(checked_address("10.0.0.2").unwrap().to_string(), "10.0.0.2");
+        assert_eq!(checked_address("fd00::1").unwrap().to_string(), "fd00::1");
+    }
+
+    /// The address reaches `nc` after `--` and as a positional argument of the script.
+    #[test]
+    fn tcp_command_passes_the_address_after_the_options() {
+        let c = tcp_command("10.0.0.2".parse().unwrap(), 7946, 2);
         let line = c.command_line().unwrap();
-        assert!(line.contains("'10.0.0.2; rm -rf /'"), "{line}");
+        assert!(line.contains(r#"nc -z -w "$3" -- "$1" "$2""#), "{line}");
+        assert!(line.ends_with(" sh 10.0.0.2 7946 2"), "{line}");
     }
 
     #[test]

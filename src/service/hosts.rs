@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{Event, FilePurpose, HostTest, ImportSource, Notice};
+use super::{Event, FilePurpose, HostTest, ImportSource, Notice, Severity};
 use crate::docker::{DockerHost, DockerOptions};
 use crate::inventory::{HostEdit, HostSpec, Inventory};
 use crate::redact::Secret;
@@ -130,9 +130,14 @@ pub(super) async fn store_secret(key: SecretKey, secret: Secret) -> Vec<Event> {
     })
     .await;
     match stored {
-        Ok(Ok(backend)) => vec![Event::Notice(Notice::info(format!(
-            "secret stored in the {backend} keyring"
-        )))],
+        // A store that forgets at reboot is said as a warning, not in passing.
+        Ok(Ok(backend)) => vec![Event::Notice(Notice {
+            severity: match backend.caveat() {
+                Some(_) => Severity::Warning,
+                None => Severity::Info,
+            },
+            text: format!("secret {}", backend.stored_note()),
+        })],
         Ok(Err(e)) => vec![Event::Notice(Notice::error(e.to_string()))],
         Err(e) => vec![Event::Notice(Notice::error(e.to_string()))],
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::redact::redact;
+use crate::untrusted::visible;
 
 /// Overrides the log's location (tests, or users who keep it elsewhere).
 pub const AUDIT_ENV: &str = "SWARMDECK_AUDIT_LOG";
@@ -152,19 +153,30 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-/// `ssh` invocation of `target` (`user@addr[:port]`), quoted.
+/// `ssh` invocation of `target` (`user@address[:port]`, IPv6 as `user@[addr]:port` or bare
+/// `user@addr`), each word quoted, `--` before the destination. ssh takes an IPv6 address
+/// bare and the port as `-p`: `ssh -p 2222 -- root@fd00::1`. A target that does not parse
+/// (a hand-edited log) is passed whole, quoted: it can name a wrong host, never run code.
 fn ssh_words(target: &str) -> String {
     use super::plan::quote;
-    match target.rsplit_once(':') {
-        Some((ua, port)) if port.chars().all(|c| c.is_ascii_digit()) && !ua.contains(']') => {
-            format!("ssh -p {port} {}", quote(ua))
-        }
-        _ => format!("ssh {}", quote(target)),
+    let Ok(t) = crate::inventory::Target::parse(target) else {
+        return format!("ssh -- {}", quote(target));
+    };
+    let dest = match &t.user {
+        Some(user) => format!("{user}@{}", t.address),
+        None => t.address.clone(),
+    };
+    match t.port {
+        Some(port) if port != 22 => format!("ssh -p {port} -- {}", quote(&dest)),
+        _ => format!("ssh -- {}", quote(&dest)),
     }
 }
 
 /// A POSIX shell script that repeats the successful steps, in order, over ssh. Join tokens
-/// are fetched from the manager at run time, never written into the script.
+/// are fetched from the manager at run time, never written into the script. Every value
+/// in it is inert: words are quoted, and the host and step text of the comments (which
+/// hold node hostnames from the Docker API) have their newlines and control characters
+/// escaped, so nothing can end a comment.
 pub fn export_script(entries: &[AuditEntry]) -> String {
     use super::plan::quote;
     let mut out = String::from(
@@ -173,7 +185,13 @@ pub fn export_script(entries: &[AuditEntry]) -> String {
     );
     for e in entries.iter().filter(|e| e.ok()) {
         let e = e.redacted();
-        let _ = writeln!(out, "\n# {} [{}] {}", fmt_time(e.time), e.host, e.step);
+        let _ = writeln!(
+            out,
+            "\n# {} [{}] {}",
+            fmt_time(e.time),
+            visible(&e.host),
+            visible(&e.step)
+        );
         let cmd = match &e.token_from {
             Some((manager, role)) => {
                 let fetch = format!(
@@ -184,8 +202,9 @@ pub fn export_script(entries: &[AuditEntry]) -> String {
                 let _ = writeln!(out, "TOKEN=\"{fetch}\"");
                 // The remote line goes in double quotes so the local shell expands only
                 // $TOKEN, which arrives single-quoted (tokens hold no quotes).
-                let esc = e
-                    .cli
+                // Join lines hold addresses only; should one hold a control character, it is
+                // written visibly (the join then fails, harmlessly).
+                let esc = visible(&e.cli)
                     .replace('\\', "\\\\")
                     .replace('"', "\\\"")
                     .replace('$', "\\$")
@@ -193,11 +212,38 @@ pub fn export_script(entries: &[AuditEntry]) -> String {
                 let remote = esc.replacen("<redacted>", "'$TOKEN'", 1);
                 format!("{} \"{remote}\"", ssh_words(&e.target))
             }
-            None => format!("{} {}", ssh_words(&e.target), quote(&e.cli)),
+            None => format!("{} {}", ssh_words(&e.target), script_word(&e.cli)),
         };
         let _ = writeln!(out, "{cmd}");
     }
     out
+}
+
+/// `text` as one word of the script, which itself holds no control character: plain text
+/// is quoted as usual; text holding control characters (a hostname's newline or escape
+/// sequence, inside a quoted docker command) is rebuilt when the script runs by
+/// `printf '%b'` from octal escapes. The command is the same; `cat` of the script shows
+/// it, and no terminal obeys it.
+fn script_word(text: &str) -> String {
+    use super::plan::quote;
+    if !crate::untrusted::has_control(text) {
+        return quote(text).into_owned();
+    }
+    let mut arg = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        let mut utf8 = [0; 4];
+        let encoded = c.encode_utf8(&mut utf8);
+        if c == '\\' {
+            arg.push_str("\\\\");
+        } else if crate::untrusted::has_control(encoded) {
+            for b in encoded.bytes() {
+                let _ = write!(arg, "\\0{b:03o}");
+            }
+        } else {
+            arg.push(c);
+        }
+    }
+    format!("\"$(printf '%b' {})\"", quote(&arg))
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` from epoch seconds (no date crate needed).
@@ -272,7 +318,7 @@ mod tests {
         ]);
         assert!(s.starts_with("#!/bin/sh"));
         assert!(
-            s.contains("TOKEN=\"$(ssh root@10.0.0.1 docker swarm join-token -q worker)\""),
+            s.contains("TOKEN=\"$(ssh -- root@10.0.0.1 docker swarm join-token -q worker)\""),
             "{s}"
         );
         assert!(!s.contains("promote"), "{s}");
@@ -298,7 +344,7 @@ mod tests {
         )]);
         let join = s.lines().find(|l| l.starts_with("ssh ")).unwrap();
         let script =
-            format!("ssh() {{ shift; printf '%s\\n' \"$*\"; }}\nTOKEN='SWMTKN-1-x y'\n{join}\n");
+            format!("ssh() {{ shift 2; printf '%s\\n' \"$*\"; }}\nTOKEN='SWMTKN-1-x y'\n{join}\n");
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)
@@ -320,7 +366,86 @@ mod tests {
 
     #[test]
     fn ssh_target_with_port() {
-        assert_eq!(ssh_words("root@h:2222"), "ssh -p 2222 root@h");
-        assert_eq!(ssh_words("root@h"), "ssh root@h");
+        assert_eq!(ssh_words("root@h:2222"), "ssh -p 2222 -- root@h");
+        assert_eq!(ssh_words("root@h"), "ssh -- root@h");
+        // IPv6: bare address, port apart (`root@fd00:` with `-p 1` was the old mis-parse).
+        assert_eq!(ssh_words("root@fd00::1"), "ssh -- root@fd00::1");
+        assert_eq!(
+            ssh_words("root@[fd00::1]:2222"),
+            "ssh -p 2222 -- root@fd00::1"
+        );
+        assert_eq!(ssh_words("root@[fd00::1]"), "ssh -- root@fd00::1");
+        // Whatever a hand-edited log holds stays one quoted word after `--`.
+        assert_eq!(
+            ssh_words("-oProxyCommand=sh x"),
+            "ssh -- '-oProxyCommand=sh x'"
+        );
+    }
+
+    /// Runs `script` (after `sh -n`) in an empty scratch directory, with `ssh` defined as a
+    /// shell function that prints its arguments (one per line, each call ended by `.`) and
+    /// runs nothing. Returns what it printed and the names left in the scratch directory.
+    fn run_with_ssh_stub(script: &str) -> (String, Vec<String>) {
+        let sh = |args: &[&str], dir: &Path| {
+            let out = std::process::Command::new("sh")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "sh {:?}: {err}\n{script}", args[0]);
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        sh(&["-n", "-c", script], scratch.path());
+        let stub = "ssh() { for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo .; }\n";
+        let calls = sh(&["-c", &format!("{stub}{script}")], scratch.path());
+        let left = std::fs::read_dir(scratch.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        (calls, left)
+    }
+
+    /// A node hostname holding a newline and a command (it reaches the step text from the
+    /// Docker API) stays inside its comment; escapes are shown, not kept.
+    #[test]
+    fn hostile_host_and_step_text_stays_in_comments() {
+        let mut e = entry(
+            "docker node update --availability drain 'x\ntouch pwned\x1b[2J\\'",
+            false,
+        );
+        e.host = "node2\ntouch pwned2".into();
+        e.step = "set x\ntouch pwned availability to drain \x1b[31m".into();
+        let s = export_script(&[e]);
+        assert!(
+            s.contains("# 2023-11-14 22:13:20 UTC [node2\\ntouch pwned2] set x\\ntouch pwned"),
+            "{s}"
+        );
+        // No control character in the file but the line ends.
+        assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
+        assert!(!s.contains("x\ntouch"), "{s}");
+        let (calls, left) = run_with_ssh_stub(&s);
+        assert!(left.is_empty(), "the script created {left:?}:\n{s}");
+        // The remote command arrives as one argument, newline and all, for the remote
+        // shell to read as a quoted word.
+        assert_eq!(
+            calls,
+            "--\nroot@10.0.0.2\ndocker node update --availability drain 'x\ntouch pwned\x1b[2J\\'\n.\n"
+        );
+    }
+
+    /// What ssh receives for IPv6 hosts, with and without a port.
+    #[test]
+    fn replay_reaches_ipv6_hosts() {
+        let mut a = entry("docker node ls", false);
+        a.target = "root@fd00::1".into();
+        let mut b = entry("docker node ls", false);
+        b.target = "ops@[fd00::2]:2222".into();
+        let (calls, _) = run_with_ssh_stub(&export_script(&[a, b]));
+        assert_eq!(
+            calls,
+            "--\nroot@fd00::1\ndocker node ls\n.\n-p\n2222\n--\nops@fd00::2\ndocker node ls\n.\n"
+        );
     }
 }

@@ -196,14 +196,24 @@ impl Action {
         }
     }
 
-    /// One line for people.
+    /// One line for people. Node names and addresses come from the hosts' engines: shown
+    /// with their control characters escaped, so the line stays one inert line in the
+    /// terminal, the app, the audit log and the exported script.
     pub fn describe(&self, host: &str) -> String {
+        use crate::untrusted::visible;
         match self {
             Action::Init { advertise, .. } => {
-                format!("initialise the swarm on {host}, advertising {advertise}")
+                format!(
+                    "initialise the swarm on {host}, advertising {}",
+                    visible(advertise)
+                )
             }
             Action::Join { role, remote, .. } => {
-                format!("join {host} as a {} via {remote}", role_word(*role))
+                format!(
+                    "join {host} as a {} via {}",
+                    role_word(*role),
+                    visible(remote)
+                )
             }
             Action::Leave { force } => format!(
                 "make {host} leave its swarm{}",
@@ -211,16 +221,22 @@ impl Action {
             ),
             Action::CreateOverlay(o) => format!(
                 "create overlay network {}{}{}",
-                o.name,
+                visible(&o.name),
                 if o.attachable { " (attachable)" } else { "" },
                 if o.encrypted { " (encrypted)" } else { "" }
             ),
-            Action::Promote { name, .. } => format!("promote {name} to manager"),
-            Action::Demote { name, .. } => format!("demote {name} to worker"),
+            Action::Promote { name, .. } => format!("promote {} to manager", visible(name)),
+            Action::Demote { name, .. } => format!("demote {} to worker", visible(name)),
             Action::SetAvailability {
                 name, availability, ..
-            } => format!("set {name} availability to {}", availability.as_str()),
-            Action::RemoveNode { name, .. } => format!("remove node {name} from the swarm"),
+            } => format!(
+                "set {} availability to {}",
+                visible(name),
+                availability.as_str()
+            ),
+            Action::RemoveNode { name, .. } => {
+                format!("remove node {} from the swarm", visible(name))
+            }
             Action::RotateJoinToken { role } => {
                 format!("rotate the {} join token", role_word(*role))
             }
@@ -298,12 +314,14 @@ impl Plan {
         if self.steps.is_empty() {
             out.push_str("nothing to do: the hosts are already as requested\n");
         }
+        // Each value on its own line, whatever a host's name holds.
+        let v = crate::untrusted::visible;
         for (i, s) in self.steps.iter().enumerate() {
-            let _ = writeln!(out, "{:>2}. [{}] {}", i + 1, s.host, s.description);
-            let _ = writeln!(out, "      $ {}", s.cli);
+            let _ = writeln!(out, "{:>2}. [{}] {}", i + 1, v(&s.host), v(&s.description));
+            let _ = writeln!(out, "      $ {}", v(&s.cli));
         }
         for n in &self.notes {
-            let _ = writeln!(out, "note: {n}");
+            let _ = writeln!(out, "note: {}", v(n));
         }
         crate::redact::redact(&out).into_owned()
     }

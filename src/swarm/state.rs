@@ -242,11 +242,13 @@ fn peer_of(peers: &[Option<Ipv4Addr>], i: usize) -> Option<Ipv4Addr> {
         .or_else(|| peers.get(i).copied().flatten())
 }
 
+/// `user@address`, with `:port` when it is not 22; an IPv6 address goes in brackets then
+/// (`root@[fd00::1]:2222`), as [`crate::inventory::Target::parse`] reads it back.
 pub fn target_of(h: &HostSpec) -> String {
-    if h.port == 22 {
-        format!("{}@{}", h.user, h.address)
-    } else {
-        format!("{}@{}:{}", h.user, h.address, h.port)
+    match (h.port, h.address.contains(':')) {
+        (22, _) => format!("{}@{}", h.user, h.address),
+        (port, true) => format!("{}@[{}]:{port}", h.user, h.address),
+        (port, false) => format!("{}@{}:{port}", h.user, h.address),
     }
 }
 

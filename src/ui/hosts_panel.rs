@@ -22,7 +22,8 @@ pub enum AuthKind {
 }
 
 /// The add/edit form. The password only lives here until it is handed to the keyring.
-#[derive(Debug, Clone)]
+/// (`Debug` is written out below: it must not print the password or passphrase.)
+#[derive(Clone)]
 pub struct HostForm {
     /// The name being edited, None when adding.
     pub original: Option<String>,
@@ -39,6 +40,26 @@ pub struct HostForm {
     /// direct connection.
     pub jump: String,
     pub error: Option<String>,
+}
+
+impl std::fmt::Debug for HostForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Whether a secret was typed, never what.
+        let typed = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("HostForm")
+            .field("original", &self.original)
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .field("auth", &self.auth)
+            .field("key_path", &self.key_path)
+            .field("password", &typed(&self.password))
+            .field("passphrase", &typed(&self.passphrase))
+            .field("sudo", &self.sudo)
+            .field("labels", &self.labels)
+            .field("jump", &self.jump)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl HostForm {
@@ -116,7 +137,7 @@ impl HostForm {
         }
         let jump = self.jump.trim();
         spec.jump = (!jump.is_empty()).then(|| jump.to_string());
-        spec.check_jumps()?;
+        spec.validate()?;
         Ok(spec)
     }
 }
@@ -737,6 +758,28 @@ mod tests {
         assert_eq!(
             view.changed_key.as_ref().map(|(h, _)| h.as_str()),
             Some("192.0.2.1 (jump host of app)")
+        );
+    }
+
+    /// The form, and the view holding it, print whether a secret was typed, never what.
+    #[test]
+    fn debug_output_hides_password_and_passphrase() {
+        let mut f = HostForm::new();
+        f.name = "db".into();
+        f.password = "hunter2".into();
+        f.passphrase = "correct horse".into();
+        let view = HostsView {
+            form: Some(f),
+            ..Default::default()
+        };
+        let shown = format!("{view:?} {view:#?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("correct horse"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("<redacted>") && shown.contains("\"db\""),
+            "{shown}"
         );
     }
 }

@@ -130,7 +130,7 @@ fn nodes_table(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
                 let n = nodes[row.index()];
                 {
                     row.col(|ui| {
-                        ui.label(&n.hostname);
+                        ui.label(crate::untrusted::visible(&n.hostname));
                     });
                     row.col(|ui| {
                         ui.label(role_label(n));

@@ -317,7 +317,7 @@ fn node_card(
     painter.text(
         Pos2::new(x, rect.min.y + 8.0),
         egui::Align2::LEFT_TOP,
-        &node.hostname,
+        crate::untrusted::visible(&node.hostname),
         egui::FontId::proportional(15.0),
         text,
     );
@@ -359,7 +359,10 @@ fn details(
     };
     egui::Grid::new("node_grid").num_columns(2).show(ui, |ui| {
         let rows = [
-            ("Hostname", node.hostname.clone()),
+            (
+                "Hostname",
+                crate::untrusted::visible(&node.hostname).into_owned(),
+            ),
             (
                 "Role",
                 if node.leader {

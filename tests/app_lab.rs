@@ -189,8 +189,18 @@ fn a_hung_manager_shows_in_the_overview_and_recovers() {
     assert!(h.query_by_label("down (engine silent)").is_none());
 }
 
-/// Clicks the button labelled `label` and lets the app take the click in.
+/// Clicks the widget labelled `label` once it is on screen (a window that just opened may
+/// lay itself out over a few frames) and lets the app take the click in.
 fn click(h: &mut Harness<'_, SwarmdeckApp>, label: &str) {
+    let start = Instant::now();
+    while h.query_by_label(label).is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{label:?} never appeared"
+        );
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
     h.get_by_label(label).click();
     h.run_steps(2);
 }

@@ -395,18 +395,7 @@ fn bench_matrix_vs_shell_script() {
     assert!(r.healthy(), "{}", connectivity::render::render(&r));
 
     // The script's probes are set up beforehand and not timed (in its favour).
-    lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "network",
-            "create",
-            "-d",
-            "overlay",
-            "--attachable",
-            "benchnet",
-        ],
-    );
+    lab.create_overlay("benchnet", &[]);
     let mut ips = Vec::new();
     for h in ["node1", "node2", "node3"] {
         lab.ssh_ok(

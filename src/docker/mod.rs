@@ -302,7 +302,7 @@ impl SshTransport {
         match &self.via {
             Via::Socket(path) => Ok(self.session.open_streamlocal(path).await?.into_stream()),
             Via::DialStdio { sudo } => {
-                let ch = self.session.open_session_channel().await?;
+                let ch = self.session_channel().await?;
                 let line = Self::dial_command(*sudo)
                     .command_line()
                     .expect("static command is valid");
@@ -313,6 +313,25 @@ impl SshTransport {
                         reason: e.to_string(),
                     })?;
                 Ok(ch.into_stream())
+            }
+        }
+    }
+
+    /// A session channel for dial-stdio. sshd counts a channel against `MaxSessions`
+    /// until its close is exchanged, a moment after our side is done with it, so a refusal
+    /// right then is tried again shortly (within the request deadline).
+    async fn session_channel(&self) -> Result<russh::Channel<russh::client::Msg>, SshError> {
+        let give_up = tokio::time::Instant::now() + self.session.deadlines().request;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.session.open_session_channel().await {
+                Err(SshError::ChannelRefused { .. })
+                    if tokio::time::Instant::now() + pause < give_up =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                other => return other,
             }
         }
     }

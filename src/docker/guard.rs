@@ -6,7 +6,6 @@
 //! depends on the request ([`budget`]): reads must be quick, changes may take the engine a
 //! while, and streams (events, logs, exec output) have no end but a bounded line.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -237,20 +236,6 @@ pub fn exceeded(e: &bollard::errors::Error) -> Option<&Exceeded> {
 /// An SSH failure (a channel that would not open) inside an error from bollard.
 pub fn ssh_failure(e: &bollard::errors::Error) -> Option<&crate::ssh::SshError> {
     find(e)
-}
-
-/// Runs `fut` until the deadline; used where a whole exchange is not one stream.
-pub async fn within<T>(
-    after: Duration,
-    request: &str,
-    fut: impl Future<Output = T>,
-) -> Result<T, Exceeded> {
-    tokio::time::timeout(after, fut)
-        .await
-        .map_err(|_| Exceeded::Deadline {
-            request: request.to_string(),
-            after,
-        })
 }
 
 #[cfg(test)]

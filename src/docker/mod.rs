@@ -673,6 +673,11 @@ impl DockerHost {
         let ours = *bollard::API_DEFAULT_VERSION;
         let start = if server < ours { server } else { ours };
         // bollard's CustomTransport trait is not exported; its blanket impl for closures is.
+        // bollard's own timeout is only a backstop behind the guard's deadlines: it must
+        // never cut a long operation the inventory allows.
+        let backstop = opts
+            .request_timeout_secs
+            .max(t.session.deadlines().long.as_secs() + 10);
         let transport = move |req: BollardRequest| {
             let t = t.clone();
             async move { t.send(req).await }
@@ -680,7 +685,7 @@ impl DockerHost {
         let docker = Docker::connect_with_custom_transport(
             transport,
             Some("http://docker"),
-            opts.request_timeout_secs,
+            backstop,
             &start,
         )
         .map_err(|source| DockerError::api(&host, source))?;

@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod lab;
 pub mod limits;
 pub mod logging;
+pub mod outcome;
 pub mod preflight;
 pub mod quorum;
 pub mod redact;

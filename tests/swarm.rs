@@ -734,8 +734,14 @@ fn partial_plan_then_recomputed_plan_finishes() {
     };
     let quiet = |_: &swarm::Step, _: Result<(), &swarm::SwarmError>| {};
     assert_eq!(
-        rt.block_on(swarm::ops::apply(&c, &partial, &audit, &quiet))
-            .unwrap(),
+        rt.block_on(swarm::ops::apply(
+            &c,
+            &partial,
+            &audit,
+            &quiet,
+            &Default::default()
+        ))
+        .unwrap(),
         2
     );
     let state = rt.block_on(swarm::state::gather(&c));
@@ -748,8 +754,14 @@ fn partial_plan_then_recomputed_plan_finishes() {
     );
     assert_eq!(rest.steps[0].host, "node3");
     assert_eq!(
-        rt.block_on(swarm::ops::apply(&c, &rest, &audit, &quiet))
-            .unwrap(),
+        rt.block_on(swarm::ops::apply(
+            &c,
+            &rest,
+            &audit,
+            &quiet,
+            &Default::default()
+        ))
+        .unwrap(),
         2
     );
     let state = rt.block_on(swarm::state::gather(&c));

@@ -105,7 +105,7 @@ fn swarmdeck(
         let result = tokio::time::timeout(TIMEOUT, async {
             let state = swarm::state::gather(&cluster).await;
             let plan = swarm::plan::bootstrap(&state, &options)?;
-            swarm::ops::apply(&cluster, &plan, &audit, &quiet).await
+            swarm::ops::apply(&cluster, &plan, &audit, &quiet, &Default::default()).await
         })
         .await;
         let elapsed = t.elapsed();

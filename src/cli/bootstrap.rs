@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::cluster::Cluster;
 use crate::redact::redact;
+use crate::swarm::change::Change;
 use crate::swarm::{self, AuditLog, BootstrapOptions, OverlaySpec, Plan, Step, SwarmError};
 use crate::untrusted::visible;
 
@@ -120,7 +121,8 @@ fn progress(step: &Step, res: Result<(), &SwarmError>) {
     }
 }
 
-/// Shows the plan, then applies it when `--yes` was given.
+/// Shows the plan, then applies it when `--yes` was given. Ctrl-C stops cooperatively:
+/// the steps already sent to hosts finish and are audited, the rest are not started.
 pub fn show_and_apply(
     rt: &tokio::runtime::Runtime,
     cluster: &Cluster,
@@ -137,8 +139,22 @@ pub fn show_and_apply(
     }
     let audit = apply.audit()?;
     println!("\napplying (audit log: {}):", audit.path().display());
+    let cancel = tokio_util::sync::CancellationToken::new();
     let done = rt
-        .block_on(swarm::ops::apply(cluster, plan, &audit, &progress))
+        .block_on(async {
+            let on_ctrl_c = cancel.clone();
+            let watcher = tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("stopping after the steps in flight (Ctrl-C again to quit now)");
+                    on_ctrl_c.cancel();
+                    let _ = tokio::signal::ctrl_c().await;
+                    std::process::exit(130);
+                }
+            });
+            let done = swarm::ops::apply(cluster, plan, &audit, &progress, &cancel).await;
+            watcher.abort();
+            done
+        })
         .map_err(|e| {
             anyhow::Error::msg(format!(
                 "{}\nThe steps done so far stay done; fix the cause and run the same command \
@@ -150,21 +166,15 @@ pub fn show_and_apply(
     Ok(true)
 }
 
-/// Refuses an encrypted overlay when a host's kernel cannot carry it.
-pub fn check_encryption(
+/// Plans `change` with the engine function the app uses too.
+pub fn plan(
     rt: &tokio::runtime::Runtime,
     cluster: &Cluster,
-    ignore: bool,
-) -> anyhow::Result<()> {
-    let report = rt.block_on(crate::preflight::run(cluster));
-    let Some(refusal) = report.encryption_refusal() else {
-        return Ok(());
-    };
-    if ignore {
-        eprintln!("warning: encrypted overlay requested although it cannot work:\n{refusal}");
-        return Ok(());
-    }
-    bail!("{refusal}\n(or pass --ignore-kernel-check if you know better)")
+    change: &Change,
+    ignore_kernel_check: bool,
+) -> anyhow::Result<Plan> {
+    rt.block_on(swarm::change::plan(cluster, change, ignore_kernel_check))
+        .map_err(err)
 }
 
 pub fn run(
@@ -175,15 +185,9 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let cluster = connect(target, inventory)?;
     let opts = args.options();
+    let change = Change::Bootstrap(opts.clone());
+    let plan = plan(rt, &cluster, &change, args.ignore_kernel_check)?;
     let state = rt.block_on(swarm::state::gather(&cluster));
-    let plan = swarm::plan::bootstrap(&state, &opts).map_err(err)?;
-    let creates_encrypted = plan
-        .steps
-        .iter()
-        .any(|s| matches!(&s.action, swarm::Action::CreateOverlay(o) if o.encrypted));
-    if creates_encrypted {
-        check_encryption(rt, &cluster, args.ignore_kernel_check)?;
-    }
     println!(
         "bootstrap of {} host(s), {} manager(s):",
         state.hosts.len(),
@@ -231,7 +235,7 @@ pub fn recover(
             println!("{}: unreachable: {}", h.host, visible(&redact(e)));
         }
     }
-    let plan = swarm::actions::recovery(&state).map_err(err)?;
+    let plan = plan(rt, &cluster, &Change::Recover, false)?;
     show_and_apply(rt, &cluster, &plan, &args.apply)?;
     Ok(())
 }

@@ -37,8 +37,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<std::path::PathBuf>,
 
-    /// Which panel to open first.
-    #[arg(long, value_enum)]
+    /// Which panel to open first: overview, wizard, topology, quorum, networks,
+    /// connectivity, hosts or activity.
+    #[arg(long, value_parser = crate::ui::Panel::from_name)]
     pub panel: Option<crate::ui::Panel>,
 
     /// Print the time to the first frame and peak memory on exit.

@@ -8,11 +8,12 @@ use anyhow::bail;
 
 use crate::cluster::Cluster;
 use crate::snapshot::Role;
-use crate::swarm::actions::{self, NodeOp};
+use crate::swarm::actions::NodeOp;
+use crate::swarm::change::Change;
 use crate::swarm::plan::{Action, OverlaySpec, Plan, Step};
 use crate::swarm::{self, SwarmError, validate_name};
 
-use super::bootstrap::{ApplyArgs, check_encryption, connect, show_and_apply};
+use super::bootstrap::{ApplyArgs, connect, plan, show_and_apply};
 use super::target::TargetArgs;
 
 #[derive(Debug, clap::Args)]
@@ -63,7 +64,6 @@ pub fn run(
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
     let cluster = connect(target, inventory)?;
-    let state = rt.block_on(swarm::state::gather(&cluster));
     let (node, op) = match &args.command {
         NodeCommand::Promote(r) => (&r.node, NodeOp::Promote),
         NodeCommand::Demote(r) => (&r.node, NodeOp::Demote),
@@ -72,12 +72,25 @@ pub fn run(
         NodeCommand::Activate(r) => (&r.node, NodeOp::Activate),
         NodeCommand::Remove(r) => (&r.node, NodeOp::Remove),
         NodeCommand::Leave { host } => {
-            let plan = actions::leave(&state, host, args.force).map_err(err)?;
-            show_and_apply(rt, &cluster, &plan, &args.apply)?;
+            let change = Change::Leave {
+                host: host.clone(),
+                force: args.force,
+            };
+            show_and_apply(
+                rt,
+                &cluster,
+                &plan(rt, &cluster, &change, false)?,
+                &args.apply,
+            )?;
             return Ok(());
         }
     };
-    let plan = actions::node_action(&state, node, op, args.force).map_err(err)?;
+    let change = Change::Node {
+        node: node.clone(),
+        op,
+        force: args.force,
+    };
+    let plan = plan(rt, &cluster, &change, false)?;
     show_and_apply(rt, &cluster, &plan, &args.apply)?;
     Ok(())
 }
@@ -128,11 +141,6 @@ pub fn network(
     } = args.command;
     validate_name("network", &name).map_err(err)?;
     let cluster = connect(target, inventory)?;
-    if encrypted {
-        // Before anything else: an encrypted overlay on such a kernel drops all traffic.
-        check_encryption(rt, &cluster, ignore_kernel_check)?;
-    }
-    let state = rt.block_on(swarm::state::gather(&cluster));
     let spec = OverlaySpec {
         name,
         attachable: !no_attachable,
@@ -140,7 +148,7 @@ pub fn network(
         subnet,
         mtu,
     };
-    let plan = actions::create_network(&state, spec).map_err(err)?;
+    let plan = plan(rt, &cluster, &Change::Network(spec), ignore_kernel_check)?;
     show_and_apply(rt, &cluster, &plan, &apply)?;
     Ok(())
 }

@@ -3,46 +3,49 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::worker::Outbox;
-use super::{ConnectivityRequest, Event, Notice};
+use super::worker::JobTx;
+use super::{ConnectivityRequest, Event, JobUpdate, Notice};
 use crate::cluster::Cluster;
 use crate::connectivity::history::History;
 use crate::connectivity::{self, Options};
+use crate::outcome::Failure;
 
 pub(super) async fn run(
     cluster: Cluster,
     request: ConnectivityRequest,
     cancel: CancellationToken,
-    out: Outbox,
+    tx: &JobTx,
 ) {
     let opts = Options {
         network: request.network,
         encrypted: request.encrypted,
         ..Options::default()
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (progress, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let forward = {
-        let out = out.clone();
+        let jobs = tx.clone();
         tokio::spawn(async move {
             while let Some(p) = rx.recv().await {
-                out.send(Event::ConnectivityProgress(p)).await;
+                jobs.send(JobUpdate::ConnectivityProgress(p)).await;
             }
         })
     };
-    let result = connectivity::run(&cluster, opts, Some(tx), cancel.clone()).await;
+    let result = connectivity::run(&cluster, opts, Some(progress), cancel).await;
     let _ = forward.await;
-    // The run is over: a new one may start.
-    cancel.cancel();
     match result {
         Ok(report) => {
-            save(&report, &out).await;
-            out.send(Event::ConnectivityDone(Box::new(report))).await;
+            save(&report, tx).await;
+            let done = Ok(Box::new(report));
+            tx.send(JobUpdate::ConnectivityDone(done)).await;
         }
-        Err(e) => out.send(Event::Notice(Notice::error(e.to_string()))).await,
+        Err(e) => {
+            let failure = Failure::failed(e.to_string());
+            tx.send(JobUpdate::ConnectivityDone(Err(failure))).await
+        }
     }
 }
 
-async fn save(report: &connectivity::Report, out: &Outbox) {
+async fn save(report: &connectivity::Report, tx: &JobTx) {
     let report = report.clone();
     let saved = tokio::task::spawn_blocking(move || {
         History::default_location()
@@ -53,10 +56,8 @@ async fn save(report: &connectivity::Report, out: &Outbox) {
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
     if let Err(e) = saved {
-        out.send(Event::Notice(Notice::error(format!(
-            "the run was not kept in the history: {e}"
-        ))))
-        .await;
+        let msg = format!("the run was not kept in the history: {e}");
+        tx.notice(Notice::error(msg)).await;
     }
 }
 

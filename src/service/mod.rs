@@ -19,7 +19,10 @@ mod activity;
 mod build;
 mod connectivity;
 mod hosts;
+pub mod jobs;
 mod worker;
+
+pub use jobs::{Job, JobId, JobKind, JobUpdate, StepReport};
 
 /// Work the UI asks for.
 #[derive(Debug)]
@@ -50,57 +53,20 @@ pub enum Command {
     StoreSecret { key: SecretKey, secret: Secret },
     /// Read hosts from `~/.ssh/config` or docker contexts.
     ImportHosts { from: ImportSource },
-    /// Check every host of the open cluster before building a swarm.
-    Preflight,
-    /// Open swarm's ports on the hosts as planned (asks nothing: the UI asked).
-    ApplyFirewall {
-        plans: Vec<crate::firewall::HostPlan>,
-        persist: bool,
-    },
-    /// Compute the steps from bare hosts (or a partial swarm) to the requested swarm.
-    PlanBootstrap {
-        opts: crate::swarm::BootstrapOptions,
-    },
-    /// Compute the steps of a node action (with quorum safety) on the node with this ID
-    /// (hostnames may be shared by cloned machines).
-    PlanNodeAction {
-        node_id: String,
-        op: crate::swarm::actions::NodeOp,
-        force: bool,
-    },
-    /// Compute the step that creates an overlay (refused where encryption cannot work).
-    PlanNetwork { spec: crate::swarm::OverlaySpec },
-    /// Apply a plan the user confirmed.
-    ApplyPlan {
-        purpose: PlanPurpose,
-        plan: crate::swarm::Plan,
-    },
-    /// Stop applying; steps already done stay done, and planning again resumes.
-    CancelApply,
-    /// Run the connectivity tester on the open cluster.
-    RunConnectivity { request: ConnectivityRequest },
-    /// Stop the running connectivity test (its cleanup still runs).
-    CancelConnectivity,
+    /// Start a job; its updates come as [`Event::Job`] with this id.
+    Start { id: JobId, job: Job },
+    /// Ask a job to stop; it stops at its next safe point (between steps) and says so.
+    Cancel { id: JobId },
     /// Read earlier connectivity runs.
     LoadConnectivityHistory,
     /// Read the audit log.
     LoadAudit,
     /// Ask where to save, then write the audit log as a replayable shell script.
     ExportAudit,
-    /// Start (or reuse) the practice lab on this machine and open it.
-    StartLab { hosts: usize },
     /// Ask the user for a file with the native dialog (runs off the UI thread).
     PickFile { purpose: FilePurpose },
     /// Stop the service loop (the window is closing).
     Shutdown,
-}
-
-/// Which screen a plan belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanPurpose {
-    Bootstrap,
-    Node,
-    Network,
 }
 
 /// What the user chose for a connectivity run.
@@ -182,33 +148,17 @@ pub enum Event {
         purpose: FilePurpose,
         path: PathBuf,
     },
-    Preflight(Box<crate::preflight::Report>),
-    FirewallApplied(Result<usize, String>),
-    Plan {
-        purpose: PlanPurpose,
-        result: Result<crate::swarm::Plan, String>,
+    /// An update of a job, routed by its id.
+    Job {
+        id: JobId,
+        update: JobUpdate,
     },
-    StepDone {
-        host: String,
-        description: String,
-        result: Result<(), String>,
-    },
-    Applied {
-        purpose: PlanPurpose,
-        result: Result<usize, String>,
-    },
-    ConnectivityProgress(crate::connectivity::Progress),
-    ConnectivityDone(Box<crate::connectivity::Report>),
     /// Earlier runs, oldest first.
     ConnectivityHistory(Vec<crate::connectivity::Report>),
     /// The audit log, oldest entry first.
     Audit {
         path: PathBuf,
         entries: Vec<crate::swarm::audit::AuditEntry>,
-    },
-    /// The practice lab is up; its inventory is ready to open.
-    LabReady {
-        inventory: PathBuf,
     },
     Busy {
         what: String,
@@ -235,6 +185,13 @@ impl Notice {
     pub fn error(text: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
+            text: crate::redact::redact(&text.into()).into_owned(),
+        }
+    }
+
+    pub fn warning(text: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
             text: crate::redact::redact(&text.into()).into_owned(),
         }
     }

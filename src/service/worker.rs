@@ -8,7 +8,11 @@ use tokio::sync::mpsc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Command, Event, Notice, RepaintHook, activity, build, connectivity, hosts};
+use super::jobs::Registry;
+use super::{
+    Command, Event, Job, JobId, JobUpdate, Notice, RepaintHook, activity, build, connectivity,
+    hosts,
+};
 use crate::cluster::Cluster;
 use crate::inventory::Inventory;
 use crate::snapshot::NodeInfo;
@@ -23,8 +27,7 @@ pub(super) async fn run(
         out: Outbox { events, repaint },
         cluster: None,
         live: None,
-        connectivity: None,
-        applying: None,
+        jobs: Registry::default(),
     };
     while let Some(cmd) = commands.recv().await {
         if matches!(cmd, Command::Shutdown) {
@@ -32,6 +35,8 @@ pub(super) async fn run(
         }
         worker.handle(cmd).await;
     }
+    // Jobs stop at their next safe point; the runtime ends with the process.
+    worker.jobs.cancel_all();
 }
 
 /// What the service keeps between commands.
@@ -41,10 +46,8 @@ struct Worker {
     cluster: Option<(PathBuf, Cluster)>,
     /// Live updates for the open cluster; replaced when another inventory is opened.
     live: Option<tokio::task::JoinHandle<()>>,
-    /// Cancels the connectivity run in progress.
-    connectivity: Option<CancellationToken>,
-    /// The plan being applied; aborting it stops after the step in flight.
-    applying: Option<tokio::task::JoinHandle<()>>,
+    /// The jobs running now.
+    jobs: Registry,
 }
 
 impl Worker {
@@ -66,71 +69,54 @@ impl Worker {
             Command::PickFile { purpose } => spawn(out, hosts::pick_file(purpose)),
             Command::LoadAudit => spawn(out, activity::load()),
             Command::ExportAudit => spawn(out, activity::export()),
-            Command::StartLab { hosts } => {
-                let out = out.clone();
-                tokio::spawn(async move { start_lab(hosts, out).await });
-            }
             Command::Refresh { inventory } => {
                 if let Some(c) = self.open(inventory).await {
                     let out = self.out.clone();
                     tokio::spawn(async move { refresh(c, out).await });
                 }
             }
-            Command::RunConnectivity { request } => self.run_connectivity(request).await,
-            Command::CancelConnectivity => {
-                if let Some(token) = &self.connectivity {
-                    token.cancel();
-                }
-            }
             Command::LoadConnectivityHistory => spawn(out, connectivity::history()),
-            Command::Preflight => {
-                if let Some(c) = self.require_cluster().await {
-                    spawn(&self.out, build::preflight(c));
-                }
-            }
-            Command::ApplyFirewall { plans, persist } => {
-                if let Some(c) = self.require_cluster().await {
-                    spawn(&self.out, build::apply_firewall(c, plans, persist));
-                }
-            }
-            Command::PlanBootstrap { opts } => {
-                if let Some(c) = self.require_cluster().await {
-                    spawn(&self.out, build::plan_bootstrap(c, opts));
-                }
-            }
-            Command::PlanNodeAction { node_id, op, force } => {
-                if let Some(c) = self.require_cluster().await {
-                    spawn(&self.out, build::plan_node(c, node_id, op, force));
-                }
-            }
-            Command::PlanNetwork { spec } => {
-                if let Some(c) = self.require_cluster().await {
-                    spawn(&self.out, build::plan_network(c, spec));
-                }
-            }
-            Command::ApplyPlan { purpose, plan } => {
-                if let Some(c) = self.require_cluster().await {
-                    let out = self.out.clone();
-                    let task = tokio::spawn(build::apply_plan(c, purpose, plan, out));
-                    if let Some(old) = self.applying.replace(task) {
-                        old.abort();
-                    }
-                }
-            }
-            Command::CancelApply => {
-                if let Some(task) = self.applying.take() {
-                    task.abort();
-                    let msg = "stopped; steps already done stay done, plan again to resume";
+            Command::Start { id, job } => self.start(id, job).await,
+            Command::Cancel { id } => {
+                if !self.jobs.cancel(id) {
+                    let msg = format!("job {id} has already ended");
                     self.out.send(Event::Notice(Notice::info(msg))).await;
-                    self.out
-                        .send(Event::Applied {
-                            purpose: super::PlanPurpose::Bootstrap,
-                            result: Err("cancelled".into()),
-                        })
-                        .await;
                 }
             }
         }
+    }
+
+    /// Starts a job unless it conflicts with a running one or needs a cluster that is not
+    /// open; either way the job's updates end with [`JobUpdate::Ended`].
+    async fn start(&mut self, id: JobId, job: Job) {
+        let tx = JobTx {
+            id,
+            out: self.out.clone(),
+        };
+        let (kind, what) = (job.kind(), job.describe());
+        let cluster = match (&job, &self.cluster) {
+            (Job::StartLab { .. }, _) => None,
+            (_, Some((_, c))) => Some(c.clone()),
+            (_, None) => {
+                let reason = format!(
+                    "not started: {what} needs an open cluster; open an inventory (or start \
+                     the practice lab) first"
+                );
+                tx.refuse(reason).await;
+                return;
+            }
+        };
+        let running = match self.jobs.admit(id, kind, &what) {
+            Ok(r) => r,
+            Err(reason) => return tx.refuse(reason).await,
+        };
+        tx.send(JobUpdate::Started { kind, what }).await;
+        let registry = self.jobs.clone();
+        tokio::spawn(async move {
+            run_job(job, cluster, running.cancel, &tx).await;
+            registry.finish(id);
+            tx.send(JobUpdate::Ended).await;
+        });
     }
 
     /// The cluster of `inventory`, reusing the open one; opening another starts watching it.
@@ -155,37 +141,6 @@ impl Worker {
             }
         }
     }
-
-    /// The open cluster, or a notice saying one is needed.
-    async fn require_cluster(&self) -> Option<Cluster> {
-        if let Some((_, c)) = &self.cluster {
-            return Some(c.clone());
-        }
-        let msg = "open an inventory first: this works on the open cluster's hosts";
-        self.out.send(Event::Notice(Notice::error(msg))).await;
-        None
-    }
-
-    async fn run_connectivity(&mut self, request: super::ConnectivityRequest) {
-        let Some((_, cluster)) = self.cluster.clone() else {
-            let msg = "open an inventory first: the tester runs on the open cluster's hosts";
-            self.out.send(Event::Notice(Notice::error(msg))).await;
-            return;
-        };
-        if self
-            .connectivity
-            .as_ref()
-            .is_some_and(|t| !t.is_cancelled())
-        {
-            let msg = "a connectivity test is already running";
-            self.out.send(Event::Notice(Notice::error(msg))).await;
-            return;
-        }
-        let token = CancellationToken::new();
-        self.connectivity = Some(token.clone());
-        let out = self.out.clone();
-        tokio::spawn(async move { connectivity::run(cluster, request, token, out).await });
-    }
 }
 
 /// Runs a job on the runtime and sends its events, in order.
@@ -199,6 +154,69 @@ where
             out.send(event).await;
         }
     });
+}
+
+/// Runs a started job to its end. Jobs that change hosts take `cancel` to their steps;
+/// read-only ones are simply dropped when cancelled.
+async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, tx: &JobTx) {
+    let Some(cluster) = cluster else {
+        if let Job::StartLab { hosts } = job {
+            start_lab(hosts, tx).await;
+        }
+        return;
+    };
+    match job {
+        Job::Apply { plan, .. } => build::apply_plan(cluster, plan, cancel, tx).await,
+        Job::Connectivity(request) => connectivity::run(cluster, request, cancel, tx).await,
+        Job::ApplyFirewall { plans, persist } => {
+            // Rules are applied host by host in one go: not cut in the middle.
+            build::apply_firewall(cluster, plans, persist, tx).await
+        }
+        Job::Preflight => {
+            tokio::select! {
+                r = crate::preflight::run(&cluster) => {
+                    tx.send(JobUpdate::Preflight(Box::new(r))).await;
+                }
+                _ = cancel.cancelled() => {}
+            }
+        }
+        Job::Plan(change) => {
+            tokio::select! {
+                r = crate::swarm::change::plan(&cluster, &change, false) => {
+                    tx.send(JobUpdate::Planned(r.map_err(|e| e.failure()))).await;
+                }
+                _ = cancel.cancelled() => {}
+            }
+        }
+        Job::StartLab { .. } => {}
+    }
+}
+
+/// Where a job sends its updates.
+#[derive(Clone)]
+pub(super) struct JobTx {
+    id: JobId,
+    out: Outbox,
+}
+
+impl JobTx {
+    pub(super) async fn send(&self, update: JobUpdate) {
+        let id = self.id;
+        self.out.send(Event::Job { id, update }).await;
+    }
+
+    pub(super) async fn notice(&self, notice: Notice) {
+        self.out.send(Event::Notice(notice)).await;
+    }
+
+    pub(super) async fn snapshot(&self, snap: crate::snapshot::ClusterSnapshot) {
+        self.out.send(Event::Snapshot(Box::new(snap))).await;
+    }
+
+    async fn refuse(&self, reason: String) {
+        self.send(JobUpdate::Refused { reason }).await;
+        self.send(JobUpdate::Ended).await;
+    }
 }
 
 #[derive(Clone)]
@@ -275,12 +293,8 @@ fn is_troubled(snap: &crate::snapshot::ClusterSnapshot) -> bool {
 }
 
 /// The practice lab named "practice": reused when it is already running.
-async fn start_lab(hosts: usize, out: Outbox) {
+async fn start_lab(hosts: usize, tx: &JobTx) {
     use crate::lab::{self, LabError, LabSpec};
-    out.send(Event::Busy {
-        what: format!("starting a practice lab of {hosts} hosts"),
-    })
-    .await;
     let result = tokio::task::spawn_blocking(move || {
         let spec = LabSpec::new(lab::DEFAULT_NAME, hosts);
         match lab::up(&spec) {
@@ -289,15 +303,14 @@ async fn start_lab(hosts: usize, out: Outbox) {
         }
     })
     .await;
-    let done = match result {
-        Ok(Ok(lab)) => Event::LabReady {
-            inventory: lab.inventory,
-        },
-        Ok(Err(e)) => Event::Notice(Notice::error(format!("practice lab: {e}"))),
-        Err(e) => Event::Notice(Notice::error(format!("practice lab: {e}"))),
-    };
-    out.send(done).await;
-    out.send(Event::Idle).await;
+    match result {
+        Ok(Ok(lab)) => {
+            let inventory = lab.inventory;
+            tx.send(JobUpdate::LabReady { inventory }).await
+        }
+        Ok(Err(e)) => tx.notice(Notice::error(format!("practice lab: {e}"))).await,
+        Err(e) => tx.notice(Notice::error(format!("practice lab: {e}"))).await,
+    }
 }
 
 fn open_cluster(path: &Path) -> Result<Cluster, String> {

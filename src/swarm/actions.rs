@@ -21,6 +21,19 @@ pub enum NodeOp {
     Remove,
 }
 
+impl NodeOp {
+    pub fn verb(self) -> &'static str {
+        match self {
+            NodeOp::Promote => "promote",
+            NodeOp::Demote => "demote",
+            NodeOp::Drain => "drain",
+            NodeOp::Pause => "pause",
+            NodeOp::Activate => "activate",
+            NodeOp::Remove => "remove",
+        }
+    }
+}
+
 /// The manager host that answers for the cluster, or why there is none.
 fn anchor(state: &SwarmState) -> Result<&str, SwarmError> {
     // A manager may still list a stale view after losing quorum: check the figures too.

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod change;
 pub mod ops;
 pub mod plan;
 pub mod state;
@@ -17,6 +18,7 @@ pub use plan::{Action, BootstrapOptions, OverlaySpec, Plan, Step};
 pub use state::{HostFacts, LocalState, SwarmState};
 
 use crate::docker::DockerError;
+use crate::outcome::{Failure, FailureKind};
 use crate::quorum::QuorumRefusal;
 use crate::redact::redact;
 use crate::ssh::SshError;
@@ -74,6 +76,13 @@ pub enum SwarmError {
     AmbiguousNode { node: String, candidates: String },
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(
+        "stopped on request after {done} step(s); {not_run} step(s) did not run. Plan again to \
+         continue from the hosts' actual state"
+    )]
+    Cancelled { done: usize, not_run: usize },
+    #[error("{refusal}\n(or pass --ignore-kernel-check if you know better)")]
+    EncryptionUnsupported { refusal: String },
 }
 
 impl From<DockerError> for SwarmError {
@@ -94,10 +103,70 @@ impl SwarmError {
         redact(&self.to_string()).into_owned()
     }
 
+    /// The typed outcome callers act on: whether forcing is allowed, the host, the layer
+    /// and the fix, with the text redacted.
+    pub fn failure(&self) -> Failure {
+        use crate::snapshot::Layer;
+        let (kind, host, layer, fix): (_, Option<&str>, _, Option<&str>) = match self {
+            SwarmError::Quorum(r) => (
+                FailureKind::NeedsForce,
+                Some(r.node.as_str()),
+                Some(Layer::Swarm),
+                Some("bring another manager up first, or force it knowing the figures"),
+            ),
+            SwarmError::Cancelled { .. } => (FailureKind::Cancelled, None, None, None),
+            SwarmError::InvalidName { .. }
+            | SwarmError::SplitSwarm { .. }
+            | SwarmError::UnknownNode { .. }
+            | SwarmError::AmbiguousNode { .. }
+            | SwarmError::EncryptionUnsupported { .. } => (FailureKind::Refused, None, None, None),
+            SwarmError::ForeignSwarm { host, .. } => {
+                (FailureKind::Refused, Some(host.as_str()), None, None)
+            }
+            SwarmError::Docker(e) => (FailureKind::Failed, Some(e.host()), Some(e.layer()), None),
+            SwarmError::Ssh(e) => (FailureKind::Failed, Some(e.host()), Some(e.layer()), None),
+            SwarmError::Step { host, fix, .. } => {
+                let layer = fix.starts_with("quorum lost").then_some(Layer::Swarm);
+                (
+                    FailureKind::Failed,
+                    Some(host.as_str()),
+                    layer,
+                    Some(fix.as_str()),
+                )
+            }
+            SwarmError::Unreachable { host, .. } => {
+                (FailureKind::Failed, Some(host.as_str()), None, None)
+            }
+            SwarmError::Locked { host } => (
+                FailureKind::Failed,
+                Some(host.as_str()),
+                Some(Layer::Swarm),
+                None,
+            ),
+            SwarmError::NoManager | SwarmError::QuorumLost(_) => {
+                (FailureKind::Failed, None, Some(Layer::Swarm), None)
+            }
+            SwarmError::Audit(_) => (FailureKind::Failed, None, None, None),
+        };
+        let message = match self {
+            // The CLI's words name a flag; the app offers a button instead.
+            SwarmError::Quorum(r) => redact(&r.to_string()).into_owned(),
+            other => other.redacted(),
+        };
+        Failure {
+            kind,
+            host: host.map(str::to_string),
+            layer,
+            message,
+            fix: fix.map(|f| redact(f).into_owned()),
+        }
+    }
+
     fn step(host: &str, step: &str, message: impl std::fmt::Display, fix: &str) -> Self {
         let message = redact(&message.to_string()).into_owned();
         let fix = if is_quorum_error(&message) {
-            "quorum lost: too few managers are reachable to change the swarm. Bring managers              back, or run `swarmdeck recover` for the figures and the recovery plan"
+            "quorum lost: too few managers are reachable to change the swarm. Bring managers \
+             back, or run `swarmdeck recover` for the figures and the recovery plan"
                 .to_string()
         } else {
             fix.to_string()

@@ -14,6 +14,7 @@ use bollard::query_parameters::{
     DeleteNodeOptions, LeaveSwarmOptions, UpdateNodeOptions, UpdateSwarmOptions,
 };
 use futures_util::future::join_all;
+use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Cluster;
 use crate::inventory::HostSpec;
@@ -28,23 +29,42 @@ use super::state::target_of;
 
 const LISTEN_ADDR: &str = "0.0.0.0:2377";
 
+/// The audit outcome of a step cancelled before it reached its host.
+pub const NOT_RUN: &str = "not run: cancelled";
+
 /// What the caller is told as each step finishes (for progress output).
 pub type Progress<'a> = &'a (dyn Fn(&Step, Result<(), &SwarmError>) + Sync);
 
 /// Applies a plan: batch by batch, stopping after the first batch with a failure. Every
 /// step is recorded in `audit`. Returns the number of steps done.
+///
+/// Cancelling is cooperative: `cancel` is checked before each batch, so a step already
+/// sent to a host finishes and is audited with its outcome; the steps not started are
+/// audited as not run, and the result is [`SwarmError::Cancelled`].
 pub async fn apply(
     cluster: &Cluster,
     plan: &Plan,
     audit: &AuditLog,
     progress: Progress<'_>,
+    cancel: &CancellationToken,
 ) -> Result<usize, SwarmError> {
     let mut done = 0;
-    for batch in plan.batches() {
+    let batches = plan.batches();
+    for (i, batch) in batches.iter().enumerate() {
+        if cancel.is_cancelled() {
+            let rest: Vec<&Step> = batches[i..].iter().flatten().copied().collect();
+            for step in &rest {
+                record(cluster, audit, step, &Outcome::NotRun)?;
+            }
+            return Err(SwarmError::Cancelled {
+                done,
+                not_run: rest.len(),
+            });
+        }
         let results = join_all(batch.iter().map(|s| run_step(cluster, s))).await;
         let mut first_err = None;
         for (step, res) in batch.iter().zip(results) {
-            record(cluster, audit, step, &res)?;
+            record(cluster, audit, step, &Outcome::Ran(&res))?;
             progress(step, res.as_ref().map(|_| ()));
             match res {
                 Ok(()) => done += 1,
@@ -60,11 +80,18 @@ pub async fn apply(
     Ok(done)
 }
 
+/// What became of a step, for the audit log.
+enum Outcome<'a> {
+    Ran(&'a Result<(), SwarmError>),
+    /// Cancelled before it was sent to its host.
+    NotRun,
+}
+
 fn record(
     cluster: &Cluster,
     audit: &AuditLog,
     step: &Step,
-    res: &Result<(), SwarmError>,
+    outcome: &Outcome<'_>,
 ) -> Result<(), SwarmError> {
     let target = |h: &str| {
         cluster
@@ -91,9 +118,10 @@ fn record(
         target: target(&step.host),
         step: step.description.clone(),
         cli: step.cli.clone(),
-        outcome: match res {
-            Ok(()) => "ok".into(),
-            Err(e) => format!("failed: {}", e.redacted()),
+        outcome: match outcome {
+            Outcome::Ran(Ok(())) => "ok".into(),
+            Outcome::Ran(Err(e)) => format!("failed: {}", e.redacted()),
+            Outcome::NotRun => NOT_RUN.into(),
         },
         token_from,
     };

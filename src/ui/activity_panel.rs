@@ -4,6 +4,7 @@
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
+use super::panel::{Context, PanelView};
 use super::style;
 use crate::service::Command;
 use crate::swarm::audit::{AuditEntry, fmt_time};
@@ -17,9 +18,50 @@ pub struct ActivityView {
     pub requested: bool,
 }
 
-pub fn show(ui: &mut egui::Ui, view: &mut ActivityView) -> Vec<Command> {
+impl PanelView for ActivityView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        ui.heading("Activity");
+        running_jobs(ui, cx);
+        for cmd in show(ui, self) {
+            cx.send(cmd);
+        }
+    }
+}
+
+/// The jobs running now, each with its panel and a Cancel button.
+fn running_jobs(ui: &mut egui::Ui, cx: &mut Context<'_>) {
+    ui.strong("Running now");
+    if cx.jobs.is_empty() {
+        ui.label(RichText::new("Nothing is running.").weak());
+    }
+    let mut cancel = None;
+    for (id, job) in cx.jobs.running() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            let state = match (job.started, job.cancelling) {
+                (_, true) => " (stopping after the steps in flight)",
+                (false, _) => " (starting)",
+                _ => "",
+            };
+            ui.label(format!(
+                "{id} {}{state} · from {}",
+                job.what,
+                job.owner.title()
+            ));
+            if !job.cancelling && ui.small_button("Cancel").clicked() {
+                cancel = Some(*id);
+            }
+        });
+    }
+    if let Some(id) = cancel {
+        cx.cancel(id);
+    }
+    ui.add_space(8.0);
+    ui.strong("Done on hosts (audit log)");
+}
+
+fn show(ui: &mut egui::Ui, view: &mut ActivityView) -> Vec<Command> {
     let mut cmds = Vec::new();
-    ui.heading("Activity");
     ui.horizontal(|ui| {
         if let Some(p) = &view.path {
             ui.label(RichText::new(format!("Audit log: {}", p.display())).weak());

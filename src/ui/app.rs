@@ -4,13 +4,10 @@ use std::sync::Arc;
 
 use eframe::egui;
 
+use super::RunOptions;
 use super::screenshot::ScreenshotJob;
-use super::state::{AppState, Panel, Source};
-use super::{
-    RunOptions, activity_panel, connectivity_panel, hosts_panel, networks_panel, overview,
-    quorum_panel, topology, wizard_panel,
-};
-use crate::service::{Command, Event, Notice, PlanPurpose, ServiceHandle, Severity};
+use super::state::{AppState, Panel, Source, source_label};
+use crate::service::{Command, Event, JobId, JobUpdate, Notice, ServiceHandle, Severity};
 
 pub struct SwarmdeckApp {
     pub state: AppState,
@@ -62,7 +59,7 @@ impl SwarmdeckApp {
             }
         };
         // The Hosts panel edits the open inventory, or the user's default one.
-        state.hosts.path = match &state.source {
+        state.panels.hosts.path = match &state.source {
             Source::Inventory(p) => Some(p.clone()),
             _ => crate::cli::target::default_inventory_path().ok(),
         };
@@ -76,7 +73,7 @@ impl SwarmdeckApp {
                 report: opts.report_startup,
             },
         };
-        if let Some(path) = app.state.hosts.path.clone() {
+        if let Some(path) = app.state.panels.hosts.path.clone() {
             app.send(Command::LoadInventory { path });
         }
         if let Some(path) = open {
@@ -88,10 +85,9 @@ impl SwarmdeckApp {
 
     /// Switches to another inventory: its hosts in the Hosts panel, its cluster everywhere.
     fn open_inventory(&mut self, path: std::path::PathBuf) {
-        self.state.source = Source::Inventory(path.clone());
-        self.state.snapshot = None;
-        self.state.hosts = Default::default();
-        self.state.hosts.path = Some(path.clone());
+        self.state.switch_source(Source::Inventory(path.clone()));
+        self.state.panels.hosts = Default::default();
+        self.state.panels.hosts.path = Some(path.clone());
         self.send(Command::LoadInventory { path });
         self.refresh();
     }
@@ -125,61 +121,68 @@ impl SwarmdeckApp {
                 Event::Busy { what } => self.state.busy = Some(what),
                 Event::Idle => self.state.busy = None,
                 Event::Notice(n) => self.state.push_notice(n),
+                Event::Job { id, update } => self.on_job(id, update),
                 Event::Inventory { path, inventory } => {
-                    if self.state.hosts.path.as_ref() == Some(&path) {
-                        self.state.hosts.inventory = Some(*inventory);
+                    let hosts = &mut self.state.panels.hosts;
+                    if hosts.path.as_ref() == Some(&path) {
+                        hosts.inventory = Some(*inventory);
                     }
                 }
-                Event::HostTested { name, outcome } => self.state.hosts.on_tested(name, outcome),
+                Event::HostTested { name, outcome } => {
+                    self.state.panels.hosts.on_tested(name, outcome)
+                }
                 Event::Imported { hosts, .. } => {
-                    let known = self.state.hosts.inventory.clone().unwrap_or_default();
-                    self.state.hosts.imported = hosts
+                    let view = &mut self.state.panels.hosts;
+                    let known = view.inventory.clone().unwrap_or_default();
+                    view.imported = hosts
                         .into_iter()
                         .filter(|h| known.host(&h.name).is_none())
                         .collect();
-                    if self.state.hosts.imported.is_empty() {
+                    if view.imported.is_empty() {
                         self.state.push_notice(Notice::info("no new hosts found"));
                     }
                 }
-                Event::LabReady { inventory } => self.open_inventory(inventory),
                 Event::Bundle { path, bundle } => self.state.open_bundle(path, *bundle),
-                Event::Preflight(r) => self.state.wizard.on_preflight(*r),
-                Event::FirewallApplied(r) => {
-                    self.state.wizard.busy = None;
-                    self.state.wizard.firewall_result = Some(r);
+                Event::ConnectivityHistory(runs) => {
+                    self.state.panels.connectivity.history = Some(runs)
                 }
-                Event::Plan { purpose, result } => match purpose {
-                    PlanPurpose::Bootstrap => self.state.wizard.on_plan(result),
-                    PlanPurpose::Node => self.state.topology.on_plan(result),
-                    PlanPurpose::Network => self.state.networks.on_plan(result),
-                },
-                Event::StepDone {
-                    host,
-                    description,
-                    result,
-                } => self.state.wizard.on_step(wizard_panel::StepResult {
-                    host,
-                    description,
-                    result,
-                }),
-                Event::Applied { purpose, result } => match purpose {
-                    PlanPurpose::Bootstrap => self.state.wizard.on_applied(result),
-                    PlanPurpose::Node => self.state.topology.on_applied(result),
-                    PlanPurpose::Network => self.state.networks.on_applied(result),
-                },
-                Event::ConnectivityProgress(p) => self.state.connectivity.on_progress(p),
-                Event::ConnectivityDone(r) => self.state.connectivity.on_done(*r),
-                Event::ConnectivityHistory(runs) => self.state.connectivity.history = Some(runs),
                 Event::Audit { path, entries } => {
-                    self.state.activity.path = Some(path);
-                    self.state.activity.entries = Some(entries);
-                    self.state.activity.requested = false;
+                    let activity = &mut self.state.panels.activity;
+                    activity.path = Some(path);
+                    activity.entries = Some(entries);
+                    activity.requested = false;
                 }
                 Event::FilePicked { path, .. } => {
-                    if let Some(form) = self.state.hosts.form.as_mut() {
+                    if let Some(form) = self.state.panels.hosts.form.as_mut() {
                         form.key_path = path.display().to_string();
                     }
                 }
+            }
+        }
+    }
+
+    /// A job's update: what every panel shares is kept here, the rest goes to the panel
+    /// that started the job, and to no other.
+    fn on_job(&mut self, id: JobId, update: JobUpdate) {
+        let owner = self.state.jobs.owner(id);
+        self.state.jobs.on_update(id, &update);
+        match &update {
+            JobUpdate::Refused { reason } => self.state.push_notice(Notice::warning(reason)),
+            JobUpdate::Preflight(r) => self.state.preflight = Some((**r).clone()),
+            JobUpdate::ConnectivityDone(Ok(r)) => self.state.connectivity = Some((**r).clone()),
+            JobUpdate::ConnectivityDone(Err(f)) => {
+                self.state.push_notice(Notice::error(&f.message))
+            }
+            JobUpdate::LabReady { inventory } => self.open_inventory(inventory.clone()),
+            _ => {}
+        }
+        if let Some(owner) = owner {
+            let mut commands = Vec::new();
+            self.state.with_context(owner, &mut commands, |panel, cx| {
+                panel.on_job(id, &update, cx)
+            });
+            for cmd in commands {
+                self.send(cmd);
             }
         }
     }
@@ -189,10 +192,22 @@ impl SwarmdeckApp {
             ui.horizontal(|ui| {
                 ui.heading("swarmdeck");
                 ui.separator();
-                ui.label(source_label(&self.state));
+                ui.label(source_label(
+                    &self.state.source,
+                    self.state.snapshot.as_ref(),
+                ));
                 if let Some(busy) = &self.state.busy {
                     ui.spinner();
                     ui.label(busy);
+                }
+                let jobs = self.state.jobs.running().count();
+                if jobs > 0
+                    && ui
+                        .link(format!("{jobs} job(s) running"))
+                        .on_hover_text("Listed in the Activity panel, where they can be cancelled")
+                        .clicked()
+                {
+                    self.state.panel = Panel::Activity;
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     egui::widgets::global_theme_preference_buttons(ui);
@@ -234,7 +249,7 @@ impl SwarmdeckApp {
             .show(ui, |ui| {
                 ui.add_space(6.0);
                 for panel in Panel::ALL {
-                    ui.selectable_value(&mut self.state.panel, panel, panel.title());
+                    ui.selectable_value(&mut self.state.panel, *panel, panel.title());
                 }
             });
     }
@@ -265,59 +280,18 @@ impl SwarmdeckApp {
     }
 }
 
-fn source_label(state: &AppState) -> String {
-    match (&state.source, &state.snapshot) {
-        (Source::Demo, Some(s)) => format!("Demo cluster ({})", s.source),
-        (Source::Inventory(p), _) => format!("Inventory {}", p.display()),
-        (Source::Bundle(p), _) => format!("Bundle {} (read-only)", p.display()),
-        (Source::Nothing, _) | (Source::Demo, None) => "No cluster open".to_string(),
-    }
-}
-
 /// The selected panel's content; returns the commands the user asked for.
 pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
-    match state.panel {
-        Panel::Overview => overview::show(ui, state).into_iter().collect(),
-        Panel::Topology => topology::show(ui, state),
-        Panel::Quorum => {
-            quorum_panel::show(ui, state);
-            Vec::new()
-        }
-        Panel::Networks => networks_panel::show(ui, state),
-        Panel::Wizard => {
-            // The inventory's hosts; the demo's come from its snapshot.
-            let hosts = match (&state.hosts.inventory, &state.snapshot, &state.source) {
-                (Some(i), _, Source::Inventory(_)) => {
-                    i.hosts.iter().map(|h| h.name.clone()).collect()
-                }
-                (_, Some(s), _) => s.hosts.iter().map(|h| h.host.clone()).collect(),
-                _ => Vec::new(),
-            };
-            wizard_panel::show(
-                ui,
-                wizard_panel::Context {
-                    hosts,
-                    live: matches!(state.source, Source::Inventory(_)),
-                    view: &mut state.wizard,
-                },
-            )
-        }
-        Panel::Connectivity => {
-            let can_run = matches!(state.source, Source::Inventory(_));
-            connectivity_panel::show(
-                ui,
-                &mut state.connectivity,
-                state.snapshot.as_ref(),
-                can_run,
-            )
-        }
-        Panel::Hosts => {
-            let showing = matches!(&state.source, Source::Inventory(p) if state.hosts.path.as_ref() == Some(p));
-            let on_screen = (!showing).then(|| source_label(state));
-            hosts_panel::show(ui, &mut state.hosts, on_screen)
-        }
-        Panel::Activity => activity_panel::show(ui, &mut state.activity),
+    let mut commands = Vec::new();
+    let panel = state.panel;
+    let goto = state.with_context(panel, &mut commands, |view, cx| {
+        view.show(ui, cx);
+        cx.goto.take()
+    });
+    if let Some(p) = goto {
+        state.panel = p;
     }
+    commands
 }
 
 impl eframe::App for SwarmdeckApp {
@@ -343,8 +317,8 @@ impl eframe::App for SwarmdeckApp {
         for cmd in cmds {
             self.send(cmd);
         }
-        if std::mem::take(&mut self.state.hosts.open_requested)
-            && let Some(path) = self.state.hosts.path.clone()
+        if std::mem::take(&mut self.state.panels.hosts.open_requested)
+            && let Some(path) = self.state.panels.hosts.path.clone()
         {
             self.open_inventory(path);
         }
@@ -433,7 +407,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("inventory.toml");
         crate::inventory::Inventory::default().save(&path).unwrap();
-        h.state_mut().state.hosts.path = Some(path.clone());
+        h.state_mut().state.panels.hosts.path = Some(path.clone());
         h.get_by_label("Open this inventory").click();
         h.run_steps(3);
         assert_eq!(h.state().state.source, Source::Inventory(path.clone()));
@@ -560,7 +534,7 @@ mod tests {
             .unwrap();
         // Selected by ID: hostnames may be shared by cloned machines.
         assert_eq!(
-            h.state().state.topology.selected.as_deref(),
+            h.state().state.panels.topology.selected.as_deref(),
             Some(node4.id.as_str())
         );
     }

@@ -3,23 +3,27 @@
 
 use eframe::egui::{self, Color32, RichText};
 
+use super::panel::{Context, PanelView};
 use super::style;
 use crate::connectivity::history::compare;
 use crate::connectivity::render::cell_text;
 use crate::connectivity::{Cell, Check, Finding, Outcome, Phase, Progress, Report, Severity};
-use crate::service::{Command, ConnectivityRequest};
+use crate::service::{Command, ConnectivityRequest, Job, JobId, JobUpdate};
 use crate::snapshot::ClusterSnapshot;
 
 #[derive(Debug, Clone, Default)]
 pub struct ConnectivityView {
     pub request: ConnectivityRequest,
-    pub running: bool,
+    /// The run in progress.
+    pub job: Option<JobId>,
+    /// Asked this frame: start a run, or cancel the one in progress.
+    start_requested: bool,
+    cancel_requested: bool,
     pub phase: Option<Phase>,
     pub done: usize,
     pub total: usize,
     /// Cells of the run in progress, as they arrive.
     pub live: Vec<Cell>,
-    pub report: Option<Report>,
     /// (from, to) of the cell whose evidence is open.
     pub selected: Option<(String, String)>,
     pub history: Option<Vec<Report>>,
@@ -40,31 +44,65 @@ impl ConnectivityView {
         }
     }
 
-    pub fn on_done(&mut self, report: Report) {
-        self.running = false;
+    /// The run ended (the report itself is kept by the app, for every panel and bundles).
+    pub fn on_ended(&mut self) {
+        self.job = None;
         self.phase = None;
         self.live.clear();
-        self.report = Some(report);
         // The history gained a run; read it again when it is next shown.
         self.history = None;
     }
 
-    fn start(&mut self) -> Command {
-        self.running = true;
+    fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    fn start(&mut self, cx: &mut Context<'_>) {
         self.done = 0;
         self.total = 0;
         self.live.clear();
         self.selected = None;
-        Command::RunConnectivity {
-            request: self.request.clone(),
-        }
+        self.job = Some(cx.start(Job::Connectivity(self.request.clone())));
     }
 }
 
-pub fn show(
+impl PanelView for ConnectivityView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        let report = cx.connectivity.clone();
+        for cmd in show(ui, self, cx.snapshot, report, cx.live()) {
+            cx.send(cmd);
+        }
+        if std::mem::take(&mut self.start_requested) && !self.running() {
+            self.start(cx);
+        }
+        if std::mem::take(&mut self.cancel_requested)
+            && let Some(job) = self.job
+        {
+            cx.cancel(job);
+        }
+    }
+
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+        if self.job != Some(id) {
+            return;
+        }
+        match update {
+            JobUpdate::ConnectivityProgress(p) => self.on_progress(p.clone()),
+            JobUpdate::Ended => self.on_ended(),
+            _ => {}
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+fn show(
     ui: &mut egui::Ui,
     view: &mut ConnectivityView,
     snapshot: Option<&ClusterSnapshot>,
+    report: Option<Report>,
     can_run: bool,
 ) -> Vec<Command> {
     let mut cmds = Vec::new();
@@ -74,12 +112,12 @@ pub fn show(
          TCP connection and a full-size packet, and the hosts check 2377/7946 between them. \
          Works offline; the probes are always removed.",
     );
-    controls(ui, view, snapshot, can_run, &mut cmds);
+    controls(ui, view, snapshot, can_run);
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
-        if view.running {
+        if view.running() {
             grid(ui, &view.live, &mut view.selected, None);
-        } else if let Some(report) = view.report.clone() {
+        } else if let Some(report) = report {
             summary(ui, &report);
             grid(ui, &report.cells, &mut view.selected, Some(&report));
             evidence(ui, view, &report);
@@ -97,7 +135,6 @@ fn controls(
     view: &mut ConnectivityView,
     snapshot: Option<&ClusterSnapshot>,
     can_run: bool,
-    cmds: &mut Vec<Command>,
 ) {
     let attachable: Vec<String> = snapshot
         .map(|s| {
@@ -125,9 +162,9 @@ fn controls(
         if view.request.network.is_none() {
             ui.checkbox(&mut view.request.encrypted, "encrypted");
         }
-        if view.running {
+        if view.running() {
             if ui.button("Cancel").clicked() {
-                cmds.push(Command::CancelConnectivity);
+                view.cancel_requested = true;
             }
             ui.spinner();
             let phase = view.phase.map(|p| format!("{p:?}")).unwrap_or_default();
@@ -143,7 +180,7 @@ fn controls(
             .on_disabled_hover_text("Open an inventory to test its hosts")
             .clicked()
         {
-            cmds.push(view.start());
+            view.start_requested = true;
         }
     });
 }

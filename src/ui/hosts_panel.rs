@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use eframe::egui::{self, RichText};
 
+use super::panel::{Context, PanelView};
+use super::state::{Source, source_label};
 use super::style;
 use crate::inventory::{AuthMethod, HostEdit, HostSpec, Inventory};
 use crate::redact::Secret;
@@ -218,7 +220,17 @@ impl HostsView {
 
 /// `on_screen`: what the app shows instead of this inventory's cluster (the demo, a
 /// bundle), if anything.
-pub fn show(ui: &mut egui::Ui, view: &mut HostsView, on_screen: Option<String>) -> Vec<Command> {
+impl PanelView for HostsView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        let showing = matches!(cx.source, Source::Inventory(p) if self.path.as_ref() == Some(p));
+        let on_screen = (!showing).then(|| source_label(cx.source, cx.snapshot));
+        for cmd in show(ui, self, on_screen) {
+            cx.send(cmd);
+        }
+    }
+}
+
+fn show(ui: &mut egui::Ui, view: &mut HostsView, on_screen: Option<String>) -> Vec<Command> {
     let mut cmds = Vec::new();
     let Some(path) = view.path.clone() else {
         ui.label("No inventory file.");

@@ -4,14 +4,18 @@
 use std::path::PathBuf;
 
 mod activity_panel;
-mod app;
+pub(crate) mod app;
 pub mod bench;
 mod connectivity_panel;
 mod health;
 pub mod hosts_panel;
+mod jobs;
 mod networks_panel;
 mod overview;
+pub mod panel;
+mod plan_flow;
 mod quorum_panel;
+mod registry;
 mod screenshot;
 mod state;
 mod style;

@@ -4,10 +4,12 @@
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
-use super::state::AppState;
+use super::panel::{Context, PanelView};
+use super::plan_flow::PlanFlow;
 use super::style;
-use crate::service::{Command, PlanPurpose};
-use crate::swarm::{OverlaySpec, Plan};
+use crate::service::{JobId, JobUpdate};
+use crate::swarm::OverlaySpec;
+use crate::swarm::change::Change;
 
 /// The "create an overlay" form and where its plan is.
 #[derive(Debug, Clone)]
@@ -17,9 +19,9 @@ pub struct NetworksView {
     pub encrypted: bool,
     pub subnet: String,
     pub mtu: String,
-    pub plan: Option<Result<Plan, String>>,
-    pub waiting: bool,
-    pub result: Option<Result<usize, String>>,
+    /// A form value that cannot be planned (the MTU is not a number).
+    pub form_error: Option<String>,
+    pub flow: PlanFlow,
 }
 
 impl Default for NetworksView {
@@ -30,25 +32,42 @@ impl Default for NetworksView {
             encrypted: false,
             subnet: String::new(),
             mtu: String::new(),
-            plan: None,
-            waiting: false,
-            result: None,
+            form_error: None,
+            flow: PlanFlow::default(),
         }
     }
 }
 
+impl PanelView for NetworksView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("Overlay networks");
+            match cx.snapshot {
+                Some(snap) if !snap.networks.is_empty() => overlays(ui, snap),
+                Some(_) => {
+                    ui.label("This cluster has no swarm networks yet.");
+                }
+                None => {
+                    ui.label("No cluster open.");
+                }
+            }
+            ui.add_space(12.0);
+            create_form(ui, self, cx);
+            ui.add_space(16.0);
+            guide(ui);
+        });
+    }
+
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+        self.flow.on_job(id, update);
+    }
+
+    fn reset(&mut self) {
+        self.flow.reset();
+    }
+}
+
 impl NetworksView {
-    pub fn on_plan(&mut self, result: Result<Plan, String>) {
-        self.waiting = false;
-        self.plan = Some(result);
-    }
-
-    pub fn on_applied(&mut self, result: Result<usize, String>) {
-        self.waiting = false;
-        self.plan = None;
-        self.result = Some(result);
-    }
-
     fn spec(&self) -> Result<OverlaySpec, String> {
         let mtu = match self.mtu.trim() {
             "" => None,
@@ -96,29 +115,7 @@ pub const DRIVERS: [(&str, &str, &str); 5] = [
     ),
 ];
 
-pub fn show(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
-    let mut cmds = Vec::new();
-    let live = matches!(state.source, super::Source::Inventory(_));
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.heading("Overlay networks");
-        match &state.snapshot {
-            Some(snap) if !snap.networks.is_empty() => overlays(ui, snap),
-            Some(_) => {
-                ui.label("This cluster has no swarm networks yet.");
-            }
-            None => {
-                ui.label("No cluster open.");
-            }
-        }
-        ui.add_space(12.0);
-        create_form(ui, &mut state.networks, live, &mut cmds);
-        ui.add_space(16.0);
-        guide(ui);
-    });
-    cmds
-}
-
-fn create_form(ui: &mut egui::Ui, view: &mut NetworksView, live: bool, cmds: &mut Vec<Command>) {
+fn create_form(ui: &mut egui::Ui, view: &mut NetworksView, cx: &mut Context<'_>) {
     ui.heading("Create an overlay");
     egui::Grid::new("net_form").num_columns(2).show(ui, |ui| {
         let l = ui.label("Name");
@@ -143,57 +140,27 @@ fn create_form(ui: &mut egui::Ui, view: &mut NetworksView, live: bool, cmds: &mu
     if view.encrypted {
         ui.colored_label(
             style::warn(ui),
-            "Every host's kernel must support ESP and AES-GCM, or all traffic on the network is              silently dropped. swarmdeck checks each host first and refuses otherwise.",
+            "Every host's kernel must support ESP and AES-GCM, or all traffic on the network is \
+             silently dropped. swarmdeck checks each host first and refuses otherwise.",
         );
     }
-    let can_plan = live && !view.waiting && !view.name.trim().is_empty();
+    let can_plan = cx.live() && !view.flow.busy() && !view.name.trim().is_empty();
     if ui
         .add_enabled(can_plan, egui::Button::new("Plan"))
         .clicked()
     {
         match view.spec() {
             Ok(spec) => {
-                view.waiting = true;
-                view.result = None;
-                cmds.push(Command::PlanNetwork { spec });
+                view.form_error = None;
+                view.flow.request(cx, Change::Network(spec));
             }
-            Err(e) => view.plan = Some(Err(e)),
+            Err(e) => view.form_error = Some(e),
         }
     }
-    if view.waiting {
-        ui.spinner();
+    if let Some(e) = &view.form_error {
+        ui.colored_label(style::bad(ui), e);
     }
-    match &view.plan {
-        Some(Err(e)) => {
-            ui.colored_label(style::bad(ui), e);
-        }
-        Some(Ok(plan)) => {
-            for s in &plan.steps {
-                ui.label(format!("[{}] {}", s.host, s.description));
-                ui.monospace(format!("$ {}", s.cli));
-            }
-            for n in &plan.notes {
-                ui.label(RichText::new(format!("note: {n}")).weak());
-            }
-            if !plan.is_empty() && ui.button("Yes, create it").clicked() {
-                view.waiting = true;
-                cmds.push(Command::ApplyPlan {
-                    purpose: PlanPurpose::Network,
-                    plan: plan.clone(),
-                });
-            }
-        }
-        None => {}
-    }
-    match &view.result {
-        Some(Ok(_)) => {
-            ui.colored_label(style::ok(ui), "Created.");
-        }
-        Some(Err(e)) => {
-            ui.colored_label(style::bad(ui), e);
-        }
-        None => {}
-    }
+    view.flow.show(ui, cx);
 }
 
 fn overlays(ui: &mut egui::Ui, snap: &crate::snapshot::ClusterSnapshot) {

@@ -3,16 +3,25 @@
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
-use super::state::AppState;
+use super::panel::{Context, PanelView};
 use super::style;
 use crate::quorum::{self, Scenario};
-use crate::service::Command;
+use crate::service::{Job, JobKind};
 use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
 
-/// Draws the overview; returns a command when the user asks for one.
-pub fn show(ui: &mut egui::Ui, state: &AppState) -> Option<Command> {
-    let Some(snap) = &state.snapshot else {
-        return empty(ui, state);
+/// The overview keeps no state of its own.
+#[derive(Debug, Clone, Default)]
+pub struct OverviewView;
+
+impl PanelView for OverviewView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        show(ui, cx);
+    }
+}
+
+fn show(ui: &mut egui::Ui, cx: &mut Context<'_>) {
+    let Some(snap) = cx.snapshot else {
+        return empty(ui, cx);
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
         summary(ui, snap);
@@ -24,14 +33,18 @@ pub fn show(ui: &mut egui::Ui, state: &AppState) -> Option<Command> {
         ui.heading("Overlay networks");
         networks(ui, snap);
     });
-    None
 }
 
-fn empty(ui: &mut egui::Ui, state: &AppState) -> Option<Command> {
-    let mut cmd = None;
+fn empty(ui: &mut egui::Ui, cx: &mut Context<'_>) {
+    let lab = cx
+        .jobs
+        .running()
+        .find(|(_, j)| j.kind == JobKind::Lab)
+        .map(|(_, j)| j.what.clone());
+    let busy = cx.busy.map(str::to_string).or(lab);
     ui.vertical_centered(|ui| {
         ui.add_space(60.0);
-        if let Some(busy) = &state.busy {
+        if let Some(busy) = &busy {
             ui.spinner();
             ui.label(busy);
             return;
@@ -45,10 +58,9 @@ fn empty(ui: &mut egui::Ui, state: &AppState) -> Option<Command> {
                 .button("Start a practice lab (3 hosts on this machine, needs root)")
                 .clicked()
         {
-            cmd = Some(Command::StartLab { hosts: 3 });
+            cx.start(Job::StartLab { hosts: 3 });
         }
     });
-    cmd
 }
 
 fn summary(ui: &mut egui::Ui, snap: &ClusterSnapshot) {

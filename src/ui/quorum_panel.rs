@@ -4,18 +4,44 @@
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
-use super::state::AppState;
+use super::panel::{Context, PanelView};
 use super::style;
 use crate::quorum::{self, AdviceLevel, Manager, ManagerAction, Scenario};
 
 const TABLE_MAX: usize = 9;
 
-pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
-    let managers = state
-        .snapshot
-        .as_ref()
-        .map(|s| s.managers())
-        .unwrap_or_default();
+/// The what-if: managers imagined down or demoted.
+#[derive(Debug, Clone, Default)]
+pub struct QuorumView {
+    pub whatif: Scenario,
+}
+
+impl PanelView for QuorumView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        if let Some(snap) = cx.snapshot {
+            forget_gone_nodes(&mut self.whatif, snap);
+        }
+        show(ui, cx.snapshot, &mut self.whatif);
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// A what-if about nodes that are no longer in the swarm is dropped.
+fn forget_gone_nodes(whatif: &mut Scenario, snap: &crate::snapshot::ClusterSnapshot) {
+    let names: std::collections::BTreeSet<String> = snap
+        .nodes
+        .iter()
+        .map(|n| n.label_among(&snap.nodes))
+        .collect();
+    whatif.down.retain(|n| names.contains(n));
+    whatif.demoted.retain(|n| names.contains(n));
+}
+
+fn show(ui: &mut egui::Ui, snap: Option<&crate::snapshot::ClusterSnapshot>, whatif: &mut Scenario) {
+    let managers = snap.map(|s| s.managers()).unwrap_or_default();
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("Raft quorum");
         ui.label(
@@ -35,11 +61,11 @@ pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
             });
         }
         ui.add_space(8.0);
-        let whatif = quorum::assess(&managers, &state.whatif);
-        table(ui, managers.len(), whatif.members);
+        let imagined = quorum::assess(&managers, whatif);
+        table(ui, managers.len(), imagined.members);
         ui.add_space(12.0);
         if !managers.is_empty() {
-            what_if(ui, &managers, &mut state.whatif);
+            what_if(ui, &managers, whatif);
         }
         ui.add_space(8.0);
         ui.strong("Advice");

@@ -2,54 +2,13 @@
 
 use std::path::PathBuf;
 
-use super::activity_panel::ActivityView;
-use super::connectivity_panel::ConnectivityView;
-use super::hosts_panel::HostsView;
-use super::networks_panel::NetworksView;
-use super::topology::TopologyView;
-use super::wizard_panel::WizardView;
-use crate::quorum::Scenario;
+pub use super::registry::{Panel, Panels};
+
+use super::panel::{Context, PanelView};
+
+use super::jobs::UiJobs;
 use crate::service::{Notice, Severity};
 use crate::snapshot::ClusterSnapshot;
-
-/// The screens in the navigation bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Panel {
-    Overview,
-    Wizard,
-    Topology,
-    Quorum,
-    Networks,
-    Connectivity,
-    Hosts,
-    Activity,
-}
-
-impl Panel {
-    pub const ALL: [Panel; 8] = [
-        Panel::Overview,
-        Panel::Wizard,
-        Panel::Topology,
-        Panel::Quorum,
-        Panel::Networks,
-        Panel::Connectivity,
-        Panel::Hosts,
-        Panel::Activity,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Panel::Overview => "Overview",
-            Panel::Wizard => "Wizard",
-            Panel::Topology => "Topology",
-            Panel::Quorum => "Quorum",
-            Panel::Networks => "Networks",
-            Panel::Connectivity => "Connectivity",
-            Panel::Hosts => "Hosts",
-            Panel::Activity => "Activity",
-        }
-    }
-}
 
 /// A live view is confirmed every few seconds; past this it is marked as not live.
 pub const STALE_AFTER_SECS: u64 = 10;
@@ -87,16 +46,15 @@ pub struct AppState {
     /// since the epoch).
     pub confirmed_at: Option<u64>,
     pub panel: Panel,
+    /// A refresh in progress (jobs are listed in `jobs`).
     pub busy: Option<String>,
     pub notices: Vec<Notice>,
-    pub topology: TopologyView,
-    pub hosts: HostsView,
-    pub activity: ActivityView,
-    pub connectivity: ConnectivityView,
-    pub wizard: WizardView,
-    pub networks: NetworksView,
-    /// The quorum panel's imagined failures and demotions.
-    pub whatif: Scenario,
+    pub jobs: UiJobs,
+    /// The last preflight report and connectivity run: shown by several panels and saved
+    /// in bundles.
+    pub preflight: Option<crate::preflight::Report>,
+    pub connectivity: Option<crate::connectivity::Report>,
+    pub panels: Panels,
 }
 
 impl AppState {
@@ -108,31 +66,78 @@ impl AppState {
             panel,
             busy: None,
             notices: Vec::new(),
-            topology: TopologyView::default(),
-            hosts: HostsView::default(),
-            activity: ActivityView::default(),
-            connectivity: ConnectivityView {
-                report: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
-                ..Default::default()
-            },
-            whatif: Scenario::default(),
-            wizard: WizardView::default(),
-            networks: NetworksView::default(),
+            jobs: UiJobs::default(),
+            preflight: None,
+            connectivity: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
+            panels: Panels::default(),
             source,
         }
     }
 
-    /// A new snapshot; a what-if about nodes that no longer exist is dropped.
+    /// A new snapshot of the cluster on screen.
     pub fn set_snapshot(&mut self, snap: ClusterSnapshot) {
-        let names: std::collections::BTreeSet<String> = snap
-            .nodes
-            .iter()
-            .map(|n| n.label_among(&snap.nodes))
-            .collect();
-        self.whatif.down.retain(|n| names.contains(n));
-        self.whatif.demoted.retain(|n| names.contains(n));
         self.confirmed_at = Some(snap.taken_at);
         self.snapshot = Some(snap);
+    }
+
+    /// Another cluster goes on screen: panels forget what they held for the old one.
+    pub fn switch_source(&mut self, source: Source) {
+        self.source = source;
+        self.snapshot = None;
+        self.confirmed_at = None;
+        self.preflight = None;
+        self.connectivity = None;
+        for p in Panel::ALL {
+            self.panels.get_mut(*p).reset();
+        }
+    }
+
+    /// Runs `f` on `panel` with the context every panel gets.
+    pub fn with_context<R>(
+        &mut self,
+        panel: Panel,
+        commands: &mut Vec<crate::service::Command>,
+        f: impl FnOnce(&mut dyn PanelView, &mut Context<'_>) -> R,
+    ) -> R {
+        let hosts = self.host_names();
+        let freshness = self.freshness(crate::snapshot::now_secs());
+        let mut goto = None;
+        let AppState {
+            source,
+            snapshot,
+            busy,
+            notices,
+            jobs,
+            preflight,
+            connectivity,
+            panels,
+            ..
+        } = self;
+        let mut cx = Context {
+            source,
+            snapshot: snapshot.as_ref(),
+            freshness,
+            busy: busy.as_deref(),
+            hosts: &hosts,
+            preflight,
+            connectivity,
+            jobs,
+            notices,
+            goto: &mut goto,
+            commands,
+            owner: panel,
+        };
+        f(panels.get_mut(panel), &mut cx)
+    }
+
+    /// The hosts changes would apply to: the open inventory's; the snapshot's for a demo
+    /// or a bundle.
+    pub fn host_names(&self) -> Vec<String> {
+        match (&self.panels.hosts.inventory, &self.snapshot, &self.source) {
+            (Some(i), _, Source::Inventory(_)) => i.hosts.iter().map(|h| h.name.clone()).collect(),
+            (_, Some(s), _) => s.hosts.iter().map(|h| h.host.clone()).collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// How current the cluster on screen is at `now` (seconds since the epoch).
@@ -155,28 +160,22 @@ impl AppState {
     /// Shows a bundle: its snapshot everywhere, its preflight in the wizard and its
     /// connectivity run in the Connectivity panel.
     pub fn open_bundle(&mut self, path: PathBuf, bundle: crate::snapshot::Bundle) {
-        self.source = Source::Bundle(path);
+        self.switch_source(Source::Bundle(path));
         self.set_snapshot(bundle.snapshot);
-        self.wizard.preflight = bundle.preflight;
-        self.connectivity.report = bundle.connectivity;
-        self.topology = TopologyView::default();
+        self.preflight = bundle.preflight;
+        self.connectivity = bundle.connectivity;
     }
 
     /// What the user would save as a bundle now, if a cluster is shown.
     pub fn bundle(&self) -> Option<crate::snapshot::Bundle> {
         let mut b = crate::snapshot::Bundle::new(self.snapshot.clone()?);
-        b.preflight = self.wizard.preflight.clone();
-        b.connectivity = self.connectivity.report.clone();
+        b.preflight = self.preflight.clone();
+        b.connectivity = self.connectivity.clone();
         Some(b)
     }
 
     pub fn push_notice(&mut self, notice: Notice) {
-        // Keep the list short; the newest matter.
-        const MAX: usize = 8;
-        self.notices.push(notice);
-        if self.notices.len() > MAX {
-            self.notices.remove(0);
-        }
+        push_notice(&mut self.notices, notice);
     }
 
     pub fn has_errors(&self) -> bool {
@@ -184,10 +183,27 @@ impl AppState {
     }
 }
 
+/// What is on screen, as the top bar names it.
+pub fn source_label(source: &Source, snapshot: Option<&ClusterSnapshot>) -> String {
+    match (source, snapshot) {
+        (Source::Demo, Some(s)) => format!("Demo cluster ({})", s.source),
+        (Source::Inventory(p), _) => format!("Inventory {}", p.display()),
+        (Source::Bundle(p), _) => format!("Bundle {} (read-only)", p.display()),
+        (Source::Nothing, _) | (Source::Demo, None) => "No cluster open".to_string(),
+    }
+}
+
+/// Keeps the list short; the newest matter.
+pub fn push_notice(notices: &mut Vec<Notice>, notice: Notice) {
+    const MAX: usize = 8;
+    notices.push(notice);
+    if notices.len() > MAX {
+        notices.remove(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use clap::ValueEnum;
-
     use super::Panel;
 
     #[test]
@@ -210,7 +226,12 @@ mod tests {
     }
 
     #[test]
-    fn every_panel_is_in_the_navigation() {
-        assert_eq!(Panel::value_variants(), Panel::ALL.as_slice());
+    fn panels_are_found_by_their_name() {
+        for p in Panel::ALL {
+            assert_eq!(Panel::from_name(p.name()), Ok(*p));
+        }
+        assert_eq!(Panel::from_name("Topology"), Ok(Panel::Topology));
+        let e = Panel::from_name("nope").unwrap_err();
+        assert!(e.contains("overview, wizard, topology"), "{e}");
     }
 }

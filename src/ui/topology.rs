@@ -4,13 +4,14 @@
 
 use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 
-use super::state::AppState;
+use super::panel::{Context, PanelView};
+use super::plan_flow::PlanFlow;
 use super::style;
 use crate::quorum::{self, ManagerAction};
-use crate::service::Command;
+use crate::service::{JobId, JobUpdate};
 use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
-use crate::swarm::Plan;
 use crate::swarm::actions::NodeOp;
+use crate::swarm::change::Change;
 
 const CARD: Vec2 = Vec2::new(170.0, 70.0);
 const GAP: Vec2 = Vec2::new(28.0, 40.0);
@@ -87,36 +88,22 @@ pub struct TopologyView {
     pub scene_rect: Option<Rect>,
     /// The selected node's ID (hostnames may be shared by cloned machines).
     pub selected: Option<String>,
-    /// The node action being planned or confirmed.
-    pub action: Option<NodeAction>,
+    /// The node action on its way, and the ID of the node it is for.
+    pub flow: PlanFlow,
+    pub acting_on: Option<String>,
 }
 
-/// A node action on its way: asked → planned (or refused) → confirmed → applied.
-#[derive(Debug, Clone)]
-pub struct NodeAction {
-    /// The node's ID: what the engine acts on.
-    pub node_id: String,
-    /// How the node is named to the user.
-    pub label: String,
-    pub op: NodeOp,
-    pub force: bool,
-    pub plan: Option<Result<Plan, String>>,
-    pub applying: bool,
-    pub result: Option<Result<usize, String>>,
-}
-
-impl TopologyView {
-    pub fn on_plan(&mut self, result: Result<Plan, String>) {
-        if let Some(a) = self.action.as_mut() {
-            a.plan = Some(result);
-        }
+impl PanelView for TopologyView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        show(ui, self, cx);
     }
 
-    pub fn on_applied(&mut self, result: Result<usize, String>) {
-        if let Some(a) = self.action.as_mut() {
-            a.applying = false;
-            a.result = Some(result);
-        }
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+        self.flow.on_job(id, update);
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
     }
 }
 
@@ -150,12 +137,10 @@ fn actions_for(node: &NodeInfo) -> Vec<NodeOp> {
     ops
 }
 
-pub fn show(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
-    let mut cmds = Vec::new();
-    let live = matches!(state.source, super::Source::Inventory(_));
-    let Some(snap) = state.snapshot.as_ref() else {
+fn show(ui: &mut egui::Ui, view: &mut TopologyView, cx: &mut Context<'_>) {
+    let Some(snap) = cx.snapshot else {
         ui.label("No cluster open.");
-        return cmds;
+        return;
     };
     let lay = layout(snap);
     let mut clicked = None;
@@ -163,34 +148,30 @@ pub fn show(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command> {
         .default_size(300.0)
         .resizable(true)
         .show(ui, |ui| {
-            details(ui, snap, &mut state.topology, live, &mut cmds);
+            egui::ScrollArea::vertical().show(ui, |ui| details(ui, snap, view, cx));
         });
     ui.horizontal(|ui| {
         ui.label(RichText::new("Drag to pan, scroll to zoom, click a node for details.").weak());
         if ui.button("Fit").clicked() {
-            state.topology.scene_rect = None;
+            view.scene_rect = None;
         }
     });
-    let scene_rect = state.topology.scene_rect.get_or_insert(lay.bounds);
+    let scene_rect = view.scene_rect.get_or_insert(lay.bounds);
     egui::Scene::new()
         .zoom_range(0.1..=2.0)
         .show(ui, scene_rect, |ui| {
             paint_buses(ui, snap, &lay);
             for (i, rect) in &lay.nodes {
                 let node = &snap.nodes[*i];
-                let selected = state.topology.selected.as_deref() == Some(node.id.as_str());
+                let selected = view.selected.as_deref() == Some(node.id.as_str());
                 if node_card(ui, *rect, node, &snap.nodes, selected).clicked() {
                     clicked = Some(node.id.clone());
                 }
             }
         });
     if let Some(c) = clicked {
-        if state.topology.selected.as_ref() != Some(&c) {
-            state.topology.action = None;
-        }
-        state.topology.selected = Some(c);
+        view.selected = Some(c);
     }
-    cmds
 }
 
 fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
@@ -347,8 +328,7 @@ fn details(
     ui: &mut egui::Ui,
     snap: &ClusterSnapshot,
     view: &mut TopologyView,
-    live: bool,
-    cmds: &mut Vec<Command>,
+    cx: &mut Context<'_>,
 ) {
     ui.heading("Node");
     let selected = view.selected.clone();
@@ -410,7 +390,7 @@ fn details(
         ui.label(RichText::new("none").weak());
     }
     ui.separator();
-    node_actions(ui, snap, node, view, live, cmds);
+    node_actions(ui, snap, node, view, cx);
 }
 
 fn node_actions(
@@ -418,31 +398,25 @@ fn node_actions(
     snap: &ClusterSnapshot,
     node: &NodeInfo,
     view: &mut TopologyView,
-    live: bool,
-    cmds: &mut Vec<Command>,
+    cx: &mut Context<'_>,
 ) {
     ui.strong("Actions");
     let label = node.label_among(&snap.nodes);
+    let live = cx.live();
     ui.horizontal_wrapped(|ui| {
         for op in actions_for(node) {
             if ui
-                .add_enabled(live, egui::Button::new(op_name(op)))
+                .add_enabled(live && !view.flow.busy(), egui::Button::new(op_name(op)))
                 .clicked()
             {
-                view.action = Some(NodeAction {
-                    node_id: node.id.clone(),
-                    label: label.clone(),
+                view.acting_on = Some(node.id.clone());
+                // By ID: hostnames may be shared by cloned machines.
+                let change = Change::Node {
+                    node: node.id.clone(),
                     op,
                     force: false,
-                    plan: None,
-                    applying: false,
-                    result: None,
-                });
-                cmds.push(Command::PlanNodeAction {
-                    node_id: node.id.clone(),
-                    op,
-                    force: false,
-                });
+                };
+                view.flow.request(cx, change);
             }
         }
     });
@@ -456,70 +430,8 @@ fn node_actions(
             ui.colored_label(style::warn(ui), format!("Quorum: {r}"));
         }
     }
-    let Some(action) = view.action.as_mut() else {
-        return;
-    };
-    if action.node_id != node.id {
-        return;
-    }
-    match (&action.plan, &action.result) {
-        (_, Some(Ok(n))) => {
-            ui.colored_label(
-                style::ok(ui),
-                format!("{}: done ({n} step(s)).", op_name(action.op)),
-            );
-        }
-        (_, Some(Err(e))) => {
-            ui.colored_label(style::bad(ui), e);
-        }
-        (None, None) => {
-            ui.spinner();
-        }
-        (Some(Err(e)), None) => {
-            ui.colored_label(style::bad(ui), e);
-            if e.contains("--force")
-                && !action.force
-                && ui
-                    .button("Force it anyway…")
-                    .on_hover_text("Accept the consequence above")
-                    .clicked()
-            {
-                action.force = true;
-                action.plan = None;
-                cmds.push(Command::PlanNodeAction {
-                    node_id: action.node_id.clone(),
-                    op: action.op,
-                    force: true,
-                });
-            }
-        }
-        (Some(Ok(plan)), None) => {
-            for s in &plan.steps {
-                ui.label(&s.description);
-                ui.monospace(format!("$ {}", s.cli));
-            }
-            for n in &plan.notes {
-                ui.label(RichText::new(format!("note: {n}")).weak());
-            }
-            if action.applying {
-                ui.spinner();
-            } else if plan.is_empty() {
-                ui.label("Nothing to change.");
-            } else if ui
-                .button(format!(
-                    "Yes, {} {}",
-                    op_name(action.op).to_lowercase(),
-                    action.label
-                ))
-                .clicked()
-            {
-                action.applying = true;
-                cmds.push(Command::ApplyPlan {
-                    purpose: crate::service::PlanPurpose::Node,
-                    plan: plan.clone(),
-                });
-            }
-        }
+    if view.acting_on.as_deref() == Some(node.id.as_str()) {
+        view.flow.show(ui, cx);
     }
 }
 
@@ -535,7 +447,8 @@ fn legend(ui: &mut egui::Ui) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::{Panel, Source};
+    use crate::service::{Command, Job};
+    use crate::ui::{AppState, Panel, Source};
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
 
@@ -560,7 +473,7 @@ mod tests {
         state.set_snapshot(snap);
         let mut h = Harness::new_ui_state(
             |ui, s: &mut Shown| {
-                let cmds = show(ui, &mut s.state);
+                let cmds = crate::ui::app::draw_panel(ui, &mut s.state);
                 s.cmds.extend(cmds);
             },
             Shown {
@@ -573,14 +486,19 @@ mod tests {
         h.get_by_label(&label).click_accesskit();
         h.run_steps(2);
         assert_eq!(
-            h.state().state.topology.selected.as_deref(),
+            h.state().state.panels.topology.selected.as_deref(),
             Some(clone_id.as_str())
         );
         h.get_by_label("Drain").click();
         h.run_steps(2);
         match h.state().cmds.as_slice() {
-            [Command::PlanNodeAction { node_id, op, force }] => {
-                assert_eq!((node_id, *op, *force), (&clone_id, NodeOp::Drain, false));
+            [
+                Command::Start {
+                    job: Job::Plan(Change::Node { node, op, force }),
+                    ..
+                },
+            ] => {
+                assert_eq!((node, *op, *force), (&clone_id, NodeOp::Drain, false));
             }
             other => panic!("expected one node action, got {other:?}"),
         }

@@ -5,11 +5,15 @@
 
 use eframe::egui::{self, RichText};
 
+use super::panel::{Context, PanelView};
+use super::plan_flow::{self, PlanFlow};
 use super::style;
 use crate::firewall::{self, HostPlan};
+use crate::outcome::Failure;
 use crate::preflight;
-use crate::service::{Command, PlanPurpose};
-use crate::swarm::{Action, BootstrapOptions, OverlaySpec, Plan, Step};
+use crate::service::{Job, JobId, JobUpdate};
+use crate::swarm::change::Change;
+use crate::swarm::{Action, BootstrapOptions, OverlaySpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
@@ -49,30 +53,22 @@ impl Stage {
         let i = Stage::ALL.iter().position(|s| *s == self).unwrap_or(0);
         Stage::ALL[(i + 1).min(Stage::ALL.len() - 1)]
     }
-
-    /// Which plan steps belong to this stage.
-    fn owns(self, action: &Action) -> bool {
-        match self {
-            Stage::Init => matches!(action, Action::Init { .. }),
-            Stage::Join => matches!(
-                action,
-                Action::Join { .. }
-                    | Action::Leave { .. }
-                    | Action::Promote { .. }
-                    | Action::Demote { .. }
-            ),
-            Stage::Overlay => matches!(action, Action::CreateOverlay(_)),
-            _ => false,
-        }
-    }
 }
 
-/// A step's result as it came back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepResult {
-    pub host: String,
-    pub description: String,
-    pub result: Result<(), String>,
+/// The steps of the bootstrap plan each build stage shows and applies.
+fn init_steps(action: &Action) -> bool {
+    matches!(action, Action::Init { .. })
+}
+
+fn join_steps(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Join { .. } | Action::Leave { .. } | Action::Promote { .. } | Action::Demote { .. }
+    )
+}
+
+fn overlay_steps(action: &Action) -> bool {
+    matches!(action, Action::CreateOverlay(_))
 }
 
 #[derive(Debug, Clone)]
@@ -82,16 +78,25 @@ pub struct WizardView {
     pub overlay: String,
     pub encrypted: bool,
     pub persist_firewall: bool,
-    pub preflight: Option<preflight::Report>,
-    pub busy: Option<String>,
-    /// The full bootstrap plan from the live state; each stage shows its part.
-    pub plan: Option<Result<Plan, String>>,
-    /// The stage whose steps wait for the user's yes.
-    pub confirm: Option<Stage>,
-    pub applying: bool,
-    pub results: Vec<StepResult>,
-    pub applied: Option<Result<usize, String>>,
-    pub firewall_result: Option<Result<usize, String>>,
+    /// The preflight run in progress, and whether this visit of the stage started one.
+    pub preflight_job: Option<JobId>,
+    /// This visit of the stage already started its read (preflight or plan): a refused or
+    /// cancelled one is not started again by itself.
+    asked: bool,
+    pub firewall: FirewallFlow,
+    /// One flow per build stage, each with its part of the bootstrap plan.
+    pub init: PlanFlow,
+    pub join: PlanFlow,
+    pub overlay_flow: PlanFlow,
+}
+
+/// The firewall step: its rules are shell commands per host, not swarm steps, so it has
+/// its own small flow (with the shared confirmation).
+#[derive(Debug, Clone, Default)]
+pub struct FirewallFlow {
+    pub confirm: bool,
+    pub job: Option<JobId>,
+    pub result: Option<Result<usize, Failure>>,
 }
 
 impl Default for WizardView {
@@ -102,40 +107,56 @@ impl Default for WizardView {
             overlay: "appnet".into(),
             encrypted: false,
             persist_firewall: true,
-            preflight: None,
-            busy: None,
-            plan: None,
-            confirm: None,
-            applying: false,
-            results: Vec::new(),
-            applied: None,
-            firewall_result: None,
+            preflight_job: None,
+            asked: false,
+            firewall: FirewallFlow::default(),
+            init: PlanFlow::with_filter(init_steps),
+            join: PlanFlow::with_filter(join_steps),
+            overlay_flow: PlanFlow::with_filter(overlay_steps),
         }
     }
 }
 
+impl PanelView for WizardView {
+    fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        show(ui, self, cx);
+    }
+
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+        if self.preflight_job == Some(id) && matches!(update, JobUpdate::Ended) {
+            self.preflight_job = None;
+        }
+        if self.firewall.job == Some(id) {
+            match update {
+                JobUpdate::FirewallApplied(r) => self.firewall.result = Some(r.clone()),
+                JobUpdate::Ended => self.firewall.job = None,
+                _ => {}
+            }
+        }
+        for flow in [&mut self.init, &mut self.join, &mut self.overlay_flow] {
+            flow.on_job(id, update);
+        }
+        if matches!(update, JobUpdate::Applied(_)) {
+            // The hosts changed: the other stages' plans are stale.
+            for flow in self.flows_mut() {
+                if flow.result().is_none() && !flow.busy() {
+                    flow.reset();
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Self {
+            managers: self.managers,
+            overlay: self.overlay.clone(),
+            encrypted: self.encrypted,
+            ..Self::default()
+        };
+    }
+}
+
 impl WizardView {
-    pub fn on_preflight(&mut self, report: preflight::Report) {
-        self.busy = None;
-        self.preflight = Some(report);
-    }
-
-    pub fn on_plan(&mut self, result: Result<Plan, String>) {
-        self.busy = None;
-        self.plan = Some(result);
-    }
-
-    pub fn on_step(&mut self, r: StepResult) {
-        self.results.push(r);
-    }
-
-    pub fn on_applied(&mut self, result: Result<usize, String>) {
-        self.applying = false;
-        self.applied = Some(result);
-        // The hosts changed: plan again before anything else is applied.
-        self.plan = None;
-    }
-
     fn options(&self, hosts: usize) -> BootstrapOptions {
         BootstrapOptions {
             managers: (self.managers > 0).then_some(self.managers.min(hosts.max(1))),
@@ -149,34 +170,37 @@ impl WizardView {
         }
     }
 
-    fn plan_for(&self, stage: Stage) -> Option<Result<Plan, String>> {
-        self.plan.as_ref().map(|r| {
-            r.clone().map(|p| Plan {
-                steps: p
-                    .steps
-                    .into_iter()
-                    .filter(|s| stage.owns(&s.action))
-                    .collect(),
-                notes: p.notes,
-            })
-        })
+    fn flows_mut(&mut self) -> [&mut PlanFlow; 3] {
+        [&mut self.init, &mut self.join, &mut self.overlay_flow]
+    }
+
+    fn flow_mut(&mut self, stage: Stage) -> Option<&mut PlanFlow> {
+        match stage {
+            Stage::Init => Some(&mut self.init),
+            Stage::Join => Some(&mut self.join),
+            Stage::Overlay => Some(&mut self.overlay_flow),
+            _ => None,
+        }
+    }
+
+    /// Moves to `stage`; a stage that reads the hosts starts reading them at once.
+    fn open(&mut self, stage: Stage) {
+        if stage != self.stage {
+            self.stage = stage;
+            self.asked = false;
+            if let Some(flow) = self.flow_mut(stage)
+                && !flow.busy()
+            {
+                flow.reset();
+            }
+        }
     }
 }
 
-/// What the wizard needs from the rest of the app.
-pub struct Context<'a> {
-    pub hosts: Vec<String>,
-    /// A live inventory is open (not the demo).
-    pub live: bool,
-    pub view: &'a mut WizardView,
-}
-
-pub fn show(ui: &mut egui::Ui, cx: Context<'_>) -> Vec<Command> {
-    let mut cmds = Vec::new();
-    let view = cx.view;
+fn show(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
     ui.heading("Build a swarm");
     stage_bar(ui, view);
-    if !cx.live {
+    if !cx.live() {
         ui.colored_label(
             style::warn(ui),
             "Read-only: this is the demo. Open an inventory (or start the practice lab) to \
@@ -185,12 +209,10 @@ pub fn show(ui: &mut egui::Ui, cx: Context<'_>) -> Vec<Command> {
     }
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| match view.stage {
-        Stage::Hosts => hosts_stage(ui, view, &cx.hosts, cx.live),
-        Stage::Preflight => preflight_stage(ui, view, cx.live, &mut cmds),
-        Stage::Firewall => firewall_stage(ui, view, cx.live, &mut cmds),
-        Stage::Init | Stage::Join | Stage::Overlay => {
-            build_stage(ui, view, cx.live, cx.hosts.len(), &mut cmds)
-        }
+        Stage::Hosts => hosts_stage(ui, view, cx.hosts, cx.live()),
+        Stage::Preflight => preflight_stage(ui, view, cx),
+        Stage::Firewall => firewall_stage(ui, view, cx),
+        Stage::Init | Stage::Join | Stage::Overlay => build_stage(ui, view, cx),
         Stage::Test => {
             ui.label(
                 "Last step: test that containers on every host reach each other over the overlay.",
@@ -200,15 +222,13 @@ pub fn show(ui: &mut egui::Ui, cx: Context<'_>) -> Vec<Command> {
             );
         }
     });
-    confirm_window(ui, view, &mut cmds);
-    cmds
 }
 
 fn stage_bar(ui: &mut egui::Ui, view: &mut WizardView) {
     ui.horizontal(|ui| {
         for s in Stage::ALL {
             if ui.selectable_label(view.stage == s, s.title()).clicked() {
-                view.stage = s;
+                view.open(s);
             }
         }
     });
@@ -217,9 +237,7 @@ fn stage_bar(ui: &mut egui::Ui, view: &mut WizardView) {
 fn next_button(ui: &mut egui::Ui, view: &mut WizardView) {
     ui.add_space(8.0);
     if view.stage != Stage::Test && ui.button("Next ▶").clicked() {
-        view.stage = view.stage.next();
-        view.applied = None;
-        view.results.clear();
+        view.open(view.stage.next());
     }
 }
 
@@ -273,24 +291,26 @@ fn hosts_stage(ui: &mut egui::Ui, view: &mut WizardView, hosts: &[String], live:
     next_button(ui, view);
 }
 
-fn preflight_stage(ui: &mut egui::Ui, view: &mut WizardView, live: bool, cmds: &mut Vec<Command>) {
+fn preflight_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
     ui.label("Checks Docker, swarm membership, addresses, clocks, firewalls, ports 2377/7946 between the hosts and kernel support for encrypted overlays. It changes nothing.");
+    // Read-only, so it runs as soon as the step opens.
+    let idle = view.preflight_job.is_none();
+    if cx.live() && idle && !view.asked {
+        view.asked = true;
+        view.preflight_job = Some(cx.start(Job::Preflight));
+    }
     ui.horizontal(|ui| {
-        if ui
-            .add_enabled(
-                live && view.busy.is_none(),
-                egui::Button::new("Run preflight"),
-            )
+        if view.preflight_job.is_some() {
+            ui.spinner();
+            ui.label("checking every host…");
+        } else if ui
+            .add_enabled(cx.live(), egui::Button::new("Run preflight again"))
             .clicked()
         {
-            view.busy = Some("preflight".into());
-            cmds.push(Command::Preflight);
-        }
-        if view.busy.is_some() {
-            ui.spinner();
+            view.preflight_job = Some(cx.start(Job::Preflight));
         }
     });
-    if let Some(r) = &view.preflight {
+    if let Some(r) = cx.preflight.as_ref() {
         findings(ui, r);
     }
     next_button(ui, view);
@@ -324,9 +344,9 @@ fn findings(ui: &mut egui::Ui, report: &preflight::Report) {
         });
 }
 
-fn firewall_stage(ui: &mut egui::Ui, view: &mut WizardView, live: bool, cmds: &mut Vec<Command>) {
+fn firewall_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
     ui.label("Swarm needs 2377/tcp, 7946/tcp+udp and 4789/udp between the hosts (and ESP for encrypted overlays). The plan opens them only to the cluster's own addresses.");
-    let Some(report) = &view.preflight else {
+    let Some(report) = cx.preflight.as_ref() else {
         ui.label("Run preflight first: the plan depends on each host's firewall.");
         next_button(ui, view);
         return;
@@ -336,210 +356,102 @@ fn firewall_stage(ui: &mut egui::Ui, view: &mut WizardView, live: bool, cmds: &m
         ui.colored_label(style::ok(ui), "No firewall changes needed.");
     }
     for p in &plans {
-        egui::CollapsingHeader::new(format!(
-            "{} ({:?}): {} command(s)",
-            p.host,
-            p.backend,
-            p.steps.len()
-        ))
-        .default_open(true)
-        .show(ui, |ui| {
-            for s in &p.steps {
-                if let Some(f) = &s.file {
-                    ui.label(&s.description);
-                    ui.monospace(f.diff());
-                }
-                ui.monospace(format!("$ {}", s.shell()));
-            }
-            for n in &p.notes {
-                ui.label(RichText::new(n).weak());
-            }
-        });
+        firewall_plan(ui, p);
     }
     ui.checkbox(&mut view.persist_firewall, "keep the rules across reboots");
     let any = plans.iter().any(|p| !p.steps.is_empty());
-    if ui
-        .add_enabled(
-            live && any && view.busy.is_none(),
-            egui::Button::new("Apply firewall rules…"),
-        )
+    let fw = &mut view.firewall;
+    if fw.job.is_some() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("applying the rules, then checking again…");
+        });
+    } else if ui
+        .add_enabled(cx.live() && any, egui::Button::new("Apply firewall rules…"))
         .clicked()
     {
-        view.confirm = Some(Stage::Firewall);
+        fw.confirm = true;
     }
-    if let Some(r) = &view.firewall_result {
-        match r {
-            Ok(n) => ui.colored_label(
+    if fw.confirm {
+        let answer = plan_flow::confirm_modal(ui, "Change these hosts' firewalls?", |ui| {
+            for p in plans.iter().filter(|p| !p.steps.is_empty()) {
+                firewall_plan(ui, p);
+            }
+        });
+        match answer {
+            Some(true) => {
+                fw.confirm = false;
+                fw.result = None;
+                fw.job = Some(cx.start(Job::ApplyFirewall {
+                    plans: plans.clone(),
+                    persist: view.persist_firewall,
+                }));
+            }
+            Some(false) => fw.confirm = false,
+            None => {}
+        }
+    }
+    match &view.firewall.result {
+        Some(Ok(n)) => {
+            ui.colored_label(
                 style::ok(ui),
                 format!("{n} rule(s) applied; preflight ran again to verify."),
-            ),
-            Err(e) => ui.colored_label(style::bad(ui), e),
-        };
+            );
+        }
+        Some(Err(e)) => plan_flow::failure_text(ui, e),
+        None => {}
     }
     next_button(ui, view);
-    let _ = cmds;
 }
 
-fn build_stage(
-    ui: &mut egui::Ui,
-    view: &mut WizardView,
-    live: bool,
-    hosts: usize,
-    cmds: &mut Vec<Command>,
-) {
+/// One host's firewall commands, with the file diffs they make.
+fn firewall_plan(ui: &mut egui::Ui, p: &HostPlan) {
+    egui::CollapsingHeader::new(format!(
+        "{} ({:?}): {} command(s)",
+        p.host,
+        p.backend,
+        p.steps.len()
+    ))
+    .id_salt(("firewall", &p.host))
+    .default_open(true)
+    .show(ui, |ui| {
+        for s in &p.steps {
+            if let Some(f) = &s.file {
+                ui.label(&s.description);
+                ui.monospace(f.diff());
+            }
+            ui.monospace(format!("$ {}", s.shell()));
+        }
+        for n in &p.notes {
+            ui.label(RichText::new(n).weak());
+        }
+    });
+}
+
+fn build_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
     let stage = view.stage;
     ui.label(match stage {
         Stage::Init => "Create the swarm on the first manager.",
         Stage::Join => "Join the other hosts as managers and workers (tokens are fetched from a manager and never shown).",
         _ => "Create the attachable overlay network that containers on every host can join.",
     });
-    ui.horizontal(|ui| {
-        if ui
-            .add_enabled(
-                live && view.busy.is_none() && !view.applying,
-                egui::Button::new("Plan this step"),
-            )
-            .clicked()
-        {
-            view.busy = Some("planning".into());
-            cmds.push(Command::PlanBootstrap {
-                opts: view.options(hosts),
-            });
-        }
-        if view.busy.is_some() {
-            ui.spinner();
-        }
-    });
-    match view.plan_for(stage) {
-        None => {}
-        Some(Err(e)) => {
-            ui.colored_label(style::bad(ui), e);
-        }
-        Some(Ok(plan)) if plan.is_empty() => {
-            ui.colored_label(
-                style::ok(ui),
-                "Already done on these hosts: nothing to change.",
-            );
-        }
-        Some(Ok(plan)) => {
-            steps_table(ui, &plan.steps);
-            for n in &plan.notes {
-                ui.label(RichText::new(format!("note: {n}")).weak());
-            }
-            if ui
-                .add_enabled(live && !view.applying, egui::Button::new("Apply…"))
-                .clicked()
-            {
-                view.confirm = Some(stage);
-            }
-        }
+    let change = Change::Bootstrap(view.options(cx.hosts.len()));
+    let first_look = !std::mem::replace(&mut view.asked, true);
+    let Some(flow) = view.flow_mut(stage) else {
+        return;
+    };
+    // Planning reads the hosts and changes nothing: done as soon as the step opens.
+    if cx.live() && first_look && matches!(flow.stage, plan_flow::Stage::Idle) {
+        flow.request(cx, change.clone());
     }
-    progress(ui, view, cmds);
+    let can_plan = cx.live() && !flow.busy();
+    if ui
+        .add_enabled(can_plan, egui::Button::new("Plan this step"))
+        .on_disabled_hover_text("Read-only, or a plan is being made or applied")
+        .clicked()
+    {
+        flow.request(cx, change);
+    }
+    flow.show(ui, cx);
     next_button(ui, view);
-}
-
-fn steps_table(ui: &mut egui::Ui, steps: &[Step]) {
-    egui::Grid::new("plan_steps")
-        .striped(true)
-        .num_columns(3)
-        .show(ui, |ui| {
-            for t in ["Host", "What", "CLI equivalent"] {
-                ui.strong(t);
-            }
-            ui.end_row();
-            for s in steps {
-                ui.label(&s.host);
-                ui.label(&s.description);
-                ui.monospace(&s.cli);
-                ui.end_row();
-            }
-        });
-}
-
-fn progress(ui: &mut egui::Ui, view: &mut WizardView, cmds: &mut Vec<Command>) {
-    if view.applying {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(format!("applying… {} step(s) done", view.results.len()));
-            if ui.button("Cancel").clicked() {
-                cmds.push(Command::CancelApply);
-            }
-        });
-    }
-    for r in &view.results {
-        match &r.result {
-            Ok(()) => ui.colored_label(style::ok(ui), format!("✔ [{}] {}", r.host, r.description)),
-            Err(e) => ui.colored_label(
-                style::bad(ui),
-                format!("✖ [{}] {}: {e}", r.host, r.description),
-            ),
-        };
-    }
-    match &view.applied {
-        Some(Ok(n)) => {
-            ui.colored_label(style::ok(ui), format!("Done: {n} step(s) applied."));
-        }
-        Some(Err(e)) => {
-            ui.colored_label(
-                style::bad(ui),
-                format!("Stopped: {e}. Plan again to resume from here."),
-            );
-        }
-        None => {}
-    }
-}
-
-/// Nothing changes a host before the user has seen the list of changes and said yes.
-fn confirm_window(ui: &mut egui::Ui, view: &mut WizardView, cmds: &mut Vec<Command>) {
-    let Some(stage) = view.confirm else { return };
-    let mut answer = None;
-    egui::Window::new("Change these hosts?")
-        .collapsible(false)
-        .resizable(false)
-        .show(ui.ctx(), |ui| {
-            if stage == Stage::Firewall {
-                ui.label("These firewall commands will run on the hosts listed above.");
-            } else if let Some(Ok(plan)) = view.plan_for(stage) {
-                let mut hosts: Vec<&str> = plan.steps.iter().map(|s| s.host.as_str()).collect();
-                hosts.dedup();
-                ui.label(format!(
-                    "{} step(s) will change {}:",
-                    plan.steps.len(),
-                    hosts.join(", ")
-                ));
-                steps_table(ui, &plan.steps);
-            }
-            ui.horizontal(|ui| {
-                if ui.button("Yes, apply").clicked() {
-                    answer = Some(true);
-                }
-                if ui.button("No").clicked() {
-                    answer = Some(false);
-                }
-            });
-        });
-    match answer {
-        Some(true) => {
-            view.confirm = None;
-            if stage == Stage::Firewall {
-                if let Some(report) = &view.preflight {
-                    view.busy = Some("firewall".into());
-                    cmds.push(Command::ApplyFirewall {
-                        plans: firewall::plan(report, None),
-                        persist: view.persist_firewall,
-                    });
-                }
-            } else if let Some(Ok(plan)) = view.plan_for(stage) {
-                view.applying = true;
-                view.results.clear();
-                view.applied = None;
-                cmds.push(Command::ApplyPlan {
-                    purpose: PlanPurpose::Bootstrap,
-                    plan,
-                });
-            }
-        }
-        Some(false) => view.confirm = None,
-        None => {}
-    }
 }

@@ -1,0 +1,118 @@
+//! Every change a user can ask for, planned by one function that the CLI and the app both
+//! call: the live state is read, the plan computed (pure), and checks that need the hosts
+//! (the kernel's support for an encrypted overlay) run on what the plan would create.
+
+use crate::cluster::Cluster;
+
+use super::actions::{self, NodeOp};
+use super::plan::{self, Action, BootstrapOptions, OverlaySpec, Plan};
+use super::{SwarmError, state};
+
+/// A change to plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// From bare hosts (or a partial swarm) to the requested swarm.
+    Bootstrap(BootstrapOptions),
+    /// A node action on the node with this ID (or unique name), quorum-checked.
+    Node {
+        node: String,
+        op: NodeOp,
+        force: bool,
+    },
+    /// An inventory host leaves its swarm.
+    Leave { host: String, force: bool },
+    /// An overlay network.
+    Network(OverlaySpec),
+    /// `--force-new-cluster` recovery after lost quorum.
+    Recover,
+}
+
+impl Change {
+    /// What the change is, for progress and job lists.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::Bootstrap(_) => "build the swarm".into(),
+            Change::Node { node, op, .. } => format!("{} {node}", op.verb()),
+            Change::Leave { host, .. } => format!("{host} leaves the swarm"),
+            Change::Network(o) => format!("create overlay {}", o.name),
+            Change::Recover => "recover the swarm".into(),
+        }
+    }
+}
+
+impl Change {
+    /// The same change with `force` set, for changes that have one and do not yet.
+    pub fn forced(&self) -> Option<Change> {
+        match self {
+            Change::Node {
+                node,
+                op,
+                force: false,
+            } => Some(Change::Node {
+                node: node.clone(),
+                op: *op,
+                force: true,
+            }),
+            Change::Leave { host, force: false } => Some(Change::Leave {
+                host: host.clone(),
+                force: true,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Plans `change` on the cluster's live state. An encrypted overlay the plan would create
+/// is refused when a host's kernel cannot carry it (it would drop every packet), unless
+/// `ignore_kernel_check`.
+pub async fn plan(
+    cluster: &Cluster,
+    change: &Change,
+    ignore_kernel_check: bool,
+) -> Result<Plan, SwarmError> {
+    let state = state::gather(cluster).await;
+    let plan = match change {
+        Change::Bootstrap(opts) => plan::bootstrap(&state, opts)?,
+        Change::Node { node, op, force } => actions::node_action(&state, node, *op, *force)?,
+        Change::Leave { host, force } => actions::leave(&state, host, *force)?,
+        Change::Network(spec) => actions::create_network(&state, spec.clone())?,
+        Change::Recover => actions::recovery(&state)?,
+    };
+    if creates_encrypted_overlay(&plan) && !ignore_kernel_check {
+        let report = crate::preflight::run(cluster).await;
+        if let Some(refusal) = report.encryption_refusal() {
+            return Err(SwarmError::EncryptionUnsupported { refusal });
+        }
+    }
+    Ok(plan)
+}
+
+fn creates_encrypted_overlay(plan: &Plan) -> bool {
+    plan.steps
+        .iter()
+        .any(|s| matches!(&s.action, Action::CreateOverlay(o) if o.encrypted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::Step;
+
+    #[test]
+    fn only_plans_creating_an_encrypted_overlay_need_the_kernel_check() {
+        let overlay = |encrypted| {
+            Plan::of(Step::new(
+                "node1",
+                Action::CreateOverlay(OverlaySpec {
+                    name: "appnet".into(),
+                    encrypted,
+                    ..Default::default()
+                }),
+                0,
+            ))
+        };
+        assert!(creates_encrypted_overlay(&overlay(true)));
+        assert!(!creates_encrypted_overlay(&overlay(false)));
+        assert!(!creates_encrypted_overlay(&Plan::default()));
+    }
+}

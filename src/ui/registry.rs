@@ -1,0 +1,19 @@
+//! The panels in the navigation, in order. Adding a panel: write its file (a type with
+//! `Default` and [`PanelView`](super::panel::PanelView)) and add its line here.
+
+use super::panel::{PanelView, panels};
+use super::{
+    activity_panel, connectivity_panel, hosts_panel, networks_panel, overview, quorum_panel,
+    topology, wizard_panel,
+};
+
+panels! {
+    Overview => overview: overview::OverviewView,
+    Wizard => wizard: wizard_panel::WizardView,
+    Topology => topology: topology::TopologyView,
+    Quorum => quorum: quorum_panel::QuorumView,
+    Networks => networks: networks_panel::NetworksView,
+    Connectivity => connectivity: connectivity_panel::ConnectivityView,
+    Hosts => hosts: hosts_panel::HostsView,
+    Activity => activity: activity_panel::ActivityView,
+}

@@ -14,6 +14,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
 use swarmdeck::lab::fault::{self, Fault};
+use swarmdeck::outcome::FailureKind;
+use swarmdeck::ui::plan_flow::{PlanFlow, Stage};
 use swarmdeck::ui::{Panel, RunOptions, SwarmdeckApp};
 
 /// This test binary's directory for the app's audit log and connectivity history, set once
@@ -71,7 +73,9 @@ fn run_until(h: &mut Harness<'_, SwarmdeckApp>, what: &str, done: impl Fn(&Swarm
     while !done(h.state()) {
         assert!(
             start.elapsed() < Duration::from_secs(90),
-            "timed out waiting for {what}"
+            "timed out waiting for {what}; notices: {:?}; jobs: {:?}",
+            h.state().state.notices,
+            h.state().state.jobs
         );
         h.run_steps(1);
         std::thread::sleep(Duration::from_millis(20));
@@ -116,12 +120,12 @@ fn changed_host_key_is_refused_loudly_in_the_app() {
 
     let mut h = app(inv_path, Panel::Hosts);
     run_until(&mut h, "the inventory", |a| {
-        a.state.hosts.inventory.is_some()
+        a.state.panels.hosts.inventory.is_some()
     });
     h.get_by_label("Test").click();
     run_until(&mut h, "the connection test", |a| {
         matches!(
-            a.state.hosts.tests.get("node1"),
+            a.state.panels.hosts.tests.get("node1"),
             Some(swarmdeck::ui::TestState::Done(_))
         )
     });
@@ -189,9 +193,9 @@ fn a_hung_manager_shows_in_the_overview_and_recovers() {
     assert!(h.query_by_label("down (engine silent)").is_none());
 }
 
-/// Clicks the widget labelled `label` once it is on screen (a window that just opened may
-/// lay itself out over a few frames) and lets the app take the click in.
-fn click(h: &mut Harness<'_, SwarmdeckApp>, label: &str) {
+/// Waits until a widget labelled `label` is on screen (a window that just opened may lay
+/// itself out over a few frames).
+fn wait_shown(h: &mut Harness<'_, SwarmdeckApp>, label: &str) {
     let start = Instant::now();
     while h.query_by_label(label).is_none() {
         assert!(
@@ -201,28 +205,55 @@ fn click(h: &mut Harness<'_, SwarmdeckApp>, label: &str) {
         h.run_steps(1);
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A window that just opened is measured in one frame and placed in the next.
+    h.run_steps(3);
+}
+
+/// Clicks the widget labelled `label` once it is on screen and lets the app take the
+/// click in.
+fn click(h: &mut Harness<'_, SwarmdeckApp>, label: &str) {
+    wait_shown(h, label);
     h.get_by_label(label).click();
     h.run_steps(2);
 }
 
-/// Plans the current wizard stage, checks the plan, confirms and waits until applied.
+/// The plan flow of the wizard stage on screen.
+fn wizard_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    a.state
+        .panels
+        .wizard
+        .current_flow()
+        .expect("a build stage is open")
+}
+
+/// Confirms the plan under review in the modal and waits until it is applied.
+fn apply_reviewed(h: &mut Harness<'_, SwarmdeckApp>, flow: fn(&SwarmdeckApp) -> &PlanFlow) {
+    click(h, "Apply…");
+    // Nothing changes before the user says yes.
+    wait_shown(h, "Change these hosts?");
+    click(h, "Yes, apply");
+    run_until(h, "the steps to be applied", |a| flow(a).result().is_some());
+    let applied = flow(h.state()).result().cloned().unwrap();
+    assert!(applied.is_ok(), "applied: {applied:?}");
+}
+
+/// The wizard plans a stage as it opens: check the plan, confirm, wait until applied.
 fn plan_and_apply(h: &mut Harness<'_, SwarmdeckApp>, expect_cli: &str) {
-    click(h, "Plan this step");
-    run_until(h, "the plan", |a| a.state.wizard.plan.is_some());
+    run_until(h, "the plan", |a| wizard_flow(a).plan().is_some());
     assert!(
         h.query_all_by_label_contains(expect_cli).next().is_some(),
         "the plan shows the CLI equivalent {expect_cli:?}"
     );
-    click(h, "Apply…");
-    // Nothing changes before the user says yes.
-    h.get_by_label("Change these hosts?");
-    click(h, "Yes, apply");
-    run_until(h, "the steps to be applied", |a| {
-        a.state.wizard.applied.is_some()
-    });
-    let applied = h.state().state.wizard.applied.clone().unwrap();
-    assert!(applied.is_ok(), "applied: {applied:?}");
+    apply_reviewed(h, wizard_flow);
     click(h, "Next ▶");
+}
+
+fn networks_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    &a.state.panels.networks.flow
+}
+
+fn topology_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    &a.state.panels.topology.flow
 }
 
 /// Selects the topology card labelled `card` and plans a drain of its node.
@@ -231,13 +262,7 @@ fn plan_drain(h: &mut Harness<'_, SwarmdeckApp>, card: &str) {
     h.get_by_label(card).click_accesskit();
     h.run_steps(2);
     click(h, "Drain");
-    run_until(h, "the drain plan", |a| {
-        a.state
-            .topology
-            .action
-            .as_ref()
-            .is_some_and(|x| x.plan.is_some())
-    });
+    run_until(h, "the drain plan", |a| topology_flow(a).plan().is_some());
 }
 
 #[test]
@@ -246,14 +271,14 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     let Some(lab) = TestLab::start(3) else { return };
     let mut h = app(lab.inventory.clone(), Panel::Wizard);
     run_until(&mut h, "the inventory", |a| {
-        a.state.hosts.inventory.is_some()
+        a.state.panels.hosts.inventory.is_some()
     });
     h.get_by_label("• node3");
 
+    // Preflight runs by itself as its step opens.
     click(&mut h, "Next ▶");
-    click(&mut h, "Run preflight");
-    run_until(&mut h, "preflight", |a| a.state.wizard.preflight.is_some());
-    let pre = h.state().state.wizard.preflight.clone().unwrap();
+    run_until(&mut h, "preflight", |a| a.state.preflight.is_some());
+    let pre = h.state().state.preflight.clone().unwrap();
     assert!(
         pre.errors().next().is_none(),
         "bare lab hosts pass preflight: {:?}",
@@ -269,9 +294,8 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
 
     // Re-planning a finished stage changes nothing: the wizard resumes and skips what is done.
     click(&mut h, "4 Init");
-    click(&mut h, "Plan this step");
-    run_until(&mut h, "the plan", |a| a.state.wizard.plan.is_some());
-    h.get_by_label("Already done on these hosts: nothing to change.");
+    run_until(&mut h, "the plan", |a| wizard_flow(a).plan().is_some());
+    h.get_by_label("Nothing to change: the hosts are already so.");
 
     // The snapshot followed: three ready nodes and the overlay.
     run_until(&mut h, "a snapshot of the swarm", |a| {
@@ -304,9 +328,9 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     click(&mut h, "appnet");
     click(&mut h, "▶ Run test");
     run_until(&mut h, "the connectivity report", |a| {
-        a.state.connectivity.report.is_some()
+        a.state.connectivity.is_some()
     });
-    let report = h.state().state.connectivity.report.clone().unwrap();
+    let report = h.state().state.connectivity.clone().unwrap();
     assert!(
         report.healthy(),
         "{}",
@@ -325,13 +349,17 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Name")
         .type_text("secnet");
     h.run_steps(2);
-    assert_eq!(h.state().state.networks.name, "secnet");
+    assert_eq!(h.state().state.panels.networks.name, "secnet");
     click(&mut h, "encrypted (IPsec between hosts)");
     click(&mut h, "Plan");
     run_until(&mut h, "the network plan", |a| {
-        a.state.networks.plan.is_some()
+        matches!(networks_flow(a).stage, Stage::Refused { .. })
     });
-    let refused = h.state().state.networks.plan.clone().unwrap().unwrap_err();
+    let Stage::Refused { failure } = networks_flow(h.state()).stage.clone() else {
+        unreachable!()
+    };
+    assert_eq!(failure.kind, FailureKind::Refused, "{failure:?}");
+    let refused = failure.message;
     assert!(
         refused.contains("refusing to create an encrypted overlay"),
         "{refused}"
@@ -343,9 +371,9 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     click(&mut h, "encrypted (IPsec between hosts)");
     click(&mut h, "Plan");
     run_until(&mut h, "the network plan", |a| {
-        matches!(a.state.networks.plan, Some(Ok(_)))
+        networks_flow(a).plan().is_some()
     });
-    click(&mut h, "Yes, create it");
+    apply_reviewed(&mut h, networks_flow);
     run_until(&mut h, "the network", |a| {
         a.state
             .snapshot
@@ -356,7 +384,7 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
     // Topology: drain a worker through the node's actions, confirmed, then seen live.
     click(&mut h, "Topology");
     plan_drain(&mut h, "node3");
-    click(&mut h, "Yes, drain node3");
+    apply_reviewed(&mut h, topology_flow);
     run_until(&mut h, "node3 drained", |a| {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
@@ -450,7 +478,7 @@ fn a_cloned_hostname_drains_the_node_chosen_in_the_topology() {
         h.query_all_by_label_contains(&cli).next().is_some(),
         "the plan names the node by ID: {cli}"
     );
-    click(&mut h, &format!("Yes, drain {label}"));
+    apply_reviewed(&mut h, topology_flow);
     run_until(&mut h, "the second node2 drained", |a| {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
@@ -508,7 +536,7 @@ fn a_gui_edit_keeps_the_host_the_cli_added_meanwhile() {
     .unwrap();
     let mut h = app(inv.clone(), Panel::Hosts);
     run_until(&mut h, "the inventory", |a| {
-        a.state.hosts.inventory.is_some()
+        a.state.panels.hosts.inventory.is_some()
     });
     let (ok, text) = swarmdeck(data, &inv, &["hosts", "add", "cli1", "root@127.0.0.1:1"]);
     assert!(ok, "{text}");
@@ -516,6 +544,7 @@ fn a_gui_edit_keeps_the_host_the_cli_added_meanwhile() {
     assert_eq!(
         h.state()
             .state
+            .panels
             .hosts
             .inventory
             .as_ref()
@@ -529,6 +558,7 @@ fn a_gui_edit_keeps_the_host_the_cli_added_meanwhile() {
     click(&mut h, "Save");
     run_until(&mut h, "the saved inventory", |a| {
         a.state
+            .panels
             .hosts
             .inventory
             .as_ref()
@@ -540,4 +570,125 @@ fn a_gui_edit_keeps_the_host_the_cli_added_meanwhile() {
     let edited = saved.host("v6").unwrap();
     assert_eq!((edited.address.as_str(), edited.port), ("::1", 1));
     assert!(edited.sudo, "the edit was saved");
+}
+
+/// A second change while one runs is refused with a notice naming the running one, and the
+/// first change's step events reach its own panel only. The first change waits on a host
+/// whose SSH server accepts connections and never speaks (a hung sshd, on loopback); it
+/// ends at the login deadline with a failure that names the host and the SSH layer.
+#[test]
+fn a_second_change_while_one_runs_is_refused_with_a_notice() {
+    use swarmdeck::snapshot::Layer;
+    use swarmdeck::swarm::{Action, OverlaySpec, Plan, Step};
+    use swarmdeck::ui::wizard_panel;
+
+    let data = app_data();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.toml");
+    let mut host =
+        HostSpec::parse_target(&format!("root@127.0.0.1:{port}"), AuthMethod::Agent).unwrap();
+    host.name = "hung1".into();
+    let mut inventory = Inventory {
+        known_hosts: vec![dir.path().join("known_hosts")],
+        hosts: vec![host],
+        ..Default::default()
+    };
+    inventory.timeouts.login = Some(6);
+    inventory.save(&inv).unwrap();
+    let overlay = |name: &str| {
+        Plan::of(Step::new(
+            "hung1",
+            Action::CreateOverlay(OverlaySpec {
+                name: name.into(),
+                attachable: true,
+                ..Default::default()
+            }),
+            0,
+        ))
+    };
+
+    let mut h = app(inv, Panel::Networks);
+    h.state_mut().state.panels.networks.flow.stage = Stage::Review {
+        plan: overlay("first"),
+    };
+    apply_started(&mut h);
+    run_until(&mut h, "the first change to start", |a| {
+        a.state.jobs.running().any(|(_, j)| j.started)
+    });
+
+    // The wizard asks for another change meanwhile.
+    {
+        let state = &mut h.state_mut().state;
+        state.panel = Panel::Wizard;
+        state.panels.wizard.stage = wizard_panel::Stage::Init;
+        state.panels.wizard.init.stage = Stage::Review {
+            plan: overlay("second"),
+        };
+    }
+    apply_started(&mut h);
+    run_until(&mut h, "the refusal", |a| {
+        a.state.notices.iter().any(|n| {
+            n.text
+                .contains("would run alongside the change in progress")
+        })
+    });
+    assert!(
+        h.query_all_by_label_contains("would run alongside the change in progress")
+            .next()
+            .is_some(),
+        "the notice is on screen"
+    );
+    assert!(matches!(
+        h.state().state.panels.wizard.init.stage,
+        Stage::Review { .. }
+    ));
+    assert!(matches!(
+        h.state().state.panels.networks.flow.stage,
+        Stage::Applying { .. }
+    ));
+
+    // The first change ends at the login deadline; its outcome goes to the Networks panel.
+    run_until(&mut h, "the first change to end", |a| {
+        a.state.panels.networks.flow.result().is_some()
+    });
+    let Stage::Done { steps, result } = h.state().state.panels.networks.flow.stage.clone() else {
+        unreachable!()
+    };
+    let failure = result.unwrap_err();
+    assert_eq!(failure.host.as_deref(), Some("hung1"), "{failure:?}");
+    assert_eq!(failure.layer, Some(Layer::Ssh), "{failure:?}");
+    assert_eq!(steps.len(), 1);
+    assert!(
+        matches!(
+            h.state().state.panels.wizard.init.stage,
+            Stage::Review { .. }
+        ),
+        "the wizard got none of the other panel's events"
+    );
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("hung1") && l.contains("first") && l.contains("failed")),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("second"),
+        "the refused change touched nothing"
+    );
+}
+
+/// Clicks Apply… and confirms in the modal.
+fn apply_started(h: &mut Harness<'_, SwarmdeckApp>) {
+    click(h, "Apply…");
+    wait_shown(h, "Change these hosts?");
+    click(h, "Yes, apply");
 }

@@ -145,8 +145,8 @@ pub fn show_and_apply(
             let on_ctrl_c = cancel.clone();
             let watcher = tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("stopping after the steps in flight (Ctrl-C again to quit now)");
                     on_ctrl_c.cancel();
+                    eprintln!("stopping after the steps in flight (Ctrl-C again to quit now)");
                     let _ = tokio::signal::ctrl_c().await;
                     std::process::exit(130);
                 }
@@ -275,11 +275,11 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
                     "{}  {:<10} {:<7} {}\n    $ {}",
                     swarm::audit::fmt_time(e.time),
                     visible(&e.host),
-                    if e.ok() { "ok" } else { "FAILED" },
+                    e.verdict(),
                     visible(&e.step),
                     visible(&e.cli)
                 );
-                if !e.ok() {
+                if !e.ok() && !e.not_run() {
                     println!("    {}", visible(&e.outcome));
                 }
             }

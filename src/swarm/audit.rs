@@ -31,6 +31,25 @@ pub enum AuditError {
     NoDataDir,
 }
 
+/// How a recorded step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    /// Cancelled before it reached its host.
+    NotRun,
+    Failed,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Ok => "ok",
+            Verdict::NotRun => "NOT RUN",
+            Verdict::Failed => "FAILED",
+        })
+    }
+}
+
 /// One recorded step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -53,6 +72,19 @@ pub struct AuditEntry {
 impl AuditEntry {
     pub fn ok(&self) -> bool {
         self.outcome == "ok"
+    }
+
+    /// Cancelled before it reached its host.
+    pub fn not_run(&self) -> bool {
+        self.outcome == super::ops::NOT_RUN
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        match (self.ok(), self.not_run()) {
+            (true, _) => Verdict::Ok,
+            (_, true) => Verdict::NotRun,
+            _ => Verdict::Failed,
+        }
     }
 
     /// The same entry with every string scrubbed of tokens and keys.

@@ -7,7 +7,7 @@ use egui_extras::{Column, TableBuilder};
 use super::panel::{Context, PanelView};
 use super::style;
 use crate::service::Command;
-use crate::swarm::audit::{AuditEntry, fmt_time};
+use crate::swarm::audit::{AuditEntry, Verdict, fmt_time};
 
 #[derive(Debug, Clone, Default)]
 pub struct ActivityView {
@@ -122,10 +122,10 @@ fn show(ui: &mut egui::Ui, view: &mut ActivityView) -> Vec<Command> {
                         ui.monospace(&e.cli);
                     });
                     row.col(|ui| {
-                        let color = if e.ok() {
-                            style::ok(ui)
-                        } else {
-                            style::bad(ui)
+                        let color = match e.verdict() {
+                            Verdict::Ok => style::ok(ui),
+                            Verdict::NotRun => style::warn(ui),
+                            Verdict::Failed => style::bad(ui),
                         };
                         ui.colored_label(color, &e.outcome);
                     });

@@ -161,29 +161,12 @@ impl SwarmdeckApp {
         }
     }
 
-    /// A job's update: what every panel shares is kept here, the rest goes to the panel
-    /// that started the job, and to no other.
     fn on_job(&mut self, id: JobId, update: JobUpdate) {
-        let owner = self.state.jobs.owner(id);
-        self.state.jobs.on_update(id, &update);
-        match &update {
-            JobUpdate::Refused { reason } => self.state.push_notice(Notice::warning(reason)),
-            JobUpdate::Preflight(r) => self.state.preflight = Some((**r).clone()),
-            JobUpdate::ConnectivityDone(Ok(r)) => self.state.connectivity = Some((**r).clone()),
-            JobUpdate::ConnectivityDone(Err(f)) => {
-                self.state.push_notice(Notice::error(&f.message))
-            }
-            JobUpdate::LabReady { inventory } => self.open_inventory(inventory.clone()),
-            _ => {}
+        if let JobUpdate::LabReady { inventory } = &update {
+            self.open_inventory(inventory.clone());
         }
-        if let Some(owner) = owner {
-            let mut commands = Vec::new();
-            self.state.with_context(owner, &mut commands, |panel, cx| {
-                panel.on_job(id, &update, cx)
-            });
-            for cmd in commands {
-                self.send(cmd);
-            }
+        for cmd in self.state.on_job(id, update) {
+            self.send(cmd);
         }
     }
 

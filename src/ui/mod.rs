@@ -13,14 +13,14 @@ mod jobs;
 mod networks_panel;
 mod overview;
 pub mod panel;
-mod plan_flow;
+pub mod plan_flow;
 mod quorum_panel;
 mod registry;
 mod screenshot;
 mod state;
 mod style;
 mod topology;
-mod wizard_panel;
+pub mod wizard_panel;
 
 pub use app::SwarmdeckApp;
 pub use hosts_panel::TestState;

@@ -7,7 +7,7 @@ pub use super::registry::{Panel, Panels};
 use super::panel::{Context, PanelView};
 
 use super::jobs::UiJobs;
-use crate::service::{Notice, Severity};
+use crate::service::{Command, JobId, JobUpdate, Notice, Severity};
 use crate::snapshot::ClusterSnapshot;
 
 /// A live view is confirmed every few seconds; past this it is marked as not live.
@@ -92,11 +92,32 @@ impl AppState {
         }
     }
 
+    /// A job's update: what every panel shares is kept here, the rest goes to the panel
+    /// that started the job, and to no other. Returns the commands the panel sends.
+    pub fn on_job(&mut self, id: JobId, update: JobUpdate) -> Vec<Command> {
+        let owner = self.jobs.owner(id);
+        self.jobs.on_update(id, &update);
+        match &update {
+            JobUpdate::Refused { reason } => self.push_notice(Notice::warning(reason)),
+            JobUpdate::Preflight(r) => self.preflight = Some((**r).clone()),
+            JobUpdate::ConnectivityDone(Ok(r)) => self.connectivity = Some((**r).clone()),
+            JobUpdate::ConnectivityDone(Err(f)) => self.push_notice(Notice::error(&f.message)),
+            _ => {}
+        }
+        let mut commands = Vec::new();
+        if let Some(owner) = owner {
+            self.with_context(owner, &mut commands, |panel, cx| {
+                panel.on_job(id, &update, cx)
+            });
+        }
+        commands
+    }
+
     /// Runs `f` on `panel` with the context every panel gets.
     pub fn with_context<R>(
         &mut self,
         panel: Panel,
-        commands: &mut Vec<crate::service::Command>,
+        commands: &mut Vec<Command>,
         f: impl FnOnce(&mut dyn PanelView, &mut Context<'_>) -> R,
     ) -> R {
         let hosts = self.host_names();

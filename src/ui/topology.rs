@@ -447,6 +447,7 @@ fn legend(ui: &mut egui::Ui) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::{Failure, FailureKind};
     use crate::service::{Command, Job};
     use crate::ui::{AppState, Panel, Source};
     use egui_kittest::Harness;
@@ -456,6 +457,145 @@ mod tests {
     struct Shown {
         state: AppState,
         cmds: Vec<Command>,
+    }
+
+    /// A live app state (an inventory is open) showing the demo cluster on `panel`.
+    fn live_demo(panel: Panel) -> Harness<'static, Shown> {
+        let mut state = AppState::new(Source::Inventory("inventory.toml".into()), panel);
+        state.set_snapshot(crate::snapshot::demo());
+        let mut h = Harness::builder()
+            .with_size([1280.0, 820.0])
+            .build_ui_state(
+                |ui, s: &mut Shown| {
+                    let cmds = crate::ui::app::draw_panel(ui, &mut s.state);
+                    s.cmds.extend(cmds);
+                },
+                Shown {
+                    state,
+                    cmds: Vec::new(),
+                },
+            );
+        h.run_steps(2);
+        h
+    }
+
+    /// The plan job the last click started, with its change.
+    fn last_plan(h: &Harness<'_, Shown>) -> (JobId, Change) {
+        match h.state().cmds.last() {
+            Some(Command::Start {
+                id,
+                job: Job::Plan(change),
+            }) => (*id, change.clone()),
+            other => panic!("expected a plan job, got {other:?}"),
+        }
+    }
+
+    fn refusal(kind: FailureKind, message: &str) -> Failure {
+        Failure {
+            kind,
+            host: Some("node1".into()),
+            layer: Some(crate::snapshot::Layer::Swarm),
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    #[test]
+    fn force_it_anyway_comes_from_the_typed_outcome_not_the_text() {
+        let mut h = live_demo(Panel::Topology);
+        h.get_by_label("node1").click_accesskit();
+        h.run_steps(2);
+        h.get_by_label("Demote").click();
+        h.run_steps(2);
+        let (id, change) = last_plan(&h);
+        // A failure that mentions --force but is not a quorum refusal offers nothing.
+        let text = "node1: step failed: add --force to do it anyway";
+        let cmds = h.state_mut().state.on_job(
+            id,
+            JobUpdate::Planned(Err(refusal(FailureKind::Failed, text))),
+        );
+        assert!(cmds.is_empty());
+        h.run_steps(2);
+        h.get_by_label_contains("add --force to do it anyway");
+        assert!(h.query_by_label("Force it anyway…").is_none());
+        // The typed refusal offers it, and forcing plans the same change with force set.
+        h.get_by_label("Demote").click();
+        h.run_steps(2);
+        let (id, _) = last_plan(&h);
+        let text = "demoting manager node1 would leave 2 managers with 1 reachable";
+        h.state_mut().state.on_job(
+            id,
+            JobUpdate::Planned(Err(refusal(FailureKind::NeedsForce, text))),
+        );
+        h.run_steps(2);
+        h.get_by_label("Force it anyway…").click();
+        h.run_steps(2);
+        let (_, forced) = last_plan(&h);
+        assert_eq!(Some(forced), change.forced());
+        assert!(matches!(
+            last_plan(&h).1,
+            Change::Node {
+                force: true,
+                op: NodeOp::Demote,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_node_actions_step_events_never_reach_the_wizard() {
+        let mut h = live_demo(Panel::Topology);
+        h.get_by_label("node4").click_accesskit();
+        h.run_steps(2);
+        h.get_by_label("Drain").click();
+        h.run_steps(2);
+        let (id, _) = last_plan(&h);
+        let node4 = crate::snapshot::demo().nodes[3].clone();
+        let step = crate::swarm::Step::new(
+            "node1",
+            crate::swarm::Action::SetAvailability {
+                node_id: node4.id.clone(),
+                name: node4.hostname.clone(),
+                availability: crate::swarm::plan::Availability::Drain,
+            },
+            0,
+        );
+        let plan = crate::swarm::Plan::of(step.clone());
+        h.state_mut()
+            .state
+            .on_job(id, JobUpdate::Planned(Ok(plan.clone())));
+        h.state_mut().state.on_job(id, JobUpdate::Ended);
+        h.run_steps(2);
+        h.get_by_label("Apply…").click();
+        h.run_steps(4);
+        h.get_by_label("Change these hosts?");
+        h.get_by_label("Yes, apply").click();
+        h.run_steps(2);
+        let apply = match h.state().cmds.last() {
+            Some(Command::Start {
+                id,
+                job: Job::Apply { .. },
+            }) => *id,
+            other => panic!("expected an apply job, got {other:?}"),
+        };
+        let report = crate::service::StepReport {
+            host: step.host.clone(),
+            description: step.description.clone(),
+            result: Ok(()),
+        };
+        let state = &mut h.state_mut().state;
+        state.on_job(apply, JobUpdate::Step(report));
+        state.on_job(apply, JobUpdate::Applied(Ok(1)));
+        state.on_job(apply, JobUpdate::Ended);
+        assert_eq!(state.panels.topology.flow.result(), Some(&Ok(1)));
+        for flow in [
+            &state.panels.wizard.init,
+            &state.panels.wizard.join,
+            &state.panels.wizard.overlay_flow,
+        ] {
+            assert!(matches!(flow.stage, crate::ui::plan_flow::Stage::Idle));
+        }
+        assert!(state.jobs.is_empty(), "the job ended");
     }
 
     #[test]

@@ -170,6 +170,16 @@ impl WizardView {
         }
     }
 
+    /// The plan flow of the build stage on screen.
+    pub fn current_flow(&self) -> Option<&PlanFlow> {
+        match self.stage {
+            Stage::Init => Some(&self.init),
+            Stage::Join => Some(&self.join),
+            Stage::Overlay => Some(&self.overlay_flow),
+            _ => None,
+        }
+    }
+
     fn flows_mut(&mut self) -> [&mut PlanFlow; 3] {
         [&mut self.init, &mut self.join, &mut self.overlay_flow]
     }

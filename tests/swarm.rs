@@ -14,6 +14,16 @@ use common::lab::TestLab;
 use swarmdeck::snapshot::Role;
 use swarmdeck::swarm::{self, BootstrapOptions, OverlaySpec};
 
+/// A bootstrap with one manager and the overlay appnet, applied.
+const BOOTSTRAP_APPNET: [&str; 6] = [
+    "bootstrap",
+    "--managers",
+    "1",
+    "--overlay",
+    "appnet",
+    "--yes",
+];
+
 /// Runs the CLI against the lab with its own HOME and audit log.
 struct Cli<'a> {
     lab: &'a TestLab,
@@ -278,14 +288,7 @@ fn seed_scenario_from_bare_hosts() {
     assert_eq!(local_state(&lab, "node1"), "inactive");
 
     let t = Instant::now();
-    cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    cli.ok(&BOOTSTRAP_APPNET);
     eprintln!("bootstrap applied in {:?}", t.elapsed());
     for h in ["node1", "node2", "node3"] {
         assert_eq!(local_state(&lab, h), "active", "{h}");
@@ -305,14 +308,7 @@ fn seed_scenario_from_bare_hosts() {
 
     // Idempotent: the second run has nothing to do and changes nothing.
     let before = audit_text(&cli.audit).lines().count();
-    let text = cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    let text = cli.ok(&BOOTSTRAP_APPNET);
     assert!(text.contains("nothing to do"), "{text}");
     assert_eq!(audit_text(&cli.audit).lines().count(), before);
 
@@ -546,14 +542,7 @@ fn interrupted_bootstrap_resumes() {
     let cli = Cli::new(&lab);
     lab.drop_port("node3", "OUTPUT", "tcp", 2377);
     let child = cli
-        .command(&[
-            "bootstrap",
-            "--managers",
-            "1",
-            "--overlay",
-            "appnet",
-            "--yes",
-        ])
+        .command(&BOOTSTRAP_APPNET)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -583,38 +572,14 @@ fn interrupted_bootstrap_resumes() {
 
     // dockerd may finish the join by itself after the restart; either way the same
     // bootstrap completes what is left.
-    let text = cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    let text = cli.ok(&BOOTSTRAP_APPNET);
     assert!(!text.contains("swarm init"), "no second init: {text}");
     assert!(text.contains("create overlay network appnet"), "{text}");
     wait_for("3 ready nodes", Duration::from_secs(30), || {
-        let ls = lab.ssh_ok(
-            "node1",
-            &[
-                "docker",
-                "node",
-                "ls",
-                "--format",
-                "{{.Hostname}} {{.Status}}",
-            ],
-        );
-        ls.lines().filter(|l| l.ends_with("Ready")).count() == 3
+        ready_nodes(&lab).len() == 3
     });
     assert_eq!(local_state(&lab, "node3"), "active");
-    let text = cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    let text = cli.ok(&BOOTSTRAP_APPNET);
     assert!(text.contains("nothing to do"), "{text}");
     let audit = audit_text(&cli.audit);
     assert!(
@@ -704,18 +669,9 @@ fn quorum_refusal_loss_and_recovery() {
     cli.assert_no_secrets();
 }
 
-/// The library path used by the wizard: plan from live state, apply a partial plan, and
-/// the recomputed plan holds only what is left.
-#[test]
-fn partial_plan_then_recomputed_plan_finishes() {
-    let Some(lab) = TestLab::start(3) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let c = lab.cluster(&dir.path().join("kh"));
-    let rt = rt();
-    let audit = swarm::AuditLog::new(dir.path().join("audit.jsonl"));
-    let opts = BootstrapOptions {
+/// One manager, the rest workers, and the attachable overlay appnet.
+fn one_manager_and_appnet() -> BootstrapOptions {
+    BootstrapOptions {
         managers: Some(1),
         overlay: Some(OverlaySpec {
             name: "appnet".into(),
@@ -723,7 +679,37 @@ fn partial_plan_then_recomputed_plan_finishes() {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// What the app works with: a cluster of the lab, a runtime, and an audit log in a
+/// temporary directory (kept while the returned `TempDir` lives).
+fn library(
+    lab: &TestLab,
+) -> (
+    tempfile::TempDir,
+    swarmdeck::cluster::Cluster,
+    tokio::runtime::Runtime,
+    swarm::AuditLog,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = lab.cluster(&dir.path().join("kh"));
+    let audit = swarm::AuditLog::new(dir.path().join("audit.jsonl"));
+    (dir, c, rt(), audit)
+}
+
+/// Progress nobody watches.
+fn quiet(_: &swarm::Step, _: Result<(), &swarm::SwarmError>) {}
+
+/// The library path used by the wizard: plan from live state, apply a partial plan, and
+/// the recomputed plan holds only what is left.
+#[test]
+fn partial_plan_then_recomputed_plan_finishes() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
     };
+    let (_dir, c, rt, audit) = library(&lab);
+    let opts = one_manager_and_appnet();
     let state = rt.block_on(swarm::state::gather(&c));
     let plan = swarm::plan::bootstrap(&state, &opts).unwrap();
     assert_eq!(plan.steps.len(), 4);
@@ -732,7 +718,6 @@ fn partial_plan_then_recomputed_plan_finishes() {
         steps: plan.steps[..2].to_vec(),
         notes: vec![],
     };
-    let quiet = |_: &swarm::Step, _: Result<(), &swarm::SwarmError>| {};
     assert_eq!(
         rt.block_on(swarm::ops::apply(
             &c,
@@ -1374,19 +1359,8 @@ fn cancelled_bootstrap_is_audited_and_bootstrap_again_completes() {
     let Some(lab) = TestLab::start(4) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let c = lab.cluster(&dir.path().join("kh"));
-    let rt = rt();
-    let audit = swarm::AuditLog::new(dir.path().join("audit.jsonl"));
-    let change = Change::Bootstrap(BootstrapOptions {
-        managers: Some(1),
-        overlay: Some(OverlaySpec {
-            name: "appnet".into(),
-            attachable: true,
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
+    let (_dir, c, rt, audit) = library(&lab);
+    let change = Change::Bootstrap(one_manager_and_appnet());
     let plan = rt
         .block_on(swarm::change::plan(&c, &change, false))
         .unwrap();
@@ -1396,7 +1370,6 @@ fn cancelled_bootstrap_is_audited_and_bootstrap_again_completes() {
     // waits for the hung engine.
     let hung = lab.inject(Fault::EngineHung, 3).unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
-    let quiet = |_: &swarm::Step, _: Result<(), &swarm::SwarmError>| {};
     let t = Instant::now();
     let res = std::thread::scope(|s| {
         let applying =
@@ -1457,14 +1430,7 @@ fn cancelled_bootstrap_is_audited_and_bootstrap_again_completes() {
         .status()
         .unwrap();
     assert!(mkfifo.success());
-    let args = [
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ];
+    let args = BOOTSTRAP_APPNET;
     let t = Instant::now();
     let mut child = cli
         .command(&args)

@@ -14,6 +14,16 @@ use common::lab::TestLab;
 use swarmdeck::snapshot::Role;
 use swarmdeck::swarm::{self, BootstrapOptions, OverlaySpec};
 
+/// A bootstrap with one manager and the overlay appnet, applied.
+const BOOTSTRAP_APPNET: [&str; 6] = [
+    "bootstrap",
+    "--managers",
+    "1",
+    "--overlay",
+    "appnet",
+    "--yes",
+];
+
 /// Runs the CLI against the lab with its own HOME and audit log.
 struct Cli<'a> {
     lab: &'a TestLab,
@@ -278,14 +288,7 @@ fn seed_scenario_from_bare_hosts() {
     assert_eq!(local_state(&lab, "node1"), "inactive");
 
     let t = Instant::now();
-    cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    cli.ok(&BOOTSTRAP_APPNET);
     eprintln!("bootstrap applied in {:?}", t.elapsed());
     for h in ["node1", "node2", "node3"] {
         assert_eq!(local_state(&lab, h), "active", "{h}");
@@ -305,14 +308,7 @@ fn seed_scenario_from_bare_hosts() {
 
     // Idempotent: the second run has nothing to do and changes nothing.
     let before = audit_text(&cli.audit).lines().count();
-    let text = cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    let text = cli.ok(&BOOTSTRAP_APPNET);
     assert!(text.contains("nothing to do"), "{text}");
     assert_eq!(audit_text(&cli.audit).lines().count(), before);
 
@@ -546,14 +542,7 @@ fn interrupted_bootstrap_resumes() {
     let cli = Cli::new(&lab);
     lab.drop_port("node3", "OUTPUT", "tcp", 2377);
     let child = cli
-        .command(&[
-            "bootstrap",
-            "--managers",
-            "1",
-            "--overlay",
-            "appnet",
-            "--yes",
-        ])
+        .command(&BOOTSTRAP_APPNET)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -583,38 +572,14 @@ fn interrupted_bootstrap_resumes() {
 
     // dockerd may finish the join by itself after the restart; either way the same
     // bootstrap completes what is left.
-    let text = cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    let text = cli.ok(&BOOTSTRAP_APPNET);
     assert!(!text.contains("swarm init"), "no second init: {text}");
     assert!(text.contains("create overlay network appnet"), "{text}");
     wait_for("3 ready nodes", Duration::from_secs(30), || {
-        let ls = lab.ssh_ok(
-            "node1",
-            &[
-                "docker",
-                "node",
-                "ls",
-                "--format",
-                "{{.Hostname}} {{.Status}}",
-            ],
-        );
-        ls.lines().filter(|l| l.ends_with("Ready")).count() == 3
+        ready_nodes(&lab).len() == 3
     });
     assert_eq!(local_state(&lab, "node3"), "active");
-    let text = cli.ok(&[
-        "bootstrap",
-        "--managers",
-        "1",
-        "--overlay",
-        "appnet",
-        "--yes",
-    ]);
+    let text = cli.ok(&BOOTSTRAP_APPNET);
     assert!(text.contains("nothing to do"), "{text}");
     let audit = audit_text(&cli.audit);
     assert!(
@@ -704,18 +669,9 @@ fn quorum_refusal_loss_and_recovery() {
     cli.assert_no_secrets();
 }
 
-/// The library path used by the wizard: plan from live state, apply a partial plan, and
-/// the recomputed plan holds only what is left.
-#[test]
-fn partial_plan_then_recomputed_plan_finishes() {
-    let Some(lab) = TestLab::start(3) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let c = lab.cluster(&dir.path().join("kh"));
-    let rt = rt();
-    let audit = swarm::AuditLog::new(dir.path().join("audit.jsonl"));
-    let opts = BootstrapOptions {
+/// One manager, the rest workers, and the attachable overlay appnet.
+fn one_manager_and_appnet() -> BootstrapOptions {
+    BootstrapOptions {
         managers: Some(1),
         overlay: Some(OverlaySpec {
             name: "appnet".into(),
@@ -723,7 +679,37 @@ fn partial_plan_then_recomputed_plan_finishes() {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// What the app works with: a cluster of the lab, a runtime, and an audit log in a
+/// temporary directory (kept while the returned `TempDir` lives).
+fn library(
+    lab: &TestLab,
+) -> (
+    tempfile::TempDir,
+    swarmdeck::cluster::Cluster,
+    tokio::runtime::Runtime,
+    swarm::AuditLog,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = lab.cluster(&dir.path().join("kh"));
+    let audit = swarm::AuditLog::new(dir.path().join("audit.jsonl"));
+    (dir, c, rt(), audit)
+}
+
+/// Progress nobody watches.
+fn quiet(_: &swarm::Step, _: Result<(), &swarm::SwarmError>) {}
+
+/// The library path used by the wizard: plan from live state, apply a partial plan, and
+/// the recomputed plan holds only what is left.
+#[test]
+fn partial_plan_then_recomputed_plan_finishes() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
     };
+    let (_dir, c, rt, audit) = library(&lab);
+    let opts = one_manager_and_appnet();
     let state = rt.block_on(swarm::state::gather(&c));
     let plan = swarm::plan::bootstrap(&state, &opts).unwrap();
     assert_eq!(plan.steps.len(), 4);
@@ -732,7 +718,6 @@ fn partial_plan_then_recomputed_plan_finishes() {
         steps: plan.steps[..2].to_vec(),
         notes: vec![],
     };
-    let quiet = |_: &swarm::Step, _: Result<(), &swarm::SwarmError>| {};
     assert_eq!(
         rt.block_on(swarm::ops::apply(
             &c,
@@ -1266,4 +1251,251 @@ fn firewalld_host_is_opened_and_joined() {
     );
 
     cli.bootstrap_three_hosts();
+}
+
+/// The hostnames node1 lists as Ready (none while node1 manages no swarm).
+fn ready_nodes(lab: &TestLab) -> Vec<String> {
+    let out = lab.ssh(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "ls",
+            "--format",
+            "{{.Hostname}} {{.Status}}",
+        ],
+    );
+    if !out.status.success() {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(" Ready"))
+        .map(String::from)
+        .collect()
+}
+
+/// Waits until node2 and node3 are Ready in the swarm, and checks node4 (whose engine is
+/// hung) is not: its join is still in flight.
+fn wait_for_joins_but_node4(lab: &TestLab) {
+    let mut ready = Vec::new();
+    wait_for("node2 and node3 joined", Duration::from_secs(90), || {
+        ready = ready_nodes(lab);
+        ["node2", "node3"]
+            .iter()
+            .all(|h| ready.iter().any(|r| r == h))
+    });
+    assert!(!ready.iter().any(|r| r == "node4"), "{ready:?}");
+}
+
+/// A bootstrap of node1 (manager) and three workers with overlay appnet, cancelled while
+/// the joins ran: every step that reached a host is recorded with its outcome, the overlay
+/// as not run, nothing else, and no join token.
+fn assert_audit_of_cancelled_bootstrap(audit: &swarm::AuditLog) {
+    let text = audit_text(audit.path());
+    assert!(!text.contains("SWMTKN-"), "{text}");
+    let entries = audit.read().unwrap();
+    let want = [
+        ("node1", "initialise the swarm on node1", "ok"),
+        ("node2", "join node2 as a worker", "ok"),
+        ("node3", "join node3 as a worker", "ok"),
+        ("node4", "join node4 as a worker", "ok"),
+        (
+            "node1",
+            "create overlay network appnet",
+            swarm::ops::NOT_RUN,
+        ),
+    ];
+    assert_eq!(entries.len(), want.len(), "{text}");
+    for (e, (host, step, outcome)) in entries.iter().zip(want) {
+        assert!(
+            e.host == host && e.step.starts_with(step) && e.outcome == outcome,
+            "{e:?} is not ({host}, {step}, {outcome}) in:\n{text}"
+        );
+    }
+}
+
+/// Four Ready nodes and the overlay appnet: the bootstrap completed.
+fn assert_swarm_complete(lab: &TestLab) {
+    wait_for("4 ready nodes", Duration::from_secs(60), || {
+        ready_nodes(lab).len() == 4
+    });
+    let driver = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "network",
+            "inspect",
+            "appnet",
+            "--format",
+            "{{.Driver}}",
+        ],
+    );
+    assert_eq!(driver, "overlay");
+}
+
+/// Reads lines into `seen` until one holds `want`.
+fn read_until(r: &mut impl std::io::BufRead, want: &str, seen: &mut String) {
+    loop {
+        let mut line = String::new();
+        let n = r.read_line(&mut line).unwrap();
+        assert!(n > 0, "{want:?} never came:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(want) {
+            return;
+        }
+    }
+}
+
+/// Cancelling a bootstrap while the joins run, through the library and through Ctrl-C in
+/// the CLI: the joins already sent finish (node4's engine is hung, so its join is surely
+/// in flight, and finishes once the engine continues), the overlay is not started, the
+/// audit log lists every step that touched a host with its outcome and the overlay as not
+/// run; planning again leaves exactly the overlay, and applying it completes the swarm.
+#[test]
+fn cancelled_bootstrap_is_audited_and_bootstrap_again_completes() {
+    use swarmdeck::lab::fault::Fault;
+    use swarmdeck::swarm::change::Change;
+    let Some(lab) = TestLab::start(4) else {
+        return;
+    };
+    let (_dir, c, rt, audit) = library(&lab);
+    let change = Change::Bootstrap(one_manager_and_appnet());
+    let plan = rt
+        .block_on(swarm::change::plan(&c, &change, false))
+        .unwrap();
+    let sizes: Vec<usize> = plan.batches().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [1, 3, 1], "init, three joins at once, the overlay");
+    // Planning connected to every engine: node4's join goes out on that connection and
+    // waits for the hung engine.
+    let hung = lab.inject(Fault::EngineHung, 3).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let t = Instant::now();
+    let res = std::thread::scope(|s| {
+        let applying =
+            s.spawn(|| rt.block_on(swarm::ops::apply(&c, &plan, &audit, &quiet, &cancel)));
+        wait_for_joins_but_node4(&lab);
+        cancel.cancel();
+        assert!(!applying.is_finished(), "node4's join cannot have finished");
+        let healed = Instant::now();
+        lab.heal(hung).unwrap();
+        let res = applying.join().unwrap();
+        eprintln!(
+            "apply returned {:?} after node4's engine continued",
+            healed.elapsed()
+        );
+        res
+    });
+    eprintln!("cancelled apply took {:?}: {res:?}", t.elapsed());
+    assert!(
+        matches!(
+            res,
+            Err(swarm::SwarmError::Cancelled {
+                done: 4,
+                not_run: 1
+            })
+        ),
+        "{res:?}"
+    );
+    assert_audit_of_cancelled_bootstrap(&audit);
+
+    let rest = rt
+        .block_on(swarm::change::plan(&c, &change, false))
+        .unwrap();
+    assert_eq!(rest.steps.len(), 1, "{}", rest.render());
+    assert!(
+        matches!(&rest.steps[0].action, swarm::Action::CreateOverlay(o) if o.name == "appnet"),
+        "{}",
+        rest.render()
+    );
+    let done = rt.block_on(swarm::ops::apply(
+        &c,
+        &rest,
+        &audit,
+        &quiet,
+        &Default::default(),
+    ));
+    assert_eq!(done.unwrap(), 1);
+    assert_swarm_complete(&lab);
+
+    // The CLI on bare hosts again: Ctrl-C (SIGINT) while the joins run.
+    for h in ["node4", "node3", "node2", "node1"] {
+        lab.ssh_ok(h, &["docker", "swarm", "leave", "--force"]);
+    }
+    let cli = Cli::new(&lab);
+    // The audit log is a FIFO: the CLI's first entry (the init's) waits for this test to
+    // open it, so the joins start only after node4's engine is hung.
+    let mkfifo = std::process::Command::new("mkfifo")
+        .arg(&cli.audit)
+        .status()
+        .unwrap();
+    assert!(mkfifo.success());
+    let args = BOOTSTRAP_APPNET;
+    let t = Instant::now();
+    let mut child = cli
+        .command(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    // Printed after planning, which read every engine.
+    read_until(&mut stdout, "applying (audit log", &mut text);
+    let hung = lab.inject(Fault::EngineHung, 3).unwrap();
+    let mut fifo = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(&cli.audit)
+            .unwrap()
+    };
+    wait_for_joins_but_node4(&lab);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    read_until(&mut stderr, "stopping after the steps in flight", &mut text);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "node4's join is in flight"
+    );
+    lab.heal(hung).unwrap();
+    let status = child.wait().unwrap();
+    eprintln!("interrupted CLI bootstrap took {:?}", t.elapsed());
+    use std::io::Read;
+    stdout.read_to_string(&mut text).unwrap();
+    stderr.read_to_string(&mut text).unwrap();
+    eprintln!(
+        "$ swarmdeck {} (SIGINT during the joins)\n{text}",
+        args.join(" ")
+    );
+    cli.seen.borrow_mut().push_str(&text);
+    assert!(!status.success(), "{status}");
+    assert!(text.contains("done   [node4] join node4"), "{text}");
+    assert!(
+        text.contains("stopped on request after 4 step(s); 1 step(s) did not run"),
+        "{text}"
+    );
+    for outcome in ["done  ", "FAILED"] {
+        let line = format!("{outcome} [node1] create overlay");
+        assert!(
+            !text.contains(&line),
+            "the overlay was not to start: {text}"
+        );
+    }
+    // Every writer has gone: the FIFO holds all the CLI wrote. Kept as a regular file.
+    let mut written = String::new();
+    fifo.read_to_string(&mut written).unwrap();
+    std::fs::remove_file(&cli.audit).unwrap();
+    std::fs::write(&cli.audit, &written).unwrap();
+    assert_audit_of_cancelled_bootstrap(&swarm::AuditLog::new(&cli.audit));
+    let shown = cli.ok(&["audit", "show"]);
+    assert!(shown.contains(swarm::ops::NOT_RUN), "{shown}");
+
+    let text = cli.ok(&args);
+    assert!(!text.contains("swarm init"), "{text}");
+    assert!(text.contains("1 step(s) applied"), "{text}");
+    assert_swarm_complete(&lab);
+    cli.assert_no_secrets();
 }

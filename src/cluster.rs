@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::models::NetworkInspect;
 use bollard::query_parameters::{
-    EventsOptionsBuilder, InspectNetworkOptions, ListNetworksOptions, ListNodesOptions,
+    EventsOptionsBuilder, InspectNetworkOptions, ListConfigsOptions, ListNetworksOptions,
+    ListNodesOptions, ListSecretsOptions, ListServicesOptions, ListTasksOptions,
 };
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -177,12 +178,17 @@ impl Cluster {
                 snap.swarm = Some(v.swarm);
                 snap.nodes = v.nodes;
                 snap.networks = v.networks;
+                match v.workloads {
+                    Ok(w) => w.put_into(&mut snap),
+                    Err(why) => snap.workloads_error = Some(why),
+                }
             }
             Err(why) if has_swarm => carry_over(&mut snap, hint.as_ref(), why),
             Err(_) => {}
         }
         let attached = self.attachments(&snap, &live, early_attached).await;
         attach_containers(&mut snap, &live, attached);
+        snap.fill_task_addresses();
         let fresh = Hint::new(&snap, &live);
         snap.hosts.extend(live.iter().map(|l| l.status.clone()));
         self.record_health(&live, &failures);
@@ -462,7 +468,7 @@ impl Cluster {
         Some(nodes)
     }
 
-    /// Watches every host's Docker events (nodes, networks, containers) and sends the
+    /// Watches every host's Docker events (nodes, networks, containers, services) and sends the
     /// host's name on `changed` whenever something happened there. Each host's stream is
     /// re-opened after a pause when it breaks. Dropping the returned set stops watching.
     pub fn watch(&self, changed: mpsc::Sender<String>) -> JoinSet<()> {
@@ -478,7 +484,7 @@ impl Cluster {
     async fn watch_host(&self, host: HostSpec, changed: mpsc::Sender<String>) {
         const RETRY: std::time::Duration = std::time::Duration::from_secs(3);
         let filters: HashMap<&str, Vec<&str>> =
-            [("type", vec!["node", "network", "container"])].into();
+            [("type", vec!["node", "network", "container", "service"])].into();
         loop {
             if let Ok(docker) = self.engine(&host).await {
                 let opts = EventsOptionsBuilder::new().filters(&filters).build();
@@ -550,6 +556,7 @@ fn carry_over(snap: &mut ClusterSnapshot, hint: Option<&Hint>, why: String) {
         snap.swarm = Some(h.swarm.clone());
         snap.nodes = h.nodes.clone();
         snap.networks = h.networks.clone();
+        h.workloads.clone().put_into(snap);
         snap.nodes_as_of = Some(h.taken_at);
     }
 }
@@ -624,6 +631,7 @@ struct Hint {
     swarm: SwarmSummary,
     nodes: Vec<NodeInfo>,
     networks: Vec<NetworkInfo>,
+    workloads: Workloads,
     taken_at: u64,
     overlays: Vec<String>,
     hosts: HashMap<String, Known>,
@@ -645,6 +653,7 @@ impl Hint {
                     ..n.clone()
                 })
                 .collect(),
+            workloads: Workloads::of(snap),
             taken_at: snap.taken_at,
             overlays: overlay_ids(snap),
             hosts: live
@@ -706,6 +715,35 @@ struct SwarmView {
     swarm: SwarmSummary,
     nodes: Vec<NodeInfo>,
     networks: Vec<NetworkInfo>,
+    /// Or why they could not be read (the nodes still count).
+    workloads: Result<Workloads, String>,
+}
+
+/// Services, tasks and the names of secrets and configs, from one manager.
+#[derive(Debug, Clone, Default)]
+struct Workloads {
+    services: Vec<snapshot::ServiceInfo>,
+    tasks: Vec<snapshot::TaskInfo>,
+    secrets: Vec<String>,
+    configs: Vec<String>,
+}
+
+impl Workloads {
+    fn of(snap: &ClusterSnapshot) -> Workloads {
+        Workloads {
+            services: snap.services.clone(),
+            tasks: snap.tasks.clone(),
+            secrets: snap.secrets.clone(),
+            configs: snap.configs.clone(),
+        }
+    }
+
+    fn put_into(self, snap: &mut ClusterSnapshot) {
+        snap.services = self.services;
+        snap.tasks = self.tasks;
+        snap.secrets = self.secrets;
+        snap.configs = self.configs;
+    }
 }
 
 /// One host's answer about one overlay (`None`: it could not say, e.g. not attached).
@@ -728,13 +766,15 @@ fn is_manager(live: &[Live<'_>], host: &str) -> bool {
         .any(|l| l.host.name == host && l.status.control_available)
 }
 
-/// Nodes, swarm-scoped networks and the swarm's identity from one manager.
+/// Nodes, swarm-scoped networks, the swarm's identity and its workloads from one manager.
 async fn read_swarm(host: &HostSpec, docker: &Docker) -> Result<SwarmView, String> {
-    // Independent requests, each on its own SSH channel: one round trip, not three.
-    let (nodes, networks, swarm) = tokio::join!(
+    // Independent requests, each on its own SSH channel (and under its own deadline and
+    // size limit): one round trip, not several.
+    let (nodes, networks, swarm, workloads) = tokio::join!(
         docker.list_nodes(None::<ListNodesOptions>),
         docker.list_networks(None::<ListNetworksOptions>),
         docker.inspect_swarm(),
+        read_workloads(host, docker),
     );
     let (nodes, networks) = match (nodes, networks) {
         (Ok(nodes), Ok(networks)) => (nodes, networks),
@@ -764,7 +804,59 @@ async fn read_swarm(host: &HostSpec, docker: &Docker) -> Result<SwarmView, Strin
         },
         nodes,
         networks,
+        workloads,
     })
+}
+
+/// Services (with the engine's task counts), tasks, and secret and config names.
+async fn read_workloads(host: &HostSpec, docker: &Docker) -> Result<Workloads, String> {
+    let with_status = ListServicesOptions {
+        status: Some(true),
+        ..Default::default()
+    };
+    let (services, tasks, secrets, configs) = tokio::join!(
+        docker.list_services(Some(with_status)),
+        docker.list_tasks(None::<ListTasksOptions>),
+        docker.list_secrets(None::<ListSecretsOptions>),
+        docker.list_configs(None::<ListConfigsOptions>),
+    );
+    let failed = match (services, tasks, secrets, configs) {
+        (Ok(services), Ok(tasks), Ok(secrets), Ok(configs)) => {
+            let tasks: Vec<_> = tasks
+                .iter()
+                .map(snapshot::workloads::task_from_api)
+                .collect();
+            let mut services: Vec<_> = services
+                .iter()
+                .map(|s| snapshot::workloads::service_from_api(s, &tasks))
+                .collect();
+            services.sort_by(|a, b| a.name.cmp(&b.name));
+            let names = |mut v: Vec<String>| {
+                v.sort();
+                v
+            };
+            return Ok(Workloads {
+                services,
+                tasks,
+                secrets: names(
+                    secrets
+                        .iter()
+                        .map(snapshot::workloads::secret_name)
+                        .collect(),
+                ),
+                configs: names(
+                    configs
+                        .iter()
+                        .map(snapshot::workloads::config_name)
+                        .collect(),
+                ),
+            });
+        }
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => e,
+    };
+    let e = DockerError::explain(&host.name, docker, failed).await;
+    tracing::warn!(host = %host.name, error = %e, "manager could not list the workloads");
+    Err(crate::redact::redact(&e.to_string()).into_owned())
 }
 
 /// Inspects overlays on hosts, all in parallel: one (host, engine, network id) per ask.
@@ -817,6 +909,7 @@ mod tests {
             engine_version: "20.10.24".into(),
             labels: Default::default(),
             observed_down: None,
+            scheduling: Default::default(),
         }
     }
 
@@ -844,6 +937,7 @@ mod tests {
             },
             nodes,
             networks: Vec::new(),
+            workloads: Ok(Workloads::default()),
         }
     }
 
@@ -854,6 +948,7 @@ mod tests {
             swarm: view(Vec::new(), "c1").swarm,
             nodes,
             networks: Vec::new(),
+            workloads: Workloads::default(),
             taken_at: 0,
             overlays: Vec::new(),
             hosts: HashMap::new(),

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::quorum;
 
 pub mod bundle;
+pub mod workloads;
 pub use bundle::Bundle;
+pub use workloads::{ServiceInfo, TaskInfo, TaskState};
 
 /// The demo's connectivity run: captured on the same lab with udp/4789 dropped on one host.
 pub fn demo_connectivity() -> crate::connectivity::Report {
@@ -53,6 +55,21 @@ pub struct ClusterSnapshot {
     /// this time (seconds since the epoch): shown as such, never as the current state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes_as_of: Option<u64>,
+    /// Services as the manager that answered lists them (carried over with the nodes).
+    #[serde(default)]
+    pub services: Vec<ServiceInfo>,
+    /// Every task the manager keeps, including the recent history of each slot.
+    #[serde(default)]
+    pub tasks: Vec<TaskInfo>,
+    /// Names of the swarm's secrets (never their data).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Names of the swarm's configs.
+    #[serde(default)]
+    pub configs: Vec<String>,
+    /// Why services, tasks, secrets or configs could not be read while the nodes could.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workloads_error: Option<String>,
 }
 
 /// Where a failure sits, from the wire up: what to look at first.
@@ -128,6 +145,32 @@ pub struct NodeInfo {
     /// whatever the managers still say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_down: Option<ObservedDown>,
+    /// What the scheduler weighs when it places a task here.
+    #[serde(default)]
+    pub scheduling: NodeScheduling,
+}
+
+/// A node's facts the swarm scheduler filters on, from its description.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeScheduling {
+    /// What the node has in all (before any reservation).
+    #[serde(default)]
+    pub resources: workloads::Resources,
+    /// Labels of the node's engine (`daemon.json`), for `engine.labels.X` constraints.
+    #[serde(default)]
+    pub engine_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub platform: workloads::Platform,
+    /// Plugins the engine offers ("Volume", "Network", "Log", …), for the plugin filter.
+    #[serde(default)]
+    pub plugins: Vec<Plugin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plugin {
+    /// "Volume", "Network", "Log", ….
+    pub kind: String,
+    pub name: String,
 }
 
 impl NodeInfo {
@@ -241,6 +284,11 @@ impl ClusterSnapshot {
             hosts: Vec::new(),
             swarm_error: None,
             nodes_as_of: None,
+            services: Vec::new(),
+            tasks: Vec::new(),
+            secrets: Vec::new(),
+            configs: Vec::new(),
+            workloads_error: None,
         }
     }
 
@@ -274,6 +322,55 @@ impl ClusterSnapshot {
     /// Hosts that could not be read.
     pub fn failed_hosts(&self) -> impl Iterator<Item = &HostStatus> {
         self.hosts.iter().filter(|h| h.error.is_some())
+    }
+
+    pub fn node(&self, id: &str) -> Option<&NodeInfo> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// The service by name, by ID, or by a prefix of its ID that only it has (as docker
+    /// resolves service names).
+    pub fn service(&self, name_or_id: &str) -> Option<&ServiceInfo> {
+        let by = |f: &dyn Fn(&ServiceInfo) -> bool| {
+            let mut hits = self.services.iter().filter(|s| f(s));
+            match (hits.next(), hits.next()) {
+                (Some(s), None) => Some(s),
+                _ => None,
+            }
+        };
+        by(&|s| s.id == name_or_id)
+            .or_else(|| by(&|s| s.name == name_or_id))
+            .or_else(|| by(&|s| !name_or_id.is_empty() && s.id.starts_with(name_or_id)))
+    }
+
+    /// The service's tasks: by slot (or node, for global services), newest first.
+    pub fn tasks_of(&self, service_id: &str) -> Vec<&TaskInfo> {
+        let mut tasks: Vec<&TaskInfo> = self
+            .tasks
+            .iter()
+            .filter(|t| t.service_id == service_id)
+            .collect();
+        tasks.sort_by(|a, b| {
+            (a.slot, &a.node_id)
+                .cmp(&(b.slot, &b.node_id))
+                .then_with(|| b.timestamp.cmp(&a.timestamp))
+        });
+        tasks
+    }
+
+    /// Task addresses from the overlays' containers, as their hosts report them: a task's
+    /// container is named `SERVICE.SLOT.TASKID` (or `SERVICE.NODEID.TASKID`).
+    pub fn fill_task_addresses(&mut self) {
+        for task in self.tasks.iter_mut().filter(|t| !t.id.is_empty()) {
+            let suffix = format!(".{}", task.id);
+            task.addresses = self
+                .networks
+                .iter()
+                .flat_map(|n| &n.containers)
+                .filter(|c| c.name.ends_with(&suffix))
+                .filter_map(|c| c.ipv4.clone())
+                .collect();
+        }
     }
 }
 
@@ -339,6 +436,41 @@ pub fn node_from_api(n: &Node) -> NodeInfo {
             .into_iter()
             .collect(),
         observed_down: None,
+        scheduling: scheduling_from_api(desc),
+    }
+}
+
+fn scheduling_from_api(desc: Option<&bollard::models::NodeDescription>) -> NodeScheduling {
+    let engine = desc.and_then(|d| d.engine.as_ref());
+    let resources = desc.and_then(|d| d.resources.as_ref());
+    let platform = desc.and_then(|d| d.platform.as_ref());
+    NodeScheduling {
+        resources: workloads::Resources {
+            nano_cpus: resources.and_then(|r| r.nano_cpus).unwrap_or(0),
+            memory_bytes: resources.and_then(|r| r.memory_bytes).unwrap_or(0),
+        },
+        engine_labels: engine
+            .and_then(|e| e.labels.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        platform: workloads::Platform {
+            os: platform.and_then(|p| p.os.clone()).unwrap_or_default(),
+            arch: platform
+                .and_then(|p| p.architecture.clone())
+                .unwrap_or_default(),
+        },
+        plugins: engine
+            .and_then(|e| e.plugins.as_ref())
+            .map(|p| {
+                p.iter()
+                    .map(|p| Plugin {
+                        kind: p.typ.clone().unwrap_or_default(),
+                        name: p.name.clone().unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -467,6 +599,71 @@ mod tests {
         assert_eq!(n.reachability.as_deref(), Some("reachable"));
         assert_eq!(n.labels.get("zone").map(String::as_str), Some("a"));
         assert_eq!(n.engine_version, "20.10.24");
+    }
+
+    #[test]
+    fn node_conversion_reads_what_the_scheduler_uses() {
+        let json = r#"{
+            "ID": "abc", "Spec": {"Role": "worker", "Availability": "active"},
+            "Description": {"Hostname": "node2",
+                "Platform": {"Architecture": "x86_64", "OS": "linux"},
+                "Resources": {"NanoCPUs": 2000000000, "MemoryBytes": 8589934592},
+                "Engine": {"EngineVersion": "24.0.7", "Labels": {"disk": "ssd"},
+                    "Plugins": [{"Type": "Network", "Name": "overlay"},
+                                {"Type": "Volume", "Name": "local"}]}},
+            "Status": {"State": "ready", "Addr": "10.0.0.2"}
+        }"#;
+        let n = node_from_api(&serde_json::from_str(json).unwrap());
+        let s = &n.scheduling;
+        assert_eq!(s.resources.nano_cpus, 2_000_000_000);
+        assert_eq!(s.resources.memory_bytes, 8 << 30);
+        assert_eq!(s.engine_labels.get("disk").map(String::as_str), Some("ssd"));
+        assert_eq!(
+            (s.platform.os.as_str(), s.platform.arch.as_str()),
+            ("linux", "x86_64")
+        );
+        assert_eq!(s.plugins.len(), 2);
+        assert_eq!(
+            (s.plugins[0].kind.as_str(), s.plugins[0].name.as_str()),
+            ("Network", "overlay")
+        );
+    }
+
+    /// Snapshots, bundles and the demo written before workloads were read still load,
+    /// with no services, tasks, secrets or configs and nodes without scheduling facts.
+    #[test]
+    fn snapshots_without_workloads_still_load() {
+        let demo = demo();
+        assert!(!demo.nodes.is_empty());
+        assert!(demo.services.is_empty() && demo.tasks.is_empty());
+        let mut old: serde_json::Value = serde_json::from_str(&demo.to_json()).unwrap();
+        for key in ["services", "tasks", "secrets", "configs"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        for n in old["nodes"].as_array_mut().unwrap() {
+            n.as_object_mut().unwrap().remove("scheduling");
+        }
+        let back = ClusterSnapshot::from_json(&old.to_string()).unwrap();
+        assert_eq!(back, demo);
+        assert_eq!(back.nodes[0].scheduling, NodeScheduling::default());
+    }
+
+    #[test]
+    fn services_are_found_by_name_id_or_unique_prefix() {
+        let mut snap = ClusterSnapshot::empty("t");
+        let svc = |id: &str, name: &str| {
+            let s: bollard::models::Service = serde_json::from_str(&format!(
+                r#"{{"ID": "{id}", "Spec": {{"Name": "{name}", "Mode": {{"Replicated": {{}}}}}}}}"#
+            ))
+            .unwrap();
+            workloads::service_from_api(&s, &[])
+        };
+        snap.services = vec![svc("abc123", "web"), svc("abd456", "db")];
+        assert_eq!(snap.service("web").unwrap().id, "abc123");
+        assert_eq!(snap.service("abd456").unwrap().name, "db");
+        assert_eq!(snap.service("abc").unwrap().name, "web");
+        assert!(snap.service("ab").is_none(), "ambiguous prefix");
+        assert!(snap.service("").is_none() && snap.service("nope").is_none());
     }
 
     #[test]

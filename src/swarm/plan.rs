@@ -659,6 +659,7 @@ mod tests {
             engine_version: "20.10".into(),
             labels: Default::default(),
             observed_down: None,
+            scheduling: Default::default(),
         }
     }
 

@@ -36,6 +36,7 @@ pub fn synthetic_cluster(n: usize) -> ClusterSnapshot {
             engine_version: "20.10.24".to_string(),
             labels: [("zone".to_string(), format!("z{}", i % 3))].into(),
             observed_down: None,
+            scheduling: Default::default(),
         });
     }
     for (k, name) in ["frontend", "backend", "metrics"].iter().enumerate() {

@@ -28,6 +28,7 @@ pub mod ssh;
 pub mod swarm;
 pub mod ui;
 pub mod untrusted;
+pub mod workloads;
 
 /// Settings of the property tests beside the code: a fixed number of cases (bounded time),
 /// and no regression files written into the source tree.

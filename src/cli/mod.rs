@@ -13,6 +13,7 @@ pub mod node;
 pub mod preflight;
 pub mod status;
 pub mod target;
+pub mod workloads;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +60,10 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Connect to every host and show the cluster: hosts, nodes, quorum, overlays.
     Status(status::StatusArgs),
+    /// The swarm's services: mode, replicas running/desired, image, ports, stack.
+    Services(workloads::ServicesArgs),
+    /// A service's tasks, and for each pending one why no node takes it and what to change.
+    Ps(workloads::PsArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -125,6 +130,12 @@ pub fn main() -> anyhow::Result<()> {
         }
         Some(Command::Status(args)) => {
             status::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Services(args)) => {
+            workloads::services(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Ps(args)) => {
+            workloads::ps(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
         }
         None => crate::ui::run(crate::ui::RunOptions {
             demo: cli.demo,

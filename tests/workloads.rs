@@ -1,0 +1,353 @@
+//! Services and tasks through the real CLI against a real 3-host lab swarm: the services as
+//! the docker CLI lists them, and pending tasks explained node by node with the fix. The
+//! services run the lab's preloaded `swarmdeck/probe:1` image (no registry needed).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::lab::TestLab;
+
+/// The real binary against the lab's inventory, with a private HOME.
+fn swarmdeck(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args(args)
+        .env("HOME", home)
+        .env_remove("SWARMDECK_LOG")
+        .output()
+        .expect("run swarmdeck");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let (ok, out, err) = swarmdeck(lab, home, args);
+    assert!(ok, "swarmdeck {args:?} failed:\n{out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{out}"))
+}
+
+/// `docker service create --detach` of the probe image running `sleep`, with `opts`.
+fn create(lab: &TestLab, name: &str, opts: &[&str]) {
+    let mut words = vec![
+        "docker",
+        "service",
+        "create",
+        "--detach",
+        "--no-resolve-image",
+        "--name",
+        name,
+    ];
+    words.extend_from_slice(opts);
+    words.extend_from_slice(&["swarmdeck/probe:1", "sleep", "3600"]);
+    lab.ssh_ok("node1", &words);
+}
+
+/// Counts of a service's tasks meant to run, by current state, from `swarmdeck ps --json`.
+fn states(tasks: &serde_json::Value) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for t in tasks.as_array().unwrap() {
+        if t["desired_state"] == "running" {
+            *out.entry(t["state"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The first pending task's reason of `service`, once `running` tasks run and `pending`
+/// wait (polled: the scheduler takes a moment).
+fn pending_reason(
+    lab: &TestLab,
+    home: &std::path::Path,
+    service: &str,
+    running: usize,
+    pending: usize,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let tasks = json(lab, home, &["ps", service, "--json"]);
+        let seen = states(&tasks);
+        let want: BTreeMap<String, usize> = [("running", running), ("pending", pending)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| (s.to_string(), n))
+            .collect();
+        if seen == want {
+            let first = tasks
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["state"] == "pending")
+                .expect("a pending task");
+            return first["pending"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{service}: tasks {seen:?}, want {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Each node's rejecting filter, by node name.
+fn rejections(reason: &serde_json::Value) -> BTreeMap<String, String> {
+    reason["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["node"].as_str().unwrap().to_string(),
+                n["rejection"]["filter"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn every_node(filter: &str) -> BTreeMap<String, String> {
+    ["node1", "node2", "node3"]
+        .iter()
+        .map(|n| (n.to_string(), filter.to_string()))
+        .collect()
+}
+
+#[test]
+fn services_match_docker_and_pending_tasks_name_the_nodes_and_the_fix() {
+    let Some(lab) = TestLab::start(3) else {
+        return;
+    };
+    lab.form_swarm(|_| {});
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let memory: i64 = lab
+        .ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "node",
+                "inspect",
+                "-f",
+                "{{.Description.Resources.MemoryBytes}}",
+                "self",
+            ],
+        )
+        .parse()
+        .unwrap();
+    let too_much = (memory * 2).to_string();
+
+    create(
+        &lab,
+        "web",
+        &[
+            "--replicas",
+            "2",
+            "--publish",
+            "8081:80",
+            "--label",
+            "com.docker.stack.namespace=shop",
+        ],
+    );
+    create(&lab, "agent", &["--mode", "global"]);
+    create(&lab, "zoned", &["--constraint", "node.labels.zone==d"]);
+    create(&lab, "big", &["--reserve-memory", &too_much]);
+    create(
+        &lab,
+        "hostport",
+        &[
+            "--replicas",
+            "4",
+            "--publish",
+            "mode=host,published=8080,target=80",
+        ],
+    );
+    create(
+        &lab,
+        "capped",
+        &["--replicas", "4", "--replicas-max-per-node", "1"],
+    );
+
+    // Pending explained: a constraint no node meets.
+    let zoned = pending_reason(&lab, home, "zoned", 0, 1);
+    eprintln!("zoned: {zoned:#}");
+    assert_eq!(rejections(&zoned), every_node("constraint"));
+    assert_eq!(
+        zoned["summary"],
+        "no node has label zone=d (node1, node2 and node3)"
+    );
+    let fix = zoned["fix"].as_str().unwrap();
+    assert!(
+        fix.starts_with("add it with `docker node update --label-add zone=d NODE`"),
+        "{fix}"
+    );
+    assert!(
+        zoned["engine_says"]
+            .as_str()
+            .unwrap()
+            .contains("no suitable node"),
+        "{zoned}"
+    );
+
+    // A memory reservation larger than any node has.
+    let big = pending_reason(&lab, home, "big", 0, 1);
+    eprintln!("big: {big:#}");
+    assert_eq!(rejections(&big), every_node("resources"));
+    let summary = big["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("every node has less than ")
+            && summary.contains("unreserved memory (node1 ")
+            && summary.contains("node3 "),
+        "{summary}"
+    );
+    assert!(
+        big["fix"]
+            .as_str()
+            .unwrap()
+            .contains("--reserve-memory … big"),
+        "{big}"
+    );
+
+    // A host-mode port taken on every node by the service's own tasks.
+    let hostport = pending_reason(&lab, home, "hostport", 3, 1);
+    eprintln!("hostport: {hostport:#}");
+    assert_eq!(rejections(&hostport), every_node("host_port"));
+    assert_eq!(
+        hostport["summary"],
+        "host port 8080/tcp is already taken on every node (node1, node2 and node3)"
+    );
+    assert!(
+        hostport["fix"]
+            .as_str()
+            .unwrap()
+            .contains("docker service scale hostport=N"),
+        "{hostport}"
+    );
+
+    // Max replicas per node reached on every node.
+    let capped = pending_reason(&lab, home, "capped", 3, 1);
+    eprintln!("capped: {capped:#}");
+    assert_eq!(rejections(&capped), every_node("max_replicas"));
+    assert_eq!(
+        capped["summary"],
+        "every node (node1, node2 and node3) already runs 1 task(s) of capped, the most \
+         allowed per node"
+    );
+    assert!(
+        capped["fix"]
+            .as_str()
+            .unwrap()
+            .contains("--replicas-max-per-node N capped"),
+        "{capped}"
+    );
+
+    // The text table says the same, with the engine's words beside it.
+    let (ok, text, err) = swarmdeck(&lab, home, &["ps", "capped"]);
+    assert!(ok, "{text}{err}");
+    eprintln!("$ swarmdeck ps capped\n{text}");
+    assert!(
+        text.contains("pending: every node (node1, node2 and node3)"),
+        "{text}"
+    );
+    assert!(text.contains("  node2: already runs 1 task(s)"), "{text}");
+    assert!(
+        text.contains("  the engine says: no suitable node"),
+        "{text}"
+    );
+
+    // Once every task that can run runs, the services are those `docker service ls` lists.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let docker_ls = loop {
+        let ls = lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "service",
+                "ls",
+                "--format",
+                "{{.Name}}|{{.Mode}}|{{.Replicas}}|{{.Image}}|{{.Ports}}",
+            ],
+        );
+        let settled = ["web|replicated|2/2", "agent|global|3/3"]
+            .iter()
+            .all(|want| ls.lines().any(|l| l.starts_with(want)));
+        if settled || Instant::now() > deadline {
+            break ls;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let services = json(&lab, home, &["services", "--json"]);
+    let ours: Vec<String> = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let ingress: Vec<String> = s["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["mode"] == "ingress")
+                .map(|p| {
+                    format!(
+                        "*:{}->{}/{}",
+                        p["published"],
+                        p["target"],
+                        p["protocol"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            let max = s["max_replicas_per_node"]
+                .as_u64()
+                .map(|m| format!(" (max {m} per node)"))
+                .unwrap_or_default();
+            format!(
+                "{}|{}|{}/{}{max}|{}|{}",
+                s["name"].as_str().unwrap(),
+                s["mode"].as_str().unwrap(),
+                s["running"],
+                s["desired"],
+                s["image"].as_str().unwrap(),
+                ingress.join(",")
+            )
+        })
+        .collect();
+    let mut theirs: Vec<&str> = docker_ls.lines().collect();
+    theirs.sort();
+    assert_eq!(ours, theirs, "swarmdeck services vs docker service ls");
+    let web = &services[services
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|s| s["name"] == "web")
+        .unwrap()];
+    assert_eq!(web["stack"], "shop");
+
+    let (ok, text, err) = swarmdeck(&lab, home, &["services"]);
+    assert!(ok, "{text}{err}");
+    eprintln!("$ swarmdeck services\n{text}");
+    let web_line = text
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .expect("web listed");
+    for want in [
+        "replicated",
+        "2/2",
+        "swarmdeck/probe:1",
+        "*:8081->80/tcp",
+        "shop",
+    ] {
+        assert!(web_line.contains(want), "{want} in {web_line}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("hostport ") && l.contains("8080->80/tcp (host)")),
+        "{text}"
+    );
+}

@@ -95,6 +95,32 @@ fn pending_reason(
     }
 }
 
+/// The reason of `service`'s one pending task (once `running` others run): every node is
+/// rejected by `filter`, and the engine's own words are kept beside it.
+fn explained(
+    lab: &TestLab,
+    home: &std::path::Path,
+    service: &str,
+    running: usize,
+    filter: &str,
+) -> serde_json::Value {
+    let reason = pending_reason(lab, home, service, running, 1);
+    eprintln!("{service}: {reason:#}");
+    let every_node: BTreeMap<String, String> = ["node1", "node2", "node3"]
+        .iter()
+        .map(|n| (n.to_string(), filter.to_string()))
+        .collect();
+    assert_eq!(rejections(&reason), every_node, "{service}");
+    let engine = reason["engine_says"].as_str().unwrap_or_default();
+    assert!(engine.starts_with("no suitable node ("), "{reason}");
+    reason
+}
+
+fn assert_fix(reason: &serde_json::Value, want: &str) {
+    let fix = reason["fix"].as_str().unwrap();
+    assert!(fix.contains(want), "{want} in {fix}");
+}
+
 /// Each node's rejecting filter, by node name.
 fn rejections(reason: &serde_json::Value) -> BTreeMap<String, String> {
     reason["nodes"]
@@ -110,13 +136,6 @@ fn rejections(reason: &serde_json::Value) -> BTreeMap<String, String> {
                     .to_string(),
             )
         })
-        .collect()
-}
-
-fn every_node(filter: &str) -> BTreeMap<String, String> {
-    ["node1", "node2", "node3"]
-        .iter()
-        .map(|n| (n.to_string(), filter.to_string()))
         .collect()
 }
 
@@ -176,30 +195,18 @@ fn services_match_docker_and_pending_tasks_name_the_nodes_and_the_fix() {
     );
 
     // Pending explained: a constraint no node meets.
-    let zoned = pending_reason(&lab, home, "zoned", 0, 1);
-    eprintln!("zoned: {zoned:#}");
-    assert_eq!(rejections(&zoned), every_node("constraint"));
+    let zoned = explained(&lab, home, "zoned", 0, "constraint");
     assert_eq!(
         zoned["summary"],
         "no node has label zone=d (node1, node2 and node3)"
     );
-    let fix = zoned["fix"].as_str().unwrap();
-    assert!(
-        fix.starts_with("add it with `docker node update --label-add zone=d NODE`"),
-        "{fix}"
-    );
-    assert!(
-        zoned["engine_says"]
-            .as_str()
-            .unwrap()
-            .contains("no suitable node"),
-        "{zoned}"
+    assert_fix(
+        &zoned,
+        "add it with `docker node update --label-add zone=d NODE`",
     );
 
     // A memory reservation larger than any node has.
-    let big = pending_reason(&lab, home, "big", 0, 1);
-    eprintln!("big: {big:#}");
-    assert_eq!(rejections(&big), every_node("resources"));
+    let big = explained(&lab, home, "big", 0, "resources");
     let summary = big["summary"].as_str().unwrap();
     assert!(
         summary.starts_with("every node has less than ")
@@ -207,46 +214,24 @@ fn services_match_docker_and_pending_tasks_name_the_nodes_and_the_fix() {
             && summary.contains("node3 "),
         "{summary}"
     );
-    assert!(
-        big["fix"]
-            .as_str()
-            .unwrap()
-            .contains("--reserve-memory … big"),
-        "{big}"
-    );
+    assert_fix(&big, "--reserve-memory … big");
 
     // A host-mode port taken on every node by the service's own tasks.
-    let hostport = pending_reason(&lab, home, "hostport", 3, 1);
-    eprintln!("hostport: {hostport:#}");
-    assert_eq!(rejections(&hostport), every_node("host_port"));
+    let hostport = explained(&lab, home, "hostport", 3, "host_port");
     assert_eq!(
         hostport["summary"],
         "host port 8080/tcp is already taken on every node (node1, node2 and node3)"
     );
-    assert!(
-        hostport["fix"]
-            .as_str()
-            .unwrap()
-            .contains("docker service scale hostport=N"),
-        "{hostport}"
-    );
+    assert_fix(&hostport, "docker service scale hostport=N");
 
     // Max replicas per node reached on every node.
-    let capped = pending_reason(&lab, home, "capped", 3, 1);
-    eprintln!("capped: {capped:#}");
-    assert_eq!(rejections(&capped), every_node("max_replicas"));
+    let capped = explained(&lab, home, "capped", 3, "max_replicas");
     assert_eq!(
         capped["summary"],
         "every node (node1, node2 and node3) already runs 1 task(s) of capped, the most \
          allowed per node"
     );
-    assert!(
-        capped["fix"]
-            .as_str()
-            .unwrap()
-            .contains("--replicas-max-per-node N capped"),
-        "{capped}"
-    );
+    assert_fix(&capped, "--replicas-max-per-node N capped");
 
     // The text table says the same, with the engine's words beside it.
     let (ok, text, err) = swarmdeck(&lab, home, &["ps", "capped"]);

@@ -454,12 +454,7 @@ fn scheduling_from_api(desc: Option<&bollard::models::NodeDescription>) -> NodeS
             .unwrap_or_default()
             .into_iter()
             .collect(),
-        platform: workloads::Platform {
-            os: platform.and_then(|p| p.os.clone()).unwrap_or_default(),
-            arch: platform
-                .and_then(|p| p.architecture.clone())
-                .unwrap_or_default(),
-        },
+        platform: platform.map(workloads::Platform::from).unwrap_or_default(),
         plugins: engine
             .and_then(|e| e.plugins.as_ref())
             .map(|p| {

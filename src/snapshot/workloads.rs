@@ -167,6 +167,15 @@ pub struct ServiceInfo {
     pub stack: Option<String>,
 }
 
+impl From<&bollard::models::Platform> for Platform {
+    fn from(p: &bollard::models::Platform) -> Self {
+        Platform {
+            os: p.os.clone().unwrap_or_default(),
+            arch: p.architecture.clone().unwrap_or_default(),
+        }
+    }
+}
+
 impl ServiceInfo {
     /// The image without its digest, as `docker service ls` shows it.
     pub fn image_short(&self) -> &str {
@@ -463,14 +472,7 @@ pub fn service_from_api(s: &Service, tasks: &[TaskInfo]) -> ServiceInfo {
         },
         platforms: placement
             .and_then(|p| p.platforms.as_ref())
-            .map(|p| {
-                p.iter()
-                    .map(|p| Platform {
-                        os: p.os.clone().unwrap_or_default(),
-                        arch: p.architecture.clone().unwrap_or_default(),
-                    })
-                    .collect()
-            })
+            .map(|p| p.iter().map(Platform::from).collect())
             .unwrap_or_default(),
         volume_drivers: container
             .and_then(|c| c.mounts.as_ref())

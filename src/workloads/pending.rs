@@ -514,32 +514,37 @@ fn resources_clause(
         .iter()
         .any(|n| need.memory_bytes > free(n).memory_bytes);
     let short_cpu = group.iter().any(|n| need.nano_cpus > free(n).nano_cpus);
-    let mut what = Vec::new();
-    let mut flags = Vec::new();
-    if short_memory {
+    // "node1 1.5 GiB, node2 2 GiB": what each node has left of one resource.
+    let each = |amount: &dyn Fn(Resources) -> String| {
         let each: Vec<String> = group
             .iter()
-            .map(|n| format!("{} {}", n.node, bytes(free(n).memory_bytes)))
+            .map(|n| format!("{} {}", n.node, amount(free(n))))
             .collect();
-        what.push(format!(
-            "less than {} unreserved memory ({})",
-            bytes(need.memory_bytes),
-            each.join(", ")
-        ));
-        flags.push("--reserve-memory");
-    }
-    if short_cpu {
-        let each: Vec<String> = group
-            .iter()
-            .map(|n| format!("{} {}", n.node, cpus(free(n).nano_cpus)))
-            .collect();
-        what.push(format!(
-            "fewer than {} unreserved CPUs ({})",
-            cpus(need.nano_cpus),
-            each.join(", ")
-        ));
-        flags.push("--reserve-cpu");
-    }
+        each.join(", ")
+    };
+    type Amount<'a> = &'a dyn Fn(Resources) -> String;
+    let kinds: [(bool, String, &str, Amount, &str); 2] = [
+        (
+            short_memory,
+            format!("less than {}", bytes(need.memory_bytes)),
+            "memory",
+            &|r| bytes(r.memory_bytes),
+            "--reserve-memory",
+        ),
+        (
+            short_cpu,
+            format!("fewer than {}", cpus(need.nano_cpus)),
+            "CPUs",
+            &|r| cpus(r.nano_cpus),
+            "--reserve-cpu",
+        ),
+    ];
+    let short = kinds.iter().filter(|k| k.0);
+    let what: Vec<String> = short
+        .clone()
+        .map(|(_, limit, name, amount, _)| format!("{limit} unreserved {name} ({})", each(*amount)))
+        .collect();
+    let flags: Vec<&str> = short.map(|k| k.4).collect();
     let who = match (scope.every, scope.all_nodes, group.len()) {
         (true, true, _) => "every node has".to_string(),
         (true, false, _) => "every eligible node has".to_string(),

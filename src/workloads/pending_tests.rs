@@ -408,21 +408,14 @@ fn filters_run_in_swarms_order_and_each_node_gets_the_first() {
     // node1: drained AND a zone it may use: not ready comes first.
     s.nodes[0].availability = "drain".into();
     // node2: too little memory left; node3: in zone c AND short of memory: resources first.
-    let mut big = task("o", "other", Some("node2"), TaskState::Running);
-    big.reservations.memory_bytes = 2 * GIB;
-    s.tasks.push(big);
-    let mut big3 = task("o3", "other", Some("node3"), TaskState::Running);
-    big3.reservations.memory_bytes = 2 * GIB;
-    s.tasks.push(big3);
+    for (id, node) in [("o", "node2"), ("o3", "node3")] {
+        let mut big = task(id, "other", Some(node), TaskState::Running);
+        big.reservations.memory_bytes = 2 * GIB;
+        s.tasks.push(big);
+    }
     let r = why(&s);
-    assert_eq!(
-        filters(&r),
-        vec![
-            Some(Filter::Ready),
-            Some(Filter::Resources),
-            Some(Filter::Resources)
-        ]
-    );
+    use Filter::{Constraint, Ready, Resources as Res};
+    assert_eq!(filters(&r), [Some(Ready), Some(Res), Some(Res)]);
     assert_eq!(
         r.summary,
         "not available for new tasks (node1 drain); every eligible node has less than 3 GiB \
@@ -433,14 +426,7 @@ fn filters_run_in_swarms_order_and_each_node_gets_the_first() {
     // Free node3's memory: it now fails the constraint; node2 still lacks memory.
     s.tasks.retain(|t| t.id != "o3");
     let r = why(&s);
-    assert_eq!(
-        filters(&r),
-        vec![
-            Some(Filter::Ready),
-            Some(Filter::Resources),
-            Some(Filter::Constraint)
-        ]
-    );
+    assert_eq!(filters(&r), [Some(Ready), Some(Res), Some(Constraint)]);
     assert!(
         r.summary
             .ends_with("node3 fails `node.labels.zone!=c` (node3: c)"),

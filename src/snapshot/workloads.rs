@@ -613,6 +613,22 @@ mod tests {
     }
 
     #[test]
+    fn secrets_and_configs_keep_their_names_only() {
+        let config: Config = serde_json::from_str(
+            r#"{"ID": "c1", "Spec": {"Name": "app.conf", "Data": "cGFzc3dvcmQ9aHVudGVyMg=="}}"#,
+        )
+        .unwrap();
+        let secret: Secret =
+            serde_json::from_str(r#"{"ID": "s1", "Spec": {"Name": "db-password"}}"#).unwrap();
+        let mut snap = crate::snapshot::ClusterSnapshot::empty("t");
+        snap.configs.push(config_name(&config));
+        snap.secrets.push(secret_name(&secret));
+        let json = snap.to_json();
+        assert!(json.contains("\"app.conf\"") && json.contains("\"db-password\""));
+        assert!(!json.contains("cGFzc3dvcmQ9aHVudGVyMg"), "{json}");
+    }
+
+    #[test]
     fn task_conversion_reads_the_engines_words() {
         let json = r#"{"ID": "t1", "ServiceID": "s1", "Slot": 4, "DesiredState": "running",
             "Spec": {"Resources": {"Reservations": {"MemoryBytes": 1024}}},

@@ -14,6 +14,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
 use swarmdeck::lab::fault::{self, Fault};
+use swarmdeck::snapshot::Availability;
 use swarmdeck::ui::{Panel, RunOptions, SwarmdeckApp};
 
 /// This test binary's directory for the app's audit log and connectivity history, set once
@@ -361,7 +362,7 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
                 .iter()
-                .any(|n| n.hostname == "node3" && n.availability == "drain")
+                .any(|n| n.hostname == "node3" && n.availability == Availability::Drain)
         })
     });
 
@@ -455,7 +456,7 @@ fn a_cloned_hostname_drains_the_node_chosen_in_the_topology() {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
                 .iter()
-                .any(|n| n.id == second && n.availability == "drain")
+                .any(|n| n.id == second && n.availability == Availability::Drain)
         })
     });
     let availability = |id: &str| {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::HostReport;
 use super::parse::PortState;
+use crate::snapshot::LocalNodeState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,7 +107,7 @@ fn host_findings(r: &HostReport, out: &mut Vec<Finding>) {
         )),
         None => {}
     }
-    if r.swarm_state.as_deref() == Some("active") {
+    if r.swarm_state == Some(LocalNodeState::Active) {
         out.push(finding(
             Severity::Info,
             h,

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use crate::quorum::{self, Manager};
-use crate::snapshot::{NodeInfo, Role};
+pub use crate::snapshot::Availability;
+use crate::snapshot::{NodeInfo, NodeState, Role};
 
 use super::state::{HostFacts, LocalState, SwarmState};
 use super::{SwarmError, validate_name};
@@ -26,24 +27,6 @@ pub fn quote(word: &str) -> std::borrow::Cow<'_, str> {
 
 /// Swarm's cluster-management port.
 pub const MANAGEMENT_PORT: u16 = 2377;
-
-/// Node availability, as `docker node update --availability` spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Availability {
-    Active,
-    Pause,
-    Drain,
-}
-
-impl Availability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Availability::Active => "active",
-            Availability::Pause => "pause",
-            Availability::Drain => "drain",
-        }
-    }
-}
 
 /// An overlay network to create.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -589,7 +572,7 @@ fn undo_partial_joins(
         for stale in state
             .nodes
             .iter()
-            .filter(|n| n.role == Role::Worker && n.state != "ready")
+            .filter(|n| n.role == Role::Worker && n.state != NodeState::Ready)
             .filter(earlier_attempt)
         {
             let remove = Action::RemoveNode {
@@ -636,7 +619,7 @@ fn manager_advice(n: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{NetworkInfo, NodeInfo};
+    use crate::snapshot::{NetworkInfo, NodeInfo, Reachability};
 
     fn host(i: usize) -> HostFacts {
         HostFacts {
@@ -652,9 +635,9 @@ mod tests {
             hostname: format!("node{i}"),
             role,
             leader: i == 1,
-            reachability: (role == Role::Manager).then(|| "reachable".into()),
-            availability: "active".into(),
-            state: "ready".into(),
+            reachability: (role == Role::Manager).then_some(Reachability::Reachable),
+            availability: Availability::Active,
+            state: NodeState::Ready,
             address: format!("10.0.0.{i}"),
             engine_version: "20.10".into(),
             labels: Default::default(),
@@ -810,11 +793,11 @@ mod tests {
         let mut s = built(&[Manager, Worker, Worker], None);
         s.hosts[2].state = LocalState::Inactive;
         s.hosts[2].node_id = None;
-        s.nodes[2].state = "down".into();
+        s.nodes[2].state = NodeState::Down;
         // A cloned machine with node3's hostname, down too: another machine's node.
         let mut clone = node(9, Worker);
         clone.hostname = "node3".into();
-        clone.state = "down".into();
+        clone.state = NodeState::Down;
         s.nodes.push(clone);
         let opts = BootstrapOptions {
             managers: Some(1),

@@ -7,25 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::HostReport;
 use super::parse::PortState;
+pub use crate::severity::Severity;
 use crate::snapshot::LocalNodeState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "WARN",
-            Severity::Error => "ERROR",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {

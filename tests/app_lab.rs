@@ -15,6 +15,7 @@ use egui_kittest::kittest::Queryable;
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
 use swarmdeck::lab::fault::{self, Fault};
 use swarmdeck::outcome::FailureKind;
+use swarmdeck::snapshot::Availability;
 use swarmdeck::ui::plan_flow::{PlanFlow, Stage};
 use swarmdeck::ui::{Panel, RunOptions, SwarmdeckApp};
 
@@ -389,7 +390,7 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
                 .iter()
-                .any(|n| n.hostname == "node3" && n.availability == "drain")
+                .any(|n| n.hostname == "node3" && n.availability == Availability::Drain)
         })
     });
 
@@ -483,7 +484,7 @@ fn a_cloned_hostname_drains_the_node_chosen_in_the_topology() {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
                 .iter()
-                .any(|n| n.id == second && n.availability == "drain")
+                .any(|n| n.id == second && n.availability == Availability::Drain)
         })
     });
     let availability = |id: &str| {

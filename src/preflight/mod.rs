@@ -62,7 +62,7 @@ pub struct HostReport {
     pub error: Option<String>,
     pub docker_version: Option<String>,
     pub api_version: Option<String>,
-    pub swarm_state: Option<String>,
+    pub swarm_state: Option<crate::snapshot::LocalNodeState>,
     pub cluster_id: Option<String>,
     pub node_id: Option<String>,
     pub is_manager: bool,
@@ -186,7 +186,7 @@ async fn probe_host(
                 Ok(info) => {
                     let mut f = crate::swarm::state::HostFacts::new(&h.name, "");
                     crate::swarm::state::apply_info(&mut f, &info);
-                    r.swarm_state = Some(format!("{:?}", f.state).to_lowercase());
+                    r.swarm_state = f.state.engine_state();
                     r.cluster_id = f.cluster_id;
                     r.node_id = f.node_id;
                     r.is_manager = f.control_available;

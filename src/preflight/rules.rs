@@ -7,24 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::HostReport;
 use super::parse::PortState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "WARN",
-            Severity::Error => "ERROR",
-        }
-    }
-}
+pub use crate::severity::Severity;
+use crate::snapshot::LocalNodeState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -106,7 +90,7 @@ fn host_findings(r: &HostReport, out: &mut Vec<Finding>) {
         )),
         None => {}
     }
-    if r.swarm_state.as_deref() == Some("active") {
+    if r.swarm_state == Some(LocalNodeState::Active) {
         out.push(finding(
             Severity::Info,
             h,

@@ -162,7 +162,7 @@ fn nodes_table(ui: &mut egui::Ui, snap: &ClusterSnapshot) {
                         ui.label(style::availability(ui, &n.availability));
                     });
                     row.col(|ui| {
-                        ui.label(n.reachability.as_deref().unwrap_or("—"));
+                        ui.label(n.reachability.as_ref().map_or("—", |r| r.as_str()));
                     });
                     row.col(|ui| {
                         ui.monospace(&n.address);

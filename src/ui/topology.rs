@@ -9,7 +9,7 @@ use super::plan_flow::PlanFlow;
 use super::style;
 use crate::quorum::{self, ManagerAction};
 use crate::service::{JobId, JobUpdate};
-use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
+use crate::snapshot::{Availability, ClusterSnapshot, NodeInfo, Role};
 use crate::swarm::actions::NodeOp;
 use crate::swarm::change::Change;
 
@@ -125,9 +125,9 @@ fn actions_for(node: &NodeInfo) -> Vec<NodeOp> {
         Role::Worker => NodeOp::Promote,
     }];
     for (op, avail) in [
-        (NodeOp::Drain, "drain"),
-        (NodeOp::Pause, "pause"),
-        (NodeOp::Activate, "active"),
+        (NodeOp::Drain, Availability::Drain),
+        (NodeOp::Pause, Availability::Pause),
+        (NodeOp::Activate, Availability::Active),
     ] {
         if node.availability != avail {
             ops.push(op);
@@ -260,11 +260,7 @@ fn node_card(
     let label = node.label_among(all);
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
     let visuals = ui.visuals();
-    let state_color = match node.state.as_str() {
-        "ready" => style::ok(ui),
-        "unknown" => style::warn(ui),
-        _ => style::bad(ui),
-    };
+    let state_color = style::node_state_color(ui, &node.state);
     let fill = if node.role == Role::Manager {
         visuals.faint_bg_color.gamma_multiply(1.6)
     } else {
@@ -279,7 +275,7 @@ fn node_card(
         Stroke::new(stroke_w, state_color),
         egui::StrokeKind::Inside,
     );
-    if node.availability != "active" {
+    if node.availability != Availability::Active {
         painter.rect_stroke(
             rect.shrink(5.0),
             6.0,
@@ -351,11 +347,13 @@ fn details(
                     format!("{:?}", node.role).to_lowercase()
                 },
             ),
-            ("State", node.state.clone()),
-            ("Availability", node.availability.clone()),
+            ("State", node.state.to_string()),
+            ("Availability", node.availability.to_string()),
             (
                 "Raft",
-                node.reachability.clone().unwrap_or_else(|| "—".into()),
+                node.reachability
+                    .as_ref()
+                    .map_or_else(|| "—".into(), |r| r.to_string()),
             ),
             ("Address", node.address.clone()),
             ("Engine", node.engine_version.clone()),

@@ -5,6 +5,7 @@
 //! positional arguments, never pasted into the script); the Engine API gives the Docker
 //! facts. Parsing and the rules are pure ([`parse`], [`rules`]).
 
+pub mod group;
 pub mod parse;
 pub mod rules;
 
@@ -18,6 +19,7 @@ use crate::cluster::Cluster;
 use crate::inventory::HostSpec;
 use crate::ssh::RemoteCommand;
 
+pub use group::{FindingGroup, Verdict};
 pub use parse::{Backend, PortState};
 pub use rules::{Finding, Severity};
 
@@ -130,8 +132,19 @@ impl Report {
         ))
     }
 
+    /// The findings as rows: the same finding on several hosts is one row.
+    pub fn grouped(&self) -> Vec<FindingGroup> {
+        group::group(&self.findings)
+    }
+
+    /// Whether the swarm can be built on these hosts.
+    pub fn verdict(&self) -> Verdict {
+        group::verdict(self.hosts.len(), &self.grouped())
+    }
+
+    /// The rows and the verdict as text.
     pub fn render(&self) -> String {
-        rules::render(&self.findings)
+        group::render(&self.grouped(), self.hosts.len())
     }
 }
 

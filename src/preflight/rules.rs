@@ -1,7 +1,6 @@
 //! The preflight rules: host reports in, findings out. Pure.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
@@ -274,7 +273,7 @@ fn reachability(reports: &[HostReport], out: &mut Vec<Finding>) {
                     &target.host,
                     "port",
                     format!(
-                        "nothing listens on {}:2377/tcp although it is a manager",
+                        "nothing listens on 2377/tcp on {} although it is a manager",
                         target.host
                     ),
                     format!("connection refused from {}", r.host),
@@ -321,28 +320,6 @@ fn reachability(reports: &[HostReport], out: &mut Vec<Finding>) {
             )),
         ));
     }
-}
-
-/// Findings as a table for people.
-pub fn render(findings: &[Finding]) -> String {
-    let mut s = String::new();
-    for f in findings {
-        let _ = writeln!(
-            s,
-            "{:<5} {:<10} {:<10} {}",
-            f.severity.as_str(),
-            f.host,
-            f.check,
-            f.message
-        );
-        if !f.evidence.is_empty() && f.severity != Severity::Info {
-            let _ = writeln!(s, "      evidence: {}", f.evidence.replace('\n', "; "));
-        }
-        if let Some(fix) = &f.fix {
-            let _ = writeln!(s, "      fix: {fix}");
-        }
-    }
-    crate::redact::redact(&s).into_owned()
 }
 
 #[cfg(test)]
@@ -439,7 +416,8 @@ mod tests {
                 ("node2", "clock")
             ]
         );
-        assert!(render(&f).contains("--mtu 1400"));
+        let text = crate::preflight::group::render(&crate::preflight::group::group(&f), 2);
+        assert!(text.contains("--mtu 1400"), "{text}");
     }
 
     #[test]

@@ -288,8 +288,10 @@ fn node_card(
         (Role::Manager, false) => "manager",
         (Role::Worker, _) => "worker",
     };
-    let text = visuals.text_color();
-    let weak = visuals.weak_text_color();
+    // Strong and normal text, never the weak grey: the cards sit on their own fill and
+    // must read in both themes.
+    let text = visuals.strong_text_color();
+    let detail = visuals.text_color();
     let x = rect.min.x + 10.0;
     painter.text(
         Pos2::new(x, rect.min.y + 8.0),
@@ -303,7 +305,7 @@ fn node_card(
         egui::Align2::LEFT_TOP,
         format!("{role} · {} · {}", node.state, node.availability),
         egui::FontId::proportional(12.0),
-        weak,
+        detail,
     );
     let address = if node.name_is_shared(all) {
         format!("{} · {}", node.address, node.short_id())
@@ -315,7 +317,7 @@ fn node_card(
         egui::Align2::LEFT_TOP,
         address,
         egui::FontId::monospace(11.0),
-        weak,
+        detail,
     );
     resp
 }

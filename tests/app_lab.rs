@@ -442,6 +442,14 @@ fn practice_lab_button_starts_a_lab_and_opens_it() {
         h.state().state.source,
         swarmdeck::ui::Source::Inventory(lab.inventory.clone())
     );
+    // Its hosts are no swarm yet: the overview shows each one and leads into the wizard.
+    h.run_steps(2);
+    h.get_by_label("Hosts, not a swarm yet");
+    assert_eq!(h.query_all_by_label("✔ yes").count(), 3);
+    assert_eq!(h.query_all_by_label("not in a swarm").count(), 3);
+    assert!(h.query_by_label("no managers").is_none());
+    click(&mut h, "Build a swarm with the wizard");
+    assert_eq!(h.state().state.panel, Panel::Wizard);
 }
 
 /// Two swarm nodes with one hostname (cloned machines): the topology tells their cards

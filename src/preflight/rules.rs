@@ -161,7 +161,7 @@ fn host_findings(r: &HostReport, out: &mut Vec<Finding>) {
             Severity::Info,
             h,
             "firewall",
-            format!("firewall backend: {}", b.as_str()),
+            format!("firewall backend: {b}"),
             r.firewall_evidence.clone(),
             None,
         ));

@@ -99,25 +99,43 @@ fn bare_hosts(ui: &mut egui::Ui, snap: &ClusterSnapshot) -> Option<Panel> {
             }
             return;
         }
-        ui.heading("Hosts, not a swarm yet");
+        let unreachable: Vec<String> = snap
+            .failed_hosts()
+            .map(|h| crate::untrusted::visible(&h.host).into_owned())
+            .collect();
+        let answered = snap.hosts.len() - unreachable.len();
+        // With no host answering, nobody can tell whether they form a swarm.
+        let (heading, none) = match (answered, unreachable.len()) {
+            (0, _) => ("No host answered", "none of them answered".to_string()),
+            (_, 0) => (
+                "Hosts, not a swarm yet",
+                "none of them is in a swarm".to_string(),
+            ),
+            (n, _) => (
+                "Hosts, not a swarm yet",
+                format!("none of the {n} that answered is in a swarm"),
+            ),
+        };
+        ui.heading(heading);
         ui.label(format!(
-            "{} host(s) in this inventory, none of them in a swarm. The wizard checks them, \
-             opens the ports swarm needs, creates the swarm and joins every host, showing \
-             each command before it runs.",
+            "{} host(s) in this inventory; {none}. The wizard checks the hosts, opens the \
+             ports swarm needs, creates the swarm and joins every host, showing each command \
+             before it runs.",
             snap.hosts.len()
         ));
         ui.add_space(8.0);
         hosts_table(ui, &snap.hosts);
         failed_hosts(ui, snap);
         ui.add_space(12.0);
-        let unreachable = snap.failed_hosts().count();
-        let next = if unreachable > 0 {
-            format!(
-                "Next step: make the {unreachable} host(s) above reachable (the reason is \
-                 beside each), or leave them out, then build the swarm."
-            )
-        } else {
+        let next = if unreachable.is_empty() {
             "Next step: build the swarm.".to_string()
+        } else {
+            let it = if unreachable.len() == 1 { "it" } else { "them" };
+            format!(
+                "Next step: make {} reachable (the reason is listed above) or remove {it} in \
+                 the Hosts panel, then build the swarm.",
+                unreachable.join(", ")
+            )
         };
         ui.label(RichText::new(next).strong());
         if ui
@@ -449,7 +467,8 @@ mod tests {
         assert_eq!(h.query_all_by_label("not in a swarm").count(), 2);
         h.get_by_label("✖ no (SSH)");
         h.get_by_label_contains("node3: SSH login refused for root");
-        h.get_by_label_contains("Next step: make the 1 host(s) above reachable");
+        h.get_by_label_contains("none of the 2 that answered is in a swarm");
+        h.get_by_label_contains("Next step: make node3 reachable");
         // None of the swarm view's alarms for a swarm that does not exist yet.
         assert!(h.query_by_label("no managers").is_none());
         assert!(h.query_by_label("Managers").is_none());

@@ -48,10 +48,16 @@ fn row(ui: &mut egui::Ui, g: &FindingGroup, hosts: usize) {
         .map(|e| format!("{}: {}", e.hosts.join(", "), e.text))
         .collect();
     let resp = ui.add(egui::Label::new(RichText::new(line).color(color)).wrap());
-    if !evidence.is_empty() {
+    // A blocker's evidence is its reason (e.g. why a host could not be checked): shown;
+    // the others' on hover.
+    let blocker = g.severity == Severity::Error;
+    if !evidence.is_empty() && !blocker {
         resp.on_hover_text(visible(&evidence.join("\n")).into_owned());
     }
     ui.indent(("fixes", &g.check, &g.hosts), |ui| {
+        for e in evidence.iter().filter(|_| blocker) {
+            ui.add(egui::Label::new(RichText::new(visible(e)).weak()).wrap());
+        }
         for fix in &g.fixes {
             ui.add(
                 egui::Label::new(RichText::new(format!("fix: {}", visible(fix))).monospace())
@@ -167,6 +173,12 @@ mod tests {
             "⛔ node2: 2377/tcp on node2 gets no answer from node1, node3: a firewall on node2 drops it",
         );
         h.get_by_label("fix: swarmdeck firewall --only node2 --yes");
+        // A blocker shows why; a warning keeps its evidence for the hover.
+        h.get_by_label("node2: evidence from node2");
+        assert!(
+            h.query_by_label_contains("node1: evidence from node1")
+                .is_none()
+        );
         assert_eq!(
             h.query_all_by_label("fix: use unencrypted overlays")
                 .count(),

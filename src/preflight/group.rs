@@ -285,32 +285,31 @@ mod tests {
         }
     }
 
+    /// The same finding on each of `hosts`.
+    fn on(
+        hosts: &[&str],
+        sev: Severity,
+        check: &str,
+        message: &str,
+        fix: Option<&str>,
+    ) -> Vec<Finding> {
+        hosts
+            .iter()
+            .map(|h| f(sev, h, check, message, fix))
+            .collect()
+    }
+
     #[test]
     fn the_same_finding_on_every_host_is_one_row() {
         let why = "encrypted overlays will not work: the kernel lacks CONFIG_INET_ESP";
-        let rows = group(&[
-            f(
-                Severity::Warning,
-                "node1",
-                "encryption",
-                why,
-                Some("use plain"),
-            ),
-            f(
-                Severity::Warning,
-                "node2",
-                "encryption",
-                why,
-                Some("use plain"),
-            ),
-            f(
-                Severity::Warning,
-                "node3",
-                "encryption",
-                why,
-                Some("use plain"),
-            ),
-        ]);
+        let hosts = ["node1", "node2", "node3"];
+        let rows = group(&on(
+            &hosts,
+            Severity::Warning,
+            "encryption",
+            why,
+            Some("use plain"),
+        ));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line(3), format!("all 3 hosts: {why}"));
         assert_eq!(rows[0].line(4), format!("node1, node2, node3: {why}"));
@@ -443,10 +442,14 @@ mod tests {
     #[test]
     fn a_text_shared_word_for_word_groups_although_it_names_each_host() {
         let msg = "machine-id m1 is shared by node1, node2: cloned machines confuse swarm";
-        let rows = group(&[
-            f(Severity::Error, "node1", "duplicate", msg, Some("new id")),
-            f(Severity::Error, "node2", "duplicate", msg, Some("new id")),
-        ]);
+        let hosts = ["node1", "node2"];
+        let rows = group(&on(
+            &hosts,
+            Severity::Error,
+            "duplicate",
+            msg,
+            Some("new id"),
+        ));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line(3), format!("node1, node2: {msg}"));
     }
@@ -465,44 +468,29 @@ mod tests {
 
     #[test]
     fn long_host_lists_are_cut_short() {
-        let rows = group(
-            &(1..=9)
-                .map(|i| {
-                    f(
-                        Severity::Info,
-                        &format!("n{i}"),
-                        "docker",
-                        "Docker 27",
-                        None,
-                    )
-                })
-                .collect::<Vec<_>>(),
-        );
+        let names: Vec<String> = (1..=9).map(|i| format!("n{i}")).collect();
+        let hosts: Vec<&str> = names.iter().map(String::as_str).collect();
+        let rows = group(&on(&hosts, Severity::Info, "docker", "Docker 27", None));
         assert_eq!(rows[0].who(9), "all 9 hosts");
         assert_eq!(rows[0].who(12), "n1, n2, n3, n4, n5, n6 and 3 more");
     }
 
     #[test]
     fn the_verdict_counts_rows_and_says_whether_to_go_on() {
-        let rows = group(&[
-            f(
-                Severity::Error,
-                "node1",
-                "connect",
-                "could not be checked",
-                None,
-            ),
-            f(
-                Severity::Error,
-                "node2",
-                "connect",
-                "could not be checked",
-                None,
-            ),
+        let down = ["node1", "node2"];
+        let mut findings = on(
+            &down,
+            Severity::Error,
+            "connect",
+            "could not be checked",
+            None,
+        );
+        findings.extend([
             f(Severity::Error, "node1", "clock", "clock is 90 s off", None),
             f(Severity::Warning, "node1", "mtu", "MTU 1450", None),
             f(Severity::Info, "node1", "docker", "Docker 27", None),
         ]);
+        let rows = group(&findings);
         let v = verdict(3, &rows);
         assert_eq!(v.to_string(), "not ready: 2 blockers, 1 warning");
         assert!(!v.ready());
@@ -523,22 +511,14 @@ mod tests {
     #[test]
     fn the_text_rendering_ends_with_the_verdict() {
         let why = "encrypted overlays will not work";
-        let rows = group(&[
-            f(
-                Severity::Warning,
-                "node1",
-                "encryption",
-                why,
-                Some("use plain"),
-            ),
-            f(
-                Severity::Warning,
-                "node2",
-                "encryption",
-                why,
-                Some("use plain"),
-            ),
-        ]);
+        let hosts = ["node1", "node2"];
+        let rows = group(&on(
+            &hosts,
+            Severity::Warning,
+            "encryption",
+            why,
+            Some("use plain"),
+        ));
         let text = render(&rows, 2);
         assert_eq!(
             text,

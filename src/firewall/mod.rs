@@ -201,7 +201,8 @@ pub fn plan_host(host: &str, backend: Backend, peers: &[Ipv4Addr]) -> HostPlan {
         return p;
     }
     match backend {
-        Backend::None => p.notes.push("no active firewall: nothing to open".into()),
+        // The summary says it: "node1 (no active firewall): nothing to change".
+        Backend::None => {}
         Backend::Iptables => iptables(&mut p, peers),
         Backend::Firewalld => firewalld(&mut p, peers),
         Backend::Ufw => ufw(&mut p, peers),
@@ -393,7 +394,7 @@ pub fn render(plans: &[HostPlan], persist: bool) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for p in plans {
-        let _ = writeln!(s, "{} ({}):", p.host, p.firewall());
+        let _ = writeln!(s, "{}", p.summary());
         for st in &p.steps {
             let skip = if st.persist && !persist {
                 " [skipped: --no-persist]"
@@ -584,8 +585,11 @@ mod tests {
     #[test]
     fn no_firewall_no_steps() {
         let p = plan_host("node1", Backend::None, &peers());
-        assert!(p.steps.is_empty() && p.notes[0].contains("no active firewall"));
-        assert!(render(&[p], true).contains("node1 (no active firewall)"));
+        assert!(p.steps.is_empty() && p.notes.is_empty());
+        assert_eq!(
+            render(&[p], true),
+            "node1 (no active firewall): nothing to change\n"
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ use tokio::task::JoinSet;
 use crate::docker::{DockerError, DockerHost};
 use crate::inventory::{HostSpec, Inventory};
 use crate::snapshot::{
-    self, ClusterSnapshot, HostStatus, Layer, NetworkInfo, NodeInfo, ObservedDown, SwarmSummary,
+    self, ClusterSnapshot, HostStatus, Layer, LocalNodeState, NetworkInfo, NodeInfo, NodeState,
+    ObservedDown, SwarmSummary,
 };
 use crate::ssh::{SecretSource, SshOptions, SshPool};
 
@@ -279,7 +280,7 @@ impl Cluster {
                 let mut same = snap
                     .nodes
                     .iter()
-                    .filter(|n| n.address == h.address && n.state != "down");
+                    .filter(|n| n.address == h.address && n.state != NodeState::Down);
                 match (same.next(), same.next()) {
                     (Some(n), None) => Some(n.id.clone()),
                     _ => None,
@@ -672,7 +673,7 @@ impl Hint {
 
 fn in_swarm(status: &HostStatus) -> bool {
     status.error.is_none()
-        && status.swarm_state.as_deref() == Some("active")
+        && status.swarm_state == Some(LocalNodeState::Active)
         && status.node_id.is_some()
 }
 
@@ -894,17 +895,17 @@ fn attach_containers(snap: &mut ClusterSnapshot, live: &[Live<'_>], answers: Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::Role;
+    use crate::snapshot::{Availability, Reachability, Role};
 
-    fn node(id: &str, host: &str, role: Role, state: &str) -> NodeInfo {
+    fn node(id: &str, host: &str, role: Role, state: NodeState) -> NodeInfo {
         NodeInfo {
             id: id.into(),
             hostname: host.into(),
             role,
             leader: false,
-            reachability: (role == Role::Manager).then(|| "reachable".into()),
-            availability: "active".into(),
-            state: state.into(),
+            reachability: (role == Role::Manager).then_some(Reachability::Reachable),
+            availability: Availability::Active,
+            state,
             address: "10.0.0.1".into(),
             engine_version: "20.10.24".into(),
             labels: Default::default(),
@@ -919,7 +920,7 @@ mod tests {
             address: "10.0.0.1".into(),
             engine_name: Some(host.into()),
             engine_version: Some("20.10.24".into()),
-            swarm_state: Some("active".into()),
+            swarm_state: Some(LocalNodeState::Active),
             node_id: Some(id.into()),
             control_available: manager,
             error: None,
@@ -957,8 +958,8 @@ mod tests {
 
     fn nodes() -> Vec<NodeInfo> {
         vec![
-            node("n1", "a", Role::Manager, "ready"),
-            node("n2", "b", Role::Worker, "ready"),
+            node("n1", "a", Role::Manager, NodeState::Ready),
+            node("n2", "b", Role::Worker, NodeState::Ready),
         ]
     }
 
@@ -1047,12 +1048,12 @@ mod tests {
         let a = status("n1", "a", true);
         // b left and joined again: its old node is down, a new one appeared.
         let mut rejoined = nodes();
-        rejoined[1].state = "down".into();
-        rejoined.push(node("n3", "b", Role::Worker, "ready"));
+        rejoined[1].state = NodeState::Down;
+        rejoined.push(node("n3", "b", Role::Worker, NodeState::Ready));
         assert!(!still_holds(&b, w, &h, &view(rejoined, "c1")));
         // b promoted.
         let mut promoted = nodes();
-        promoted[1] = node("n2", "b", Role::Manager, "ready");
+        promoted[1] = node("n2", "b", Role::Manager, NodeState::Ready);
         assert!(!still_holds(&b, w, &h, &view(promoted, "c1")));
         // a's engine upgraded.
         let mut upgraded = nodes();
@@ -1073,7 +1074,7 @@ mod tests {
         assert!(!still_holds(&status("n1", "x", true), m, &h, &v));
         // Hosts outside the swarm are always read.
         let mut outside = status("n1", "a", true);
-        outside.swarm_state = Some("inactive".into());
+        outside.swarm_state = Some(LocalNodeState::Inactive);
         assert!(!still_holds(&outside, m, &h, &v));
     }
 

@@ -23,6 +23,7 @@ pub mod quorum;
 pub mod redact;
 pub mod secrets;
 pub mod service;
+pub mod severity;
 pub mod snapshot;
 pub mod ssh;
 pub mod swarm;

@@ -15,6 +15,7 @@ use egui_kittest::kittest::Queryable;
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
 use swarmdeck::lab::fault::{self, Fault};
 use swarmdeck::outcome::FailureKind;
+use swarmdeck::snapshot::Availability;
 use swarmdeck::ui::plan_flow::{PlanFlow, Stage};
 use swarmdeck::ui::{Panel, RunOptions, SwarmdeckApp};
 
@@ -389,7 +390,7 @@ fn wizard_builds_and_tests_a_swarm_from_bare_hosts() {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
                 .iter()
-                .any(|n| n.hostname == "node3" && n.availability == "drain")
+                .any(|n| n.hostname == "node3" && n.availability == Availability::Drain)
         })
     });
 
@@ -441,6 +442,14 @@ fn practice_lab_button_starts_a_lab_and_opens_it() {
         h.state().state.source,
         swarmdeck::ui::Source::Inventory(lab.inventory.clone())
     );
+    // Its hosts are no swarm yet: the overview shows each one and leads into the wizard.
+    h.run_steps(2);
+    h.get_by_label("Hosts, not a swarm yet");
+    assert_eq!(h.query_all_by_label("✔ yes").count(), 3);
+    assert_eq!(h.query_all_by_label("not in a swarm").count(), 3);
+    assert!(h.query_by_label("no managers").is_none());
+    click(&mut h, "Build a swarm with the wizard");
+    assert_eq!(h.state().state.panel, Panel::Wizard);
 }
 
 /// Two swarm nodes with one hostname (cloned machines): the topology tells their cards
@@ -483,7 +492,7 @@ fn a_cloned_hostname_drains_the_node_chosen_in_the_topology() {
         a.state.snapshot.as_ref().is_some_and(|s| {
             s.nodes
                 .iter()
-                .any(|n| n.id == second && n.availability == "drain")
+                .any(|n| n.id == second && n.availability == Availability::Drain)
         })
     });
     let availability = |id: &str| {

@@ -15,6 +15,7 @@ use common::lab::{TestLab, lab_available};
 use swarmdeck::cluster::Cluster;
 use swarmdeck::docker::{DockerError, DockerHost, DockerOptions, Via};
 use swarmdeck::inventory::{AuthMethod, Inventory};
+use swarmdeck::snapshot::LocalNodeState;
 use swarmdeck::ssh::{
     NoSecrets, RemoteCommand, Secret, SecretRequest, SshError, SshOptions, SshSession,
 };
@@ -464,7 +465,7 @@ fn warm_snapshots_follow_membership_changes() {
 
     lab.ssh_ok("node3", &["docker", "swarm", "leave"]);
     until("node3 left", &|s| {
-        s.hosts[2].swarm_state.as_deref() == Some("inactive") && s.hosts[2].node_id.is_none()
+        s.hosts[2].swarm_state == Some(LocalNodeState::Inactive) && s.hosts[2].node_id.is_none()
     });
 
     lab.join_worker("node3");
@@ -474,7 +475,7 @@ fn warm_snapshots_follow_membership_changes() {
             .as_ref()
             .is_some_and(|id| *id != old_id && s.nodes.iter().any(|n| n.id == *id))
     });
-    assert_eq!(snap.hosts[2].swarm_state.as_deref(), Some("active"));
+    assert_eq!(snap.hosts[2].swarm_state, Some(LocalNodeState::Active));
 
     lab.ssh_ok("node1", &["docker", "node", "promote", "node2"]);
     until("node2 promoted", &|s| s.hosts[1].control_available);

@@ -22,7 +22,8 @@ pub struct PreflightArgs {
     pub verbose: bool,
 }
 
-/// Prints the findings; fails (exit 1) when there are errors.
+/// Prints the findings, the same on several hosts as one row, and the verdict; fails
+/// (exit 1) when something blocks the build.
 pub fn run(
     args: PreflightArgs,
     target: &TargetArgs,
@@ -45,9 +46,9 @@ pub fn run(
         }
         print!("{}", visible_lines(&report.render()));
     }
-    let errors = report.errors().count();
-    if errors > 0 {
-        bail!("preflight found {errors} error(s)");
+    let verdict = report.verdict();
+    if !verdict.ready() {
+        bail!("preflight: {verdict}");
     }
     Ok(())
 }

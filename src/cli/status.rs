@@ -65,7 +65,7 @@ pub fn render(snap: &ClusterSnapshot) -> String {
                     h.host,
                     h.address,
                     v(h.engine_version.as_deref().unwrap_or("?")),
-                    v(h.swarm_state.as_deref().unwrap_or("?"))
+                    v(h.swarm_state.as_ref().map_or("?", |s| s.as_str()))
                 );
             }
         }
@@ -108,8 +108,8 @@ pub fn render(snap: &ClusterSnapshot) -> String {
             v(&n.hostname),
             role,
             v(state),
-            v(&n.availability),
-            v(n.reachability.as_deref().unwrap_or("-")),
+            v(n.availability.as_str()),
+            v(n.reachability.as_ref().map_or("-", |r| r.as_str())),
             v(&n.address)
         );
     }

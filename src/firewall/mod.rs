@@ -163,16 +163,36 @@ impl FwStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPlan {
     pub host: String,
-    pub backend: Backend,
+    /// The host's firewall; None when the preflight could not check the host.
+    pub backend: Option<Backend>,
     pub steps: Vec<FwStep>,
     pub notes: Vec<String>,
+}
+
+impl HostPlan {
+    /// The host's firewall for people: "ufw", "no active firewall", "not checked".
+    pub fn firewall(&self) -> String {
+        self.backend
+            .map_or_else(|| "not checked".to_string(), |b| b.to_string())
+    }
+
+    /// One line for people: "node1 (ufw): 2 commands", "node1 (no active firewall):
+    /// nothing to change".
+    pub fn summary(&self) -> String {
+        let what = match self.steps.len() {
+            0 => "nothing to change".to_string(),
+            1 => "1 command".to_string(),
+            n => format!("{n} commands"),
+        };
+        format!("{} ({}): {what}", self.host, self.firewall())
+    }
 }
 
 /// The commands that open swarm's ports on a host with `backend` to `peers`.
 pub fn plan_host(host: &str, backend: Backend, peers: &[Ipv4Addr]) -> HostPlan {
     let mut p = HostPlan {
         host: host.to_string(),
-        backend,
+        backend: Some(backend),
         steps: Vec::new(),
         notes: Vec::new(),
     };
@@ -181,7 +201,8 @@ pub fn plan_host(host: &str, backend: Backend, peers: &[Ipv4Addr]) -> HostPlan {
         return p;
     }
     match backend {
-        Backend::None => p.notes.push("no active firewall: nothing to open".into()),
+        // The summary says it: "node1 (no active firewall): nothing to change".
+        Backend::None => {}
         Backend::Iptables => iptables(&mut p, peers),
         Backend::Firewalld => firewalld(&mut p, peers),
         Backend::Ufw => ufw(&mut p, peers),
@@ -356,7 +377,7 @@ pub fn plan(report: &preflight::Report, only: Option<&str>) -> Vec<HostPlan> {
                 Some(b) => plan_host(&h.host, b, &peers),
                 None => HostPlan {
                     host: h.host.clone(),
-                    backend: Backend::None,
+                    backend: None,
                     steps: Vec::new(),
                     notes: vec![format!(
                         "not checked: {}",
@@ -373,7 +394,7 @@ pub fn render(plans: &[HostPlan], persist: bool) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for p in plans {
-        let _ = writeln!(s, "{} ({}):", p.host, p.backend.as_str());
+        let _ = writeln!(s, "{}", p.summary());
         for st in &p.steps {
             let skip = if st.persist && !persist {
                 " [skipped: --no-persist]"
@@ -564,7 +585,46 @@ mod tests {
     #[test]
     fn no_firewall_no_steps() {
         let p = plan_host("node1", Backend::None, &peers());
-        assert!(p.steps.is_empty() && p.notes[0].contains("no active firewall"));
-        assert!(render(&[p], true).contains("node1 (none)"));
+        assert!(p.steps.is_empty() && p.notes.is_empty());
+        assert_eq!(
+            render(&[p], true),
+            "node1 (no active firewall): nothing to change\n"
+        );
+    }
+
+    #[test]
+    fn a_plan_sums_itself_up_in_words() {
+        let ufw = plan_host("node1", Backend::Ufw, &peers()[..1]);
+        assert_eq!(ufw.summary(), "node1 (ufw): 4 commands");
+        let mut one = ufw.clone();
+        one.steps.truncate(1);
+        assert_eq!(one.summary(), "node1 (ufw): 1 command");
+        let none = plan_host("node2", Backend::None, &peers());
+        assert_eq!(
+            none.summary(),
+            "node2 (no active firewall): nothing to change"
+        );
+        // A host the preflight could not check is not said to have no firewall.
+        let report = preflight::Report {
+            hosts: vec![preflight::HostReport {
+                host: "node3".into(),
+                error: Some("SSH login refused".into()),
+                ..Default::default()
+            }],
+            findings: Vec::new(),
+        };
+        let unchecked = &plan(&report, None)[0];
+        assert_eq!(
+            unchecked.summary(),
+            "node3 (not checked): nothing to change"
+        );
+        assert!(unchecked.notes[0].contains("SSH login refused"));
+        for (b, name) in [
+            (Backend::Iptables, "iptables"),
+            (Backend::Nftables, "nftables"),
+            (Backend::Firewalld, "firewalld"),
+        ] {
+            assert_eq!(plan_host("n", b, &peers()).firewall(), name);
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! positional arguments, never pasted into the script); the Engine API gives the Docker
 //! facts. Parsing and the rules are pure ([`parse`], [`rules`]).
 
+pub mod group;
 pub mod parse;
 pub mod rules;
 
@@ -18,6 +19,7 @@ use crate::cluster::Cluster;
 use crate::inventory::HostSpec;
 use crate::ssh::RemoteCommand;
 
+pub use group::{FindingGroup, Verdict};
 pub use parse::{Backend, PortState};
 pub use rules::{Finding, Severity};
 
@@ -62,7 +64,7 @@ pub struct HostReport {
     pub error: Option<String>,
     pub docker_version: Option<String>,
     pub api_version: Option<String>,
-    pub swarm_state: Option<String>,
+    pub swarm_state: Option<crate::snapshot::LocalNodeState>,
     pub cluster_id: Option<String>,
     pub node_id: Option<String>,
     pub is_manager: bool,
@@ -130,8 +132,19 @@ impl Report {
         ))
     }
 
+    /// The findings as rows: the same finding on several hosts is one row.
+    pub fn grouped(&self) -> Vec<FindingGroup> {
+        group::group(&self.findings)
+    }
+
+    /// Whether the swarm can be built on these hosts.
+    pub fn verdict(&self) -> Verdict {
+        group::verdict(self.hosts.len(), &self.grouped())
+    }
+
+    /// The rows and the verdict as text.
     pub fn render(&self) -> String {
-        rules::render(&self.findings)
+        group::render(&self.grouped(), self.hosts.len())
     }
 }
 
@@ -186,7 +199,7 @@ async fn probe_host(
                 Ok(info) => {
                     let mut f = crate::swarm::state::HostFacts::new(&h.name, "");
                     crate::swarm::state::apply_info(&mut f, &info);
-                    r.swarm_state = Some(format!("{:?}", f.state).to_lowercase());
+                    r.swarm_state = f.state.engine_state();
                     r.cluster_id = f.cluster_id;
                     r.node_id = f.node_id;
                     r.is_manager = f.control_available;

@@ -130,6 +130,16 @@ impl Backend {
     }
 }
 
+/// The backend for people: its name, or that no firewall is active.
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::None => f.write_str("no active firewall"),
+            b => f.write_str(b.as_str()),
+        }
+    }
+}
+
 /// Decides the backend from the `@@fw` section: a running firewalld or an active ufw
 /// manage the rules; otherwise iptables if INPUT has rules or a non-ACCEPT policy, then
 /// native nftables if some chain hooks input; else none.

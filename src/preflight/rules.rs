@@ -1,30 +1,13 @@
 //! The preflight rules: host reports in, findings out. Pure.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
 use super::HostReport;
 use super::parse::PortState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "WARN",
-            Severity::Error => "ERROR",
-        }
-    }
-}
+pub use crate::severity::Severity;
+use crate::snapshot::LocalNodeState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -106,7 +89,7 @@ fn host_findings(r: &HostReport, out: &mut Vec<Finding>) {
         )),
         None => {}
     }
-    if r.swarm_state.as_deref() == Some("active") {
+    if r.swarm_state == Some(LocalNodeState::Active) {
         out.push(finding(
             Severity::Info,
             h,
@@ -178,7 +161,7 @@ fn host_findings(r: &HostReport, out: &mut Vec<Finding>) {
             Severity::Info,
             h,
             "firewall",
-            format!("firewall backend: {}", b.as_str()),
+            format!("firewall backend: {b}"),
             r.firewall_evidence.clone(),
             None,
         ));
@@ -290,7 +273,7 @@ fn reachability(reports: &[HostReport], out: &mut Vec<Finding>) {
                     &target.host,
                     "port",
                     format!(
-                        "nothing listens on {}:2377/tcp although it is a manager",
+                        "nothing listens on 2377/tcp on {} although it is a manager",
                         target.host
                     ),
                     format!("connection refused from {}", r.host),
@@ -337,28 +320,6 @@ fn reachability(reports: &[HostReport], out: &mut Vec<Finding>) {
             )),
         ));
     }
-}
-
-/// Findings as a table for people.
-pub fn render(findings: &[Finding]) -> String {
-    let mut s = String::new();
-    for f in findings {
-        let _ = writeln!(
-            s,
-            "{:<5} {:<10} {:<10} {}",
-            f.severity.as_str(),
-            f.host,
-            f.check,
-            f.message
-        );
-        if !f.evidence.is_empty() && f.severity != Severity::Info {
-            let _ = writeln!(s, "      evidence: {}", f.evidence.replace('\n', "; "));
-        }
-        if let Some(fix) = &f.fix {
-            let _ = writeln!(s, "      fix: {fix}");
-        }
-    }
-    crate::redact::redact(&s).into_owned()
 }
 
 #[cfg(test)]
@@ -455,7 +416,8 @@ mod tests {
                 ("node2", "clock")
             ]
         );
-        assert!(render(&f).contains("--mtu 1400"));
+        let text = crate::preflight::group::render(&crate::preflight::group::group(&f), 2);
+        assert!(text.contains("--mtu 1400"), "{text}");
     }
 
     #[test]

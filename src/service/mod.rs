@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use crate::inventory::{HostSpec, Inventory};
 use crate::redact::Secret;
 use crate::secrets::SecretKey;
+pub use crate::severity::Severity;
 use crate::snapshot::ClusterSnapshot;
 use crate::ssh::HostKeyPolicy;
 
@@ -165,13 +166,6 @@ pub enum Event {
     },
     Idle,
     Notice(Notice),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
 }
 
 /// A readable message for the user, naming the host and the fix where there is one.

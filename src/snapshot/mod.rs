@@ -7,17 +7,16 @@
 
 use std::collections::BTreeMap;
 
-use bollard::models::{
-    LocalNodeState, Network, NetworkInspect, Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum,
-    NodeState, Reachability, SystemInfo,
-};
+use bollard::models::{Network, NetworkInspect, Node, NodeSpecRoleEnum, SystemInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::quorum;
 
 pub mod bundle;
+pub mod states;
 pub mod workloads;
 pub use bundle::Bundle;
+pub use states::{Availability, LocalNodeState, NodeState, Reachability};
 pub use workloads::{ServiceInfo, TaskInfo, TaskState};
 
 /// The demo's connectivity run: captured on the same lab with udp/4789 dropped on one host.
@@ -56,16 +55,16 @@ pub struct ClusterSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes_as_of: Option<u64>,
     /// Services as the manager that answered lists them (carried over with the nodes).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceInfo>,
     /// Every task the manager keeps, including the recent history of each slot.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<TaskInfo>,
     /// Names of the swarm's secrets (never their data).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
     /// Names of the swarm's configs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<String>,
     /// Why services, tasks, secrets or configs could not be read while the nodes could.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,12 +130,10 @@ pub struct NodeInfo {
     pub hostname: String,
     pub role: Role,
     pub leader: bool,
-    /// Raft reachability for managers: "reachable", "unreachable", "unknown".
-    pub reachability: Option<String>,
-    /// "active", "pause" or "drain".
-    pub availability: String,
-    /// "ready", "down", "unknown", "disconnected".
-    pub state: String,
+    /// Raft reachability, for managers only.
+    pub reachability: Option<Reachability>,
+    pub availability: Availability,
+    pub state: NodeState,
     pub address: String,
     pub engine_version: String,
     #[serde(default)]
@@ -146,7 +143,7 @@ pub struct NodeInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_down: Option<ObservedDown>,
     /// What the scheduler weighs when it places a task here.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "NodeScheduling::is_unknown")]
     pub scheduling: NodeScheduling,
 }
 
@@ -166,6 +163,13 @@ pub struct NodeScheduling {
     pub plugins: Vec<Plugin>,
 }
 
+impl NodeScheduling {
+    /// Not read (a snapshot from before swarmdeck read these facts): nothing to judge by.
+    pub fn is_unknown(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plugin {
     /// "Volume", "Network", "Log", ….
@@ -175,12 +179,12 @@ pub struct Plugin {
 
 impl NodeInfo {
     pub fn is_ready(&self) -> bool {
-        self.state == "ready" && self.observed_down.is_none()
+        self.state == NodeState::Ready && self.observed_down.is_none()
     }
 
     pub fn is_reachable_manager(&self) -> bool {
         self.role == Role::Manager
-            && self.reachability.as_deref() == Some("reachable")
+            && self.reachability == Some(Reachability::Reachable)
             && self.observed_down.is_none()
     }
 
@@ -256,8 +260,7 @@ pub struct HostStatus {
     /// The engine's own name for itself (becomes the swarm node name).
     pub engine_name: Option<String>,
     pub engine_version: Option<String>,
-    /// "inactive", "pending", "active", "error", "locked".
-    pub swarm_state: Option<String>,
+    pub swarm_state: Option<LocalNodeState>,
     pub node_id: Option<String>,
     /// A manager able to answer for the whole swarm.
     #[serde(default)]
@@ -398,10 +401,10 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn lower<T: std::fmt::Display>(v: Option<T>, default: &str) -> String {
-    v.map(|v| v.to_string().to_lowercase())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| default.to_string())
+/// An engine word from one of bollard's enums; "unknown" when absent or empty.
+fn word<W: for<'a> From<&'a str>>(v: Option<impl std::fmt::Display>) -> W {
+    let text = v.map(|v| v.to_string().to_lowercase()).unwrap_or_default();
+    W::from(if text.is_empty() { "unknown" } else { &text })
 }
 
 /// A swarm node from the Engine API (`GET /nodes` on a manager).
@@ -419,12 +422,9 @@ pub fn node_from_api(n: &Node) -> NodeInfo {
         hostname: desc.and_then(|d| d.hostname.clone()).unwrap_or_default(),
         role,
         leader: mgr.and_then(|m| m.leader).unwrap_or(false),
-        reachability: mgr.map(|m| lower(m.reachability.map(reachability_str), "unknown")),
-        availability: lower(
-            spec.and_then(|s| s.availability).map(availability_str),
-            "unknown",
-        ),
-        state: lower(status.and_then(|s| s.state).map(state_str), "unknown"),
+        reachability: mgr.map(|m| word(m.reachability)),
+        availability: word(spec.and_then(|s| s.availability)),
+        state: word(status.and_then(|s| s.state)),
         address: status.and_then(|s| s.addr.clone()).unwrap_or_default(),
         engine_version: desc
             .and_then(|d| d.engine.as_ref())
@@ -469,32 +469,6 @@ fn scheduling_from_api(desc: Option<&bollard::models::NodeDescription>) -> NodeS
     }
 }
 
-fn reachability_str(r: Reachability) -> &'static str {
-    match r {
-        Reachability::REACHABLE => "reachable",
-        Reachability::UNREACHABLE => "unreachable",
-        _ => "unknown",
-    }
-}
-
-fn availability_str(a: NodeSpecAvailabilityEnum) -> &'static str {
-    match a {
-        NodeSpecAvailabilityEnum::ACTIVE => "active",
-        NodeSpecAvailabilityEnum::PAUSE => "pause",
-        NodeSpecAvailabilityEnum::DRAIN => "drain",
-        _ => "unknown",
-    }
-}
-
-fn state_str(s: NodeState) -> &'static str {
-    match s {
-        NodeState::READY => "ready",
-        NodeState::DOWN => "down",
-        NodeState::DISCONNECTED => "disconnected",
-        _ => "unknown",
-    }
-}
-
 /// A host's own status from `GET /info`.
 pub fn host_from_info(host: &str, address: &str, info: &SystemInfo) -> HostStatus {
     let swarm = info.swarm.as_ref();
@@ -505,7 +479,7 @@ pub fn host_from_info(host: &str, address: &str, info: &SystemInfo) -> HostStatu
         engine_version: info.server_version.clone(),
         swarm_state: swarm
             .and_then(|s| s.local_node_state)
-            .map(|s| local_state_str(s).to_string()),
+            .map(|s| word(Some(s))),
         node_id: swarm
             .and_then(|s| s.node_id.clone())
             .filter(|s| !s.is_empty()),
@@ -513,17 +487,6 @@ pub fn host_from_info(host: &str, address: &str, info: &SystemInfo) -> HostStatu
         error: None,
         layer: None,
         failing_since: None,
-    }
-}
-
-fn local_state_str(s: LocalNodeState) -> &'static str {
-    match s {
-        LocalNodeState::INACTIVE => "inactive",
-        LocalNodeState::PENDING => "pending",
-        LocalNodeState::ACTIVE => "active",
-        LocalNodeState::ERROR => "error",
-        LocalNodeState::LOCKED => "locked",
-        _ => "unknown",
     }
 }
 
@@ -589,9 +552,9 @@ mod tests {
         let n = node_from_api(&node);
         assert_eq!(n.role, Role::Manager);
         assert!(n.leader);
-        assert_eq!(n.availability, "drain");
-        assert_eq!(n.state, "ready");
-        assert_eq!(n.reachability.as_deref(), Some("reachable"));
+        assert_eq!(n.availability, Availability::Drain);
+        assert_eq!(n.state, NodeState::Ready);
+        assert_eq!(n.reachability, Some(Reachability::Reachable));
         assert_eq!(n.labels.get("zone").map(String::as_str), Some("a"));
         assert_eq!(n.engine_version, "20.10.24");
     }
@@ -659,6 +622,44 @@ mod tests {
         assert_eq!(snap.service("abc").unwrap().name, "web");
         assert!(snap.service("ab").is_none(), "ambiguous prefix");
         assert!(snap.service("").is_none() && snap.service("nope").is_none());
+    }
+
+    #[test]
+    fn demo_decodes_into_known_words_and_reserialises_unchanged() {
+        let asset = include_str!("../../assets/demo-cluster.json");
+        let snap = demo();
+        for n in &snap.nodes {
+            assert!(!matches!(n.state, NodeState::Other(_)), "{:?}", n.state);
+            assert!(!matches!(n.availability, Availability::Other(_)), "{n:?}");
+            assert!(
+                !matches!(n.reachability, Some(Reachability::Other(_))),
+                "{n:?}"
+            );
+        }
+        for h in &snap.hosts {
+            assert!(
+                !matches!(h.swarm_state, Some(LocalNodeState::Other(_))),
+                "{h:?}"
+            );
+        }
+        let as_read: serde_json::Value = serde_json::from_str(asset).unwrap();
+        assert_eq!(serde_json::to_value(&snap).unwrap(), as_read);
+    }
+
+    #[test]
+    fn words_from_newer_engines_are_kept() {
+        let mut snap = demo();
+        snap.nodes[0].state = NodeState::from("rebooting");
+        snap.hosts[0].swarm_state = Some(LocalNodeState::from("migrating"));
+        let json = snap.to_json();
+        assert!(json.contains("\"state\": \"rebooting\""), "{json}");
+        let back = ClusterSnapshot::from_json(&json).unwrap();
+        assert_eq!(back.nodes[0].state, NodeState::Other("rebooting".into()));
+        assert_eq!(
+            back.hosts[0].swarm_state,
+            Some(LocalNodeState::Other("migrating".into()))
+        );
+        assert!(!back.nodes[0].is_ready());
     }
 
     #[test]

@@ -10,6 +10,8 @@ use bollard::models::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use super::states::TaskState;
+
 /// The label `docker stack deploy` puts on everything it creates.
 pub const STACK_LABEL: &str = "com.docker.stack.namespace";
 
@@ -192,90 +194,6 @@ impl ServiceInfo {
     }
 }
 
-/// A task's state, in the order swarm moves a task through them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
-pub enum TaskState {
-    New,
-    Allocated,
-    Pending,
-    Assigned,
-    Accepted,
-    Preparing,
-    Ready,
-    Starting,
-    Running,
-    Complete,
-    Shutdown,
-    Failed,
-    Rejected,
-    Remove,
-    Orphaned,
-    /// A state this build does not know, as the engine wrote it.
-    Other(String),
-}
-
-const TASK_STATES: [(TaskState, &str); 15] = [
-    (TaskState::New, "new"),
-    (TaskState::Allocated, "allocated"),
-    (TaskState::Pending, "pending"),
-    (TaskState::Assigned, "assigned"),
-    (TaskState::Accepted, "accepted"),
-    (TaskState::Preparing, "preparing"),
-    (TaskState::Ready, "ready"),
-    (TaskState::Starting, "starting"),
-    (TaskState::Running, "running"),
-    (TaskState::Complete, "complete"),
-    (TaskState::Shutdown, "shutdown"),
-    (TaskState::Failed, "failed"),
-    (TaskState::Rejected, "rejected"),
-    (TaskState::Remove, "remove"),
-    (TaskState::Orphaned, "orphaned"),
-];
-
-impl TaskState {
-    /// The engine's lowercase word.
-    pub fn as_str(&self) -> &str {
-        match self {
-            TaskState::Other(s) => s,
-            known => {
-                TASK_STATES
-                    .iter()
-                    .find(|(s, _)| s == known)
-                    .expect("every known state has a word")
-                    .1
-            }
-        }
-    }
-
-    /// Whether a task in this state holds its node's resources and ports, as the
-    /// scheduler counts them: from assigned to running.
-    pub fn holds_node(&self) -> bool {
-        (TaskState::Assigned..=TaskState::Running).contains(self)
-    }
-}
-
-impl From<String> for TaskState {
-    fn from(s: String) -> Self {
-        TASK_STATES
-            .iter()
-            .find(|(_, word)| *word == s)
-            .map_or(TaskState::Other(s), |(state, _)| state.clone())
-    }
-}
-
-impl From<TaskState> for String {
-    fn from(s: TaskState) -> String {
-        s.as_str().to_string()
-    }
-}
-
-impl std::fmt::Display for TaskState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskInfo {
     pub id: String,
@@ -312,7 +230,7 @@ impl TaskInfo {
     /// Pending for want of a node: desired running, not yet placed.
     pub fn is_unplaced(&self) -> bool {
         self.state == TaskState::Pending
-            && self.desired_state <= TaskState::Running
+            && self.desired_state.rank() <= TaskState::Running.rank()
             && self.node_id.is_none()
     }
 
@@ -325,13 +243,13 @@ impl TaskInfo {
     /// Whether the scheduler counts it as one of its service's tasks on its node (for
     /// the max-replicas-per-node limit): it is meant to run.
     pub fn is_active(&self) -> bool {
-        self.holds_node() && self.desired_state <= TaskState::Complete
+        self.holds_node() && self.desired_state.rank() <= TaskState::Complete.rank()
     }
 }
 
 fn task_state(s: Option<ApiTaskState>) -> TaskState {
     s.map_or(TaskState::Other(String::new()), |s| {
-        TaskState::from(s.to_string())
+        TaskState::from(s.to_string().as_str())
     })
 }
 
@@ -533,17 +451,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn task_states_round_trip_and_unknown_ones_are_kept() {
-        for (state, word) in TASK_STATES.iter() {
-            let json = serde_json::to_string(state).unwrap();
-            assert_eq!(json, format!("\"{word}\""));
-            assert_eq!(&serde_json::from_str::<TaskState>(&json).unwrap(), state);
-        }
+    fn task_states_keep_swarms_order_and_unknown_words() {
         let later: TaskState = serde_json::from_str("\"hibernating\"").unwrap();
         assert_eq!(later, TaskState::Other("hibernating".into()));
         assert_eq!(serde_json::to_string(&later).unwrap(), "\"hibernating\"");
         assert!(TaskState::Assigned.holds_node() && TaskState::Running.holds_node());
         assert!(!TaskState::Pending.holds_node() && !TaskState::Shutdown.holds_node());
+        assert!(!later.holds_node());
+        assert!(TaskState::New.rank() < TaskState::Orphaned.rank());
+        assert!(TaskState::Orphaned.rank() < later.rank());
     }
 
     #[test]

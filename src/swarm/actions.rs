@@ -85,9 +85,9 @@ pub fn node_action(
                 NodeOp::Pause => Availability::Pause,
                 _ => Availability::Active,
             };
-            if n.availability == availability.as_str() {
+            if n.availability == availability {
                 plan.notes
-                    .push(format!("{label} is already {}", availability.as_str()));
+                    .push(format!("{label} is already {availability}"));
             } else {
                 plan.steps.push(step(Action::SetAvailability {
                     node_id: id,
@@ -341,7 +341,7 @@ pub fn create_network(state: &SwarmState, spec: OverlaySpec) -> Result<Plan, Swa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::NodeInfo;
+    use crate::snapshot::{NodeInfo, NodeState, Reachability};
     use crate::swarm::state::LocalState;
 
     fn host(i: usize, manager: bool) -> HostFacts {
@@ -366,16 +366,17 @@ mod tests {
             hostname: format!("node{i}"),
             role,
             leader: i == 1,
-            reachability: (role == Role::Manager).then(|| {
-                if reachable {
-                    "reachable"
-                } else {
-                    "unreachable"
-                }
-                .into()
+            reachability: (role == Role::Manager).then_some(if reachable {
+                Reachability::Reachable
+            } else {
+                Reachability::Unreachable
             }),
-            availability: "active".into(),
-            state: if reachable { "ready" } else { "down" }.into(),
+            availability: Availability::Active,
+            state: if reachable {
+                NodeState::Ready
+            } else {
+                NodeState::Down
+            },
             address: format!("10.0.0.{i}"),
             engine_version: "20.10".into(),
             labels: Default::default(),
@@ -474,7 +475,7 @@ mod tests {
         assert_eq!(p.steps[0].cli, "docker node demote id3");
         let one_down = {
             let mut s = s.clone();
-            s.nodes[1].reachability = Some("unreachable".into());
+            s.nodes[1].reachability = Some(Reachability::Unreachable);
             s
         };
         let e = node_action(&one_down, "id3", NodeOp::Demote, false).unwrap_err();
@@ -548,7 +549,7 @@ mod tests {
         let mut after = three_managers(true);
         for n in &mut after.nodes[1..] {
             n.reachability = None;
-            n.state = "down".into();
+            n.state = NodeState::Down;
         }
         let r = quorum_report(&after).unwrap();
         assert_eq!((r.assessment.members, r.assessment.alive), (1, 1));

@@ -42,7 +42,8 @@ pub enum Verdict {
 
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        // `pad`, so listings can align it.
+        f.pad(match self {
             Verdict::Ok => "ok",
             Verdict::NotRun => "NOT RUN",
             Verdict::Failed => "FAILED",

@@ -1,5 +1,6 @@
-//! Building and operating a swarm: the live state of every host ([`state`]), the plan that
-//! takes it where the user wants ([`plan`], pure), executing steps through the Engine API
+//! Building and operating a swarm: the live state of every host ([`state`]), plans of
+//! steps with their CLI equivalents ([`plan`]) and the bootstrap plan that takes the hosts
+//! where the user wants ([`bootstrap`], pure), executing steps through the Engine API
 //! ([`ops`]), quorum-safe node actions and recovery, and the audit log of what was done
 //! ([`audit`]).
 //!
@@ -8,6 +9,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod bootstrap;
 pub mod change;
 pub mod ops;
 pub mod plan;

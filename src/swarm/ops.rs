@@ -235,6 +235,17 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
                 Availability::Active => NodeSpecAvailabilityEnum::ACTIVE,
                 Availability::Pause => NodeSpecAvailabilityEnum::PAUSE,
                 Availability::Drain => NodeSpecAvailabilityEnum::DRAIN,
+                Availability::Other(word) => {
+                    return Err(SwarmError::Step {
+                        host: host.into(),
+                        step: what.into(),
+                        message: format!(
+                            "availability {} is not one swarmdeck sets",
+                            crate::untrusted::visible(word)
+                        ),
+                        fix: "choose active, pause or drain".into(),
+                    });
+                }
             };
             update_node(&d, host, what, node_id, |s| s.availability = Some(a)).await?
         }

@@ -73,6 +73,20 @@ impl HostFacts {
     }
 }
 
+impl LocalState {
+    /// The engine's word for this state; none when the host could not be read.
+    pub fn engine_state(&self) -> Option<snapshot::LocalNodeState> {
+        Some(match self {
+            LocalState::Inactive => snapshot::LocalNodeState::Inactive,
+            LocalState::Pending => snapshot::LocalNodeState::Pending,
+            LocalState::Active => snapshot::LocalNodeState::Active,
+            LocalState::Locked => snapshot::LocalNodeState::Locked,
+            LocalState::Error => snapshot::LocalNodeState::Error,
+            LocalState::Unreachable(_) => return None,
+        })
+    }
+}
+
 /// Every host's facts plus the cluster-wide view from one manager.
 #[derive(Debug, Clone, Default)]
 pub struct SwarmState {

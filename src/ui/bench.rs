@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use super::{AppState, Panel, Source};
-use crate::snapshot::{AttachedContainer, ClusterSnapshot, NetworkInfo, NodeInfo, Role};
+use crate::snapshot::{
+    AttachedContainer, Availability, ClusterSnapshot, NetworkInfo, NodeInfo, NodeState,
+    Reachability, Role,
+};
 
 /// Median, 95th percentile and worst frame for one panel.
 #[derive(Debug, Clone)]
@@ -29,9 +32,17 @@ pub fn synthetic_cluster(n: usize) -> ClusterSnapshot {
             hostname: format!("node{i:03}"),
             role: if manager { Role::Manager } else { Role::Worker },
             leader: i == 0,
-            reachability: manager.then(|| "reachable".to_string()),
-            availability: if i % 17 == 3 { "drain" } else { "active" }.to_string(),
-            state: if i % 23 == 7 { "down" } else { "ready" }.to_string(),
+            reachability: manager.then_some(Reachability::Reachable),
+            availability: if i % 17 == 3 {
+                Availability::Drain
+            } else {
+                Availability::Active
+            },
+            state: if i % 23 == 7 {
+                NodeState::Down
+            } else {
+                NodeState::Ready
+            },
             address: format!("10.1.{}.{}", i / 250, i % 250 + 1),
             engine_version: "20.10.24".to_string(),
             labels: [("zone".to_string(), format!("z{}", i % 3))].into(),

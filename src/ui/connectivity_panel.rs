@@ -29,6 +29,11 @@ pub struct ConnectivityView {
     pub history: Option<Vec<Report>>,
     /// Index into `history` to compare the shown report with.
     pub compare_with: Option<usize>,
+    /// The overlay to test while the user has not picked one (e.g. the one the wizard
+    /// just created), when the snapshot has it.
+    pub preferred_network: Option<String>,
+    /// The user picked the overlay (or a temporary one); no default applies any more.
+    pub network_picked: bool,
 }
 
 impl ConnectivityView {
@@ -116,12 +121,9 @@ fn show(
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
         if view.running() {
-            grid(ui, &view.live, &mut view.selected, None);
+            running_matrix(ui, view);
         } else if let Some(report) = report {
-            summary(ui, &report);
-            grid(ui, &report.cells, &mut view.selected, Some(&report));
-            evidence(ui, view, &report);
-            findings(ui, &report.findings);
+            matrix_and_verdict(ui, view, &report);
             history(ui, view, &report, &mut cmds);
         } else {
             ui.label("No run yet.");
@@ -130,21 +132,58 @@ fn show(
     cmds
 }
 
+/// A finished run: the verdict, the N×N matrix (a cell opens its evidence) and the
+/// diagnosis with its fixes. Other panels embed it to show a run.
+pub fn matrix_and_verdict(ui: &mut egui::Ui, view: &mut ConnectivityView, report: &Report) {
+    summary(ui, report);
+    grid(ui, &report.cells, &mut view.selected, Some(report));
+    evidence(ui, view, report);
+    findings(ui, &report.findings);
+}
+
+/// The run in progress: the cells that have arrived, a spinner for the others.
+pub fn running_matrix(ui: &mut egui::Ui, view: &mut ConnectivityView) {
+    grid(ui, &view.live, &mut view.selected, None);
+}
+
+/// The overlay a run tests unless the user picks one: `preferred` when the snapshot has
+/// it as an attachable swarm overlay, else the first such overlay, else None (a
+/// temporary one).
+pub fn default_network(
+    preferred: Option<&str>,
+    snapshot: Option<&ClusterSnapshot>,
+) -> Option<String> {
+    let attachable = attachable_overlays(snapshot);
+    preferred
+        .and_then(|p| attachable.iter().find(|n| n.as_str() == p))
+        .or(attachable.first())
+        .cloned()
+}
+
+/// Names of the overlays a probe container can join.
+fn attachable_overlays(snapshot: Option<&ClusterSnapshot>) -> Vec<String> {
+    snapshot
+        .map(|s| {
+            s.networks
+                .iter()
+                .filter(|n| n.driver == "overlay" && n.scope == "swarm" && n.attachable)
+                .filter(|n| !n.ingress)
+                .map(|n| n.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn controls(
     ui: &mut egui::Ui,
     view: &mut ConnectivityView,
     snapshot: Option<&ClusterSnapshot>,
     can_run: bool,
 ) {
-    let attachable: Vec<String> = snapshot
-        .map(|s| {
-            s.networks
-                .iter()
-                .filter(|n| n.driver == "overlay" && n.attachable)
-                .map(|n| n.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let attachable = attachable_overlays(snapshot);
+    if !view.network_picked && !view.running() {
+        view.request.network = default_network(view.preferred_network.as_deref(), snapshot);
+    }
     ui.horizontal(|ui| {
         let current = view
             .request
@@ -154,9 +193,13 @@ fn controls(
         egui::ComboBox::from_label("overlay to test")
             .selected_text(current)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut view.request.network, None, "a temporary one");
+                let mut picked =
+                    ui.selectable_value(&mut view.request.network, None, "a temporary one");
                 for n in attachable {
-                    ui.selectable_value(&mut view.request.network, Some(n.clone()), n);
+                    picked |= ui.selectable_value(&mut view.request.network, Some(n.clone()), n);
+                }
+                if picked.clicked() {
+                    view.network_picked = true;
                 }
             });
         if view.request.network.is_none() {
@@ -415,5 +458,90 @@ fn history(
         for c in changes {
             ui.label(format!("• {c}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+    use crate::snapshot::NetworkInfo;
+
+    fn overlay(name: &str, attachable: bool) -> NetworkInfo {
+        NetworkInfo {
+            id: format!("id-{name}"),
+            name: name.into(),
+            driver: "overlay".into(),
+            scope: "swarm".into(),
+            attachable,
+            encrypted: false,
+            ingress: false,
+            subnets: Vec::new(),
+            containers: Vec::new(),
+        }
+    }
+
+    fn snapshot(nets: Vec<NetworkInfo>) -> ClusterSnapshot {
+        let mut s = ClusterSnapshot::empty("t");
+        s.networks = nets;
+        s
+    }
+
+    #[test]
+    fn the_default_overlay_is_the_preferred_then_the_first_attachable_one() {
+        let s = snapshot(vec![
+            overlay("internal", false),
+            overlay("appnet", true),
+            overlay("wizardnet", true),
+        ]);
+        assert_eq!(default_network(None, Some(&s)).as_deref(), Some("appnet"));
+        assert_eq!(
+            default_network(Some("wizardnet"), Some(&s)).as_deref(),
+            Some("wizardnet")
+        );
+        // A preferred overlay the snapshot does not (yet) have is not tested blindly.
+        assert_eq!(
+            default_network(Some("gone"), Some(&s)).as_deref(),
+            Some("appnet")
+        );
+        assert_eq!(
+            default_network(Some("internal"), Some(&s)).as_deref(),
+            Some("appnet"),
+            "a probe cannot join a non-attachable overlay"
+        );
+        assert_eq!(default_network(None, Some(&snapshot(vec![]))), None);
+        assert_eq!(default_network(None, None), None);
+        let demo = crate::snapshot::demo();
+        assert_eq!(
+            default_network(None, Some(&demo)).as_deref(),
+            Some("appnet")
+        );
+    }
+
+    #[test]
+    fn the_panel_tests_the_wizards_overlay_until_the_user_picks_another() {
+        let s = snapshot(vec![overlay("appnet", true), overlay("wizardnet", true)]);
+        let view = ConnectivityView {
+            preferred_network: Some("wizardnet".into()),
+            ..Default::default()
+        };
+        let mut h = Harness::new_ui_state(
+            move |ui, view: &mut ConnectivityView| {
+                show(ui, view, Some(&s), None, true);
+            },
+            view,
+        );
+        h.run();
+        assert_eq!(h.state().request.network.as_deref(), Some("wizardnet"));
+        h.get_by_label("overlay to test").click();
+        h.run();
+        h.get_by_label("a temporary one").click();
+        h.run();
+        assert_eq!(h.state().request.network, None);
+        assert!(h.state().network_picked);
+        h.run();
+        assert_eq!(h.state().request.network, None, "the user's choice stays");
     }
 }

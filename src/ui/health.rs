@@ -6,7 +6,7 @@ use eframe::egui::{self, RichText};
 
 use super::state::{AppState, Freshness};
 use super::style;
-use crate::snapshot::{self, ClusterSnapshot};
+use crate::snapshot::{self, ClusterSnapshot, NodeState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
@@ -72,7 +72,7 @@ fn host_lines(snap: &ClusterSnapshot, now: u64, out: &mut Vec<(Tone, String)>) {
         let Some(down) = &n.observed_down else {
             continue;
         };
-        if n.state == "ready" {
+        if n.state == NodeState::Ready {
             out.push((
                 Tone::Bad,
                 format!(

@@ -14,6 +14,7 @@ mod networks_panel;
 mod overview;
 pub mod panel;
 pub mod plan_flow;
+pub mod preflight_view;
 mod quorum_panel;
 mod registry;
 mod screenshot;

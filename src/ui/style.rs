@@ -3,6 +3,7 @@
 use eframe::egui::{self, Color32, RichText, Ui};
 
 use crate::quorum::Verdict;
+use crate::snapshot::{Availability, NodeState};
 
 pub fn ok(ui: &Ui) -> Color32 {
     if ui.visuals().dark_mode {
@@ -29,22 +30,26 @@ pub fn bad(ui: &Ui) -> Color32 {
 }
 
 /// A node's state word, coloured: ready is good, anything else needs attention.
-pub fn node_state(ui: &Ui, state: &str) -> RichText {
-    let color = match state {
-        "ready" => ok(ui),
-        "unknown" => warn(ui),
-        _ => bad(ui),
-    };
-    RichText::new(state).color(color)
+pub fn node_state(ui: &Ui, state: &NodeState) -> RichText {
+    RichText::new(crate::untrusted::visible(state.as_str())).color(node_state_color(ui, state))
 }
 
-pub fn availability(ui: &Ui, availability: &str) -> RichText {
-    let color = match availability {
-        "active" => ok(ui),
-        "pause" | "drain" => warn(ui),
+/// The colour of a node's state: ready is good, unknown uncertain, anything else bad.
+pub fn node_state_color(ui: &Ui, state: &NodeState) -> Color32 {
+    match state {
+        NodeState::Ready => ok(ui),
+        NodeState::Unknown => warn(ui),
         _ => bad(ui),
+    }
+}
+
+pub fn availability(ui: &Ui, availability: &Availability) -> RichText {
+    let color = match availability {
+        Availability::Active => ok(ui),
+        Availability::Pause | Availability::Drain => warn(ui),
+        Availability::Other(_) => bad(ui),
     };
-    RichText::new(availability).color(color)
+    RichText::new(crate::untrusted::visible(availability.as_str())).color(color)
 }
 
 pub fn verdict(ui: &Ui, verdict: Verdict) -> RichText {

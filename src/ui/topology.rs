@@ -9,7 +9,7 @@ use super::plan_flow::PlanFlow;
 use super::style;
 use crate::quorum::{self, ManagerAction};
 use crate::service::{JobId, JobUpdate};
-use crate::snapshot::{ClusterSnapshot, NodeInfo, Role};
+use crate::snapshot::{Availability, ClusterSnapshot, NodeInfo, Role};
 use crate::swarm::actions::NodeOp;
 use crate::swarm::change::Change;
 
@@ -125,9 +125,9 @@ fn actions_for(node: &NodeInfo) -> Vec<NodeOp> {
         Role::Worker => NodeOp::Promote,
     }];
     for (op, avail) in [
-        (NodeOp::Drain, "drain"),
-        (NodeOp::Pause, "pause"),
-        (NodeOp::Activate, "active"),
+        (NodeOp::Drain, Availability::Drain),
+        (NodeOp::Pause, Availability::Pause),
+        (NodeOp::Activate, Availability::Active),
     ] {
         if node.availability != avail {
             ops.push(op);
@@ -176,24 +176,11 @@ fn show(ui: &mut egui::Ui, view: &mut TopologyView, cx: &mut Context<'_>) {
 
 fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
     let painter = ui.painter().clone();
-    let text_color = ui.visuals().text_color();
     for (k, (ni, y, x0, x1)) in lay.buses.iter().enumerate() {
-        let net = &snap.networks[*ni];
-        let color = bus_color(k, net.encrypted);
+        let color = bus_color(k, snap.networks[*ni].encrypted);
         painter.line_segment(
             [Pos2::new(*x0, *y), Pos2::new(*x1, *y)],
             Stroke::new(4.0, color),
-        );
-        let mut label = format!("{}  {}", net.name, net.subnets.join(", "));
-        if net.encrypted {
-            label.push_str("  🔒");
-        }
-        painter.text(
-            Pos2::new(*x0, y - 4.0),
-            egui::Align2::LEFT_BOTTOM,
-            label,
-            egui::FontId::proportional(13.0),
-            text_color,
         );
         for (node_i, link_net) in &lay.links {
             if link_net != ni {
@@ -208,6 +195,48 @@ fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
             }
         }
     }
+    // Each label where no link line runs through its text.
+    let color = ui.visuals().strong_text_color();
+    for (k, (ni, y, _, _)) in lay.buses.iter().enumerate() {
+        let net = &snap.networks[*ni];
+        let mut label = format!("{}  {}", net.name, net.subnets.join(", "));
+        if net.encrypted {
+            label.push_str("  🔒");
+        }
+        let galley = painter.layout_no_wrap(label, egui::FontId::proportional(13.0), color);
+        let at = Pos2::new(label_x(lay, k, galley.size().x), y - 4.0 - galley.size().y);
+        painter.galley(at, galley, color);
+    }
+}
+
+/// Where bus `k`'s label starts: the first place from the bus's left end where `width`
+/// fits between the link lines that come down through the band above the bus; the left
+/// end when there is no such place.
+pub fn label_x(lay: &Layout, k: usize, width: f32) -> f32 {
+    const PAD: f32 = 6.0;
+    let (_, _, x0, x1) = lay.buses[k];
+    let mut lines: Vec<f32> = lay
+        .links
+        .iter()
+        .filter_map(|(node_i, net)| {
+            let lane = lay.buses.iter().position(|(ni, ..)| ni == net)?;
+            let (_, card) = lay.nodes.iter().find(|(i, _)| i == node_i)?;
+            let end = link_path(lay, *card, lay.buses[lane].1, lane).last()?.x;
+            (lane >= k).then_some(end)
+        })
+        .collect();
+    lines.sort_by(f32::total_cmp);
+    let mut x = x0;
+    for line in lines {
+        if line < x - PAD {
+            continue;
+        }
+        if line > x + width + PAD {
+            break;
+        }
+        x = line + PAD;
+    }
+    if x + width <= x1 { x } else { x0 }
 }
 
 /// From a card down to its bus. A card with another card below it routes through the gap
@@ -260,11 +289,7 @@ fn node_card(
     let label = node.label_among(all);
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
     let visuals = ui.visuals();
-    let state_color = match node.state.as_str() {
-        "ready" => style::ok(ui),
-        "unknown" => style::warn(ui),
-        _ => style::bad(ui),
-    };
+    let state_color = style::node_state_color(ui, &node.state);
     let fill = if node.role == Role::Manager {
         visuals.faint_bg_color.gamma_multiply(1.6)
     } else {
@@ -279,7 +304,7 @@ fn node_card(
         Stroke::new(stroke_w, state_color),
         egui::StrokeKind::Inside,
     );
-    if node.availability != "active" {
+    if node.availability != Availability::Active {
         painter.rect_stroke(
             rect.shrink(5.0),
             6.0,
@@ -292,8 +317,10 @@ fn node_card(
         (Role::Manager, false) => "manager",
         (Role::Worker, _) => "worker",
     };
-    let text = visuals.text_color();
-    let weak = visuals.weak_text_color();
+    // Strong and normal text, never the weak grey: the cards sit on their own fill and
+    // must read in both themes.
+    let text = visuals.strong_text_color();
+    let detail = visuals.text_color();
     let x = rect.min.x + 10.0;
     painter.text(
         Pos2::new(x, rect.min.y + 8.0),
@@ -307,7 +334,7 @@ fn node_card(
         egui::Align2::LEFT_TOP,
         format!("{role} · {} · {}", node.state, node.availability),
         egui::FontId::proportional(12.0),
-        weak,
+        detail,
     );
     let address = if node.name_is_shared(all) {
         format!("{} · {}", node.address, node.short_id())
@@ -319,7 +346,7 @@ fn node_card(
         egui::Align2::LEFT_TOP,
         address,
         egui::FontId::monospace(11.0),
-        weak,
+        detail,
     );
     resp
 }
@@ -351,11 +378,13 @@ fn details(
                     format!("{:?}", node.role).to_lowercase()
                 },
             ),
-            ("State", node.state.clone()),
-            ("Availability", node.availability.clone()),
+            ("State", node.state.to_string()),
+            ("Availability", node.availability.to_string()),
             (
                 "Raft",
-                node.reachability.clone().unwrap_or_else(|| "—".into()),
+                node.reachability
+                    .as_ref()
+                    .map_or_else(|| "—".into(), |r| r.to_string()),
             ),
             ("Address", node.address.clone()),
             ("Engine", node.engine_version.clone()),
@@ -641,6 +670,32 @@ mod tests {
                 assert_eq!((node, *op, *force), (&clone_id, NodeOp::Drain, false));
             }
             other => panic!("expected one node action, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bus_labels_sit_between_the_link_lines() {
+        let snap = crate::snapshot::demo();
+        let lay = layout(&snap);
+        let width = 140.0;
+        for k in 0..lay.buses.len() {
+            let x = label_x(&lay, k, width);
+            let (_, _, x0, x1) = lay.buses[k];
+            assert!(x >= x0 && x + width <= x1, "bus {k}: {x}");
+            for (node_i, net) in &lay.links {
+                let lane = lay.buses.iter().position(|(ni, ..)| ni == net).unwrap();
+                let card = lay.nodes.iter().find(|(i, _)| i == node_i).unwrap().1;
+                let line = link_path(&lay, card, lay.buses[lane].1, lane)
+                    .last()
+                    .unwrap()
+                    .x;
+                if lane >= k {
+                    assert!(
+                        line < x || line > x + width,
+                        "bus {k}'s label at {x} crosses the line at {line}"
+                    );
+                }
+            }
         }
     }
 

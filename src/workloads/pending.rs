@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::constraint::Constraint;
 use crate::snapshot::workloads::{Platform, PublishMode, Resources};
-use crate::snapshot::{ClusterSnapshot, NodeInfo, ServiceInfo, TaskInfo};
+use crate::snapshot::{Availability, ClusterSnapshot, NodeInfo, NodeState, ServiceInfo, TaskInfo};
 use crate::swarm::plan::quote;
 
 /// Swarm's filters, in the order its scheduler runs them.
@@ -198,9 +198,11 @@ impl<'a> Needs<'a> {
     }
 
     fn ready(&self, n: &NodeInfo) -> Option<Rejection> {
-        (n.state != "ready" || n.availability != "active").then(|| Rejection::Ready {
-            state: n.state.clone(),
-            availability: n.availability.clone(),
+        (n.state != NodeState::Ready || n.availability != Availability::Active).then(|| {
+            Rejection::Ready {
+                state: n.state.to_string(),
+                availability: n.availability.to_string(),
+            }
         })
     }
 

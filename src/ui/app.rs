@@ -433,7 +433,7 @@ mod tests {
         h.get_by_label("5 Join").click();
         h.run_steps(2);
         assert!(
-            h.get_by_label("Plan this step")
+            h.get_by_label("⟳ Plan again")
                 .accesskit_node()
                 .is_disabled()
         );

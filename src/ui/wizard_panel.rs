@@ -454,6 +454,10 @@ fn firewall_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>
 
 /// One host's firewall commands, with the file diffs they make.
 fn firewall_plan(ui: &mut egui::Ui, p: &HostPlan) {
+    if p.steps.is_empty() && p.notes.is_empty() {
+        ui.label(p.summary());
+        return;
+    }
     egui::CollapsingHeader::new(p.summary())
         .id_salt(("firewall", &p.host))
         .default_open(true)
@@ -489,7 +493,8 @@ fn build_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
     }
     let can_plan = cx.live() && !flow.busy();
     if ui
-        .add_enabled(can_plan, egui::Button::new("Plan this step"))
+        .add_enabled(can_plan, egui::Button::new("⟳ Plan again"))
+        .on_hover_text("Read the hosts again and plan this step from what they are now")
         .on_disabled_hover_text("Read-only, or a plan is being made or applied")
         .clicked()
     {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use eframe::egui;
+use eframe::egui::{self, RichText};
 
 use super::RunOptions;
 use super::screenshot::ScreenshotJob;
@@ -253,7 +253,8 @@ impl SwarmdeckApp {
                     if ui.small_button("×").on_hover_text("Dismiss").clicked() {
                         dismiss = Some(i);
                     }
-                    ui.colored_label(color, format!("{icon} {}", n.text));
+                    let text = RichText::new(format!("{icon} {}", n.text)).color(color);
+                    ui.add(egui::Label::new(text).wrap());
                 });
             }
             if let Some(i) = dismiss {
@@ -417,7 +418,7 @@ mod tests {
             "Create the swarm on the first manager.",
             "Join the other hosts as managers and workers",
             "Create the attachable overlay network",
-            "Open the Connectivity panel",
+            "Last step: a probe container on every host",
         ];
         for text in stages {
             h.get_by_label("Next ▶").click();
@@ -432,7 +433,7 @@ mod tests {
         h.get_by_label("5 Join").click();
         h.run_steps(2);
         assert!(
-            h.get_by_label("Plan this step")
+            h.get_by_label("⟳ Plan again")
                 .accesskit_node()
                 .is_disabled()
         );

@@ -58,11 +58,12 @@ impl ConnectivityView {
         self.history = None;
     }
 
-    fn running(&self) -> bool {
+    pub fn running(&self) -> bool {
         self.job.is_some()
     }
 
-    fn start(&mut self, cx: &mut Context<'_>) {
+    /// Starts a run of `self.request`, owned by the panel drawing `cx`.
+    pub fn start(&mut self, cx: &mut Context<'_>) {
         self.done = 0;
         self.total = 0;
         self.live.clear();

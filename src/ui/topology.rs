@@ -490,8 +490,13 @@ mod tests {
 
     /// A live app state (an inventory is open) showing the demo cluster on `panel`.
     fn live_demo(panel: Panel) -> Harness<'static, Shown> {
+        live(crate::snapshot::demo(), panel)
+    }
+
+    /// A live app state showing `snap` on `panel`, and the commands it sends.
+    fn live(snap: ClusterSnapshot, panel: Panel) -> Harness<'static, Shown> {
         let mut state = AppState::new(Source::Inventory("inventory.toml".into()), panel);
-        state.set_snapshot(crate::snapshot::demo());
+        state.set_snapshot(snap);
         let mut h = Harness::builder()
             .with_size([1280.0, 820.0])
             .build_ui_state(
@@ -638,19 +643,7 @@ mod tests {
             .unwrap();
         clone.hostname = "node4".into();
         let clone_id = clone.id.clone();
-        let mut state = AppState::new(Source::Inventory("inventory.toml".into()), Panel::Topology);
-        state.set_snapshot(snap);
-        let mut h = Harness::new_ui_state(
-            |ui, s: &mut Shown| {
-                let cmds = crate::ui::app::draw_panel(ui, &mut s.state);
-                s.cmds.extend(cmds);
-            },
-            Shown {
-                state,
-                cmds: Vec::new(),
-            },
-        );
-        h.run_steps(2);
+        let mut h = live(snap, Panel::Topology);
         let label = format!("node4 ({})", &clone_id[..12]);
         h.get_by_label(&label).click_accesskit();
         h.run_steps(2);

@@ -5,13 +5,14 @@
 
 use eframe::egui::{self, RichText};
 
+use super::connectivity_panel::{self, ConnectivityView};
 use super::panel::{Context, PanelView};
 use super::plan_flow::{self, PlanFlow};
+use super::preflight_view;
 use super::style;
 use crate::firewall::{self, HostPlan};
 use crate::outcome::Failure;
-use crate::preflight;
-use crate::service::{Job, JobId, JobUpdate};
+use crate::service::{ConnectivityRequest, Job, JobId, JobUpdate};
 use crate::swarm::change::Change;
 use crate::swarm::{Action, BootstrapOptions, OverlaySpec};
 
@@ -88,6 +89,9 @@ pub struct WizardView {
     pub init: PlanFlow,
     pub join: PlanFlow,
     pub overlay_flow: PlanFlow,
+    /// The last step's connectivity run over the overlay the wizard made, and its report.
+    pub test: ConnectivityView,
+    pub test_report: Option<crate::connectivity::Report>,
 }
 
 /// The firewall step: its rules are shell commands per host, not swarm steps, so it has
@@ -113,6 +117,8 @@ impl Default for WizardView {
             init: PlanFlow::with_filter(init_steps),
             join: PlanFlow::with_filter(join_steps),
             overlay_flow: PlanFlow::with_filter(overlay_steps),
+            test: ConnectivityView::default(),
+            test_report: None,
         }
     }
 }
@@ -122,7 +128,13 @@ impl PanelView for WizardView {
         show(ui, self, cx);
     }
 
-    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, cx: &mut Context<'_>) {
+        if self.test.job == Some(id)
+            && let JobUpdate::ConnectivityDone(Ok(report)) = update
+        {
+            self.test_report = Some((**report).clone());
+        }
+        self.test.on_job(id, update, cx);
         if self.preflight_job == Some(id) && matches!(update, JobUpdate::Ended) {
             self.preflight_job = None;
         }
@@ -223,15 +235,69 @@ fn show(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
         Stage::Preflight => preflight_stage(ui, view, cx),
         Stage::Firewall => firewall_stage(ui, view, cx),
         Stage::Init | Stage::Join | Stage::Overlay => build_stage(ui, view, cx),
-        Stage::Test => {
-            ui.label(
-                "Last step: test that containers on every host reach each other over the overlay.",
-            );
-            ui.label(
-                "Open the Connectivity panel and run the test on the overlay you just created.",
-            );
+        Stage::Test => test_stage(ui, view, cx),
+    });
+}
+
+/// The last step: the connectivity tester on the overlay the wizard made, its matrix and
+/// verdict shown here.
+fn test_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
+    let overlay = view.overlay.trim().to_string();
+    ui.add(
+        egui::Label::new(format!(
+            "Last step: a probe container on every host, and every pair checks name \
+             resolution, ping, a TCP connection and a full-size packet over {overlay}. The \
+             probes are removed afterwards."
+        ))
+        .wrap(),
+    );
+    let exists = cx
+        .snapshot
+        .is_some_and(|s| s.networks.iter().any(|n| n.name == overlay));
+    if !exists && cx.live() {
+        ui.colored_label(
+            style::warn(ui),
+            format!("{overlay} does not exist yet: create it in step 6 first."),
+        );
+    }
+    ui.horizontal(|ui| {
+        if view.test.running() {
+            ui.spinner();
+            ui.label(format!(
+                "testing {overlay}… {}/{} pairs",
+                view.test.done, view.test.total
+            ));
+            if ui.button("Cancel").clicked()
+                && let Some(job) = view.test.job
+            {
+                cx.cancel(job);
+            }
+        } else if ui
+            .add_enabled(
+                cx.live() && exists,
+                egui::Button::new(format!("▶ Test {overlay}")),
+            )
+            .clicked()
+        {
+            view.test.request = ConnectivityRequest {
+                network: Some(overlay.clone()),
+                encrypted: false,
+            };
+            view.test_report = None;
+            view.test.start(cx);
         }
     });
+    if view.test.running() {
+        connectivity_panel::running_matrix(ui, &mut view.test);
+    } else if let Some(report) = view.test_report.clone() {
+        connectivity_panel::matrix_and_verdict(ui, &mut view.test, &report);
+        if report.healthy() {
+            ui.colored_label(
+                style::ok(ui),
+                "Your swarm is built and its overlay works between every pair of hosts.",
+            );
+        }
+    }
 }
 
 fn stage_bar(ui: &mut egui::Ui, view: &mut WizardView) {
@@ -321,37 +387,9 @@ fn preflight_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_
         }
     });
     if let Some(r) = cx.preflight.as_ref() {
-        findings(ui, r);
+        preflight_view::show(ui, r, cx.hosts.len());
     }
     next_button(ui, view);
-}
-
-fn findings(ui: &mut egui::Ui, report: &preflight::Report) {
-    if report.findings.is_empty() {
-        ui.colored_label(style::ok(ui), "No problems found.");
-        return;
-    }
-    egui::Grid::new("preflight")
-        .striped(true)
-        .num_columns(4)
-        .show(ui, |ui| {
-            for t in ["", "Host", "Finding", "Fix"] {
-                ui.strong(t);
-            }
-            ui.end_row();
-            for f in &report.findings {
-                let (mark, color) = match f.severity {
-                    preflight::Severity::Error => ("⛔", style::bad(ui)),
-                    preflight::Severity::Warning => ("⚠", style::warn(ui)),
-                    _ => ("ℹ", ui.visuals().text_color()),
-                };
-                ui.colored_label(color, mark);
-                ui.label(&f.host);
-                ui.label(&f.message).on_hover_text(&f.evidence);
-                ui.monospace(f.fix.as_deref().unwrap_or(""));
-                ui.end_row();
-            }
-        });
 }
 
 fn firewall_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
@@ -416,26 +454,25 @@ fn firewall_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>
 
 /// One host's firewall commands, with the file diffs they make.
 fn firewall_plan(ui: &mut egui::Ui, p: &HostPlan) {
-    egui::CollapsingHeader::new(format!(
-        "{} ({:?}): {} command(s)",
-        p.host,
-        p.backend,
-        p.steps.len()
-    ))
-    .id_salt(("firewall", &p.host))
-    .default_open(true)
-    .show(ui, |ui| {
-        for s in &p.steps {
-            if let Some(f) = &s.file {
-                ui.label(&s.description);
-                ui.monospace(f.diff());
+    if p.steps.is_empty() && p.notes.is_empty() {
+        ui.label(p.summary());
+        return;
+    }
+    egui::CollapsingHeader::new(p.summary())
+        .id_salt(("firewall", &p.host))
+        .default_open(true)
+        .show(ui, |ui| {
+            for s in &p.steps {
+                if let Some(f) = &s.file {
+                    ui.label(&s.description);
+                    ui.monospace(f.diff());
+                }
+                ui.monospace(format!("$ {}", s.shell()));
             }
-            ui.monospace(format!("$ {}", s.shell()));
-        }
-        for n in &p.notes {
-            ui.label(RichText::new(n).weak());
-        }
-    });
+            for n in &p.notes {
+                ui.label(RichText::new(n).weak());
+            }
+        });
 }
 
 fn build_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
@@ -456,7 +493,8 @@ fn build_stage(ui: &mut egui::Ui, view: &mut WizardView, cx: &mut Context<'_>) {
     }
     let can_plan = cx.live() && !flow.busy();
     if ui
-        .add_enabled(can_plan, egui::Button::new("Plan this step"))
+        .add_enabled(can_plan, egui::Button::new("⟳ Plan again"))
+        .on_hover_text("Read the hosts again and plan this step from what they are now")
         .on_disabled_hover_text("Read-only, or a plan is being made or applied")
         .clicked()
     {

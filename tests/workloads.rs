@@ -163,12 +163,15 @@ fn services_match_docker_and_pending_tasks_name_the_nodes_and_the_fix() {
         .unwrap();
     let too_much = (memory * 2).to_string();
 
+    lab.create_overlay("appnet", &["--subnet", "10.77.0.0/24"]);
     create(
         &lab,
         "web",
         &[
             "--replicas",
             "2",
+            "--network",
+            "appnet",
             "--publish",
             "8081:80",
             "--label",
@@ -313,6 +316,25 @@ fn services_match_docker_and_pending_tasks_name_the_nodes_and_the_fix() {
         .position(|s| s["name"] == "web")
         .unwrap()];
     assert_eq!(web["stack"], "shop");
+
+    // web's running tasks have their addresses on appnet, as their hosts report them.
+    let tasks = json(&lab, home, &["ps", "web", "--json"]);
+    let running: Vec<&serde_json::Value> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["state"] == "running")
+        .collect();
+    assert_eq!(running.len(), 2, "{tasks:#}");
+    for t in running {
+        let addresses = t["addresses"].as_array().unwrap();
+        assert_eq!(addresses.len(), 1, "{t:#}");
+        assert!(
+            addresses[0].as_str().unwrap().starts_with("10.77.0."),
+            "{t:#}"
+        );
+        assert!(t["node"].as_str().unwrap().starts_with("node"), "{t:#}");
+    }
 
     let (ok, text, err) = swarmdeck(&lab, home, &["services"]);
     assert!(ok, "{text}{err}");

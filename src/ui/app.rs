@@ -61,7 +61,7 @@ impl SwarmdeckApp {
         // The Hosts panel edits the open inventory, or the user's default one.
         state.panels.hosts.path = match &state.source {
             Source::Inventory(p) => Some(p.clone()),
-            _ => crate::cli::target::default_inventory_path().ok(),
+            _ => crate::inventory::default_inventory_path().ok(),
         };
         let mut app = Self {
             state,

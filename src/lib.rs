@@ -5,6 +5,8 @@
 //! to `ui` through bounded channels only.
 #![forbid(unsafe_code)]
 
+/// Benchmarks, for `swarmdeck-bench` only: not part of the product.
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
 pub mod cluster;
@@ -16,6 +18,7 @@ pub mod import;
 pub mod inventory;
 pub mod lab;
 pub mod limits;
+pub mod live_view;
 pub mod logging;
 pub mod outcome;
 pub mod preflight;

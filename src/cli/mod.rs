@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-pub mod bench;
 pub mod bootstrap;
 pub mod connectivity;
 pub mod generate;
@@ -40,7 +39,8 @@ struct Cli {
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<std::path::PathBuf>,
 
-    /// Which panel to open first (the names are the window's, given to [`definition`]).
+    /// Which panel to open first.
+    // The names are the window's, handed to `definition` by main.
     #[arg(long)]
     pub panel: Option<String>,
 
@@ -66,8 +66,6 @@ pub enum Command {
     /// Write the man page or shell completions (for packagers).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
-    /// Measure swarmdeck against the docker CLI on practice labs (needs root).
-    Bench(bench::BenchArgs),
     /// Test overlay and underlay connectivity between every pair of hosts, with a diagnosis.
     Connectivity(connectivity::ConnectivityArgs),
     /// Check hosts before building a swarm: Docker, swarm state, addresses, clones, clocks,
@@ -170,7 +168,6 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
     let file = inventory.as_deref();
     match command {
         Command::Lab(args) => lab::run(args),
-        Command::Bench(args) => bench::run(args, &runtime()?),
         Command::Preflight(args) => preflight::run(args, &target, file, &runtime()?),
         Command::Firewall(args) => preflight::firewall(args, &target, file, &runtime()?),
         Command::Bootstrap(args) => bootstrap::run(args, &target, file, &runtime()?),
@@ -187,7 +184,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
 }
 
 /// The runtime for headless commands; created here and handed down, never global.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -124,6 +124,7 @@ pub fn definition(panels: &'static [&'static str]) -> clap::Command {
         a.value_parser(clap::builder::PossibleValuesParser::new(
             panels.iter().copied(),
         ))
+        .ignore_case(true)
     })
 }
 
@@ -231,6 +232,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(w, want);
+        let Ok(Launch::Window(w)) = parse_from(PANELS, ["swarmdeck", "--panel", "Hosts"]) else {
+            panic!("a panel name in another case is taken");
+        };
+        assert_eq!(w.panel.as_deref(), Some("Hosts"));
         let err = parse_from(PANELS, ["swarmdeck", "--panel", "nope"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
         let help = definition(PANELS).render_help().to_string();

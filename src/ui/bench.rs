@@ -71,7 +71,54 @@ pub fn synthetic_cluster(n: usize) -> ClusterSnapshot {
                 .collect(),
         });
     }
+    add_workloads(&mut snap, n);
     snap
+}
+
+/// Ten tasks meant to run per node across fifty services, a shut-down task of history
+/// for every tenth, and one service whose constraint no node meets (its tasks pending).
+fn add_workloads(snap: &mut ClusterSnapshot, nodes: usize) {
+    let services = 50;
+    for k in 0..=services {
+        let stuck = k == services;
+        let service = serde_json::json!({
+            "id": format!("svc{k:02}"), "name": format!("app{k:02}"),
+            "mode": "replicated", "running": if stuck { 0 } else { nodes / 5 },
+            "desired": if stuck { 3 } else { nodes / 5 },
+            "image": "registry.example/app:1.0",
+            "constraints": if stuck { vec!["node.labels.zone==nowhere"] } else { vec![] },
+            "stack": format!("stack{}", k % 4),
+        });
+        snap.services
+            .push(serde_json::from_value(service).expect("a service"));
+    }
+    let task = |i: usize, k: usize, node: Option<usize>, state: &str, desired: &str| {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("task{i:06}"), "service_id": format!("svc{k:02}"),
+            "slot": i / services + 1, "node_id": node.map(|n| format!("id{n:04}")),
+            "desired_state": desired, "state": state,
+            "timestamp": "2026-11-30T10:00:00Z",
+        }))
+        .expect("a task")
+    };
+    for i in 0..nodes * 10 {
+        let node = i % nodes;
+        snap.tasks
+            .push(task(i, i % services, Some(node), "running", "running"));
+        if i % 10 == 0 {
+            snap.tasks.push(task(
+                nodes * 20 + i,
+                i % services,
+                Some(node),
+                "shutdown",
+                "shutdown",
+            ));
+        }
+    }
+    for i in 0..3 {
+        snap.tasks
+            .push(task(nodes * 40 + i, services, None, "pending", "running"));
+    }
 }
 
 /// Runs `frames` frames of each panel on a cluster of `nodes` nodes.
@@ -130,6 +177,8 @@ mod tests {
         let stats = measure(100, 3);
         assert_eq!(stats.len(), Panel::ALL.len());
         assert!(stats.iter().all(|s| s.frames == 3 && s.max >= s.median));
-        assert_eq!(synthetic_cluster(100).nodes.len(), 100);
+        let snap = synthetic_cluster(100);
+        assert_eq!(snap.nodes.len(), 100);
+        assert_eq!(snap.tasks.iter().filter(|t| t.is_unplaced()).count(), 3);
     }
 }

@@ -14,15 +14,18 @@ mod jobs;
 mod networks_panel;
 mod overview;
 pub mod panel;
+mod placement_panel;
 pub mod plan_flow;
 pub mod preflight_view;
 mod quorum_panel;
 mod registry;
 mod screenshot;
+mod services_panel;
 mod state;
 mod style;
 mod topology;
 pub mod wizard_panel;
+mod workload_view;
 
 pub use app::SwarmdeckApp;
 pub use hosts_panel::TestState;

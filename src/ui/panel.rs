@@ -39,6 +39,8 @@ pub struct Context<'a> {
     pub notices: &'a mut Vec<Notice>,
     /// Set to switch to another panel after this frame.
     pub goto: &'a mut Option<Panel>,
+    /// A node (by ID) a panel asks the next one to show; the Placement panel takes it.
+    pub focus_node: &'a mut Option<String>,
     pub commands: &'a mut Vec<Command>,
     /// The panel being drawn: the owner of the jobs it starts.
     pub owner: Panel,

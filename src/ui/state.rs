@@ -54,6 +54,8 @@ pub struct AppState {
     /// in bundles.
     pub preflight: Option<crate::preflight::Report>,
     pub connectivity: Option<crate::connectivity::Report>,
+    /// A node one panel asked another to show (Topology's "open in Placement").
+    pub focus_node: Option<String>,
     pub panels: Panels,
 }
 
@@ -69,6 +71,7 @@ impl AppState {
             jobs: UiJobs::default(),
             preflight: None,
             connectivity: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
+            focus_node: None,
             panels: Panels::default(),
             source,
         }
@@ -87,6 +90,7 @@ impl AppState {
         self.confirmed_at = None;
         self.preflight = None;
         self.connectivity = None;
+        self.focus_node = None;
         for p in Panel::ALL {
             self.panels.get_mut(*p).reset();
         }
@@ -131,6 +135,7 @@ impl AppState {
             jobs,
             preflight,
             connectivity,
+            focus_node,
             panels,
             ..
         } = self;
@@ -145,6 +150,7 @@ impl AppState {
             jobs,
             notices,
             goto: &mut goto,
+            focus_node,
             commands,
             owner: panel,
         };

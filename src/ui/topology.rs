@@ -419,6 +419,23 @@ fn details(
         ui.label(RichText::new("none").weak());
     }
     ui.separator();
+    // Counted as the Placement panel draws them: tasks meant to run.
+    let tasks = snap
+        .tasks
+        .iter()
+        .filter(|t| {
+            t.node_id.as_deref() == Some(node.id.as_str())
+                && t.desired_state == crate::snapshot::TaskState::Running
+        })
+        .count();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!("Tasks on this node: {tasks}"));
+        if ui.button("Open in Placement").clicked() {
+            *cx.focus_node = Some(node.id.clone());
+            *cx.goto = Some(super::state::Panel::Placement);
+        }
+    });
+    ui.separator();
     node_actions(ui, snap, node, view, cx);
 }
 

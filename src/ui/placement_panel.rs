@@ -276,7 +276,10 @@ fn lane_header(
         Some((t, _)) => format!("{role} · {t}"),
         None => role,
     };
-    let count = format!("{} tasks", lane.tasks.len());
+    let count = match lane.tasks.len() {
+        1 => "1 task".to_string(),
+        n => format!("{n} tasks"),
+    };
     let id = ui
         .scope_id()
         .with(("lane", lane.node.map(|n| n.id.as_str())));
@@ -300,30 +303,22 @@ fn lane_header(
         stroke,
         egui::StrokeKind::Inside,
     );
-    let x = rect.min.x + 8.0;
-    let text = visuals.strong_text_color();
-    painter.text(
-        Pos2::new(x, rect.min.y + 6.0),
-        Align2::LEFT_TOP,
-        title,
-        FontId::proportional(14.0),
-        text,
-    );
     let color = trouble.map_or(visuals.text_color(), |(_, c)| c);
-    painter.text(
-        Pos2::new(x, rect.min.y + 25.0),
-        Align2::LEFT_TOP,
-        detail,
-        FontId::proportional(12.0),
-        color,
-    );
-    painter.text(
-        Pos2::new(x, rect.min.y + 42.0),
-        Align2::LEFT_TOP,
-        count,
-        FontId::proportional(11.0),
-        visuals.text_color(),
-    );
+    let lines = [
+        (title, 6.0, 14.0, visuals.strong_text_color()),
+        (detail, 25.0, 12.0, color),
+        (count, 42.0, 11.0, visuals.text_color()),
+    ];
+    for (text, dy, size, color) in lines {
+        let at = Pos2::new(rect.min.x + 8.0, rect.min.y + dy);
+        painter.text(
+            at,
+            Align2::LEFT_TOP,
+            text,
+            FontId::proportional(size),
+            color,
+        );
+    }
     resp
 }
 
@@ -447,9 +442,9 @@ mod tests {
         let column_x = |h: &egui_kittest::Harness<'_, crate::ui::AppState>, label: &str| {
             h.get_by_label(label).rect().center().x
         };
-        let node1 = "node1 (★ leader, 1 tasks)";
+        let node1 = "node1 (★ leader, 1 task)";
         let node2 = "node2 (worker, 2 tasks)";
-        let pending = "Pending (waiting for a node, 1 tasks)";
+        let pending = "Pending (waiting for a node, 1 task)";
         assert_eq!(column_x(&h, "web.1"), column_x(&h, node1));
         assert_eq!(column_x(&h, "web.2"), column_x(&h, node2));
         assert_eq!(column_x(&h, "web.3"), column_x(&h, node2));

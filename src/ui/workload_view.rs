@@ -234,28 +234,33 @@ pub fn pending_reason(ui: &mut egui::Ui, reason: &PendingReason, tasks: &str) {
                 .strong(),
         );
         ui.label(RichText::new(format!("Fix: {}", visible(&reason.fix))).strong());
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                ui.set_max_width(ui.available_width() * 0.6);
+        // A grid, not a horizontal layout: its cells take only the height they need.
+        let half = ui.available_width() * 0.5;
+        egui::Grid::new(("pending_reason", &reason.task_id))
+            .num_columns(2)
+            .spacing([24.0, 4.0])
+            .show(ui, |ui| {
                 ui.label(RichText::new("Node by node").weak());
-                for (verdict, nodes) in group_verdicts(reason) {
-                    let fits = verdict.is_none();
-                    let text = verdict.unwrap_or_else(|| "fits".to_string());
-                    let color = if fits { style::ok(ui) } else { style::bad(ui) };
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(RichText::new(format!("{nodes}:")).strong());
-                        ui.colored_label(color, visible(&text));
-                    });
-                }
-            });
-            if let Some(says) = &reason.engine_says {
-                ui.separator();
+                ui.label(RichText::new("The engine says").weak());
+                ui.end_row();
                 ui.vertical(|ui| {
-                    ui.label(RichText::new("The engine says").weak());
+                    ui.set_width(half);
+                    for (verdict, nodes) in group_verdicts(reason) {
+                        let fits = verdict.is_none();
+                        let text = verdict.unwrap_or_else(|| "fits".to_string());
+                        let color = if fits { style::ok(ui) } else { style::bad(ui) };
+                        ui.horizontal_wrapped(|ui| {
+                            ui.label(RichText::new(format!("{nodes}:")).strong());
+                            ui.colored_label(color, visible(&text));
+                        });
+                    }
+                });
+                let says = reason.engine_says.as_deref().unwrap_or("nothing");
+                ui.vertical(|ui| {
                     ui.add(egui::Label::new(visible(says)).wrap());
                 });
-            }
-        });
+                ui.end_row();
+            });
     });
 }
 

@@ -9,6 +9,7 @@ pub mod connectivity;
 pub mod generate;
 pub mod hosts;
 pub mod lab;
+pub mod logs;
 pub mod node;
 pub mod preflight;
 pub mod status;
@@ -64,6 +65,9 @@ pub enum Command {
     Services(workloads::ServicesArgs),
     /// A service's tasks, and for each pending one why no node takes it and what to change.
     Ps(workloads::PsArgs),
+    /// A service's or task's logs, read from each node that runs a task, merged in time
+    /// order (-f follows).
+    Logs(logs::LogsArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -133,6 +137,9 @@ pub fn main() -> anyhow::Result<()> {
         }
         Some(Command::Services(args)) => {
             workloads::services(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
+        }
+        Some(Command::Logs(args)) => {
+            logs::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
         }
         Some(Command::Ps(args)) => {
             workloads::ps(args, &cli.target, cli.inventory.as_deref(), &runtime()?)

@@ -75,7 +75,10 @@ pub fn parse_time(s: &str) -> Option<i128> {
         "Z" | "z" => 0,
         _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
             let sign = if rest.starts_with('-') { -1 } else { 1 };
-            let (h, m) = (rest[1..3].parse::<i64>().ok()?, rest[4..6].parse::<i64>().ok()?);
+            let (h, m) = (
+                rest[1..3].parse::<i64>().ok()?,
+                rest[4..6].parse::<i64>().ok()?,
+            );
             sign * (h * 3600 + m * 60)
         }
         _ => return None,
@@ -232,8 +235,7 @@ impl Merge {
             line,
         }));
         let mut out = Vec::new();
-        while self.held.len() > self.cap || (self.bytes > self.cap_bytes && self.held.len() > 1)
-        {
+        while self.held.len() > self.cap || (self.bytes > self.cap_bytes && self.held.len() > 1) {
             out.extend(self.pop());
         }
         out
@@ -310,7 +312,10 @@ mod tests {
             parse_time("2026-11-30T22:48:41.123456789Z"),
             "offsets count"
         );
-        assert_eq!(parse_time("2000-03-01T00:00:00Z"), Some(951_868_800_000_000_000));
+        assert_eq!(
+            parse_time("2000-03-01T00:00:00Z"),
+            Some(951_868_800_000_000_000)
+        );
         for bad in [
             "",
             "hello world",
@@ -357,9 +362,16 @@ mod tests {
         let w = Duration::from_millis(200);
         let mut m = Merge::new(Some(w), 100, 1 << 20);
         assert!(m.push(line("b", "2026-01-01T00:00:02Z"), t0).is_empty());
-        assert!(m.push(line("a", "2026-01-01T00:00:01Z"), t0 + w / 2).is_empty());
+        assert!(
+            m.push(line("a", "2026-01-01T00:00:01Z"), t0 + w / 2)
+                .is_empty()
+        );
         assert!(m.due(t0 + w / 2).is_empty(), "nothing waited long enough");
-        assert_eq!(m.next_due(), Some(t0 + w / 2 + w), "the earliest line sets it");
+        assert_eq!(
+            m.next_due(),
+            Some(t0 + w / 2 + w),
+            "the earliest line sets it"
+        );
         let out = m.due(t0 + w + w / 2);
         let nodes: Vec<&str> = out.iter().map(|l| l.node.as_str()).collect();
         assert_eq!(nodes, ["a", "b"], "the late line still comes first");

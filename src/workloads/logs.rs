@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::log_lines::{LogLine, Lines, Merge, Stream, split_timestamp};
+use super::log_lines::{Lines, LogLine, Merge, Stream, split_timestamp};
 use crate::cluster::Cluster;
 use crate::docker::DockerError;
 use crate::inventory::HostSpec;
@@ -94,9 +94,10 @@ pub async fn logs(
 ) -> Result<(), LogsError> {
     let snap = cluster.snapshot().await;
     if snap.swarm.is_none() || snap.nodes_as_of.is_some() {
-        let why = snap.swarm_error.clone().unwrap_or_else(|| {
-            "not a swarm yet, or every manager is unreachable".to_string()
-        });
+        let why = snap
+            .swarm_error
+            .clone()
+            .unwrap_or_else(|| "not a swarm yet, or every manager is unreachable".to_string());
         return Err(LogsError::NoSwarm { why });
     }
     let tasks = resolve(&snap, &req.target).ok_or_else(|| LogsError::NotFound {
@@ -157,7 +158,10 @@ fn resolve<'a>(snap: &'a ClusterSnapshot, target: &str) -> Option<Vec<&'a TaskIn
                 .iter()
                 .filter(|t| task_name(snap, t) == target)
                 .collect();
-            named.into_iter().max_by(|a, b| a.timestamp.cmp(&b.timestamp)).map(|t| vec![t])
+            named
+                .into_iter()
+                .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+                .map(|t| vec![t])
         })
 }
 
@@ -224,7 +228,10 @@ fn place(
             }
             continue;
         };
-        let failed = snap.hosts.iter().find(|h| h.host == host.name && h.error.is_some());
+        let failed = snap
+            .hosts
+            .iter()
+            .find(|h| h.host == host.name && h.error.is_some());
         if let Some(f) = failed {
             if said.insert(host.name.clone()) {
                 notices.push(LogNotice::Unreachable {

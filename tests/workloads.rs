@@ -459,7 +459,9 @@ fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
     create_global_sh(
         &lab,
         "burst",
-        "i=0; while [ $i -lt 12 ]; do echo \"$(hostname) $i\"; i=$((i+1)); done; sleep 3600",
+        "s=x; for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do s=$s$s; done; \
+         echo \"$(hostname) long $s\"; \
+         i=0; while [ $i -lt 12 ]; do echo \"$(hostname) $i\"; i=$((i+1)); done; sleep 3600",
     );
     // And one that keeps writing, to follow and to lose a node under.
     create_global_sh(
@@ -503,6 +505,17 @@ fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
             );
         }
     }
+
+    // A 32 KiB line, which the engine sends in 16 KiB parts, is one line.
+    let (ok, whole, err) = log_lines(&lab, home, &["burst"]);
+    assert!(ok, "{err}");
+    let long: Vec<usize> = whole
+        .iter()
+        .filter_map(|l| l["line"].as_str().unwrap().split_once(" long "))
+        .map(|(_, xs)| xs.len())
+        .collect();
+    assert_eq!(long, [32768; 3], "one whole long line per node");
+    assert_eq!(whole.len(), 3 * 13, "the long line and 12 more per node");
 
     // One task by its ID: that task's lines only.
     let task_id = burst[0]["task_id"].as_str().unwrap();

@@ -163,6 +163,22 @@ impl Lines {
         out
     }
 
+    /// Takes one message of the engine's (one frame): a line longer than the engine's
+    /// 16 KiB message size comes in several, each with a time of its own, and only the
+    /// last ends the line; the times of the later parts are dropped, the line keeps its
+    /// first.
+    pub fn push_message(&mut self, frame: &[u8]) -> Vec<String> {
+        if self.partial.is_empty() {
+            return self.push(frame);
+        }
+        let rest = frame
+            .iter()
+            .position(|&b| b == b' ')
+            .filter(|&i| std::str::from_utf8(&frame[..i]).is_ok_and(|t| parse_time(t).is_some()))
+            .map_or(frame, |i| &frame[i + 1..]);
+        self.push(rest)
+    }
+
     /// What is left when the stream ends: a last line without a line break.
     pub fn finish(&mut self) -> Option<String> {
         (!self.partial.is_empty())
@@ -350,6 +366,17 @@ mod tests {
         assert_eq!(l.push(b"tail"), Vec::<String>::new());
         assert_eq!(l.finish().as_deref(), Some("tail"));
         assert_eq!(l.finish(), None);
+        let mut long = Lines::default();
+        assert!(long.push_message(b"2026-11-30T22:48:41.1Z aaa").is_empty());
+        assert_eq!(
+            long.push_message(b"2026-11-30T22:48:41.2Z bbb\n"),
+            vec!["2026-11-30T22:48:41.1Z aaabbb"],
+            "the parts of a long line are one line, at its first time"
+        );
+        assert_eq!(
+            long.push_message(b"2026-11-30T22:48:41.3Z ccc\n"),
+            vec!["2026-11-30T22:48:41.3Z ccc"]
+        );
         let (time, at, text) = split_timestamp("2026-11-30T22:48:41.5Z node1 7").unwrap();
         assert_eq!((time, text), ("2026-11-30T22:48:41.5Z", "node1 7"));
         assert_eq!(at, parse_time(time).unwrap());

@@ -26,7 +26,7 @@ pub const FOLLOW_WINDOW: Duration = Duration::from_millis(200);
 /// At most this many lines wait in the merge (and as many bytes as one answer may have).
 pub const MAX_WAITING_LINES: usize = 50_000;
 /// Lines in flight from the streams to the merge.
-const CHANNEL: usize = 1024;
+const CHANNEL: usize = 64;
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -351,7 +351,7 @@ impl<'a> Stamper<'a> {
     }
 
     fn push(&mut self, stream: Stream, frame: &[u8]) -> Vec<LogLine> {
-        let lines = self.splitters[stream as usize].push(frame);
+        let lines = self.splitters[stream as usize].push_message(frame);
         lines.iter().map(|l| self.stamp(stream, l)).collect()
     }
 

@@ -454,6 +454,9 @@ fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
         .map(|n| (n.to_string(), 5))
         .collect();
 
+    // Three managers: losing one leaves a majority that still lists the tasks.
+    lab.ssh_ok("node1", &["docker", "node", "promote", "node2", "node3"]);
+
     // A service that wrote 12 lines and stopped writing: a fixed set to compare with
     // `docker service logs`, which reads them through the manager.
     create_global_sh(
@@ -618,7 +621,7 @@ fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
     );
     lab.heal(injected).unwrap();
 
-    // node2's engine hung: the same, at the engine layer.
+    // node2's engine hung, a manager's: the same, at the engine layer.
     let injected = lab
         .inject(swarmdeck::lab::fault::Fault::EngineHung, 1)
         .unwrap();

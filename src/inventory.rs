@@ -299,6 +299,16 @@ pub enum InventoryError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot find the user's config directory for the default inventory (is HOME set?)")]
+    NoConfigDir,
+}
+
+/// `~/.config/swarmdeck/inventory.toml` (or the platform's equivalent): the inventory the
+/// CLI and the app use when none is named.
+pub fn default_inventory_path() -> Result<PathBuf, InventoryError> {
+    let dirs =
+        directories::ProjectDirs::from("", "", "swarmdeck").ok_or(InventoryError::NoConfigDir)?;
+    Ok(dirs.config_dir().join("inventory.toml"))
 }
 
 impl Inventory {
@@ -417,6 +427,29 @@ impl Inventory {
     }
 }
 
+/// A label the user typed that is not `KEY=VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    #[error("label {0:?} is not KEY=VALUE")]
+    NoEquals(String),
+    #[error("label {0:?} has an empty key")]
+    EmptyKey(String),
+}
+
+/// One `KEY=VALUE` label as typed (a CLI flag, a field of the Hosts form). Spaces around
+/// key and value are dropped; the value may be empty and may hold `=`. What a label may
+/// contain is [`HostSpec::validate`]'s to say.
+pub fn parse_label(text: &str) -> Result<(String, String), LabelError> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| LabelError::NoEquals(text.to_string()))?;
+    let (k, v) = (k.trim(), v.trim());
+    if k.is_empty() {
+        return Err(LabelError::EmptyKey(text.to_string()));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
 /// One change to the inventory, as the user made it on the copy they saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostEdit {
@@ -431,6 +464,24 @@ pub enum HostEdit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_parse_as_key_equals_value() {
+        let ok = |k: &str, v: &str| Ok((k.to_string(), v.to_string()));
+        assert_eq!(parse_label("zone=a"), ok("zone", "a"));
+        assert_eq!(parse_label(" rack = 3 "), ok("rack", "3"));
+        assert_eq!(parse_label("empty="), ok("empty", ""));
+        assert_eq!(parse_label("url=a=b"), ok("url", "a=b"));
+        assert_eq!(
+            parse_label("zone"),
+            Err(LabelError::NoEquals("zone".into()))
+        );
+        assert_eq!(parse_label(" =a"), Err(LabelError::EmptyKey(" =a".into())));
+        assert_eq!(
+            parse_label("zone").unwrap_err().to_string(),
+            "label \"zone\" is not KEY=VALUE"
+        );
+    }
 
     fn h(s: &str) -> HostSpec {
         HostSpec::parse_target(s, AuthMethod::Agent).unwrap()

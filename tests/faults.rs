@@ -5,7 +5,7 @@
 //! returns, names the host and the layer, loses nothing (every applied step audited, no
 //! probe left behind), and that the app's live view recovers by itself once the fault is
 //! healed. The matrix is printed with the measured times; the 10 s bounds live in
-//! `swarmdeck bench faults`, not in asserts that would flake on a loaded machine.
+//! `swarmdeck-bench faults`, not in asserts that would flake on a loaded machine.
 
 mod common;
 
@@ -14,9 +14,9 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::lab::TestLab;
-use swarmdeck::bench::faults::LiveView;
 use swarmdeck::connectivity::{HostState, Report};
 use swarmdeck::lab::fault::{self, Fault};
+use swarmdeck::live_view::LiveView;
 use swarmdeck::snapshot::ClusterSnapshot;
 
 /// Generous caps: a cell that has not answered by then is hung, which is the bug this

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::lab::{TestLab, lab_available};
+use common::lab::TestLab;
 use swarmdeck::cluster::Cluster;
 use swarmdeck::docker::{DockerError, DockerHost, DockerOptions, Via};
 use swarmdeck::inventory::{AuthMethod, Inventory};
@@ -324,6 +324,7 @@ fn non_root_user_reaches_docker_through_sudo() {
 }
 
 /// A benchmark's labs are torn down: no namespace left, not listed.
+#[cfg(feature = "bench")]
 fn assert_labs_gone(names: &[String]) {
     for name in names {
         assert!(
@@ -337,9 +338,11 @@ fn assert_labs_gone(names: &[String]) {
     }
 }
 
+/// Built with `--features bench` (as `scripts/test` does): benchmarks are not in the product.
+#[cfg(feature = "bench")]
 #[test]
 fn bench_connect_produces_every_row() {
-    if !lab_available() {
+    if !common::lab::lab_available() {
         return;
     }
     let bench = swarmdeck::bench::ConnectBench {
@@ -385,9 +388,11 @@ fn bench_connect_produces_every_row() {
     assert_labs_gone(&report.labs);
 }
 
+/// Built with `--features bench` (as `scripts/test` does): benchmarks are not in the product.
+#[cfg(feature = "bench")]
 #[test]
 fn bench_bootstrap_produces_both_contenders() {
-    if !lab_available() {
+    if !common::lab::lab_available() {
         return;
     }
     let bench = swarmdeck::bench::BootstrapBench { rounds: 1 };

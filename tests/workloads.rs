@@ -620,6 +620,16 @@ fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
         "{err}"
     );
     lab.heal(injected).unwrap();
+    // Healed (sshd restarted in the background): all three nodes' lines again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, lines, err) = log_lines(&lab, home, &["ticker", "--tail", "1"]);
+        if ok && per_node(&lines).len() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 never came back: {err}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // node2's engine hung, a manager's: the same, at the engine layer.
     let injected = lab

@@ -1,4 +1,4 @@
-//! `bench bootstrap` (issue 5): a swarm built from 3 bare lab hosts — `swarm init`, two
+//! `swarmdeck-bench bootstrap`: a swarm built from 3 bare lab hosts — `swarm init`, two
 //! joins and an attachable overlay — by swarmdeck in process (SSH + Engine API: gather,
 //! plan, apply) vs a plain bash script running the same docker commands on the hosts over
 //! the system `ssh`, in the same run.
@@ -274,7 +274,7 @@ impl BootstrapBench {
         ));
         Ok(Report {
             title: format!(
-                "swarmdeck bench bootstrap: {HOSTS} bare hosts -> swarm (init, 2 joins, overlay), \
+                "swarmdeck-bench bootstrap: {HOSTS} bare hosts -> swarm (init, 2 joins, overlay), \
                  in process vs a shell script over ssh"
             ),
             rows: vec![Row {

@@ -273,7 +273,7 @@ impl ConnectBench {
         let rows = self.rows(swarm, &one, &many);
         notes.extend(self.method_notes());
         Ok(Report {
-            title: "swarmdeck bench connect: in process (russh + bollard) vs docker CLI over ssh"
+            title: "swarmdeck-bench connect: in process (russh + bollard) vs docker CLI over ssh"
                 .into(),
             rows,
             notes,

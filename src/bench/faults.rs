@@ -18,7 +18,7 @@ use super::docker_cli::{COMMAND_TIMEOUT, DockerCli};
 use super::lab_guard::LabGuard;
 use crate::cluster::Cluster;
 use crate::lab::fault::{self, Fault};
-use crate::service::{Command, Event, ServiceHandle};
+use crate::live_view::LiveView;
 use crate::snapshot::ClusterSnapshot;
 use crate::ssh::{HostKeyPolicy, NoSecrets, SshOptions};
 
@@ -112,53 +112,6 @@ fn swarm_sees(f: Fault) -> bool {
     )
 }
 
-/// The app's live view as a window would hold it: the last snapshot, and whether the
-/// service still confirms it.
-pub struct LiveView {
-    svc: ServiceHandle,
-    pub current: Option<ClusterSnapshot>,
-}
-
-impl LiveView {
-    /// Starts the service on an inventory, as the app does when it opens one.
-    pub fn open(inventory: &std::path::Path) -> anyhow::Result<LiveView> {
-        let svc = ServiceHandle::spawn(Arc::new(|| {})).context("starting the service")?;
-        svc.send(Command::Refresh {
-            inventory: inventory.to_path_buf(),
-        })?;
-        Ok(LiveView { svc, current: None })
-    }
-
-    /// Time from `start` until the view satisfies `want` (a snapshot taken, or confirmed
-    /// to still hold, since `start`); `None` after `limit`.
-    pub fn until(
-        &mut self,
-        start: Instant,
-        limit: Duration,
-        want: impl Fn(&ClusterSnapshot) -> bool,
-    ) -> Option<Duration> {
-        let since = crate::snapshot::now_secs().saturating_sub(start.elapsed().as_secs());
-        while start.elapsed() < limit {
-            while let Some(ev) = self.svc.try_recv() {
-                let at = match ev {
-                    Event::Snapshot(s) => {
-                        let at = s.taken_at;
-                        self.current = Some(*s);
-                        at
-                    }
-                    Event::Confirmed { at } => at,
-                    _ => continue,
-                };
-                if at >= since && self.current.as_ref().is_some_and(&want) {
-                    return Some(start.elapsed());
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
 /// Time from `start` until a fresh connection's snapshot shows `want`.
 fn status_until(
     rt: &tokio::runtime::Runtime,
@@ -230,7 +183,7 @@ fn render(rows: &[FaultTimes], docker_version: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "swarmdeck bench faults: time to truth on a 3-manager lab, fault on node2 (bound {} s)",
+        "swarmdeck-bench faults: time to truth on a 3-manager lab, fault on node2 (bound {} s)",
         BOUND.as_secs()
     );
     let _ = writeln!(

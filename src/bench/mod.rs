@@ -2,7 +2,8 @@
 //! docker CLI over ssh, measured in the same run on the same lab (timings on a shared
 //! machine are noisy; only comparisons within one run mean something).
 //!
-//! Library code (no UI): `swarmdeck bench …` in `cli/bench.rs` prints the [`Report`].
+//! Library code (no UI), built with the `bench` feature only: the `swarmdeck-bench` binary
+//! (`src/bin/swarmdeck-bench.rs`) prints the [`Report`].
 
 pub mod bootstrap;
 pub mod connect;

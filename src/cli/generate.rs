@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use clap::CommandFactory;
-
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
     #[command(subcommand)]
@@ -22,8 +20,8 @@ pub enum Generate {
     },
 }
 
-pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
-    let mut cmd = super::Cli::command();
+/// `cmd` is the command line's definition, [`super::definition`].
+pub fn run(args: GenerateArgs, mut cmd: clap::Command) -> anyhow::Result<()> {
     match args.what {
         Generate::Man { dir } => {
             let mut out = Vec::new();

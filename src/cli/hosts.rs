@@ -8,13 +8,13 @@ use futures_util::future::join_all;
 
 use crate::docker::{DockerHost, DockerOptions};
 use crate::import;
-use crate::inventory::{AuthMethod, HostSpec, Inventory};
+use crate::inventory::{AuthMethod, HostSpec, Inventory, default_inventory_path};
 use crate::redact::Secret;
 use crate::secrets::{Keyring, SecretKey};
 use crate::ssh::SshSession;
 use crate::untrusted::visible;
 
-use super::target::{TargetArgs, default_inventory_path};
+use super::target::TargetArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct HostsArgs {
@@ -47,7 +47,7 @@ pub enum HostsCommand {
         #[arg(long)]
         sudo: bool,
         /// A label, e.g. `zone=a` (repeatable).
-        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = crate::inventory::parse_label)]
         labels: Vec<(String, String)>,
         /// Reach the host through this SSH server, like `ssh -J`; several hops are
         /// separated by commas. They authenticate the same way as the host.
@@ -72,16 +72,6 @@ pub enum HostsCommand {
     },
     /// Write the inventory to a file (same TOML format; holds no secrets).
     Export { file: PathBuf },
-}
-
-fn parse_label(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?}: labels are KEY=VALUE"))?;
-    if k.is_empty() {
-        return Err(format!("{s:?}: empty label key"));
-    }
-    Ok((k.to_string(), v.to_string()))
 }
 
 pub fn run(

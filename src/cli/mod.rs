@@ -1,9 +1,11 @@
 //! The command line: `swarmdeck` opens the desktop app; subcommands drive the same engine
-//! headless, for scripts and tests.
+//! headless, for scripts and tests. This module knows nothing of the UI: [`parse`] says
+//! whether to run a command or open the window, and `main` opens it.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
-pub mod bench;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
 pub mod bootstrap;
 pub mod connectivity;
 pub mod generate;
@@ -22,7 +24,7 @@ pub mod workloads;
     version,
     about = "Build, see and troubleshoot Docker Swarm clusters over SSH"
 )]
-pub struct Cli {
+struct Cli {
     /// Open the app on the built-in demo cluster (no network needed).
     #[arg(long)]
     pub demo: bool,
@@ -39,10 +41,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<std::path::PathBuf>,
 
-    /// Which panel to open first: overview, wizard, topology, quorum, networks,
-    /// connectivity, hosts or activity.
-    #[arg(long, value_parser = crate::ui::Panel::from_name)]
-    pub panel: Option<crate::ui::Panel>,
+    /// Which panel to open first.
+    // The names are the window's, handed to `definition` by main.
+    #[arg(long)]
+    pub panel: Option<String>,
 
     /// Print the time to the first frame and peak memory on exit.
     #[arg(long, hide = true)]
@@ -73,8 +75,6 @@ pub enum Command {
     /// Write the man page or shell completions (for packagers).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
-    /// Measure swarmdeck against the docker CLI on practice labs (needs root).
-    Bench(bench::BenchArgs),
     /// Test overlay and underlay connectivity between every pair of hosts, with a diagnosis.
     Connectivity(connectivity::ConnectivityArgs),
     /// Check hosts before building a swarm: Docker, swarm state, addresses, clones, clocks,
@@ -96,68 +96,108 @@ pub enum Command {
     Audit(bootstrap::AuditArgs),
 }
 
-pub fn main() -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    crate::logging::init();
-    let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Lab(args)) => lab::run(args),
-        Some(Command::Bench(args)) => bench::run(args, &runtime()?),
-        Some(Command::Preflight(args)) => {
-            preflight::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Firewall(args)) => {
-            preflight::firewall(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Bootstrap(args)) => {
-            bootstrap::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Node(args)) => {
-            node::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Network(args)) => {
-            node::network(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Swarm(args)) => {
-            node::swarm_cmd(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Recover(args)) => {
-            bootstrap::recover(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Audit(args)) => bootstrap::audit(args),
-        Some(Command::Connectivity(args)) => {
-            connectivity::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Generate(args)) => generate::run(args),
-        Some(Command::Hosts(args)) => {
-            hosts::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Status(args)) => {
-            status::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Services(args)) => {
-            workloads::services(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Logs(args)) => {
-            logs::run(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        Some(Command::Ps(args)) => {
-            workloads::ps(args, &cli.target, cli.inventory.as_deref(), &runtime()?)
-        }
-        None => crate::ui::run(crate::ui::RunOptions {
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Launch {
+    /// A headless command: [`run`] it.
+    Headless(Headless),
+    /// No command: open the window with these options.
+    Window(WindowArgs),
+}
+
+/// A subcommand with the flags it shares with every other.
+#[derive(Debug)]
+pub struct Headless {
+    command: Command,
+    target: target::TargetArgs,
+    inventory: Option<PathBuf>,
+    /// The names `--panel` accepts, for the man page and completions.
+    panels: &'static [&'static str],
+}
+
+/// The window's options as typed; `panel` is one of the names given to [`parse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowArgs {
+    pub demo: bool,
+    pub inventory: Option<PathBuf>,
+    pub open: Option<PathBuf>,
+    pub screenshot: Option<PathBuf>,
+    pub panel: Option<String>,
+    pub report_startup: bool,
+}
+
+/// The command line's definition; `panels` are the names `--panel` accepts (listed in
+/// `--help`, anything else refused).
+pub fn definition(panels: &'static [&'static str]) -> clap::Command {
+    Cli::command().mut_arg("panel", |a| {
+        a.value_parser(clap::builder::PossibleValuesParser::new(
+            panels.iter().copied(),
+        ))
+        .ignore_case(true)
+    })
+}
+
+/// Parses the process's arguments (exits with clap's message on an error or `--help`).
+pub fn parse(panels: &'static [&'static str]) -> Launch {
+    parse_from(panels, std::env::args_os()).unwrap_or_else(|e| e.exit())
+}
+
+pub fn parse_from<I, T>(panels: &'static [&'static str], args: I) -> Result<Launch, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut matches = definition(panels).try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches_mut(&mut matches)?;
+    Ok(match cli.command {
+        Some(command) => Launch::Headless(Headless {
+            command,
+            target: cli.target,
+            inventory: cli.inventory,
+            panels,
+        }),
+        None => Launch::Window(WindowArgs {
             demo: cli.demo,
             inventory: cli.inventory,
-            screenshot: cli.screenshot,
             open: cli.open,
+            screenshot: cli.screenshot,
             panel: cli.panel,
-            started: Some(started),
             report_startup: cli.report_startup,
         }),
+    })
+}
+
+/// Runs a headless command to its end.
+pub fn run(headless: Headless) -> anyhow::Result<()> {
+    let Headless {
+        command,
+        target,
+        inventory,
+        panels,
+    } = headless;
+    let file = inventory.as_deref();
+    match command {
+        Command::Lab(args) => lab::run(args),
+        Command::Preflight(args) => preflight::run(args, &target, file, &runtime()?),
+        Command::Firewall(args) => preflight::firewall(args, &target, file, &runtime()?),
+        Command::Bootstrap(args) => bootstrap::run(args, &target, file, &runtime()?),
+        Command::Node(args) => node::run(args, &target, file, &runtime()?),
+        Command::Network(args) => node::network(args, &target, file, &runtime()?),
+        Command::Swarm(args) => node::swarm_cmd(args, &target, file, &runtime()?),
+        Command::Recover(args) => bootstrap::recover(args, &target, file, &runtime()?),
+        Command::Audit(args) => bootstrap::audit(args),
+        Command::Connectivity(args) => connectivity::run(args, &target, file, &runtime()?),
+        Command::Generate(args) => generate::run(args, definition(panels)),
+        Command::Hosts(args) => hosts::run(args, &target, file, &runtime()?),
+        Command::Status(args) => status::run(args, &target, file, &runtime()?),
+        Command::Services(args) => workloads::services(args, &target, file, &runtime()?),
+        Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
+        Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
     }
 }
 
 /// The runtime for headless commands; created here and handed down, never global.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -166,22 +206,54 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use super::{Launch, WindowArgs, definition, parse_from};
+
+    const PANELS: &[&str] = &["overview", "hosts"];
 
     #[test]
     fn command_line_definition_is_consistent() {
-        super::Cli::command().debug_assert();
+        definition(PANELS).debug_assert();
     }
 
     #[test]
     fn global_host_flags_coexist_with_lab_host_counts() {
-        use clap::Parser;
-        let cli =
-            super::Cli::try_parse_from(["swarmdeck", "lab", "up", "5", "--name", "x"]).unwrap();
-        assert!(cli.target.hosts.is_empty());
-        let cli =
-            super::Cli::try_parse_from(["swarmdeck", "-H", "root@10.0.0.1", "status", "--json"])
-                .unwrap();
-        assert_eq!(cli.target.hosts, vec!["root@10.0.0.1"]);
+        let Ok(Launch::Headless(h)) =
+            parse_from(PANELS, ["swarmdeck", "lab", "up", "5", "--name", "x"])
+        else {
+            panic!("lab up is a headless command");
+        };
+        assert!(h.target.hosts.is_empty());
+        let Ok(Launch::Headless(h)) = parse_from(
+            PANELS,
+            ["swarmdeck", "-H", "root@10.0.0.1", "status", "--json"],
+        ) else {
+            panic!("status is a headless command");
+        };
+        assert_eq!(h.target.hosts, vec!["root@10.0.0.1"]);
+    }
+
+    #[test]
+    fn no_command_opens_the_window_on_a_named_panel() {
+        let Ok(Launch::Window(w)) = parse_from(PANELS, ["swarmdeck", "--demo", "--panel", "hosts"])
+        else {
+            panic!("no command opens the window");
+        };
+        let want = WindowArgs {
+            demo: true,
+            panel: Some("hosts".into()),
+            ..Default::default()
+        };
+        assert_eq!(w, want);
+        let Ok(Launch::Window(w)) = parse_from(PANELS, ["swarmdeck", "--panel", "Hosts"]) else {
+            panic!("a panel name in another case is taken");
+        };
+        assert_eq!(w.panel.as_deref(), Some("Hosts"));
+        let err = parse_from(PANELS, ["swarmdeck", "--panel", "nope"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        let help = definition(PANELS).render_help().to_string();
+        assert!(
+            help.contains("[possible values: overview, hosts]"),
+            "{help}"
+        );
     }
 }

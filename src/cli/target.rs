@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::import;
-use crate::inventory::{AuthMethod, HostSpec, Inventory};
+use crate::inventory::{AuthMethod, HostSpec, Inventory, default_inventory_path};
 use crate::limits::Deadlines;
 use crate::ssh::{HostKeyPolicy, SshOptions};
 
@@ -105,11 +105,4 @@ impl TargetArgs {
         }
         opts
     }
-}
-
-/// `~/.config/swarmdeck/inventory.toml` (or the platform's equivalent).
-pub fn default_inventory_path() -> anyhow::Result<PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "swarmdeck")
-        .context("cannot find the user's config directory (is HOME set?)")?;
-    Ok(dirs.config_dir().join("inventory.toml"))
 }

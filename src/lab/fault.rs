@@ -1,6 +1,6 @@
 //! Faults on demand: a lab host made to misbehave the way real hosts do, and healed again.
-//! Used by the fault-matrix tests and `bench faults` to measure how soon swarmdeck tells
-//! the truth.
+//! Used by the fault-matrix tests and `swarmdeck-bench faults` to measure how soon swarmdeck
+//! tells the truth.
 //!
 //! Everything happens inside the lab's own namespaces: signals to the host's own
 //! processes (found by network namespace, never by name alone), iptables and tc in the

@@ -33,9 +33,22 @@ impl Drop for SwarmdeckApp {
         eprintln!(
             "swarmdeck startup: first_frame_ms={:.1} peak_rss_mb={:.1}",
             ms(self.startup.first_frame),
-            super::bench::peak_rss_mb().unwrap_or(-1.0)
+            peak_rss_mb().unwrap_or(-1.0)
         );
     }
+}
+
+/// Peak resident memory of this process, from /proc (Linux), for the start-up report.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
 }
 
 impl SwarmdeckApp {
@@ -61,7 +74,7 @@ impl SwarmdeckApp {
         // The Hosts panel edits the open inventory, or the user's default one.
         state.panels.hosts.path = match &state.source {
             Source::Inventory(p) => Some(p.clone()),
-            _ => crate::cli::target::default_inventory_path().ok(),
+            _ => crate::inventory::default_inventory_path().ok(),
         };
         let mut app = Self {
             state,

@@ -1,5 +1,6 @@
 //! Frame-time measurement of the real panels on a large synthetic cluster, headless:
 //! egui layout plus tessellation per frame (the CPU side of a frame; GPU upload excluded).
+//! Built with the `bench` feature only, for `swarmdeck-bench ui`.
 
 use std::time::{Duration, Instant};
 
@@ -118,19 +119,6 @@ fn time_panel(state: &mut AppState, frames: usize) -> FrameStats {
         p95: at(0.95),
         max: *times.last().unwrap_or(&Duration::ZERO),
     }
-}
-
-/// Peak resident memory of this process, from /proc (Linux).
-pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }
 
 #[cfg(test)]

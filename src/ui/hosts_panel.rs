@@ -131,11 +131,8 @@ impl HostForm {
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("label {pair:?} is not KEY=VALUE"))?;
-            spec.labels
-                .insert(k.trim().to_string(), v.trim().to_string());
+            let (k, v) = crate::inventory::parse_label(pair).map_err(|e| e.to_string())?;
+            spec.labels.insert(k, v);
         }
         let jump = self.jump.trim();
         spec.jump = (!jump.is_empty()).then(|| jump.to_string());

@@ -86,6 +86,9 @@ macro_rules! panels {
         impl Panel {
             pub const ALL: &'static [Panel] = &[$(Panel::$variant),+];
 
+            /// Every panel's [`Panel::name`], in navigation order (what `--panel` takes).
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($field)),+];
+
             pub fn title(self) -> &'static str {
                 match self {
                     $(Panel::$variant => stringify!($variant)),+

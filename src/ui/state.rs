@@ -251,6 +251,8 @@ mod tests {
         for p in Panel::ALL {
             assert_eq!(Panel::from_name(p.name()), Ok(*p));
         }
+        let names: Vec<&str> = Panel::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(Panel::NAMES, names.as_slice());
         assert_eq!(Panel::from_name("Topology"), Ok(Panel::Topology));
         let e = Panel::from_name("nope").unwrap_err();
         assert!(e.contains("overview, wizard, topology"), "{e}");

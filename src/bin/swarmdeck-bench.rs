@@ -1,18 +1,26 @@
-//! `swarmdeck bench …`: `connect` and `bootstrap` measure on practice labs of their own
-//! (needs root) against the docker CLI over ssh; `ui` measures the app's frames and start-up.
+//! `swarmdeck-bench`: the benchmarks, a developer's tool apart from the product (built only
+//! with `--features bench`). `connect`, `bootstrap` and `faults` measure on practice labs of
+//! their own (needs root) against the docker CLI over ssh; `ui` measures the app's frames
+//! and start-up.
 
-use clap::{Args, Subcommand};
+use std::process::ExitCode;
 
-use crate::bench::{BootstrapBench, ConnectBench};
+use clap::{Parser, Subcommand};
+use swarmdeck::bench::{BootstrapBench, ConnectBench};
 
-#[derive(Debug, Args)]
-pub struct BenchArgs {
+#[derive(Debug, Parser)]
+#[command(
+    name = "swarmdeck-bench",
+    version,
+    about = "Measure swarmdeck against the docker CLI on practice labs (needs root), and the app's frames"
+)]
+struct BenchArgs {
     #[command(subcommand)]
-    pub command: BenchCommand,
+    command: BenchCommand,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {
+enum BenchCommand {
     /// Connect + status in process vs the docker CLI over ssh (cold, warm, many hosts).
     /// Starts its own labs and always tears them down.
     Connect {
@@ -48,9 +56,32 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         frames: usize,
     },
+    /// The app's window on the demo cluster, reporting its start-up on exit (what `ui`
+    /// starts to measure it).
+    #[command(hide = true)]
+    Window {
+        #[arg(long, value_name = "FILE.png")]
+        screenshot: std::path::PathBuf,
+    },
 }
 
-pub fn run(args: BenchArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    let started = std::time::Instant::now();
+    swarmdeck::logging::init();
+    match run(BenchArgs::parse(), started) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let text = format!("{e:#}");
+            eprintln!(
+                "swarmdeck-bench: {}",
+                swarmdeck::untrusted::visible_lines(&text)
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: BenchArgs, started: std::time::Instant) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Connect {
             hosts,
@@ -63,22 +94,35 @@ pub fn run(args: BenchArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> 
                 rounds,
                 ..ConnectBench::default()
             };
-            let report = bench.run(rt, &mut |line| eprintln!("bench: {line}"))?;
+            let report = bench.run(&swarmdeck::cli::runtime()?, &mut |line| {
+                eprintln!("bench: {line}")
+            })?;
             print!("{}", report.render());
             Ok(())
         }
         BenchCommand::Bootstrap { rounds } => {
-            let report =
-                BootstrapBench { rounds }.run(rt, &mut |line| eprintln!("bench: {line}"))?;
+            let report = BootstrapBench { rounds }
+                .run(&swarmdeck::cli::runtime()?, &mut |line| {
+                    eprintln!("bench: {line}")
+                })?;
             print!("{}", report.render());
             Ok(())
         }
         BenchCommand::Faults => {
-            let text = crate::bench::faults::run(rt, &mut |line| eprintln!("bench: {line}"))?;
+            let text = swarmdeck::bench::faults::run(&swarmdeck::cli::runtime()?, &mut |line| {
+                eprintln!("bench: {line}")
+            })?;
             print!("{text}");
             Ok(())
         }
         BenchCommand::Ui { nodes, frames } => ui(nodes, frames),
+        BenchCommand::Window { screenshot } => swarmdeck::ui::run(swarmdeck::ui::RunOptions {
+            demo: true,
+            screenshot: Some(screenshot),
+            started: Some(started),
+            report_startup: true,
+            ..Default::default()
+        }),
     }
 }
 
@@ -94,13 +138,13 @@ fn met(ok: bool) -> &'static str {
 fn ui(nodes: usize, frames: usize) -> anyhow::Result<()> {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     println!(
-        "swarmdeck bench ui: {nodes}-node cluster, {frames} frames per panel (CPU: layout + tessellation)"
+        "swarmdeck-bench ui: {nodes}-node cluster, {frames} frames per panel (CPU: layout + tessellation)"
     );
     println!(
         "{:<14} {:>10} {:>10} {:>10}",
         "panel", "median ms", "p95 ms", "max ms"
     );
-    let stats = crate::ui::bench::measure(nodes, frames);
+    let stats = swarmdeck::ui::bench::measure(nodes, frames);
     for s in &stats {
         println!(
             "{:<14} {:>10.2} {:>10.2} {:>10.2}",
@@ -118,7 +162,8 @@ fn ui(nodes: usize, frames: usize) -> anyhow::Result<()> {
     startup()
 }
 
-/// Starts the real window on the demo (needs a display, e.g. under xvfb-run) and reads the
+/// Starts the real window on the demo (needs a display, e.g. under xvfb-run) in a process of
+/// its own, this binary's hidden `window` command (the app's own code), and reads the
 /// start-up report it prints on exit.
 fn startup() -> anyhow::Result<()> {
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
@@ -127,7 +172,7 @@ fn startup() -> anyhow::Result<()> {
     }
     let shot = tempfile::Builder::new().suffix(".png").tempfile()?;
     let out = std::process::Command::new(std::env::current_exe()?)
-        .args(["--demo", "--report-startup", "--screenshot"])
+        .args(["window", "--screenshot"])
         .arg(shot.path())
         .output()?;
     let text = String::from_utf8_lossy(&out.stderr);

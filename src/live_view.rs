@@ -1,0 +1,58 @@
+//! The app's live view without a window: the service following an inventory, as a window
+//! holds it. The fault-matrix tests and `swarmdeck-bench faults` use it to measure how
+//! soon the app shows what happened to a host, and that it recovers by itself.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::service::{Command, Event, ServiceHandle};
+use crate::snapshot::ClusterSnapshot;
+
+/// The app's live view as a window would hold it: the last snapshot, and whether the
+/// service still confirms it.
+pub struct LiveView {
+    svc: ServiceHandle,
+    pub current: Option<ClusterSnapshot>,
+}
+
+impl LiveView {
+    /// Starts the service on an inventory, as the app does when it opens one.
+    pub fn open(inventory: &std::path::Path) -> anyhow::Result<LiveView> {
+        let svc = ServiceHandle::spawn(Arc::new(|| {})).context("starting the service")?;
+        svc.send(Command::Refresh {
+            inventory: inventory.to_path_buf(),
+        })?;
+        Ok(LiveView { svc, current: None })
+    }
+
+    /// Time from `start` until the view satisfies `want` (a snapshot taken, or confirmed
+    /// to still hold, since `start`); `None` after `limit`.
+    pub fn until(
+        &mut self,
+        start: Instant,
+        limit: Duration,
+        want: impl Fn(&ClusterSnapshot) -> bool,
+    ) -> Option<Duration> {
+        let since = crate::snapshot::now_secs().saturating_sub(start.elapsed().as_secs());
+        while start.elapsed() < limit {
+            while let Some(ev) = self.svc.try_recv() {
+                let at = match ev {
+                    Event::Snapshot(s) => {
+                        let at = s.taken_at;
+                        self.current = Some(*s);
+                        at
+                    }
+                    Event::Confirmed { at } => at,
+                    _ => continue,
+                };
+                if at >= since && self.current.as_ref().is_some_and(&want) {
+                    return Some(start.elapsed());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}

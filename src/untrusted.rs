@@ -53,6 +53,25 @@ pub fn visible_lines(text: &str) -> Cow<'_, str> {
     escape_where(text, |c| c != '\n' && c != '\t' && is_active(c))
 }
 
+/// Serialized JSON made inert without changing what it means: characters [`visible`]
+/// escapes that JSON leaves raw (DEL, C1 controls, bidirectional overrides) become `\uXXXX`
+/// escapes. They can only occur inside strings, where such an escape is the same text.
+pub fn inert_json(json: &str) -> Cow<'_, str> {
+    if !has_control(json) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_active(c) {
+            // Every active character is in the Basic Multilingual Plane: one escape.
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +93,14 @@ mod tests {
         );
         let block = visible_lines("line 1: \x1b[2J\nline 2\ttab\n");
         assert_eq!(block, "line 1: \\u{1b}[2J\nline 2\ttab\n");
+    }
+
+    #[test]
+    fn json_stays_json_and_the_same_text_but_inert() {
+        let text = "a\u{7f}b\u{9b}c\u{202e}d";
+        let json = serde_json::to_string(&text).unwrap();
+        let inert = inert_json(&json);
+        assert!(!has_control(&inert), "{inert}");
+        assert_eq!(serde_json::from_str::<String>(&inert).unwrap(), text);
     }
 }

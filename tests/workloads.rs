@@ -34,6 +34,11 @@ fn json(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> serde_json::Val
 
 /// `docker service create --detach` of the probe image running `sleep`, with `opts`.
 fn create(lab: &TestLab, name: &str, opts: &[&str]) {
+    create_running(lab, name, opts, &["sleep", "3600"]);
+}
+
+/// `docker service create --detach` of the probe image running `command`, with `opts`.
+fn create_running(lab: &TestLab, name: &str, opts: &[&str], command: &[&str]) {
     let mut words = vec![
         "docker",
         "service",
@@ -44,7 +49,8 @@ fn create(lab: &TestLab, name: &str, opts: &[&str]) {
         name,
     ];
     words.extend_from_slice(opts);
-    words.extend_from_slice(&["swarmdeck/probe:1", "sleep", "3600"]);
+    words.push("swarmdeck/probe:1");
+    words.extend_from_slice(command);
     lab.ssh_ok("node1", &words);
 }
 
@@ -139,13 +145,18 @@ fn rejections(reason: &serde_json::Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A lab of three hosts in one swarm (node1 its manager), and a private HOME.
+fn swarm_of_three() -> Option<(TestLab, tempfile::TempDir)> {
+    let lab = TestLab::start(3)?;
+    lab.form_swarm(|_| {});
+    Some((lab, tempfile::tempdir().unwrap()))
+}
+
 #[test]
 fn services_match_docker_and_pending_tasks_name_the_nodes_and_the_fix() {
-    let Some(lab) = TestLab::start(3) else {
+    let Some((lab, home)) = swarm_of_three() else {
         return;
     };
-    lab.form_swarm(|_| {});
-    let home = tempfile::tempdir().unwrap();
     let home = home.path();
     let memory: i64 = lab
         .ssh_ok(
@@ -356,5 +367,282 @@ fn services_match_docker_and_pending_tasks_name_the_nodes_and_the_fix() {
         text.lines()
             .any(|l| l.starts_with("hostport ") && l.contains("8080->80/tcp (host)")),
         "{text}"
+    );
+}
+
+/// A global service of the probe image running `script` in `sh -c`, each task's container
+/// named after its node (so every line says which node wrote it).
+fn create_global_sh(lab: &TestLab, name: &str, script: &str) {
+    let opts = ["--mode", "global", "--hostname", "{{.Node.Hostname}}"];
+    create_running(lab, name, &opts, &["sh", "-c", script]);
+}
+
+/// `swarmdeck logs … --json`: the lines, and what the command said on stderr.
+fn log_lines(
+    lab: &TestLab,
+    home: &std::path::Path,
+    args: &[&str],
+) -> (bool, Vec<serde_json::Value>, String) {
+    let mut words = vec!["logs"];
+    words.extend_from_slice(args);
+    words.push("--json");
+    let (ok, out, err) = swarmdeck(lab, home, &words);
+    let lines = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (ok, lines, err)
+}
+
+/// Lines per node, and whether the times never go back.
+fn per_node(lines: &[serde_json::Value]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for l in lines {
+        let node = l["node"].as_str().unwrap().to_string();
+        let text = l["line"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("{node} ")),
+            "the line was written on the node it is said to come from: {l}"
+        );
+        *out.entry(node).or_default() += 1;
+    }
+    out
+}
+
+fn assert_time_order(lines: &[serde_json::Value]) {
+    let times: Vec<&str> = lines.iter().map(|l| l["time"].as_str().unwrap()).collect();
+    // The engines write fixed-width UTC times: text order is time order.
+    for pair in times.windows(2) {
+        assert!(
+            pair[0] <= pair[1],
+            "out of time order: {pair:?}\n{times:#?}"
+        );
+    }
+}
+
+/// `(time, text)` of each line of `docker service logs --timestamps` on node1.
+fn docker_service_logs(lab: &TestLab, service: &str, tail: &str) -> BTreeMap<String, String> {
+    let out = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "logs",
+            "--timestamps",
+            "--tail",
+            tail,
+            service,
+        ],
+    );
+    out.lines()
+        .map(|l| {
+            let (time, rest) = l.split_once(' ').unwrap();
+            let (_, text) = rest.split_once("| ").unwrap();
+            (time.to_string(), text.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    let all: BTreeMap<String, usize> = ["node1", "node2", "node3"]
+        .iter()
+        .map(|n| (n.to_string(), 5))
+        .collect();
+
+    // Three managers: losing one leaves a majority that still lists the tasks.
+    lab.ssh_ok("node1", &["docker", "node", "promote", "node2", "node3"]);
+
+    // A service that wrote 12 lines and stopped writing: a fixed set to compare with
+    // `docker service logs`, which reads them through the manager.
+    create_global_sh(
+        &lab,
+        "burst",
+        "s=x; for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do s=$s$s; done; \
+         echo \"$(hostname) long $s\"; \
+         i=0; while [ $i -lt 12 ]; do echo \"$(hostname) $i\"; i=$((i+1)); done; sleep 3600",
+    );
+    // And one that keeps writing, to follow and to lose a node under.
+    create_global_sh(
+        &lab,
+        "ticker",
+        "i=0; while true; do echo \"$(hostname) $i\"; i=$((i+1)); sleep 0.2; done",
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let burst = loop {
+        let (ok, lines, err) = log_lines(&lab, home, &["burst", "--tail", "5"]);
+        if ok && per_node(&lines) == all {
+            break lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "burst never logged 5 lines on each node: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_time_order(&burst);
+    let ours: BTreeMap<String, String> = burst
+        .iter()
+        .map(|l| {
+            (
+                l["time"].as_str().unwrap().to_string(),
+                l["line"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        docker_service_logs(&lab, "burst", "5"),
+        "the same lines, at the same times, as the manager's service logs"
+    );
+    let texts: Vec<&str> = burst.iter().map(|l| l["line"].as_str().unwrap()).collect();
+    for n in ["node1", "node2", "node3"] {
+        for i in 7..12 {
+            assert!(
+                texts.contains(&format!("{n} {i}").as_str()),
+                "{n} {i} in {texts:?}"
+            );
+        }
+    }
+
+    // A 32 KiB line, which the engine sends in 16 KiB parts, is one line.
+    let (ok, whole, err) = log_lines(&lab, home, &["burst"]);
+    assert!(ok, "{err}");
+    let long: Vec<usize> = whole
+        .iter()
+        .filter_map(|l| l["line"].as_str().unwrap().split_once(" long "))
+        .map(|(_, xs)| xs.len())
+        .collect();
+    assert_eq!(long, [32768; 3], "one whole long line per node");
+    assert_eq!(whole.len(), 3 * 13, "the long line and 12 more per node");
+
+    // One task by its ID: that task's lines only.
+    let task_id = burst[0]["task_id"].as_str().unwrap();
+    let (ok, one, err) = log_lines(&lab, home, &[task_id, "--tail", "5"]);
+    assert!(ok, "{err}");
+    assert_eq!(one.len(), 5);
+    assert!(
+        one.iter()
+            .all(|l| l["task_id"] == task_id && l["node"] == burst[0]["node"])
+    );
+
+    // The text form: TIME NODE TASK | line.
+    let (ok, text, err) = swarmdeck(&lab, home, &["logs", "ticker", "--tail", "2"]);
+    assert!(ok, "{text}{err}");
+    eprintln!("$ swarmdeck logs ticker --tail 2\n{text}");
+    assert_eq!(text.lines().count(), 6, "{text}");
+    for l in text.lines() {
+        let words: Vec<&str> = l.split(' ').collect();
+        assert!(
+            words[1].starts_with("node") && words[2].starts_with("ticker."),
+            "{l}"
+        );
+        assert_eq!(words[3], "|", "{l}");
+        assert_eq!(words[4], words[1], "{l}");
+    }
+
+    // Followed: new lines from every node until Ctrl-C, which ends it cleanly.
+    let (ok, before, _) = log_lines(&lab, home, &["ticker", "--tail", "1"]);
+    assert!(ok);
+    let last_seen = |lines: &[serde_json::Value], node: &str| -> i64 {
+        lines
+            .iter()
+            .filter(|l| l["node"] == node)
+            .map(|l| {
+                l["line"]
+                    .as_str()
+                    .unwrap()
+                    .split(' ')
+                    .nth(1)
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .max()
+            .unwrap_or(-1)
+    };
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args(["logs", "ticker", "-f", "--tail", "0", "--json"])
+        .env("HOME", home)
+        .env_remove("SWARMDECK_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let stopped = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let followed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    eprintln!(
+        "followed for 3 s: {} lines, ended {:?} after Ctrl-C",
+        followed.len(),
+        stopped.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "Ctrl-C ends follow mode cleanly: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stopped.elapsed() < Duration::from_secs(5));
+    assert_time_order(&followed);
+    for n in ["node1", "node2", "node3"] {
+        assert!(
+            last_seen(&followed, n) > last_seen(&before, n),
+            "{n}: new lines while following: {followed:#?}"
+        );
+    }
+
+    // node3's sshd killed: the other two nodes' lines still come, and node3 is named with
+    // its layer.
+    let injected = lab
+        .inject(swarmdeck::lab::fault::Fault::SshdKilled, 2)
+        .unwrap();
+    let (ok, lines, err) = log_lines(&lab, home, &["ticker", "--tail", "3"]);
+    eprintln!("with node3's sshd killed:\n{err}");
+    assert!(!ok, "missing lines make the command fail after printing");
+    let two: BTreeMap<String, usize> = [("node1".to_string(), 3), ("node2".to_string(), 3)].into();
+    assert_eq!(per_node(&lines), two);
+    assert_time_order(&lines);
+    assert!(
+        err.contains("node3: SSH not answering; its tasks' logs are missing"),
+        "{err}"
+    );
+    lab.heal(injected).unwrap();
+    // Healed (sshd restarted in the background): all three nodes' lines again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, lines, err) = log_lines(&lab, home, &["ticker", "--tail", "1"]);
+        if ok && per_node(&lines).len() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 never came back: {err}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // node2's engine hung, a manager's: the same, at the engine layer.
+    let injected = lab
+        .inject(swarmdeck::lab::fault::Fault::EngineHung, 1)
+        .unwrap();
+    let (ok, lines, err) = log_lines(&lab, home, &["ticker", "--tail", "3"]);
+    eprintln!("with node2's engine hung:\n{err}");
+    lab.heal(injected).unwrap();
+    assert!(!ok);
+    let two: BTreeMap<String, usize> = [("node1".to_string(), 3), ("node3".to_string(), 3)].into();
+    assert_eq!(per_node(&lines), two);
+    assert!(
+        err.contains("node2: Docker engine not answering; its tasks' logs are missing"),
+        "{err}"
     );
 }

@@ -11,6 +11,7 @@ pub mod connectivity;
 pub mod generate;
 pub mod hosts;
 pub mod lab;
+pub mod logs;
 pub mod node;
 pub mod preflight;
 pub mod status;
@@ -66,6 +67,9 @@ pub enum Command {
     Services(workloads::ServicesArgs),
     /// A service's tasks, and for each pending one why no node takes it and what to change.
     Ps(workloads::PsArgs),
+    /// A service's or task's logs, read from each node that runs a task, merged in time
+    /// order (-f follows).
+    Logs(logs::LogsArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -188,6 +192,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Status(args) => status::run(args, &target, file, &runtime()?),
         Command::Services(args) => workloads::services(args, &target, file, &runtime()?),
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
+        Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
     }
 }
 

@@ -1,8 +1,11 @@
-//! Workloads you can see: services and tasks as a snapshot holds them, and why a task
-//! waits for a node. Pure logic over [`crate::snapshot::ClusterSnapshot`]; reading them
-//! from a manager lives in [`crate::cluster`].
+//! Workloads you can see: services and tasks as a snapshot holds them, why a task waits
+//! for a node, and their logs. Pure logic over [`crate::snapshot::ClusterSnapshot`]
+//! (reading them from a manager lives in [`crate::cluster`]), except [`logs`], which reads
+//! each task's output from the engine of the node that runs it.
 
 pub mod constraint;
+pub mod log_lines;
+pub mod logs;
 pub mod pending;
 
 pub use pending::{PendingReason, Rejection, explain};

@@ -720,3 +720,70 @@ fn apply_started(h: &mut Harness<'_, SwarmdeckApp>) {
     wait_shown(h, "Change these hosts?");
     click(h, "Yes, apply");
 }
+
+/// Tasks of the service `name` that run now, as the app's snapshot has them.
+fn running_tasks(a: &SwarmdeckApp, name: &str) -> usize {
+    use swarmdeck::snapshot::TaskState;
+    let Some(snap) = &a.state.snapshot else {
+        return 0;
+    };
+    let Some(service) = snap.services.iter().find(|s| s.name == name) else {
+        return 0;
+    };
+    snap.tasks
+        .iter()
+        .filter(|t| t.service_id == service.id && t.state == TaskState::Running)
+        .count()
+}
+
+/// Services made with the plain docker CLI on a manager (not by swarmdeck) appear in the
+/// Services and Placement panels by themselves, and scaling one adds its card, with no
+/// refresh: the live view follows Docker events.
+#[test]
+fn services_made_by_the_docker_cli_appear_live_and_scaling_adds_cards() {
+    app_data();
+    let Some(lab) = TestLab::start(3) else { return };
+    lab.form_swarm(|_| {});
+    let mut h = app(lab.inventory.clone(), Panel::Services);
+    run_until(&mut h, "the swarm", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.len() == 3)
+    });
+    let t = Instant::now();
+    lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "create",
+            "--detach",
+            "--no-resolve-image",
+            "--name",
+            "web",
+            "swarmdeck/probe:1",
+            "sleep",
+            "3600",
+        ],
+    );
+    run_until(&mut h, "web running", |a| running_tasks(a, "web") == 1);
+    eprintln!(
+        "the app showed the new service running after {:?}",
+        t.elapsed()
+    );
+    wait_shown(&mut h, "web");
+    click(&mut h, "Placement");
+    wait_shown(&mut h, "web.1");
+    assert!(h.query_by_label("web.2").is_none());
+
+    let t = Instant::now();
+    lab.ssh_ok(
+        "node1",
+        &["docker", "service", "scale", "--detach", "web=2"],
+    );
+    run_until(&mut h, "web scaled to 2", |a| running_tasks(a, "web") == 2);
+    eprintln!("the app showed the scaled service after {:?}", t.elapsed());
+    wait_shown(&mut h, "web.2");
+    wait_shown(&mut h, "web.1");
+}

@@ -752,21 +752,7 @@ fn services_made_by_the_docker_cli_appear_live_and_scaling_adds_cards() {
             .is_some_and(|s| s.nodes.len() == 3)
     });
     let t = Instant::now();
-    lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "service",
-            "create",
-            "--detach",
-            "--no-resolve-image",
-            "--name",
-            "web",
-            "swarmdeck/probe:1",
-            "sleep",
-            "3600",
-        ],
-    );
+    lab.create_service("web", &[], &["sleep", "3600"]);
     run_until(&mut h, "web running", |a| running_tasks(a, "web") == 1);
     eprintln!(
         "the app showed the new service running after {:?}",

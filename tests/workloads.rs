@@ -39,19 +39,7 @@ fn create(lab: &TestLab, name: &str, opts: &[&str]) {
 
 /// `docker service create --detach` of the probe image running `command`, with `opts`.
 fn create_running(lab: &TestLab, name: &str, opts: &[&str], command: &[&str]) {
-    let mut words = vec![
-        "docker",
-        "service",
-        "create",
-        "--detach",
-        "--no-resolve-image",
-        "--name",
-        name,
-    ];
-    words.extend_from_slice(opts);
-    words.push("swarmdeck/probe:1");
-    words.extend_from_slice(command);
-    lab.ssh_ok("node1", &words);
+    lab.create_service(name, opts, command);
 }
 
 /// Counts of a service's tasks meant to run, by current state, from `swarmdeck ps --json`.

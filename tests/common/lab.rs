@@ -95,6 +95,24 @@ impl TestLab {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// `docker service create --detach` on node1 of the preloaded probe image (no registry
+    /// needed) running `command`, with `opts`, as a user would with the plain docker CLI.
+    pub fn create_service(&self, name: &str, opts: &[&str], command: &[&str]) {
+        let mut words = vec![
+            "docker",
+            "service",
+            "create",
+            "--detach",
+            "--no-resolve-image",
+            "--name",
+            name,
+        ];
+        words.extend_from_slice(opts);
+        words.push("swarmdeck/probe:1");
+        words.extend_from_slice(command);
+        self.ssh_ok("node1", &words);
+    }
+
     /// Runs a shell line on a host with `stdin` as its input. Fails with redacted stderr and
     /// without the input: secrets travel on stdin and never reach test output.
     pub fn ssh_quiet(&self, host: &str, line: &str, stdin: &str) -> String {

@@ -365,6 +365,22 @@ mod tests {
     }
 
     #[test]
+    fn demo_placement_shows_the_stack_and_a_pending_tasks_reason() {
+        let mut h = demo_app(Some(Panel::Placement));
+        // shop_web runs one task on each of four nodes; two services wait for a node.
+        for slot in 1..=4 {
+            h.get_by_label(&format!("shop_web.{slot}"));
+        }
+        h.get_by_label("shop_db.1").click();
+        h.run_steps(3);
+        h.get_by_label_contains("no node has label zone=d");
+        h.get_by_label_contains("docker node update --label-add zone=d");
+        h.get_by_label("shop_cache.1").click();
+        h.run_steps(3);
+        h.get_by_label_contains("unreserved memory");
+    }
+
+    #[test]
     fn navigating_to_quorum_highlights_this_cluster() {
         let mut h = demo_app(None);
         assert!(h.query_by_label("◀ this cluster").is_none());

@@ -6,11 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::NetworkInspect;
-use bollard::query_parameters::{
-    EventsOptionsBuilder, InspectNetworkOptions, ListConfigsOptions, ListNetworksOptions,
-    ListNodesOptions, ListSecretsOptions, ListServicesOptions, ListTasksOptions,
-};
+use bollard::query_parameters::{EventsOptionsBuilder, ListNodesOptions};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, mpsc};
@@ -23,6 +19,10 @@ use crate::snapshot::{
     ObservedDown, SwarmSummary,
 };
 use crate::ssh::{SecretSource, SshOptions, SshPool};
+
+mod read;
+
+use read::{Inspected, SwarmView, Workloads, inspect_overlays, overlay_ids, read_swarm};
 
 /// Connections to every host of an inventory. Cheap to clone.
 #[derive(Clone)]
@@ -711,165 +711,9 @@ fn still_holds(prev: &HostStatus, seen: &Membership, hint: &Hint, view: &SwarmVi
     })
 }
 
-/// The swarm as one manager sees it.
-struct SwarmView {
-    swarm: SwarmSummary,
-    nodes: Vec<NodeInfo>,
-    networks: Vec<NetworkInfo>,
-    /// Or why they could not be read (the nodes still count).
-    workloads: Result<Workloads, String>,
-}
-
-/// Services, tasks and the names of secrets and configs, from one manager.
-#[derive(Debug, Clone, Default)]
-struct Workloads {
-    services: Vec<snapshot::ServiceInfo>,
-    tasks: Vec<snapshot::TaskInfo>,
-    secrets: Vec<String>,
-    configs: Vec<String>,
-}
-
-impl Workloads {
-    fn of(snap: &ClusterSnapshot) -> Workloads {
-        Workloads {
-            services: snap.services.clone(),
-            tasks: snap.tasks.clone(),
-            secrets: snap.secrets.clone(),
-            configs: snap.configs.clone(),
-        }
-    }
-
-    fn put_into(self, snap: &mut ClusterSnapshot) {
-        snap.services = self.services;
-        snap.tasks = self.tasks;
-        snap.secrets = self.secrets;
-        snap.configs = self.configs;
-    }
-}
-
-/// One host's answer about one overlay (`None`: it could not say, e.g. not attached).
-struct Inspected {
-    host: String,
-    id: String,
-    network: Option<NetworkInspect>,
-}
-
-fn overlay_ids(snap: &ClusterSnapshot) -> Vec<String> {
-    snap.networks
-        .iter()
-        .filter(|n| n.driver == "overlay" && !n.ingress)
-        .map(|n| n.id.clone())
-        .collect()
-}
-
 fn is_manager(live: &[Live<'_>], host: &str) -> bool {
     live.iter()
         .any(|l| l.host.name == host && l.status.control_available)
-}
-
-/// Nodes, swarm-scoped networks, the swarm's identity and its workloads from one manager.
-async fn read_swarm(host: &HostSpec, docker: &Docker) -> Result<SwarmView, String> {
-    // Independent requests, each on its own SSH channel (and under its own deadline and
-    // size limit): one round trip, not several.
-    let (nodes, networks, swarm, workloads) = tokio::join!(
-        docker.list_nodes(None::<ListNodesOptions>),
-        docker.list_networks(None::<ListNetworksOptions>),
-        docker.inspect_swarm(),
-        read_workloads(host, docker),
-    );
-    let (nodes, networks) = match (nodes, networks) {
-        (Ok(nodes), Ok(networks)) => (nodes, networks),
-        (Err(e), _) | (_, Err(e)) => {
-            let e = DockerError::explain(&host.name, docker, e).await;
-            tracing::warn!(host = %host.name, error = %e, "manager could not list the swarm");
-            return Err(e.to_string());
-        }
-    };
-    let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_api).collect();
-    nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
-    let mut networks: Vec<NetworkInfo> = networks
-        .iter()
-        .filter(|n| n.scope.as_deref() == Some("swarm"))
-        .map(snapshot::network_from_api)
-        .collect();
-    networks.sort_by(|a, b| a.name.cmp(&b.name));
-    let swarm = swarm.ok();
-    Ok(SwarmView {
-        swarm: SwarmSummary {
-            cluster_id: swarm
-                .as_ref()
-                .and_then(|s| s.id.clone())
-                .unwrap_or_default(),
-            created_at: swarm.and_then(|s| s.created_at),
-            answered_by: host.name.clone(),
-        },
-        nodes,
-        networks,
-        workloads,
-    })
-}
-
-/// Services (with the engine's task counts), tasks, and secret and config names.
-async fn read_workloads(host: &HostSpec, docker: &Docker) -> Result<Workloads, String> {
-    let with_status = ListServicesOptions {
-        status: Some(true),
-        ..Default::default()
-    };
-    let (services, tasks, secrets, configs) = tokio::join!(
-        docker.list_services(Some(with_status)),
-        docker.list_tasks(None::<ListTasksOptions>),
-        docker.list_secrets(None::<ListSecretsOptions>),
-        docker.list_configs(None::<ListConfigsOptions>),
-    );
-    let failed = match (services, tasks, secrets, configs) {
-        (Ok(services), Ok(tasks), Ok(secrets), Ok(configs)) => {
-            let tasks: Vec<_> = tasks
-                .iter()
-                .map(snapshot::workloads::task_from_api)
-                .collect();
-            let mut services: Vec<_> = services
-                .iter()
-                .map(|s| snapshot::workloads::service_from_api(s, &tasks))
-                .collect();
-            services.sort_by(|a, b| a.name.cmp(&b.name));
-            let names = |mut v: Vec<String>| {
-                v.sort();
-                v
-            };
-            return Ok(Workloads {
-                services,
-                tasks,
-                secrets: names(
-                    secrets
-                        .iter()
-                        .map(snapshot::workloads::secret_name)
-                        .collect(),
-                ),
-                configs: names(
-                    configs
-                        .iter()
-                        .map(snapshot::workloads::config_name)
-                        .collect(),
-                ),
-            });
-        }
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => e,
-    };
-    let e = DockerError::explain(&host.name, docker, failed).await;
-    tracing::warn!(host = %host.name, error = %e, "manager could not list the workloads");
-    Err(crate::redact::redact(&e.to_string()).into_owned())
-}
-
-/// Inspects overlays on hosts, all in parallel: one (host, engine, network id) per ask.
-async fn inspect_overlays(asks: Vec<(String, Docker, String)>) -> Vec<Inspected> {
-    join_all(asks.into_iter().map(|(host, d, id)| async move {
-        let network = d
-            .inspect_network(&id, None::<InspectNetworkOptions>)
-            .await
-            .ok();
-        Inspected { host, id, network }
-    }))
-    .await
 }
 
 /// Each host only sees its own containers on an overlay: merge every host's answer.

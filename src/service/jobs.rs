@@ -106,7 +106,10 @@ impl Job {
                 format!("open swarm's ports on {} host(s)", plans.len())
             }
             Job::Plan(c) => format!("plan: {}", c.describe()),
-            Job::Apply { what, plan } => format!("{what} ({} step(s))", plan.steps.len()),
+            Job::Apply { what, plan } => {
+                let what = if what.is_empty() { "change" } else { what };
+                format!("{what} ({} step(s))", plan.steps.len())
+            }
             Job::Connectivity(r) => match &r.network {
                 Some(n) => format!("connectivity test on {n}"),
                 None => "connectivity test on a temporary overlay".into(),

@@ -463,7 +463,13 @@ fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let burst = loop {
         let (ok, lines, err) = log_lines(&lab, home, &["burst", "--tail", "5"]);
-        if ok && per_node(&lines) == all {
+        // Every task has written its last line ("… 11"): the set no longer changes.
+        let finished = ["node1", "node2", "node3"].iter().all(|n| {
+            lines
+                .iter()
+                .any(|l| l["line"].as_str() == Some(&format!("{n} 11")))
+        });
+        if ok && per_node(&lines) == all && finished {
             break lines;
         }
         assert!(

@@ -177,16 +177,18 @@ pub struct Notice {
 
 impl Notice {
     pub fn error(text: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Error,
-            text: crate::redact::redact(&text.into()).into_owned(),
-        }
+        Self::redacted(Severity::Error, text.into())
     }
 
     pub fn warning(text: impl Into<String>) -> Self {
+        Self::redacted(Severity::Warning, text.into())
+    }
+
+    /// Problems quote hosts and engines: scrubbed of tokens and keys before they show.
+    fn redacted(severity: Severity, text: String) -> Self {
         Self {
-            severity: Severity::Warning,
-            text: crate::redact::redact(&text.into()).into_owned(),
+            severity,
+            text: crate::redact::redact(&text).into_owned(),
         }
     }
 

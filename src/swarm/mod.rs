@@ -127,8 +127,11 @@ impl SwarmError {
             }
             SwarmError::Docker(e) => (FailureKind::Failed, Some(e.host()), Some(e.layer()), None),
             SwarmError::Ssh(e) => (FailureKind::Failed, Some(e.host()), Some(e.layer()), None),
-            SwarmError::Step { host, fix, .. } => {
-                let layer = fix.starts_with("quorum lost").then_some(Layer::Swarm);
+            SwarmError::Step {
+                host, message, fix, ..
+            } => {
+                // The engine says it only in words; `step` chose the fix by the same test.
+                let layer = is_quorum_error(message).then_some(Layer::Swarm);
                 (
                     FailureKind::Failed,
                     Some(host.as_str()),
@@ -227,6 +230,11 @@ mod tests {
         assert!(e.to_string().contains("swarmdeck recover"), "{e}");
         let e = SwarmError::step("node1", "x", "The swarm does not have a leader.", "retry");
         assert!(e.to_string().contains("quorum lost"), "{e}");
+        let f = e.failure();
+        assert_eq!(f.layer, Some(crate::snapshot::Layer::Swarm));
+        assert_eq!(f.host.as_deref(), Some("node1"));
+        let plain = SwarmError::step("node1", "x", "no such node", "retry").failure();
+        assert_eq!(plain.layer, None);
         assert!(!is_quorum_error("no such node"));
     }
 

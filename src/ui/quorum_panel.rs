@@ -31,6 +31,10 @@ impl PanelView for QuorumView {
 
 /// A what-if about nodes that are no longer in the swarm is dropped.
 fn forget_gone_nodes(whatif: &mut Scenario, snap: &crate::snapshot::ClusterSnapshot) {
+    // Drawn every frame: nothing to check (or allocate) while nothing is imagined.
+    if whatif.down.is_empty() && whatif.demoted.is_empty() {
+        return;
+    }
     let names: std::collections::BTreeSet<String> = snap
         .nodes
         .iter()

@@ -440,6 +440,21 @@ pub fn node_from_api(n: &Node) -> NodeInfo {
     }
 }
 
+/// A node some of whose words this build did not know: they are kept as `Other`.
+pub fn node_from_lenient(n: &crate::docker::lenient::Lenient<Node>) -> NodeInfo {
+    let mut info = node_from_api(&n.value);
+    if let Some(w) = n.word("Status.State") {
+        info.state = NodeState::from(w);
+    }
+    if let Some(w) = n.word("Spec.Availability") {
+        info.availability = Availability::from(w);
+    }
+    if let Some(w) = n.word("ManagerStatus.Reachability") {
+        info.reachability = Some(Reachability::from(w));
+    }
+    info
+}
+
 fn scheduling_from_api(desc: Option<&bollard::models::NodeDescription>) -> NodeScheduling {
     let engine = desc.and_then(|d| d.engine.as_ref());
     let resources = desc.and_then(|d| d.resources.as_ref());

@@ -10,6 +10,8 @@ use bollard::models::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::docker::lenient::Lenient;
+
 pub use super::states::TaskState;
 
 /// The label `docker stack deploy` puts on everything it creates.
@@ -430,6 +432,18 @@ pub fn task_from_api(t: &Task) -> TaskInfo {
     }
 }
 
+/// A task some of whose words this build did not know: they are kept as `Other`.
+pub fn task_from_lenient(t: &Lenient<Task>) -> TaskInfo {
+    let mut info = task_from_api(&t.value);
+    if let Some(w) = t.word("Status.State") {
+        info.state = TaskState::from(w);
+    }
+    if let Some(w) = t.word("DesiredState") {
+        info.desired_state = TaskState::from(w);
+    }
+    info
+}
+
 /// Secret names only: the API never returns their data, and neither does a snapshot.
 pub fn secret_name(s: &Secret) -> String {
     s.spec
@@ -556,5 +570,17 @@ mod tests {
         assert!(t.is_unplaced());
         assert_eq!(t.reservations.memory_bytes, 1024);
         assert!(t.error.unwrap().starts_with("no suitable node"));
+    }
+
+    #[test]
+    fn a_newer_engines_task_state_is_kept_as_its_word() {
+        let body = r#"[{"ID": "t1", "ServiceID": "s1", "DesiredState": "running",
+            "Status": {"State": "checkpointed", "Message": "a newer engine's state"}}]"#;
+        let lenient = crate::docker::lenient::decode_list(body).unwrap();
+        let t = task_from_lenient(&lenient[0]);
+        assert_eq!(t.state, TaskState::Other("checkpointed".into()));
+        assert_eq!(t.state.to_string(), "checkpointed");
+        assert_eq!(t.desired_state, TaskState::Running);
+        assert_eq!(t.service_id, "s1");
     }
 }

@@ -120,7 +120,8 @@ async fn read_workloads(host: &HostSpec, docker: &Docker) -> Result<Workloads, S
         docker.list_configs(None::<ListConfigsOptions>),
     );
     // A newer engine's word costs its field, not the list.
-    let services = lenient::list(services).map(|v| v.into_iter().map(|s| s.value).collect::<Vec<_>>());
+    let services =
+        lenient::list(services).map(|v| v.into_iter().map(|s| s.value).collect::<Vec<_>>());
     let tasks = lenient::list(tasks);
     let failed = match (services, tasks, secrets, configs) {
         (Ok(services), Ok(tasks), Ok(secrets), Ok(configs)) => {

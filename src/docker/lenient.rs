@@ -119,12 +119,18 @@ mod tests {
     fn an_unknown_word_costs_its_field_only_and_is_kept() {
         let tasks: Vec<Lenient<Task>> = decode_list(TASKS).unwrap();
         assert_eq!(tasks.len(), 3);
-        assert_eq!(tasks[0].value.status.as_ref().unwrap().state, Some(TaskState::RUNNING));
+        assert_eq!(
+            tasks[0].value.status.as_ref().unwrap().state,
+            Some(TaskState::RUNNING)
+        );
         assert!(tasks[0].set_aside.is_empty());
         let t2 = &tasks[1];
         assert_eq!(t2.value.id.as_deref(), Some("t2"));
         assert_eq!(t2.value.status.as_ref().unwrap().state, None);
-        assert_eq!(t2.value.status.as_ref().unwrap().message.as_deref(), Some("new word"));
+        assert_eq!(
+            t2.value.status.as_ref().unwrap().message.as_deref(),
+            Some("new word")
+        );
         assert_eq!(t2.word("Status.State"), Some("hibernating"));
         assert_eq!(tasks[2].word("DesiredState"), Some("paused-by-operator"));
         assert_eq!(tasks[2].value.desired_state, None);
@@ -136,7 +142,10 @@ mod tests {
             "Description": {"Hostname": "node1"}}]"#;
         let nodes: Vec<Lenient<Node>> = decode_list(body).unwrap();
         let n = &nodes[0].value;
-        assert_eq!(n.description.as_ref().unwrap().hostname.as_deref(), Some("node1"));
+        assert_eq!(
+            n.description.as_ref().unwrap().hostname.as_deref(),
+            Some("node1")
+        );
         assert!(n.spec.as_ref().unwrap().role.is_some());
         assert_eq!(nodes[0].word("Spec.Availability"), Some("hibernate"));
     }

@@ -363,6 +363,16 @@ impl ClusterSnapshot {
 
     /// Task addresses from the overlays' containers, as their hosts report them: a task's
     /// container is named `SERVICE.SLOT.TASKID` (or `SERVICE.NODEID.TASKID`).
+    /// Services with a task in transition ([`TaskInfo::in_transition`]): a live view reads
+    /// them again shortly, since no event will say when the managers know.
+    pub fn settling_services(&self) -> std::collections::BTreeSet<String> {
+        self.tasks
+            .iter()
+            .filter(|t| t.in_transition())
+            .map(|t| t.service_id.clone())
+            .collect()
+    }
+
     pub fn fill_task_addresses(&mut self) {
         for task in self.tasks.iter_mut().filter(|t| !t.id.is_empty()) {
             let suffix = format!(".{}", task.id);

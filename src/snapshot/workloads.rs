@@ -244,6 +244,16 @@ impl TaskInfo {
 
     /// Whether the scheduler counts it as one of its service's tasks on its node (for
     /// the max-replicas-per-node limit): it is meant to run.
+    /// On its way to its desired state: placed but not yet running, or asked to stop and
+    /// still holding its node. The managers learn of these steps from the node a moment
+    /// after the container's own events, and no event says when.
+    pub fn in_transition(&self) -> bool {
+        let running = TaskState::Running.rank();
+        let desired = self.desired_state.rank();
+        self.state.holds_node()
+            && ((desired == running && self.state.rank() < running) || desired > running)
+    }
+
     pub fn is_active(&self) -> bool {
         self.holds_node() && self.desired_state.rank() <= TaskState::Complete.rank()
     }
@@ -582,5 +592,23 @@ mod tests {
         assert_eq!(t.state.to_string(), "checkpointed");
         assert_eq!(t.desired_state, TaskState::Running);
         assert_eq!(t.service_id, "s1");
+    }
+
+    #[test]
+    fn tasks_between_a_containers_event_and_the_managers_word_are_in_transition() {
+        let task = |desired: TaskState, state: TaskState| -> TaskInfo {
+            serde_json::from_value(serde_json::json!({"id": "t", "service_id": "s",
+                "desired_state": desired.as_str(), "state": state.as_str()}))
+            .unwrap()
+        };
+        use TaskState::*;
+        assert!(task(Running, Starting).in_transition());
+        assert!(task(Running, Assigned).in_transition());
+        assert!(task(Shutdown, Running).in_transition());
+        assert!(!task(Running, Running).in_transition());
+        // A pending task waits for the scheduler: a node or service event will tell.
+        assert!(!task(Running, Pending).in_transition());
+        assert!(!task(Shutdown, Shutdown).in_transition());
+        assert!(!task(Shutdown, Failed).in_transition());
     }
 }

@@ -131,6 +131,8 @@ impl SwarmdeckApp {
             match event {
                 Event::Snapshot(snap) => self.state.set_snapshot(*snap),
                 Event::Confirmed { at } => self.state.confirmed_at = Some(at),
+                // The snapshot that follows carries the change.
+                Event::Refreshed { .. } => {}
                 Event::Busy { what } => self.state.busy = Some(what),
                 Event::Idle => self.state.busy = None,
                 Event::Notice(n) => self.state.push_notice(n),

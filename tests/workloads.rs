@@ -759,3 +759,93 @@ fn a_service_scaled_by_the_docker_cli_is_read_again_alone_in_the_live_view() {
     .expect("the removal is shown");
     assert_eq!(view.whole, whole, "a removal cost a whole snapshot");
 }
+
+#[test]
+fn draining_a_node_flags_the_task_only_it_can_run_before_anything_changes() {
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    create(&lab, "pinned", &["--constraint", "node.hostname==node3"]);
+    create(
+        &lab,
+        "spread",
+        &["--replicas", "3", "--replicas-max-per-node", "1"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while docker_running_tasks(&lab, "pinned").len() + docker_running_tasks(&lab, "spread").len()
+        < 4
+    {
+        assert!(Instant::now() < deadline, "the services never ran");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (ok, out, err) = swarmdeck(&lab, home, &["node", "drain", "node3"]);
+    assert!(ok, "{out}{err}");
+    eprintln!("{out}");
+    // The plan, before any confirmation, names the stuck task, why, and the fix.
+    assert!(
+        out.contains("WARNING: after draining node3, 2 task(s) would find no node"),
+        "{out}"
+    );
+    let line = |task: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!("{task}: ")))
+            .unwrap_or_else(|| panic!("no line for {task}:\n{out}"))
+            .to_string()
+    };
+    let pinned = line("pinned.1");
+    assert!(pinned.contains("NO node can take it"), "{pinned}");
+    assert!(pinned.contains("node.hostname==node3"), "{pinned}");
+    // spread runs one task per node on all three: its task on node3 has nowhere to go.
+    let spread_on_node3: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("spread.") && l.contains("NO node can take it"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(spread_on_node3.len(), 1, "{out}");
+    assert!(
+        spread_on_node3[0].contains("max 1 per node") || spread_on_node3[0].contains("per node"),
+        "{out}"
+    );
+    assert!(out.contains("not applied"), "{out}");
+    // Nothing changed: node3 is still active and its tasks still run there.
+    let availability = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "-f",
+            "{{.Spec.Availability}}",
+            "node3",
+        ],
+    );
+    assert_eq!(availability.trim(), "active");
+
+    // Once another node can take the pinned task's constraint, only spread's is flagged.
+    lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "update",
+            "--detach",
+            "--constraint-rm",
+            "node.hostname==node3",
+            "pinned",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, out, _) = swarmdeck(&lab, home, &["node", "drain", "node3"]);
+        if out.contains("WARNING: after draining node3, 1 task(s)") {
+            assert!(!out.contains("pinned.1: NO node"), "{out}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the updated constraint never counted:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -582,7 +582,7 @@ pub fn notice_text(n: &LogNotice) -> String {
 #[cfg(test)]
 mod tests {
     use egui_kittest::Harness;
-    use egui_kittest::kittest::Queryable;
+    use egui_kittest::kittest::{NodeT, Queryable};
 
     use super::super::workload_view::testing::{cluster, showing};
     use super::*;
@@ -602,13 +602,14 @@ mod tests {
         }
     }
 
-    /// The logs job the window started, if any.
+    /// The Logs panel's read, once the window has started it as a logs job of that panel.
     fn logs_job(h: &Harness<'_, AppState>) -> Option<JobId> {
+        let id = h.state().panels.logs.job?;
         h.state()
             .jobs
             .running()
-            .find(|(_, j)| j.kind == JobKind::Logs && j.owner == Panel::Logs)
-            .map(|(id, _)| *id)
+            .any(|(j, u)| *j == id && u.kind == JobKind::Logs && u.owner == Panel::Logs)
+            .then_some(id)
     }
 
     #[test]
@@ -626,7 +627,7 @@ mod tests {
         crate::ui::style::install_fallback_fonts(&h.ctx);
         h.state_mut().panels.services.selected = Some(first.id.clone());
         h.run_steps(2);
-        h.get_all_by_label("Logs").next().unwrap().click();
+        h.get_by_label("Show logs").click();
         h.run_steps(3);
         assert_eq!(h.state().panel, Panel::Logs);
         h.get_by_label("Logs need a live cluster");
@@ -640,7 +641,7 @@ mod tests {
         let mut h = showing(cluster(), Panel::Services);
         h.get_by_label("web").click();
         h.run_steps(2);
-        h.get_all_by_label("Logs").next().unwrap().click();
+        h.get_by_label("Show logs").click();
         h.run_steps(2);
         assert_eq!(h.state().panel, Panel::Logs);
         let id = logs_job(&h).expect("the service's logs are being read");
@@ -702,6 +703,40 @@ mod tests {
         );
         h.get_by_label("Stopped. Restart to read again.");
         h.get_by_label("Restart");
+    }
+
+    #[test]
+    fn a_task_opens_its_own_logs_from_placement_and_from_the_services_table() {
+        let mut h = showing(cluster(), Panel::Placement);
+        h.get_by_label("web.1").click();
+        h.run_steps(2);
+        h.get_by_label("Show logs").click();
+        h.run_steps(2);
+        assert_eq!(h.state().panel, Panel::Logs);
+        let target = h.state().panels.logs.target.clone().unwrap();
+        assert_eq!((target.id.as_str(), target.name.as_str()), ("t-web1", "web.1"));
+        let first = logs_job(&h).expect("the task's logs are being read");
+
+        h.state_mut().panel = Panel::Services;
+        h.state_mut().panels.services.selected = Some("s-web".into());
+        h.run_steps(2);
+        // web.1 is the only task with a container: the others' buttons are disabled.
+        for b in h.query_all_by_label("Logs") {
+            if !b.accesskit_node().is_disabled() {
+                b.click();
+            }
+        }
+        h.run_steps(2);
+        assert_eq!(h.state().panel, Panel::Logs);
+        let second = logs_job(&h).expect("read again");
+        assert_ne!(first, second, "a new read replaces the old one");
+        assert!(
+            h.state()
+                .jobs
+                .running()
+                .any(|(id, j)| *id == first && j.cancelling),
+            "the old read is cancelled"
+        );
     }
 
     #[test]

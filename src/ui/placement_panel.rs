@@ -241,7 +241,7 @@ impl PlacementView {
             .horizontal(|ui| {
                 ui.heading("Task");
                 let has_logs = task.container_id.is_some();
-                ui.add_enabled(has_logs, egui::Button::new("Logs"))
+                ui.add_enabled(has_logs, egui::Button::new("Show logs"))
                     .on_hover_text("Read this task's logs from its node")
                     .on_disabled_hover_text("This task has no container, so no logs")
                     .clicked()

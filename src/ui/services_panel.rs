@@ -263,7 +263,7 @@ impl ServicesView {
                     RichText::new(visible(&service.name)).color(wv::service_color(&service.name)),
                 );
                 ui.label(RichText::new(visible(&service.id)).monospace().weak());
-                ui.button("Logs")
+                ui.button("Show logs")
                     .on_hover_text("Read this service's logs from its nodes")
                     .clicked()
             })

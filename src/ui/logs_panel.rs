@@ -324,11 +324,7 @@ impl LogsView {
                     self.filter.shown(&self.lines),
                     self.lines.len()
                 ));
-                if ui
-                    .small_button("✖")
-                    .on_hover_text("Clear the search")
-                    .clicked()
-                {
+                if ui.small_button("Clear search").clicked() {
                     self.search.clear();
                 }
             } else {

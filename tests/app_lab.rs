@@ -878,7 +878,9 @@ fn logs_of_three_nodes_in_the_app_search_follow_and_name_a_lost_node() {
     h.get_by_label("Search:").type_text("NODE2");
     h.run_steps(3);
     assert!(
-        h.query_all_by_label_contains("lines match").next().is_some(),
+        h.query_all_by_label_contains("lines match")
+            .next()
+            .is_some(),
         "the match count is shown"
     );
     assert!(h.query_all_by_label_contains("node2 ").next().is_some());
@@ -916,7 +918,10 @@ fn logs_of_three_nodes_in_the_app_search_follow_and_name_a_lost_node() {
         row.is_some(),
         "the notice row names node3 and the SSH layer, and says the others stream on"
     );
-    let at_loss = [newest_from(h.state(), "node1"), newest_from(h.state(), "node2")];
+    let at_loss = [
+        newest_from(h.state(), "node1"),
+        newest_from(h.state(), "node2"),
+    ];
     run_until(&mut h, "node1 and node2 still streaming", |a| {
         newest_from(a, "node1") > at_loss[0] && newest_from(a, "node2") > at_loss[1]
     });

@@ -61,9 +61,9 @@ const TAILS: [(Option<u64>, &str); 4] = [
 /// How far back: seconds before now (None: no limit).
 const SINCES: [(Option<i64>, &str); 4] = [
     (None, "any time"),
-    (Some(300), "the last 5 minutes"),
-    (Some(3600), "the last hour"),
-    (Some(86_400), "the last day"),
+    (Some(300), "5 minutes ago"),
+    (Some(3600), "1 hour ago"),
+    (Some(86_400), "1 day ago"),
 ];
 const ROW_HEIGHT: f32 = 18.0;
 
@@ -243,7 +243,9 @@ impl LogsView {
                     t.name.split('.').next().unwrap_or(&t.name),
                 )));
             }
-            let Some(snap) = cx.snapshot else { return };
+            let Some(snap) = cx.snapshot.filter(|_| cx.live()) else {
+                return;
+            };
             if snap.services.is_empty() {
                 return;
             }
@@ -285,18 +287,19 @@ impl LogsView {
                 self.jump_to_end = true;
             }
             ui.separator();
-            let label = ui.label("From:");
+            let label = ui.label("Start with:");
             again |= choice(ui, "logs_tail", &mut self.tail, &TAILS, label.id);
-            let label = ui.label("of");
+            let label = ui.label("Since:");
             again |= choice(ui, "logs_since", &mut self.since, &SINCES, label.id);
             ui.separator();
-            if self.job.is_some() {
-                if ui.button("Stop").on_hover_text("Stop reading").clicked() {
-                    self.stop(cx);
-                }
-            } else if ui
+            if self.job.is_some() && ui.button("Stop").on_hover_text("Stop reading").clicked() {
+                self.stop(cx);
+            }
+            if ui
                 .button("Restart")
-                .on_hover_text("Read again from the chosen start")
+                .on_hover_text(
+                    "Read again from the chosen start (picks up new tasks and nodes back online)",
+                )
                 .clicked()
             {
                 again = true;
@@ -403,6 +406,7 @@ impl LogsView {
             ui.label(RichText::new(why).weak());
             return;
         }
+        header_row(ui);
         let reserve = if self.selected.is_some() { 160.0 } else { 0.0 };
         let height = (ui.available_height() - reserve).max(ROW_HEIGHT * 4.0);
         let mut area = egui::ScrollArea::vertical()
@@ -499,29 +503,48 @@ fn choice<T: PartialEq + Copy>(
     *value != before
 }
 
+/// Column widths: time, node, task; the line takes the rest.
+const WIDTHS: [f32; 3] = [110.0, 90.0, 130.0];
+
+fn cell(ui: &mut egui::Ui, width: f32, text: RichText) {
+    ui.allocate_ui_with_layout(
+        egui::vec2(width, ROW_HEIGHT),
+        Layout::left_to_right(Align::Center),
+        |ui| {
+            ui.set_width(width);
+            ui.add(egui::Label::new(text).truncate());
+        },
+    );
+}
+
+fn header_row(ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        for (title, width) in ["Time (UTC)", "Node", "Task"].into_iter().zip(WIDTHS) {
+            cell(ui, width, RichText::new(title).strong());
+        }
+        ui.label(RichText::new("Line").strong());
+        ui.label(
+            RichText::new("(stderr highlighted; click a line to see all of it)")
+                .weak()
+                .small(),
+        );
+    });
+}
+
 /// One line: time, node, task, text (truncated; a click shows it in full). True when
 /// clicked.
 fn row(ui: &mut egui::Ui, l: &LogLine, selected: bool) -> bool {
-    let cell = |ui: &mut egui::Ui, width: f32, text: RichText| {
-        ui.allocate_ui_with_layout(
-            egui::vec2(width, ROW_HEIGHT),
-            Layout::left_to_right(Align::Center),
-            |ui| {
-                ui.set_width(width);
-                ui.add(egui::Label::new(text).truncate());
-            },
-        );
-    };
     let service = l.task.split('.').next().unwrap_or(&l.task);
     ui.horizontal(|ui| {
         ui.set_height(ROW_HEIGHT);
         let time = l.time.get(11..23).unwrap_or(&l.time);
-        cell(ui, 92.0, RichText::new(visible(time)).monospace().weak());
-        cell(ui, 90.0, RichText::new(visible(&l.node)).monospace());
+        let [time_w, node_w, task_w] = WIDTHS;
+        cell(ui, time_w, RichText::new(visible(time)).monospace().weak());
+        cell(ui, node_w, RichText::new(visible(&l.node)).monospace());
         let task = RichText::new(visible(&l.task))
             .monospace()
             .color(wv::service_color(service));
-        cell(ui, 130.0, task);
+        cell(ui, task_w, task);
         let mut text = RichText::new(visible(&l.line)).monospace();
         if l.stream == Stream::Stderr {
             text = text.color(style::warn(ui));
@@ -547,14 +570,19 @@ fn stream_name(s: Stream) -> &'static str {
     }
 }
 
-/// "node3: SSH — connection refused": the host, the layer, the engine's or SSH's words.
+/// "node3: SSH — connection refused": the host, the layer, the engine's or SSH's words
+/// (without the host's name again when they start with it).
 pub fn notice_text(n: &LogNotice) -> String {
+    let said = |host: &str, error: &str| -> String {
+        let error = error.strip_prefix(&format!("{host}: ")).unwrap_or(error);
+        visible(error).into_owned()
+    };
     match n {
         LogNotice::Unreachable { host, layer, error } => format!(
             "{}: {} — {}",
             visible(host),
             layer.describe(),
-            visible(error)
+            said(host, error)
         ),
         LogNotice::BrokeOff {
             host,
@@ -566,7 +594,7 @@ pub fn notice_text(n: &LogNotice) -> String {
             visible(host),
             layer.describe(),
             visible(task),
-            visible(error)
+            said(host, error)
         ),
         LogNotice::NotInInventory { node } => format!(
             "{}: in no inventory host — its tasks' logs are missing",
@@ -710,7 +738,10 @@ mod tests {
         h.run_steps(2);
         assert_eq!(h.state().panel, Panel::Logs);
         let target = h.state().panels.logs.target.clone().unwrap();
-        assert_eq!((target.id.as_str(), target.name.as_str()), ("t-web1", "web.1"));
+        assert_eq!(
+            (target.id.as_str(), target.name.as_str()),
+            ("t-web1", "web.1")
+        );
         let first = logs_job(&h).expect("the task's logs are being read");
 
         h.state_mut().panel = Panel::Services;
@@ -741,7 +772,7 @@ mod tests {
             host: "node2".into(),
             task: "web.2".into(),
             layer: Layer::Engine,
-            error: "unexpected EOF\x07".into(),
+            error: "node2: unexpected EOF\x07".into(),
         };
         assert_eq!(
             notice_text(&broke),

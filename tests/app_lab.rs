@@ -821,6 +821,7 @@ fn newest_from(a: &SwarmdeckApp, node: &str) -> Option<u64> {
 /// node2's lines keep coming.
 #[test]
 fn logs_of_three_nodes_in_the_app_search_follow_and_name_a_lost_node() {
+    use swarmdeck::ui::logs_panel::Reading;
     use swarmdeck::workloads::logs::LogNotice;
     app_data();
     let Some(lab) = TestLab::start(3) else { return };
@@ -844,6 +845,11 @@ fn logs_of_three_nodes_in_the_app_search_follow_and_name_a_lost_node() {
     assert_eq!(h.state().state.panel, Panel::Logs);
     let t = Instant::now();
     run_until(&mut h, "lines from the three nodes", |a| {
+        let reading = &a.state.panels.logs.reading;
+        assert!(
+            !matches!(reading, Reading::Failed(_) | Reading::Ended),
+            "the read stopped: {reading:?}"
+        );
         ["node1", "node2", "node3"]
             .iter()
             .all(|n| newest_from(a, n).is_some())

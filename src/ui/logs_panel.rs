@@ -608,7 +608,7 @@ mod tests {
     use egui_kittest::Harness;
     use egui_kittest::kittest::{NodeT, Queryable};
 
-    use super::super::workload_view::testing::{cluster, showing};
+    use super::super::workload_view::testing::{cluster, harness, showing};
     use super::*;
     use crate::service::JobKind;
     use crate::snapshot::Layer;
@@ -640,15 +640,7 @@ mod tests {
     fn the_demo_says_logs_need_a_live_cluster() {
         let state = AppState::new(Source::Demo, Panel::Services);
         let first = state.snapshot.as_ref().unwrap().services[0].clone();
-        let mut h = Harness::builder()
-            .with_size([1280.0, 820.0])
-            .build_ui_state(
-                |ui, s: &mut AppState| {
-                    crate::ui::app::draw_panel(ui, s);
-                },
-                state,
-            );
-        crate::ui::style::install_fallback_fonts(&h.ctx);
+        let mut h = harness(state);
         h.state_mut().panels.services.selected = Some(first.id.clone());
         h.run_steps(2);
         h.get_by_label("Show logs").click();

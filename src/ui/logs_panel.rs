@@ -135,6 +135,12 @@ impl PanelView for LogsView {
             self.target = Some(t);
             self.restart(cx);
         }
+        // Cancelled elsewhere (the Activity panel): say so rather than "ended".
+        if let Some(id) = self.job
+            && cx.jobs.running().any(|(j, u)| *j == id && u.cancelling)
+        {
+            self.reading = Reading::Stopped;
+        }
         self.header(ui, cx);
         if !cx.live() {
             ui.add_space(12.0);
@@ -175,7 +181,9 @@ impl PanelView for LogsView {
             return;
         }
         match update {
-            JobUpdate::Started { .. } => self.reading = Reading::Streaming,
+            JobUpdate::Started { .. } if self.reading == Reading::Starting => {
+                self.reading = Reading::Streaming
+            }
             JobUpdate::Refused { reason } => self.reading = Reading::Failed(reason.clone()),
             JobUpdate::Logs(LogUpdate::Lines(lines)) => self.lines.extend(lines.iter().cloned()),
             JobUpdate::Logs(LogUpdate::Notice(n)) => self.notices.push(n.clone()),
@@ -756,6 +764,43 @@ mod tests {
                 .any(|(id, j)| *id == first && j.cancelling),
             "the old read is cancelled"
         );
+    }
+
+    #[test]
+    fn a_full_buffer_draws_only_the_rows_in_view_and_follows_the_newest() {
+        let mut h = showing(cluster(), Panel::Logs);
+        let view = &mut h.state_mut().panels.logs;
+        view.target = Some(LogTarget {
+            id: "s-web".into(),
+            name: "web".into(),
+        });
+        let lines = (0..super::super::log_buffer::MAX_LINES + 500).map(|i| {
+            let mut l = line("2026-11-30T10:00:01.000000000Z", "node1", "");
+            l.line = format!("request {i}");
+            l
+        });
+        view.lines.extend(lines);
+        assert_eq!(view.lines.dropped, 500, "the ring keeps its cap");
+        let start = std::time::Instant::now();
+        h.run_steps(10);
+        let per_frame = start.elapsed() / 10;
+        eprintln!("{per_frame:?} per frame with 100 000 lines");
+        let drawn = h.query_all_by_label_contains("request ").count();
+        assert!((1..100).contains(&drawn), "{drawn} rows drawn");
+        h.get_by_label("request 100499");
+        h.get_by_label_contains("500 older lines");
+        assert!(!h.state().panels.logs.paused);
+
+        h.state_mut().panels.logs.search = "REQUEST 10049".into();
+        let start = std::time::Instant::now();
+        h.run_steps(1);
+        eprintln!(
+            "{:?} for a frame that searches 100 000 lines",
+            start.elapsed()
+        );
+        h.run_steps(1);
+        // request 10049 and request 100490 to 100499.
+        h.get_by_label("11 of 100000 lines match");
     }
 
     #[test]

@@ -423,7 +423,8 @@ impl LogsView {
             .max_height(height)
             .stick_to_bottom(self.follow);
         if std::mem::take(&mut self.jump_to_end) {
-            area = area.vertical_scroll_offset(ROW_HEIGHT * shown as f32 + height);
+            let row = ROW_HEIGHT + ui.spacing().item_spacing.y;
+            area = area.vertical_scroll_offset(row * shown as f32);
         }
         let mut clicked = None;
         let mut last_row = 0;
@@ -790,6 +791,28 @@ mod tests {
         h.get_by_label("request 100499");
         h.get_by_label_contains("500 older lines");
         assert!(!h.state().panels.logs.paused);
+
+        // Scrolling up pauses Follow, visibly; new lines then stay below the view.
+        for _ in 0..3 {
+            h.get_by_label("request 100499").scroll_up();
+            h.run_steps(1);
+        }
+        h.run_steps(2);
+        assert!(h.state().panels.logs.paused, "scrolled up: paused");
+        assert!(h.query_by_label("request 100499").is_none());
+        let more = (0..5).map(|i| {
+            let mut l = line("2026-11-30T10:00:02.000000000Z", "node2", "");
+            l.line = format!("newer {i}");
+            l
+        });
+        h.state_mut().panels.logs.lines.extend(more);
+        h.run_steps(2);
+        h.get_by_label_contains("Follow paused: you scrolled up");
+        assert!(h.query_by_label("newer 4").is_none(), "the view stays put");
+        h.get_by_label("Jump to the newest line").click();
+        h.run_steps(3);
+        h.get_by_label("newer 4");
+        assert!(!h.state().panels.logs.paused, "following again");
 
         h.state_mut().panels.logs.search = "REQUEST 10049".into();
         let start = std::time::Instant::now();

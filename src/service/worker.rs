@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::jobs::Registry;
 use super::{
     Command, Event, Job, JobId, JobUpdate, Notice, RepaintHook, activity, build, connectivity,
-    hosts,
+    hosts, logs,
 };
 use crate::cluster::{Cluster, Pending};
 use crate::inventory::Inventory;
@@ -188,6 +188,7 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
                 _ = cancel.cancelled() => {}
             }
         }
+        Job::Logs(request) => logs::run(cluster, request, cancel, tx).await,
         Job::StartLab { .. } => {}
     }
 }

@@ -136,8 +136,9 @@ pub fn notes(node: &str, moves: &[Move]) -> Vec<String> {
     let mut out = Vec::new();
     if stuck > 0 {
         out.push(format!(
-            "WARNING: after draining {node}, {stuck} task(s) would find no node and stay \
-             pending (their service runs fewer replicas until that changes)"
+            "{}after draining {node}, {stuck} task(s) would find no node and stay pending \
+             (their service runs fewer replicas until that changes)",
+            crate::swarm::plan::WARNING
         ));
     }
     out.push(format!("draining {node} moves {} task(s):", moves.len()));

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cluster;
 pub mod connectivity;
 pub mod docker;
+pub mod doctor;
 pub mod firewall;
 pub mod fsutil;
 pub mod import;

@@ -169,6 +169,16 @@ pub struct ServiceInfo {
     /// The stack it belongs to (the `com.docker.stack.namespace` label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
+    /// The virtual IPs the swarm gave it, one per network (endpoint mode `vip`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vips: Vec<VirtualIp>,
+}
+
+/// A service's address on one network, e.g. `10.0.1.2/24`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualIp {
+    pub network_id: String,
+    pub addr: String,
 }
 
 impl From<&bollard::models::Platform> for Platform {
@@ -379,6 +389,21 @@ pub fn service_from_api(s: &Service, tasks: &[TaskInfo]) -> ServiceInfo {
         ports,
         networks,
         stack: labels.get(STACK_LABEL).cloned(),
+        vips: s
+            .endpoint
+            .as_ref()
+            .and_then(|e| e.virtual_ips.as_ref())
+            .map(|v| {
+                v.iter()
+                    .filter_map(|v| {
+                        Some(VirtualIp {
+                            network_id: v.network_id.clone()?,
+                            addr: v.addr.clone()?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         labels,
         constraints: placement
             .and_then(|p| p.constraints.clone())

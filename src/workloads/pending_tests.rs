@@ -64,6 +64,7 @@ fn service() -> ServiceInfo {
         log_driver: None,
         update_status: None,
         stack: None,
+        vips: Vec::new(),
     }
 }
 

@@ -7,5 +7,6 @@ pub mod constraint;
 pub mod log_lines;
 pub mod logs;
 pub mod pending;
+pub mod rollout;
 
 pub use pending::{PendingReason, Rejection, explain};

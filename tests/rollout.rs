@@ -1,0 +1,311 @@
+//! Rollouts through the real CLI against a real 3-host lab swarm: an image update planned,
+//! applied and followed slot by slot, rolled back, a scale, a plan made stale by someone
+//! else's change, and an update to an image no node has, which swarm pauses. The images
+//! are the lab's preloaded probe image and a second tag of it made on every host (no
+//! registry is reachable).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::lab::TestLab;
+use swarmdeck::outcome::FailureKind;
+use swarmdeck::swarm::change::Change;
+use swarmdeck::swarm::service::{ServiceChange, ServiceEdit, SpecUpdate};
+
+const V1: &str = "swarmdeck/probe:1";
+const V2: &str = "swarmdeck/probe:2";
+
+/// The real binary against the lab's inventory, with a private HOME (and audit log).
+fn swarmdeck(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args(args)
+        .env("HOME", home)
+        .env_remove("SWARMDECK_LOG")
+        .env_remove("SWARMDECK_AUDIT_LOG")
+        .output()
+        .expect("run swarmdeck");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a `--json` change that must succeed; returns its one final state and the
+/// progress lines.
+fn applied(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> (serde_json::Value, String) {
+    let (ok, out, err) = swarmdeck(lab, home, args);
+    assert!(ok, "swarmdeck {args:?} failed:\n{out}\n{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"));
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    (v[0].clone(), err)
+}
+
+fn spec_image(lab: &TestLab) -> String {
+    let f = "{{.Spec.TaskTemplate.ContainerSpec.Image}}";
+    lab.ssh_ok(
+        "node1",
+        &["docker", "service", "inspect", "--format", f, "web"],
+    )
+}
+
+/// `docker service ls`'s replicas column for `web`, once it reads `want` (polled).
+fn replicas_become(lab: &TestLab, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let got = lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "service",
+                "ls",
+                "--filter",
+                "name=web",
+                "--format",
+                "{{.Replicas}}",
+            ],
+        );
+        if got == want || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Every slot of a completed update went from `from` to `to`, on a node.
+fn assert_every_slot(end: &serde_json::Value, from: &str, to: &str, n: usize) {
+    assert_eq!(end["phase"], "completed", "{end:#}");
+    assert_eq!(
+        (end["updated"].as_u64(), end["total"].as_u64()),
+        (Some(n as u64), Some(n as u64))
+    );
+    let slots = end["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), n, "{end:#}");
+    for s in slots {
+        assert_eq!(s["old"]["image"], from, "{s:#}");
+        assert_eq!(s["new"]["image"], to, "{s:#}");
+        assert_eq!(s["new"]["state"], "running", "{s:#}");
+        assert!(
+            s["new"]["node"].as_str().unwrap().starts_with("node"),
+            "{s:#}"
+        );
+        assert_eq!(s["updated"], true, "{s:#}");
+    }
+}
+
+#[test]
+fn rollouts_update_roll_back_scale_refuse_stale_plans_and_report_a_pause() {
+    let Some(lab) = TestLab::start(3) else { return };
+    lab.form_swarm(|_| {});
+    for h in &lab.hosts {
+        lab.ssh_ok(&h.name, &["docker", "tag", V1, V2]);
+    }
+    // `sleep` ignores SIGTERM: a short grace period keeps each replacement quick.
+    lab.create_service(
+        "web",
+        &["--replicas", "3", "--stop-grace-period", "1s"],
+        &["sleep", "3600"],
+    );
+    assert_eq!(replicas_become(&lab, "3/3"), "3/3");
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+
+    // The plan names exactly the image, with the docker command; nothing is applied.
+    let (ok, plan, err) = swarmdeck(&lab, home, &["service", "update", "web", "--image", V2]);
+    assert!(ok, "{plan}{err}");
+    assert!(
+        plan.contains(&format!("update service web (image: {V1} → {V2})")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!("$ docker service update --image {V2} web")),
+        "{plan}"
+    );
+    assert!(plan.contains("not applied"), "{plan}");
+    assert_eq!(spec_image(&lab), V1);
+
+    // Applied and followed: every slot goes old → new, by node, to completion.
+    let t = Instant::now();
+    let (end, lines) = applied(
+        &lab,
+        home,
+        &[
+            "service",
+            "update",
+            "web",
+            "--image",
+            V2,
+            "--yes",
+            "--json",
+            "--wait-timeout",
+            "240",
+        ],
+    );
+    eprintln!("update followed to completion in {:?}", t.elapsed());
+    assert_every_slot(&end, V1, V2, 3);
+    assert!(lines.contains(&format!("{V1} shutdown on node")), "{lines}");
+    assert!(
+        lines.contains(&format!("→ {V2} running on node")),
+        "{lines}"
+    );
+    assert!(lines.contains("web: 3/3 updated (completed)"), "{lines}");
+    assert_eq!(spec_image(&lab), V2);
+
+    // Rollback restores the old image.
+    let (end, _) = applied(
+        &lab,
+        home,
+        &[
+            "service",
+            "rollback",
+            "web",
+            "--yes",
+            "--json",
+            "--wait-timeout",
+            "240",
+        ],
+    );
+    assert_every_slot(&end, V2, V1, 3);
+    assert_eq!(spec_image(&lab), V1);
+
+    // The same again is nothing to change.
+    let (ok, out, err) = swarmdeck(
+        &lab,
+        home,
+        &["service", "update", "web", "--image", V1, "--yes"],
+    );
+    assert!(ok && out.contains("nothing to change"), "{out}{err}");
+
+    // Scale.
+    let (end, _) = applied(
+        &lab,
+        home,
+        &[
+            "service",
+            "scale",
+            "web=5",
+            "--yes",
+            "--json",
+            "--wait-timeout",
+            "240",
+        ],
+    );
+    assert_eq!(
+        (end["updated"].as_u64(), end["total"].as_u64()),
+        (Some(5), Some(5)),
+        "{end:#}"
+    );
+    assert_eq!(replicas_become(&lab, "5/5"), "5/5");
+
+    // A plan made before someone else changed the service is refused, typed as stale.
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = lab.cluster(&tmp.path().join("kh"));
+    let rt = common::rt();
+    let change = Change::Service(ServiceChange {
+        service: "web".into(),
+        edit: ServiceEdit::Update(SpecUpdate {
+            env_add: vec![("MODE".into(), "a".into())],
+            ..Default::default()
+        }),
+    });
+    let plan = rt
+        .block_on(swarmdeck::swarm::change::plan(&cluster, &change, false))
+        .expect("plan");
+    assert_eq!(plan.steps.len(), 1, "{}", plan.render());
+    lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "update",
+            "--detach",
+            "--label-add",
+            "owner=ops",
+            "web",
+        ],
+    );
+    let audit = swarmdeck::swarm::AuditLog::new(tmp.path().join("audit.jsonl"));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let err = rt
+        .block_on(swarmdeck::swarm::ops::apply(
+            &cluster,
+            &plan,
+            &audit,
+            &|_, _| {},
+            &cancel,
+        ))
+        .expect_err("a stale plan must not apply");
+    let failure = err.failure();
+    assert_eq!(failure.kind, FailureKind::Stale, "{failure:?}");
+    assert!(
+        failure.message.contains("plan again"),
+        "{}",
+        failure.message
+    );
+    let env = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Env}}",
+            "web",
+        ],
+    );
+    assert!(
+        !env.contains("MODE"),
+        "the stale plan changed the service: {env}"
+    );
+
+    // An image no node has: tasks are rejected and swarm pauses the update (its default
+    // failure action); the CLI says so and why, and exits non-zero.
+    let t = Instant::now();
+    let (ok, out, err) = swarmdeck(
+        &lab,
+        home,
+        &[
+            "service",
+            "update",
+            "web",
+            "--image",
+            "swarmdeck/probe:nope",
+            "--yes",
+            "--wait-timeout",
+            "240",
+        ],
+    );
+    eprintln!("paused update reported in {:?}", t.elapsed());
+    assert!(!ok, "a paused rollout must fail the command:\n{out}\n{err}");
+    assert!(err.contains("the rollout is paused"), "{out}\n{err}");
+    assert!(err.contains("No such image"), "{out}\n{err}");
+    assert!(out.contains("PAUSED"), "{out}");
+    let state = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "inspect",
+            "--format",
+            "{{.UpdateStatus.State}}",
+            "web",
+        ],
+    );
+    assert_eq!(state, "paused");
+
+    // The audit log replays the docker commands of what was applied.
+    let (ok, script, err) = swarmdeck(&lab, home, &["audit", "export"]);
+    assert!(ok, "{err}");
+    for cmd in [
+        format!("docker service update --image {V2} web"),
+        "docker service rollback web".to_string(),
+        "docker service scale web=5".to_string(),
+    ] {
+        assert!(script.contains(&cmd), "{cmd} missing from:\n{script}");
+    }
+    lab.down().unwrap();
+}

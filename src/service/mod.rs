@@ -21,6 +21,7 @@ mod build;
 mod connectivity;
 mod hosts;
 pub mod jobs;
+mod rollout;
 mod worker;
 
 pub use jobs::{Job, JobId, JobKind, JobUpdate, StepReport};

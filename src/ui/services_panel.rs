@@ -9,6 +9,7 @@ use egui_extras::{Column, TableBuilder};
 use super::panel::{Context, PanelView};
 use super::style;
 use super::workload_view::{self as wv, task_state_color};
+use crate::service::{JobId, JobUpdate};
 use crate::snapshot::workloads::{Resources, ServiceResources};
 use crate::snapshot::{ClusterSnapshot, ServiceInfo, TaskInfo};
 use crate::untrusted::visible;
@@ -43,6 +44,8 @@ pub struct ServicesView {
     pub selected: Option<String>,
     /// The pending reasons of the selected service.
     explained: wv::SnapshotCache<Vec<Explained>>,
+    /// Scale, update, rollback of the selected service, and its rollout.
+    pub rollout: super::rollout_view::RolloutActions,
 }
 
 /// One reason and the tasks it holds back.
@@ -83,7 +86,11 @@ impl PanelView for ServicesView {
         egui::ScrollArea::vertical()
             .id_salt("service_detail")
             .auto_shrink([false, false])
-            .show(ui, |ui| self.detail(ui, snap, now));
+            .show(ui, |ui| self.detail(ui, cx, snap, now));
+    }
+
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+        self.rollout.on_job(id, update);
     }
 
     fn reset(&mut self) {
@@ -239,7 +246,13 @@ impl ServicesView {
             });
     }
 
-    fn detail(&mut self, ui: &mut egui::Ui, snap: &ClusterSnapshot, now: u64) {
+    fn detail(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &mut Context<'_>,
+        snap: &ClusterSnapshot,
+        now: u64,
+    ) {
         let Some(service) = self
             .selected
             .as_deref()
@@ -258,6 +271,7 @@ impl ServicesView {
             ui.label(RichText::new(visible(&service.id)).monospace().weak());
         });
         spec(ui, snap, service);
+        self.rollout.show(ui, cx, service);
         let tasks = snap.tasks_of(&service.id);
         ui.add_space(8.0);
         ui.strong(format!("Tasks ({})", tasks.len()));

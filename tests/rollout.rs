@@ -97,8 +97,49 @@ fn assert_every_slot(end: &serde_json::Value, from: &str, to: &str, n: usize) {
     }
 }
 
+/// The app's service applies a confirmed plan and follows its rollout: the progress
+/// updates its panel receives, the last one when the job ends.
+fn apply_in_app(lab: &TestLab, plan: swarmdeck::swarm::Plan) -> Vec<serde_json::Value> {
+    use swarmdeck::service::{Command, Event, Job, JobId, JobUpdate, ServiceHandle};
+    let mut svc = ServiceHandle::spawn(std::sync::Arc::new(|| {})).expect("service starts");
+    svc.send(Command::Refresh {
+        inventory: lab.inventory.clone(),
+    })
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut started = false;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        match svc.try_recv() {
+            Some(Event::Snapshot(_)) if !started => {
+                started = true;
+                let what = "update web".to_string();
+                let job = Job::Apply {
+                    plan: plan.clone(),
+                    what,
+                };
+                svc.send(Command::Start { id: JobId(1), job }).unwrap();
+            }
+            Some(Event::Job { update, .. }) => match update {
+                JobUpdate::Applied(r) => assert!(r.is_ok(), "{r:?}"),
+                JobUpdate::Rollout(p) => seen.push(serde_json::to_value(&*p).unwrap()),
+                JobUpdate::Ended => return seen,
+                _ => {}
+            },
+            Some(Event::Notice(n)) => eprintln!("notice: {}", n.text),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    panic!("the apply job did not end; rollout seen: {seen:#?}");
+}
+
 #[test]
 fn rollouts_update_roll_back_scale_refuse_stale_plans_and_report_a_pause() {
+    // SAFETY: the only test of this binary, before any thread starts: the app's apply
+    // job writes its audit entries here, not in the user's log.
+    let app_data = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("SWARMDECK_AUDIT_LOG", app_data.path().join("audit.jsonl")) };
     let Some(lab) = TestLab::start(3) else { return };
     lab.form_swarm(|_| {});
     for h in &lab.hosts {
@@ -201,10 +242,26 @@ fn rollouts_update_roll_back_scale_refuse_stale_plans_and_report_a_pause() {
     );
     assert_eq!(replicas_become(&lab, "5/5"), "5/5");
 
-    // A plan made before someone else changed the service is refused, typed as stale.
+    // The app: the same engine plan, applied by the service thread, followed to the end.
     let tmp = tempfile::tempdir().unwrap();
     let cluster = lab.cluster(&tmp.path().join("kh"));
     let rt = common::rt();
+    let to_v2 = Change::Service(ServiceChange {
+        service: "web".into(),
+        edit: ServiceEdit::Update(SpecUpdate {
+            image: Some(V2.into()),
+            ..Default::default()
+        }),
+    });
+    let plan = rt
+        .block_on(swarmdeck::swarm::change::plan(&cluster, &to_v2, false))
+        .expect("plan");
+    let seen = apply_in_app(&lab, plan);
+    assert!(seen.len() >= 2, "progress comes as it goes: {seen:#?}");
+    assert_every_slot(seen.last().unwrap(), V1, V2, 5);
+    assert_eq!(spec_image(&lab), V2);
+
+    // A plan made before someone else changed the service is refused, typed as stale.
     let change = Change::Service(ServiceChange {
         service: "web".into(),
         edit: ServiceEdit::Update(SpecUpdate {

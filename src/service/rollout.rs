@@ -45,9 +45,17 @@ pub(super) async fn follow_applied(
             })
         };
         let rollback = s.edit == ServiceEdit::Rollback;
-        let end = rollout::follow(&d, &step.host, &s.service_id, rollback, WATCH, cancel, |p| {
-            let _ = seen.send(p.clone());
-        })
+        let end = rollout::follow(
+            &d,
+            &step.host,
+            &s.service_id,
+            rollback,
+            WATCH,
+            cancel,
+            |p| {
+                let _ = seen.send(p.clone());
+            },
+        )
         .await;
         drop(seen);
         let _ = forward.await;

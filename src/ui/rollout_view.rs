@@ -120,7 +120,11 @@ pub fn progress(ui: &mut egui::Ui, p: &RolloutProgress) {
             banner(ui, style::bad(ui), &format!("Paused: {}", visible(reason)));
         }
         Phase::RolledBack { reason } => {
-            banner(ui, style::bad(ui), &format!("Rolled back: {}", visible(reason)));
+            banner(
+                ui,
+                style::bad(ui),
+                &format!("Rolled back: {}", visible(reason)),
+            );
         }
         Phase::Completed => {
             ui.colored_label(style::ok(ui), "Completed");
@@ -226,7 +230,12 @@ mod tests {
             slots: vec![SlotProgress {
                 slot: "1".into(),
                 old: Some(task("probe:1", "shutdown", "node1", None)),
-                new: Some(task("probe:2", "rejected", "node2", Some("No such image: probe:2"))),
+                new: Some(task(
+                    "probe:2",
+                    "rejected",
+                    "node2",
+                    Some("No such image: probe:2"),
+                )),
                 updated: false,
             }],
             updated: 0,

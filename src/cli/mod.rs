@@ -72,7 +72,7 @@ pub enum Command {
     /// order (-f follows).
     Logs(logs::LogsArgs),
     /// Scale, update or roll back a service (plan; --yes applies), then follow the rollout.
-    Service(service::ServiceArgs),
+    Service(Box<service::ServiceArgs>),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -196,7 +196,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Services(args) => workloads::services(args, &target, file, &runtime()?),
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
         Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
-        Command::Service(args) => service::run(args, &target, file, &runtime()?),
+        Command::Service(args) => service::run(*args, &target, file, &runtime()?),
     }
 }
 

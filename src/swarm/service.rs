@@ -153,7 +153,7 @@ pub fn parse_cpus(text: &str) -> Result<i64, ServiceError> {
         .trim()
         .parse()
         .map_err(|_| bad("write e.g. 0.5 or 2"))?;
-    if !v.is_finite() || v < 0.0 || v > 1e6 {
+    if !v.is_finite() || !(0.0..=1e6).contains(&v) {
         return Err(bad("must be between 0 and 1000000"));
     }
     Ok((v * 1e9).round() as i64)

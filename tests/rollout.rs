@@ -1,5 +1,6 @@
 //! Rollouts through the real CLI against a real 3-host lab swarm: an image update planned,
-//! applied and followed slot by slot, rolled back, a scale, a plan made stale by someone
+//! applied and followed slot by slot, rolled back, a scale, Ctrl-C while following, the
+//! app's service following a rollout, a plan made stale by someone
 //! else's change, and an update to an image no node has, which swarm pauses. The images
 //! are the lab's preloaded probe image and a second tag of it made on every host (no
 //! registry is reachable).
@@ -16,22 +17,8 @@ use swarmdeck::swarm::service::{ServiceChange, ServiceEdit, SpecUpdate};
 const V1: &str = "swarmdeck/probe:1";
 const V2: &str = "swarmdeck/probe:2";
 
-/// The real binary against the lab's inventory, with a private HOME (and audit log).
 fn swarmdeck(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
-        .arg("--inventory")
-        .arg(&lab.inventory)
-        .args(args)
-        .env("HOME", home)
-        .env_remove("SWARMDECK_LOG")
-        .env_remove("SWARMDECK_AUDIT_LOG")
-        .output()
-        .expect("run swarmdeck");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::swarmdeck_cli(lab, home, args)
 }
 
 /// Runs a `--json` change that must succeed; returns its one final state and the
@@ -135,7 +122,7 @@ fn apply_in_app(lab: &TestLab, plan: swarmdeck::swarm::Plan) -> Vec<serde_json::
 }
 
 #[test]
-fn rollouts_update_roll_back_scale_refuse_stale_plans_and_report_a_pause() {
+fn rollouts_update_roll_back_scale_stop_watching_on_ctrl_c_refuse_stale_plans_and_report_a_pause() {
     // SAFETY: the only test of this binary, before any thread starts: the app's apply
     // job writes its audit entries here, not in the user's log.
     let app_data = tempfile::tempdir().unwrap();
@@ -186,7 +173,10 @@ fn rollouts_update_roll_back_scale_refuse_stale_plans_and_report_a_pause() {
             "240",
         ],
     );
-    eprintln!("update followed to completion in {:?}", t.elapsed());
+    eprintln!(
+        "update followed to completion in {:?}:\n{lines}",
+        t.elapsed()
+    );
     assert_every_slot(&end, V1, V2, 3);
     assert!(lines.contains(&format!("{V1} shutdown on node")), "{lines}");
     assert!(
@@ -241,6 +231,61 @@ fn rollouts_update_roll_back_scale_refuse_stale_plans_and_report_a_pause() {
         "{end:#}"
     );
     assert_eq!(replicas_become(&lab, "5/5"), "5/5");
+
+    // Ctrl-C while following stops waiting and leaves the service's rollout going.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args(["service", "update", "web", "--force", "--yes"])
+        .env("HOME", home)
+        .env_remove("SWARMDECK_AUDIT_LOG")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    while !text.contains("following the rollout") {
+        use std::io::BufRead;
+        let n = stdout.read_line(&mut text).unwrap();
+        assert!(n > 0, "the CLI ended before following:\n{text}");
+    }
+    // The Ctrl-C listener is set before that line; give it a moment to be polled.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{text}");
+    let state = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "inspect",
+            "--format",
+            "{{.UpdateStatus.State}}",
+            "web",
+        ],
+    );
+    assert!(state == "updating" || state == "completed", "{state}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "inspect",
+            "--format",
+            "{{.UpdateStatus.State}}",
+            "web",
+        ],
+    ) != "completed"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the forced redeploy did not complete"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
 
     // The app: the same engine plan, applied by the service thread, followed to the end.
     let tmp = tempfile::tempdir().unwrap();
@@ -336,7 +381,7 @@ fn rollouts_update_roll_back_scale_refuse_stale_plans_and_report_a_pause() {
             "240",
         ],
     );
-    eprintln!("paused update reported in {:?}", t.elapsed());
+    eprintln!("paused update reported in {:?}:\n{out}\n{err}", t.elapsed());
     assert!(!ok, "a paused rollout must fail the command:\n{out}\n{err}");
     assert!(err.contains("the rollout is paused"), "{out}\n{err}");
     assert!(err.contains("No such image"), "{out}\n{err}");

@@ -194,8 +194,9 @@ fn failure(p: &RolloutProgress) -> Option<String> {
     let name = visible(&p.service);
     match &p.phase {
         Phase::Paused { reason } => Some(format!(
-            "{name}: the rollout is paused: {}. Fix the cause, then `swarmdeck service update \
-             {name} --force` to resume or `swarmdeck service rollback {name}`",
+            "{name}: the rollout is paused: {}. Fix the cause (e.g. `swarmdeck service update \
+             {name} --image …` with an image every node has), or `swarmdeck service rollback \
+             {name}`",
             visible(reason)
         )),
         Phase::RolledBack { reason } => Some(format!(

@@ -696,6 +696,12 @@ mod tests {
         }
     }
 
+    fn shown(d: &[FieldChange]) -> Vec<String> {
+        d.iter()
+            .map(|c| format!("{}: {} -> {}", c.field, c.old, c.new))
+            .collect()
+    }
+
     fn update(u: SpecUpdate) -> ServiceEdit {
         ServiceEdit::Update(u)
     }
@@ -729,12 +735,8 @@ mod tests {
         let new = edited_spec("web", &old, None, &edit).unwrap();
         assert_eq!(env(&new), vec!["A=9", "DB_PASSWORD=x"]);
         let d = diff(&old, &new);
-        let shown: Vec<String> = d
-            .iter()
-            .map(|c| format!("{}: {} -> {}", c.field, c.old, c.new))
-            .collect();
         assert_eq!(
-            shown,
+            shown(&d),
             vec![
                 "env A: 1 -> 9",
                 "env B: 2 -> (unset)",
@@ -809,12 +811,8 @@ mod tests {
         };
         let new = edited_spec("web", &old, None, &update(u.clone())).unwrap();
         let d = diff(&old, &new);
-        let shown: Vec<String> = d
-            .iter()
-            .map(|c| format!("{}: {} -> {}", c.field, c.old, c.new))
-            .collect();
         assert_eq!(
-            shown,
+            shown(&d),
             vec![
                 "limit cpu: none -> 0.5",
                 "limit memory: none -> 64MiB",

@@ -142,6 +142,15 @@ fn rollouts_update_roll_back_scale_stop_watching_on_ctrl_c_refuse_stale_plans_an
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
 
+    // A global service has no replica count: refused with the reason, nothing applied.
+    lab.create_service("agent", &["--mode", "global"], &["sleep", "3600"]);
+    let (ok, out, err) = swarmdeck(&lab, home, &["service", "scale", "agent=2", "--yes"]);
+    assert!(
+        !ok && err.contains("agent is a global service"),
+        "{out}{err}"
+    );
+    assert!(!out.contains("applying"), "{out}");
+
     // The plan names exactly the image, with the docker command; nothing is applied.
     let (ok, plan, err) = swarmdeck(&lab, home, &["service", "update", "web", "--image", V2]);
     assert!(ok, "{plan}{err}");

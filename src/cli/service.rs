@@ -58,6 +58,7 @@ pub enum ServiceCommand {
 pub struct UpdateArgs {
     /// The service's name or ID.
     pub service: String,
+    /// The new image, e.g. registry.example/app:2.1 (as the nodes can pull or already have it).
     #[arg(long)]
     pub image: Option<String>,
     /// Set an environment variable (repeatable).

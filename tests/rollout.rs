@@ -63,6 +63,22 @@ fn replicas_become(lab: &TestLab, want: &str) -> String {
     }
 }
 
+/// Waits until swarm says web's update completed.
+fn wait_update_completed(lab: &TestLab) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let state = || {
+        let f = "{{.UpdateStatus.State}}";
+        lab.ssh_ok(
+            "node1",
+            &["docker", "service", "inspect", "--format", f, "web"],
+        )
+    };
+    while state() != "completed" {
+        assert!(Instant::now() < deadline, "web's update did not complete");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// Every slot of a completed update went from `from` to `to`, on a node.
 fn assert_every_slot(end: &serde_json::Value, from: &str, to: &str, n: usize) {
     assert_eq!(end["phase"], "completed", "{end:#}");
@@ -276,25 +292,7 @@ fn rollouts_update_roll_back_scale_stop_watching_on_ctrl_c_refuse_stale_plans_an
         ],
     );
     assert!(state == "updating" || state == "completed", "{state}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "service",
-            "inspect",
-            "--format",
-            "{{.UpdateStatus.State}}",
-            "web",
-        ],
-    ) != "completed"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the forced redeploy did not complete"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    wait_update_completed(&lab);
 
     // The app: the same engine plan, applied by the service thread, followed to the end.
     let tmp = tempfile::tempdir().unwrap();
@@ -372,6 +370,25 @@ fn rollouts_update_roll_back_scale_stop_watching_on_ctrl_c_refuse_stale_plans_an
         !env.contains("MODE"),
         "the stale plan changed the service: {env}"
     );
+
+    // --detach applies and returns with the rollout's state as it stands.
+    let (end, _) = applied(
+        &lab,
+        home,
+        &[
+            "service",
+            "update",
+            "web",
+            "--env-add",
+            "MODE=b",
+            "--yes",
+            "--detach",
+            "--json",
+        ],
+    );
+    assert_eq!(end["service"], "web", "{end:#}");
+    assert_eq!(end["total"], 5, "{end:#}");
+    wait_update_completed(&lab);
 
     // An image no node has: tasks are rejected and swarm pauses the update (its default
     // failure action); the CLI says so and why, and exits non-zero.

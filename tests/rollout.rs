@@ -33,11 +33,7 @@ fn applied(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> (serde_json:
 }
 
 fn spec_image(lab: &TestLab) -> String {
-    let f = "{{.Spec.TaskTemplate.ContainerSpec.Image}}";
-    lab.ssh_ok(
-        "node1",
-        &["docker", "service", "inspect", "--format", f, "web"],
-    )
+    inspect(lab, "{{.Spec.TaskTemplate.ContainerSpec.Image}}")
 }
 
 /// `docker service ls`'s replicas column for `web`, once it reads `want` (polled).
@@ -63,17 +59,23 @@ fn replicas_become(lab: &TestLab, want: &str) -> String {
     }
 }
 
+/// `docker service inspect --format FORMAT web` on the manager.
+fn inspect(lab: &TestLab, format: &str) -> String {
+    lab.ssh_ok(
+        "node1",
+        &["docker", "service", "inspect", "--format", format, "web"],
+    )
+}
+
+/// Swarm's word for web's last update ("updating", "paused", "completed", …).
+fn update_state(lab: &TestLab) -> String {
+    inspect(lab, "{{.UpdateStatus.State}}")
+}
+
 /// Waits until swarm says web's update completed.
 fn wait_update_completed(lab: &TestLab) {
     let deadline = Instant::now() + Duration::from_secs(120);
-    let state = || {
-        let f = "{{.UpdateStatus.State}}";
-        lab.ssh_ok(
-            "node1",
-            &["docker", "service", "inspect", "--format", f, "web"],
-        )
-    };
-    while state() != "completed" {
+    while update_state(lab) != "completed" {
         assert!(Instant::now() < deadline, "web's update did not complete");
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -280,17 +282,7 @@ fn rollouts_update_roll_back_scale_stop_watching_on_ctrl_c_refuse_stale_plans_an
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{text}");
-    let state = lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "service",
-            "inspect",
-            "--format",
-            "{{.UpdateStatus.State}}",
-            "web",
-        ],
-    );
+    let state = update_state(&lab);
     assert!(state == "updating" || state == "completed", "{state}");
     wait_update_completed(&lab);
 
@@ -355,17 +347,7 @@ fn rollouts_update_roll_back_scale_stop_watching_on_ctrl_c_refuse_stale_plans_an
         "{}",
         failure.message
     );
-    let env = lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "service",
-            "inspect",
-            "--format",
-            "{{.Spec.TaskTemplate.ContainerSpec.Env}}",
-            "web",
-        ],
-    );
+    let env = inspect(&lab, "{{.Spec.TaskTemplate.ContainerSpec.Env}}");
     assert!(
         !env.contains("MODE"),
         "the stale plan changed the service: {env}"
@@ -412,17 +394,7 @@ fn rollouts_update_roll_back_scale_stop_watching_on_ctrl_c_refuse_stale_plans_an
     assert!(err.contains("the rollout is paused"), "{out}\n{err}");
     assert!(err.contains("No such image"), "{out}\n{err}");
     assert!(out.contains("PAUSED"), "{out}");
-    let state = lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "service",
-            "inspect",
-            "--format",
-            "{{.UpdateStatus.State}}",
-            "web",
-        ],
-    );
+    let state = update_state(&lab);
     assert_eq!(state, "paused");
 
     // The audit log replays the docker commands of what was applied.

@@ -14,6 +14,8 @@ pub enum FailureKind {
     Cancelled,
     /// A host, its engine or the swarm failed.
     Failed,
+    /// What the plan was computed from changed before it was applied: plan again.
+    Stale,
 }
 
 /// A failure as users see it: the message is redacted (no token, key or password).

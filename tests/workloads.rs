@@ -9,21 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::lab::TestLab;
 
-/// The real binary against the lab's inventory, with a private HOME.
 fn swarmdeck(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
-        .arg("--inventory")
-        .arg(&lab.inventory)
-        .args(args)
-        .env("HOME", home)
-        .env_remove("SWARMDECK_LOG")
-        .output()
-        .expect("run swarmdeck");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::swarmdeck_cli(lab, home, args)
 }
 
 fn json(lab: &TestLab, home: &std::path::Path, args: &[&str]) -> serde_json::Value {

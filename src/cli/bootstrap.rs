@@ -108,16 +108,35 @@ fn err(e: SwarmError) -> anyhow::Error {
     anyhow::Error::msg(e.redacted())
 }
 
+/// Where a command's human-readable lines go: stdout, or stderr when stdout carries JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Say {
+    Stdout,
+    Stderr,
+}
+
+impl Say {
+    pub fn line(self, text: impl std::fmt::Display) {
+        match self {
+            Say::Stdout => println!("{text}"),
+            Say::Stderr => eprintln!("{text}"),
+        }
+    }
+}
+
 /// Prints each step as it finishes.
-fn progress(step: &Step, res: Result<(), &SwarmError>) {
+fn progress(say: Say, step: &Step, res: Result<(), &SwarmError>) {
     match res {
-        Ok(()) => println!("  done   [{}] {}", step.host, step.description),
-        Err(e) => println!(
+        Ok(()) => say.line(format_args!(
+            "  done   [{}] {}",
+            step.host, step.description
+        )),
+        Err(e) => say.line(format_args!(
             "  FAILED [{}] {}: {}",
             step.host,
             step.description,
             visible(&e.redacted())
-        ),
+        )),
     }
 }
 
@@ -129,17 +148,32 @@ pub fn show_and_apply(
     plan: &Plan,
     apply: &ApplyArgs,
 ) -> anyhow::Result<bool> {
-    print!("{}", plan.render());
+    show_and_apply_saying(rt, cluster, plan, apply, Say::Stdout)
+}
+
+/// [`show_and_apply`], its lines going where `say` says.
+pub fn show_and_apply_saying(
+    rt: &tokio::runtime::Runtime,
+    cluster: &Cluster,
+    plan: &Plan,
+    apply: &ApplyArgs,
+    say: Say,
+) -> anyhow::Result<bool> {
+    say.line(plan.render().trim_end());
     if plan.is_empty() {
         return Ok(false);
     }
     if !apply.yes {
-        println!("\nnot applied: run again with --yes to apply these steps");
+        say.line("\nnot applied: run again with --yes to apply these steps");
         return Ok(false);
     }
     let audit = apply.audit()?;
-    println!("\napplying (audit log: {}):", audit.path().display());
+    say.line(format_args!(
+        "\napplying (audit log: {}):",
+        audit.path().display()
+    ));
     let cancel = tokio_util::sync::CancellationToken::new();
+    let report = move |step: &Step, res: Result<(), &SwarmError>| progress(say, step, res);
     let done = rt
         .block_on(async {
             let on_ctrl_c = cancel.clone();
@@ -151,7 +185,7 @@ pub fn show_and_apply(
                     std::process::exit(130);
                 }
             });
-            let done = swarm::ops::apply(cluster, plan, &audit, &progress, &cancel).await;
+            let done = swarm::ops::apply(cluster, plan, &audit, &report, &cancel).await;
             watcher.abort();
             done
         })
@@ -162,7 +196,7 @@ pub fn show_and_apply(
                 e.redacted()
             ))
         })?;
-    println!("{done} step(s) applied");
+    say.line(format_args!("{done} step(s) applied"));
     Ok(true)
 }
 

@@ -14,6 +14,7 @@ pub mod lab;
 pub mod logs;
 pub mod node;
 pub mod preflight;
+pub mod service;
 pub mod status;
 pub mod target;
 pub mod workloads;
@@ -70,6 +71,8 @@ pub enum Command {
     /// A service's or task's logs, read from each node that runs a task, merged in time
     /// order (-f follows).
     Logs(logs::LogsArgs),
+    /// Scale, update or roll back a service (plan; --yes applies), then follow the rollout.
+    Service(Box<service::ServiceArgs>),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -193,6 +196,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Services(args) => workloads::services(args, &target, file, &runtime()?),
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
         Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
+        Command::Service(args) => service::run(*args, &target, file, &runtime()?),
     }
 }
 

@@ -48,7 +48,11 @@ pub(super) async fn apply_plan(
         .map_err(|e| e.failure());
     drop(report);
     let _ = forward.await;
+    let applied = result.is_ok();
     tx.send(JobUpdate::Applied(result)).await;
+    if applied {
+        super::rollout::follow_applied(&cluster, &plan, &cancel, tx).await;
+    }
     let snap = cluster.snapshot().await;
     tx.snapshot(snap).await;
 }

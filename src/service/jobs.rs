@@ -150,6 +150,8 @@ pub enum JobUpdate {
     Planned(Result<Plan, Failure>),
     Step(StepReport),
     Applied(Result<usize, Failure>),
+    /// A service change's rollout as it goes (after `Applied`).
+    Rollout(Box<crate::workloads::rollout::RolloutProgress>),
     ConnectivityProgress(crate::connectivity::Progress),
     ConnectivityDone(Result<Box<crate::connectivity::Report>, Failure>),
     LabReady {

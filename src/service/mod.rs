@@ -22,6 +22,7 @@ mod connectivity;
 mod hosts;
 pub mod jobs;
 pub mod logs;
+mod rollout;
 mod worker;
 
 pub use jobs::{Job, JobId, JobKind, JobUpdate, StepReport};

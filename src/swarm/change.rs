@@ -6,6 +6,7 @@ use crate::cluster::Cluster;
 
 use super::actions::{self, NodeOp};
 use super::plan::{self, Action, BootstrapOptions, OverlaySpec, Plan};
+use super::service::{self, ServiceChange};
 use super::{SwarmError, state};
 
 /// A change to plan.
@@ -25,6 +26,8 @@ pub enum Change {
     Network(OverlaySpec),
     /// `--force-new-cluster` recovery after lost quorum.
     Recover,
+    /// Scale, update or roll back a service.
+    Service(ServiceChange),
 }
 
 impl Change {
@@ -36,6 +39,7 @@ impl Change {
             Change::Leave { host, .. } => format!("{host} leaves the swarm"),
             Change::Network(o) => format!("create overlay {}", o.name),
             Change::Recover => "recover the swarm".into(),
+            Change::Service(c) => c.describe(),
         }
     }
 }
@@ -77,6 +81,7 @@ pub async fn plan(
         Change::Leave { host, force } => actions::leave(&state, host, *force)?,
         Change::Network(spec) => actions::create_network(&state, spec.clone())?,
         Change::Recover => actions::recovery(&state)?,
+        Change::Service(c) => service::plan(cluster, &state, c).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {

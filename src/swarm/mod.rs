@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod change;
 pub mod ops;
 pub mod plan;
+pub mod service;
 pub mod state;
 
 pub use audit::{AuditEntry, AuditError, AuditLog};
@@ -85,6 +86,8 @@ pub enum SwarmError {
     Cancelled { done: usize, not_run: usize },
     #[error("{refusal}\n(or pass --ignore-kernel-check if you know better)")]
     EncryptionUnsupported { refusal: String },
+    #[error(transparent)]
+    Service(#[from] service::ServiceError),
 }
 
 impl From<DockerError> for SwarmError {
@@ -152,6 +155,13 @@ impl SwarmError {
                 (FailureKind::Failed, None, Some(Layer::Swarm), None)
             }
             SwarmError::Audit(_) => (FailureKind::Failed, None, None, None),
+            SwarmError::Service(e) if e.is_stale() => (
+                FailureKind::Stale,
+                None,
+                Some(Layer::Swarm),
+                Some("plan again: the plan will start from the spec as it is now"),
+            ),
+            SwarmError::Service(_) => (FailureKind::Refused, None, None, None),
         };
         let message = match self {
             // The CLI's words name a flag; the app offers a button instead.

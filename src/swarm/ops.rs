@@ -129,7 +129,7 @@ fn record(
     Ok(())
 }
 
-fn spec<'a>(cluster: &'a Cluster, host: &str) -> Result<&'a HostSpec, SwarmError> {
+pub(super) fn spec<'a>(cluster: &'a Cluster, host: &str) -> Result<&'a HostSpec, SwarmError> {
     cluster
         .inventory()
         .host(host)
@@ -271,6 +271,7 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
         Action::RotateUnlockKey => {
             rotate(&d, host, what, |o| o.rotate_manager_unlock_key = true).await?
         }
+        Action::Service(step) => super::service::apply(&d, host, step).await?,
         Action::ForceNewCluster { advertise } => {
             let req = SwarmInitRequest {
                 listen_addr: Some(LISTEN_ADDR.into()),

@@ -83,6 +83,8 @@ pub enum Action {
     ForceNewCluster {
         advertise: String,
     },
+    /// A change to one service's spec (scale, update, rollback), by its ID.
+    Service(super::service::ServiceStep),
 }
 
 fn role_word(role: Role) -> &'static str {
@@ -170,6 +172,7 @@ impl Action {
                 format!("docker swarm join-token --rotate -q {}", role_word(*role))
             }
             Action::RotateUnlockKey => "docker swarm unlock-key --rotate -q".into(),
+            Action::Service(s) => s.cli(),
             Action::ForceNewCluster { advertise } => format!(
                 "docker swarm init --force-new-cluster --advertise-addr {}",
                 quote(advertise)
@@ -222,6 +225,7 @@ impl Action {
                 format!("rotate the {} join token", role_word(*role))
             }
             Action::RotateUnlockKey => "rotate the unlock key".into(),
+            Action::Service(s) => s.describe(),
             Action::ForceNewCluster { .. } => format!(
                 "recover: make {host} the only manager of a new cluster keeping the swarm's \
                  state (services, networks, nodes)"

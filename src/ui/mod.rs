@@ -21,6 +21,7 @@ pub mod plan_flow;
 pub mod preflight_view;
 mod quorum_panel;
 mod registry;
+mod rollout_view;
 mod screenshot;
 mod services_panel;
 mod state;

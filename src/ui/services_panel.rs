@@ -10,6 +10,7 @@ use super::logs_panel::LogTarget;
 use super::panel::{Context, PanelView};
 use super::style;
 use super::workload_view::{self as wv, task_state_color};
+use crate::service::{JobId, JobUpdate};
 use crate::snapshot::workloads::{Resources, ServiceResources};
 use crate::snapshot::{ClusterSnapshot, ServiceInfo, TaskInfo};
 use crate::untrusted::visible;
@@ -44,6 +45,8 @@ pub struct ServicesView {
     pub selected: Option<String>,
     /// The pending reasons of the selected service.
     explained: wv::SnapshotCache<Vec<Explained>>,
+    /// Scale, update, rollback of the selected service, and its rollout.
+    pub rollout: super::rollout_view::RolloutActions,
 }
 
 /// One reason and the tasks it holds back.
@@ -84,11 +87,15 @@ impl PanelView for ServicesView {
         let logs = egui::ScrollArea::vertical()
             .id_salt("service_detail")
             .auto_shrink([false, false])
-            .show(ui, |ui| self.detail(ui, snap, now))
+            .show(ui, |ui| self.detail(ui, cx, snap, now))
             .inner;
         if let Some(target) = logs {
             super::logs_panel::open(cx, target);
         }
+    }
+
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+        self.rollout.on_job(id, update);
     }
 
     fn reset(&mut self) {
@@ -245,7 +252,13 @@ impl ServicesView {
     }
 
     /// The selected service; the logs to open when asked.
-    fn detail(&mut self, ui: &mut egui::Ui, snap: &ClusterSnapshot, now: u64) -> Option<LogTarget> {
+    fn detail(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &mut Context<'_>,
+        snap: &ClusterSnapshot,
+        now: u64,
+    ) -> Option<LogTarget> {
         let Some(service) = self
             .selected
             .as_deref()
@@ -269,6 +282,7 @@ impl ServicesView {
             })
             .inner;
         spec(ui, snap, service);
+        self.rollout.show(ui, cx, service);
         let tasks = snap.tasks_of(&service.id);
         ui.add_space(8.0);
         ui.strong(format!("Tasks ({})", tasks.len()));

@@ -8,5 +8,6 @@ pub mod drain;
 pub mod log_lines;
 pub mod logs;
 pub mod pending;
+pub mod rollout;
 
 pub use pending::{PendingReason, Rejection, explain};

@@ -11,6 +11,29 @@ pub fn rt() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// The real binary against `lab`'s inventory with a private HOME (and so its own audit
+/// log): (success, stdout, stderr).
+pub fn swarmdeck_cli(
+    lab: &lab::TestLab,
+    home: &std::path::Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args(args)
+        .env("HOME", home)
+        .env_remove("SWARMDECK_LOG")
+        .env_remove("SWARMDECK_AUDIT_LOG")
+        .output()
+        .expect("run swarmdeck");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// SIGKILLs a lab process and waits (up to 10 s) until it is gone.
 pub fn kill_and_wait(pid: u32) {
     nix::sys::signal::kill(

@@ -36,7 +36,7 @@ pub fn examine(snap: &ClusterSnapshot) -> Vec<Finding> {
     out.extend(down_nodes(snap));
     out.extend(version_skew(snap));
     out.extend(pending(snap));
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 

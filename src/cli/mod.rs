@@ -8,6 +8,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub mod bootstrap;
 pub mod connectivity;
+pub mod exec;
 pub mod generate;
 pub mod hosts;
 pub mod lab;
@@ -70,6 +71,9 @@ pub enum Command {
     /// A service's or task's logs, read from each node that runs a task, merged in time
     /// order (-f follows).
     Logs(logs::LogsArgs),
+    /// Run a command in a task's container, on the node that runs it (-i stdin, -t a
+    /// terminal): `exec [-i] [-t] SERVICE[.SLOT]|TASK -- CMD...`.
+    Exec(exec::ExecArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -147,6 +151,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // `exec`'s words are its own (`-i` there is not the global key): read them raw.
+    for (candidate, words) in exec::escaped(&args) {
+        if let Ok(Launch::Headless(h)) = parse_argv(panels, candidate)
+            && matches!(&h.command, Command::Exec(a) if a.words == words)
+        {
+            return Ok(Launch::Headless(h));
+        }
+    }
+    parse_argv(panels, args)
+}
+
+fn parse_argv(
+    panels: &'static [&'static str],
+    args: Vec<std::ffi::OsString>,
+) -> Result<Launch, clap::Error> {
     let mut matches = definition(panels).try_get_matches_from(args)?;
     let cli = Cli::from_arg_matches_mut(&mut matches)?;
     Ok(match cli.command {
@@ -193,6 +213,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Services(args) => workloads::services(args, &target, file, &runtime()?),
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
         Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
+        Command::Exec(args) => exec::run(args, &target, file, &runtime()?),
     }
 }
 

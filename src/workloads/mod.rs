@@ -4,6 +4,7 @@
 //! each task's output from the engine of the node that runs it.
 
 pub mod constraint;
+pub mod exec;
 pub mod log_lines;
 pub mod logs;
 pub mod pending;

@@ -4,7 +4,8 @@
 //! bound holds for the whole exchange, headers and body alike: [`Guarded`] fails the
 //! stream once the request's deadline passes or the answer outgrows its limit. The budget
 //! depends on the request ([`budget`]): reads must be quick, changes may take the engine a
-//! while, and streams (events, logs, exec output) have no end but a bounded line.
+//! while, streams (events, logs) have no end but a bounded line, and an exec or attach
+//! session lasts and says as much as its command.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

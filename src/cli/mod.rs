@@ -14,6 +14,7 @@ pub mod hosts;
 pub mod lab;
 pub mod logs;
 pub mod node;
+pub mod node_label;
 pub mod preflight;
 pub mod status;
 pub mod target;

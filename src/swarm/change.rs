@@ -25,6 +25,8 @@ pub enum Change {
     Network(OverlaySpec),
     /// `--force-new-cluster` recovery after lost quorum.
     Recover,
+    /// Labels added to or removed from a node.
+    NodeLabels(super::labels::LabelChange),
 }
 
 impl Change {
@@ -36,6 +38,7 @@ impl Change {
             Change::Leave { host, .. } => format!("{host} leaves the swarm"),
             Change::Network(o) => format!("create overlay {}", o.name),
             Change::Recover => "recover the swarm".into(),
+            Change::NodeLabels(l) => l.describe(),
         }
     }
 }
@@ -77,6 +80,7 @@ pub async fn plan(
         Change::Leave { host, force } => actions::leave(&state, host, *force)?,
         Change::Network(spec) => actions::create_network(&state, spec.clone())?,
         Change::Recover => actions::recovery(&state)?,
+        Change::NodeLabels(l) => super::labels::plan(&state, l)?,
     };
     if creates_encrypted_overlay(&plan) && !ignore_kernel_check {
         let report = crate::preflight::run(cluster).await;

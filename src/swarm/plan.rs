@@ -79,6 +79,8 @@ pub enum Action {
         role: Role,
     },
     RotateUnlockKey,
+    /// `docker node update --label-add/--label-rm` on the node's ID.
+    NodeLabels(super::labels::LabelEdit),
     /// `docker swarm init --force-new-cluster`: recovery after lost quorum.
     ForceNewCluster {
         advertise: String,
@@ -170,6 +172,7 @@ impl Action {
                 format!("docker swarm join-token --rotate -q {}", role_word(*role))
             }
             Action::RotateUnlockKey => "docker swarm unlock-key --rotate -q".into(),
+            Action::NodeLabels(e) => e.cli(),
             Action::ForceNewCluster { advertise } => format!(
                 "docker swarm init --force-new-cluster --advertise-addr {}",
                 quote(advertise)
@@ -222,6 +225,7 @@ impl Action {
                 format!("rotate the {} join token", role_word(*role))
             }
             Action::RotateUnlockKey => "rotate the unlock key".into(),
+            Action::NodeLabels(e) => e.describe(),
             Action::ForceNewCluster { .. } => format!(
                 "recover: make {host} the only manager of a new cluster keeping the swarm's \
                  state (services, networks, nodes)"

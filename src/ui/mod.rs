@@ -12,6 +12,7 @@ mod health;
 pub mod hosts_panel;
 mod jobs;
 mod networks_panel;
+mod node_labels;
 mod overview;
 pub mod panel;
 mod placement_panel;

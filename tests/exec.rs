@@ -247,3 +247,132 @@ fn sshd_killed(lab: &TestLab, home: &std::path::Path, last: &str) {
     let budget = swarmdeck::limits::Deadlines::default().host_budget();
     assert!(took < budget, "{took:?} ≥ one host's budget {budget:?}");
 }
+
+/// Runs the CLI with `stdin`, at `SWARMDECK_LOG=trace` (every log line is output too);
+/// returns success and everything it printed.
+fn run_logged(
+    lab: &TestLab,
+    home: &std::path::Path,
+    args: &[&str],
+    stdin: &[u8],
+) -> (bool, String) {
+    let mut cmd = swarmdeck(lab, home);
+    cmd.args(args).env("SWARMDECK_LOG", "trace");
+    let out = common::output_with_stdin(cmd, stdin);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    (out.status.success(), all)
+}
+
+#[test]
+fn secret_and_config_rotation_moves_the_service_and_leaks_the_value_nowhere() {
+    let Some(lab) = TestLab::start(1) else { return };
+    lab.form_swarm(|_| {});
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let audit = home.join("audit.jsonl");
+    let audit_arg = audit.to_str().unwrap();
+    let nonce = std::process::id();
+    let values = [
+        format!("first-secret-{nonce}-Qx7"),
+        format!("second-secret-{nonce}-Zk4"),
+        format!("first-config-{nonce}-Lm2"),
+        format!("second-config-{nonce}-Wp9"),
+    ];
+    let mut printed = String::new();
+    let ok = |printed: &mut String, args: &[&str], stdin: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--yes", "--audit-log", audit_arg]);
+        let (success, out) = run_logged(&lab, home, &all, stdin.as_bytes());
+        assert!(success, "{args:?}: {out}");
+        printed.push_str(&out);
+    };
+    ok(
+        &mut printed,
+        &["secret", "create", "db_pw", "-"],
+        &values[0],
+    );
+    ok(&mut printed, &["config", "create", "app_conf"], &values[2]);
+    lab.create_service(
+        "rot",
+        &[
+            "--secret",
+            "source=db_pw,target=db_password,mode=0400",
+            "--config",
+            "source=app_conf,target=/etc/app.conf",
+        ],
+        &["sleep", "3600"],
+    );
+    running_container(&lab, "node1", "rot");
+    let read = |path: &str| {
+        let out = exec(&lab, home, &["rot", "--", "cat", path]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(read("/run/secrets/db_password"), values[0]);
+    assert_eq!(read("/etc/app.conf"), values[2]);
+
+    // Rotation as one plan, shown first.
+    let (success, plan) = run_logged(
+        &lab,
+        home,
+        &["secret", "rotate", "db_pw"],
+        values[1].as_bytes(),
+    );
+    assert!(success, "{plan}");
+    for want in [
+        "$ docker secret create db_pw.v2 -",
+        "$ docker service update --secret-rm db_pw --secret-add \
+         source=db_pw.v2,target=db_password,uid=0,gid=0,mode=0400 rot",
+        "$ docker secret rm db_pw",
+        "not applied",
+    ] {
+        assert!(plan.contains(want), "{want} in {plan}");
+    }
+    printed.push_str(&plan);
+    let started = Instant::now();
+    ok(&mut printed, &["secret", "rotate", "db_pw"], &values[1]);
+    eprintln!("secret rotated in {:?}", started.elapsed());
+    assert_eq!(read("/run/secrets/db_password"), values[1]);
+    ok(
+        &mut printed,
+        &["config", "rotate", "app_conf", "-"],
+        &values[3],
+    );
+    assert_eq!(read("/etc/app.conf"), values[3]);
+    assert_eq!(read("/run/secrets/db_password"), values[1], "kept across");
+
+    // The old ones are gone; the chain goes on from the newest.
+    let secrets = lab.ssh_ok(
+        "node1",
+        &["docker", "secret", "ls", "--format", "{{.Name}}"],
+    );
+    assert_eq!(secrets, "db_pw.v2");
+    let configs = lab.ssh_ok(
+        "node1",
+        &["docker", "config", "ls", "--format", "{{.Name}}"],
+    );
+    assert_eq!(configs, "app_conf.v2");
+    let listed = swarmdeck(&lab, home)
+        .args(["secret", "ls", "--json"])
+        .output()
+        .unwrap();
+    printed.push_str(&text(&listed.stdout));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "db_pw.v2", "{listed}");
+    assert_eq!(listed[0]["used_by"], serde_json::json!(["rot"]), "{listed}");
+
+    // Nowhere: not in any output (logs at trace included) nor in the audit log, neither
+    // as typed nor base64-encoded.
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(log.contains("docker secret create db_pw.v2 -"), "{log}");
+    for value in &values {
+        let encoded = data_encoding::BASE64.encode(value.as_bytes());
+        for (what, hay) in [("output", &printed), ("audit log", &log)] {
+            assert!(!hay.contains(value.as_str()), "the value is in the {what}");
+            assert!(
+                !hay.contains(&encoded),
+                "the encoded value is in the {what}"
+            );
+        }
+    }
+}

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::swarm::secrets;
+
 pub mod bootstrap;
 pub mod connectivity;
 pub mod exec;
@@ -16,6 +18,7 @@ pub mod logs;
 pub mod node;
 pub mod node_label;
 pub mod preflight;
+pub mod secret;
 pub mod status;
 pub mod target;
 pub mod workloads;
@@ -75,6 +78,11 @@ pub enum Command {
     /// Run a command in a task's container, on the node that runs it (-i stdin, -t a
     /// terminal): `exec [-i] [-t] SERVICE[.SLOT]|TASK -- CMD...`.
     Exec(exec::ExecArgs),
+    /// Swarm secrets: create (from a file or stdin), ls, rm, rotate (a new version, every
+    /// service moved to it, the old removed). The data is never shown.
+    Secret(secret::ObjectArgs),
+    /// Swarm configs: the same commands as `secret`.
+    Config(secret::ObjectArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -215,6 +223,12 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
         Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
         Command::Exec(args) => exec::run(args, &target, file, &runtime()?),
+        Command::Secret(args) => {
+            secret::run(secrets::Kind::Secret, args, &target, file, &runtime()?)
+        }
+        Command::Config(args) => {
+            secret::run(secrets::Kind::Config, args, &target, file, &runtime()?)
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Change {
     Recover,
     /// Labels added to or removed from a node.
     NodeLabels(super::labels::LabelChange),
+    /// A secret or config created, removed or rotated.
+    Object(super::secrets::ObjectChange),
 }
 
 impl Change {
@@ -39,6 +41,7 @@ impl Change {
             Change::Network(o) => format!("create overlay {}", o.name),
             Change::Recover => "recover the swarm".into(),
             Change::NodeLabels(l) => l.describe(),
+            Change::Object(o) => o.describe(),
         }
     }
 }
@@ -81,6 +84,7 @@ pub async fn plan(
         Change::Network(spec) => actions::create_network(&state, spec.clone())?,
         Change::Recover => actions::recovery(&state)?,
         Change::NodeLabels(l) => super::labels::plan(&state, l)?,
+        Change::Object(o) => super::secrets::plan(cluster, &state, o).await?,
     };
     if creates_encrypted_overlay(&plan) && !ignore_kernel_check {
         let report = crate::preflight::run(cluster).await;

@@ -14,6 +14,7 @@ pub mod change;
 pub mod labels;
 pub mod ops;
 pub mod plan;
+pub mod secrets;
 pub mod state;
 
 pub use audit::{AuditEntry, AuditError, AuditLog};

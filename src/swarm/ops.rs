@@ -274,6 +274,9 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
             })
             .await?
         }
+        Action::Object(o) => {
+            super::secrets::run(&d, host, what, o, cluster.deadlines().long).await?
+        }
         Action::RotateUnlockKey => {
             rotate(&d, host, what, |o| o.rotate_manager_unlock_key = true).await?
         }

@@ -18,7 +18,7 @@ use bollard::query_parameters::ResizeExecOptions;
 use futures_util::Stream;
 use tokio::io::AsyncWrite;
 
-use super::logs::{Unplaced, locate, resolve, task_name};
+use super::logs::{Unplaced, locate, no_swarm, resolve, task_name};
 use crate::cluster::Cluster;
 use crate::docker::DockerError;
 use crate::snapshot::{ClusterSnapshot, Layer, TaskInfo, TaskState};
@@ -152,11 +152,7 @@ pub fn find<'a>(snap: &'a ClusterSnapshot, target: &str) -> Result<&'a TaskInfo,
 /// Finds the task in a fresh snapshot and the inventory host that runs it.
 pub async fn target(cluster: &Cluster, target: &str) -> Result<ExecTarget, ExecError> {
     let snap = cluster.snapshot().await;
-    if snap.swarm.is_none() || snap.nodes_as_of.is_some() {
-        let why = snap
-            .swarm_error
-            .clone()
-            .unwrap_or_else(|| "not a swarm yet, or every manager is unreachable".to_string());
+    if let Some(why) = no_swarm(&snap) {
         return Err(ExecError::NoSwarm { why });
     }
     let task = find(&snap, target)?;

@@ -93,11 +93,7 @@ pub async fn logs(
     out: mpsc::Sender<LogEvent>,
 ) -> Result<(), LogsError> {
     let snap = cluster.snapshot().await;
-    if snap.swarm.is_none() || snap.nodes_as_of.is_some() {
-        let why = snap
-            .swarm_error
-            .clone()
-            .unwrap_or_else(|| "not a swarm yet, or every manager is unreachable".to_string());
+    if let Some(why) = no_swarm(&snap) {
         return Err(LogsError::NoSwarm { why });
     }
     let tasks = resolve(&snap, &req.target).ok_or_else(|| LogsError::NotFound {
@@ -120,6 +116,16 @@ pub async fn logs(
     // Dropping the set stops streams still open (the consumer went away).
     streams.abort_all();
     Ok(())
+}
+
+/// Why the snapshot holds no current view of the swarm (no manager answered now), if so:
+/// tasks found in a kept node list may have moved since.
+pub(crate) fn no_swarm(snap: &ClusterSnapshot) -> Option<String> {
+    (snap.swarm.is_none() || snap.nodes_as_of.is_some()).then(|| {
+        snap.swarm_error
+            .clone()
+            .unwrap_or_else(|| "not a swarm yet, or every manager is unreachable".to_string())
+    })
 }
 
 fn options(req: &LogRequest) -> LogsOptions {

@@ -34,7 +34,9 @@ pub struct ExecArgs {
     pub words: Vec<String>,
 }
 
-/// How the words after `exec` are read.
+// How the words after `exec` are read; the doc line is `exec --help`'s.
+/// Run a command in a task's container, on the node that runs it, with the command's
+/// exit code.
 #[derive(Debug, Parser)]
 #[command(name = "swarmdeck exec", no_binary_name = true)]
 struct ExecLine {

@@ -24,7 +24,9 @@ pub struct ObjectArgs {
 pub enum ObjectCommand {
     /// Create one from FILE, or from stdin (`-` or no FILE).
     Create {
+        /// Its name (a docker name).
         name: String,
+        /// The file with the data; `-` or none: stdin.
         file: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,
@@ -36,6 +38,7 @@ pub enum ObjectCommand {
     },
     /// Remove one.
     Rm {
+        /// Its name.
         name: String,
         #[command(flatten)]
         apply: ApplyArgs,
@@ -43,7 +46,9 @@ pub enum ObjectCommand {
     /// New data as NAME.vN+1; every service using NAME (or a version of it) moves to it,
     /// then the old ones are removed.
     Rotate {
+        /// Its name, or any version of it (NAME.vN).
         name: String,
+        /// The file with the new data; `-` or none: stdin.
         file: Option<PathBuf>,
         #[command(flatten)]
         apply: ApplyArgs,

@@ -15,6 +15,10 @@ use crate::snapshot::ClusterSnapshot;
 pub struct LiveView {
     svc: ServiceHandle,
     pub current: Option<ClusterSnapshot>,
+    /// Snapshots that were the last one with only changed services or attachments read
+    /// again, and whole snapshots.
+    pub partial: usize,
+    pub whole: usize,
 }
 
 impl LiveView {
@@ -24,7 +28,12 @@ impl LiveView {
         svc.send(Command::Refresh {
             inventory: inventory.to_path_buf(),
         })?;
-        Ok(LiveView { svc, current: None })
+        Ok(LiveView {
+            svc,
+            current: None,
+            partial: 0,
+            whole: 0,
+        })
     }
 
     /// Time from `start` until the view satisfies `want` (a snapshot taken, or confirmed
@@ -36,12 +45,22 @@ impl LiveView {
         want: impl Fn(&ClusterSnapshot) -> bool,
     ) -> Option<Duration> {
         let since = crate::snapshot::now_secs().saturating_sub(start.elapsed().as_secs());
+        // A `Refreshed` event announces that the next snapshot is a partial one.
+        let mut partial_next = false;
         while start.elapsed() < limit {
             while let Some(ev) = self.svc.try_recv() {
                 let at = match ev {
+                    Event::Refreshed { .. } => {
+                        partial_next = true;
+                        continue;
+                    }
                     Event::Snapshot(s) => {
                         let at = s.taken_at;
                         self.current = Some(*s);
+                        match std::mem::take(&mut partial_next) {
+                            true => self.partial += 1,
+                            false => self.whole += 1,
+                        }
                         at
                     }
                     Event::Confirmed { at } => at,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::lab::TestLab;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory};
 use swarmdeck::lab::fault::{self, Fault};
 use swarmdeck::outcome::FailureKind;
@@ -778,4 +778,158 @@ fn services_made_by_the_docker_cli_appear_live_and_scaling_adds_cards() {
     eprintln!("the app showed the scaled service after {:?}", t.elapsed());
     wait_shown(&mut h, "web.2");
     wait_shown(&mut h, "web.1");
+}
+
+/// `(node, counter)` of every line the Logs panel holds, oldest first ("node2 17" → 17),
+/// checking that each was written on the node it is said to come from and that the
+/// times never go back.
+fn log_lines(a: &SwarmdeckApp) -> Vec<(String, u64)> {
+    let buf = &a.state.panels.logs.lines;
+    let (first, end) = buf.span();
+    let lines: Vec<_> = (first..end).filter_map(|n| buf.get(n)).collect();
+    for pair in lines.windows(2) {
+        // The engines write fixed-width UTC times: text order is time order.
+        assert!(
+            pair[0].time <= pair[1].time,
+            "out of time order: {} then {}",
+            pair[0].time,
+            pair[1].time
+        );
+    }
+    lines
+        .iter()
+        .map(|l| {
+            let (node, n) = l.line.split_once(' ').expect("NODE COUNTER");
+            assert_eq!(node, l.node, "written on the node it is said to come from");
+            (l.node.clone(), n.parse().expect("a counter"))
+        })
+        .collect()
+}
+
+/// The highest counter seen from `node` (None: no line from it yet).
+fn newest_from(a: &SwarmdeckApp, node: &str) -> Option<u64> {
+    log_lines(a)
+        .into_iter()
+        .filter(|(n, _)| n == node)
+        .map(|(_, c)| c)
+        .max()
+}
+
+/// A service writing a line every 0.2 s on each of three nodes, read in the Logs panel:
+/// lines from all three in time order, a search narrows them, Follow brings new ones into
+/// view, and with node3's sshd killed node3 is named (host and layer) while node1's and
+/// node2's lines keep coming.
+#[test]
+fn logs_of_three_nodes_in_the_app_search_follow_and_name_a_lost_node() {
+    use swarmdeck::ui::logs_panel::Reading;
+    use swarmdeck::workloads::logs::LogNotice;
+    app_data();
+    let Some(lab) = TestLab::start(3) else { return };
+    lab.form_swarm(|_| {});
+    lab.create_service(
+        "ticker",
+        &["--mode", "global", "--hostname", "{{.Node.Hostname}}"],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do echo \"$(hostname) $i\"; i=$((i+1)); sleep 0.2; done",
+        ],
+    );
+    let mut h = app(lab.inventory.clone(), Panel::Services);
+    run_until(&mut h, "ticker running on 3 nodes", |a| {
+        running_tasks(a, "ticker") == 3
+    });
+    click(&mut h, "ticker");
+    h.get_by_label("Show logs").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.panel, Panel::Logs);
+    let t = Instant::now();
+    run_until(&mut h, "lines from the three nodes", |a| {
+        let reading = &a.state.panels.logs.reading;
+        assert!(
+            !matches!(reading, Reading::Failed(_) | Reading::Ended),
+            "the read stopped: {reading:?}"
+        );
+        ["node1", "node2", "node3"]
+            .iter()
+            .all(|n| newest_from(a, n).is_some())
+    });
+    eprintln!("the first lines of all three nodes after {:?}", t.elapsed());
+    wait_shown(&mut h, "● Streaming from the nodes");
+
+    // Follow: new lines from every node, and the newest is in view.
+    let before: Vec<Option<u64>> = ["node1", "node2", "node3"]
+        .iter()
+        .map(|n| newest_from(h.state(), n))
+        .collect();
+    run_until(&mut h, "new lines from every node", |a| {
+        ["node1", "node2", "node3"]
+            .iter()
+            .zip(&before)
+            .all(|(n, b)| newest_from(a, n) > *b)
+    });
+    let newest = {
+        let buf = &h.state().state.panels.logs.lines;
+        buf.get(buf.span().1 - 1).unwrap().line.clone()
+    };
+    assert!(!h.state().state.panels.logs.paused);
+    assert!(
+        h.query_by_label(&newest).is_some(),
+        "following keeps the newest line ({newest}) in view"
+    );
+
+    // Search narrows the lines to node2's.
+    h.get_by_label("Search:").click();
+    h.run_steps(1);
+    h.get_by_label("Search:").type_text("NODE2");
+    h.run_steps(3);
+    assert!(
+        h.query_all_by_label_contains("lines match")
+            .next()
+            .is_some(),
+        "the match count is shown"
+    );
+    assert!(h.query_all_by_label_contains("node2 ").next().is_some());
+    assert!(
+        h.query_all_by_label_contains("node1 ").next().is_none()
+            && h.query_all_by_label_contains("node3 ").next().is_none(),
+        "only node2's lines are shown"
+    );
+    h.get_by_label("Clear search").click();
+    h.run_steps(2);
+
+    // node3's sshd killed: node3 named with its layer; node1 and node2 keep streaming.
+    let injected = lab.inject(Fault::SshdKilled, 2).unwrap();
+    let t = Instant::now();
+    run_until(&mut h, "a notice naming node3", |a| {
+        a.state.panels.logs.notices.iter().any(|n| match n {
+            LogNotice::Unreachable { host, .. } | LogNotice::BrokeOff { host, .. } => {
+                host == "node3"
+            }
+            LogNotice::NotInInventory { .. } => false,
+        })
+    });
+    eprintln!(
+        "node3 named after {:?}: {:?}",
+        t.elapsed(),
+        h.state().state.panels.logs.notices
+    );
+    let row = h
+        .query_all_by_label_contains("⚠ node3: SSH — ")
+        .filter_map(|n| n.accesskit_node().value())
+        .find(|l| l.ends_with("; other nodes streaming"));
+    eprintln!("the notice row: {row:?}");
+
+    assert!(
+        row.is_some(),
+        "the notice row names node3 and the SSH layer, and says the others stream on"
+    );
+    let at_loss = [
+        newest_from(h.state(), "node1"),
+        newest_from(h.state(), "node2"),
+    ];
+    run_until(&mut h, "node1 and node2 still streaming", |a| {
+        newest_from(a, "node1") > at_loss[0] && newest_from(a, "node2") > at_loss[1]
+    });
+    lab.heal(injected).unwrap();
 }

@@ -641,6 +641,215 @@ fn logs_come_from_each_node_in_time_order_and_survive_a_lost_node() {
     );
 }
 
+/// Tasks of `service` meant to run and running, as (task ID, node hostname), in a snapshot.
+fn running_tasks(
+    snap: &swarmdeck::snapshot::ClusterSnapshot,
+    service: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    use swarmdeck::snapshot::TaskState;
+    let Some(svc) = snap.service(service) else {
+        return Default::default();
+    };
+    snap.tasks
+        .iter()
+        .filter(|t| t.service_id == svc.id)
+        .filter(|t| t.desired_state == TaskState::Running && t.state == TaskState::Running)
+        .map(|t| {
+            let node = t.node_id.as_deref().unwrap_or_default();
+            let host = snap.nodes.iter().find(|n| n.id == node);
+            (
+                t.id.clone(),
+                host.map_or(node.to_string(), |n| n.hostname.clone()),
+            )
+        })
+        .collect()
+}
+
+/// The same pairs as `docker service ps` on the manager lists them.
+fn docker_running_tasks(
+    lab: &TestLab,
+    service: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    let out = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "ps",
+            "--no-trunc",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.ID}} {{.Node}} {{.CurrentState}}",
+            service,
+        ],
+    );
+    out.lines()
+        .filter(|l| l.contains(" Running "))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_service_scaled_by_the_docker_cli_is_read_again_alone_in_the_live_view() {
+    let Some((lab, _home)) = swarm_of_three() else {
+        return;
+    };
+    let limit = Duration::from_secs(60);
+    swarmdeck::logging::init();
+    let mut view = swarmdeck::live_view::LiveView::open(&lab.inventory).expect("service starts");
+    view.until(Instant::now(), limit, |s| s.nodes.len() == 3)
+        .expect("the swarm is shown");
+    create(&lab, "live", &["--replicas", "1"]);
+    if view
+        .until(Instant::now(), limit, |s| {
+            running_tasks(s, "live").len() == 1
+        })
+        .is_none()
+    {
+        let snap = view.current.clone().unwrap();
+        panic!(
+            "the new service's task is not shown running: shown {:?} {:?}; docker says {:?}",
+            snap.service("live"),
+            snap.tasks,
+            docker_running_tasks(&lab, "live")
+        );
+    }
+    // Let the creation's events settle before counting.
+    std::thread::sleep(Duration::from_secs(3));
+    view.until(Instant::now(), limit, |_| true);
+    let (whole, partial) = (view.whole, view.partial);
+
+    let start = Instant::now();
+    lab.ssh_ok(
+        "node1",
+        &["docker", "service", "scale", "--detach", "live=3"],
+    );
+    let shown = view
+        .until(start, limit, |s| running_tasks(s, "live").len() == 3)
+        .expect("the scale to 3 is shown without a refresh");
+    let snap = view.current.clone().unwrap();
+    eprintln!(
+        "scale 1→3 shown after {shown:?}: {} partial, {} whole snapshot(s) on the way",
+        view.partial - partial,
+        view.whole - whole
+    );
+    assert!(
+        view.partial > partial,
+        "the change came in a partial refresh"
+    );
+    assert_eq!(view.whole, whole, "a service change cost a whole snapshot");
+    // What the view shows is what docker says: the same tasks on the same nodes.
+    assert_eq!(
+        running_tasks(&snap, "live"),
+        docker_running_tasks(&lab, "live")
+    );
+    let svc = snap.service("live").unwrap();
+    assert_eq!((svc.running, svc.desired), (3, 3), "{svc:?}");
+
+    // Removing it is read back alone too: the service and its tasks leave the view.
+    let (whole, start) = (view.whole, Instant::now());
+    lab.ssh_ok("node1", &["docker", "service", "rm", "live"]);
+    view.until(start, limit, |s| {
+        s.service("live").is_none() && !s.tasks.iter().any(|t| t.service_id == svc.id)
+    })
+    .expect("the removal is shown");
+    assert_eq!(view.whole, whole, "a removal cost a whole snapshot");
+}
+
+#[test]
+fn draining_a_node_flags_the_task_only_it_can_run_before_anything_changes() {
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    create(&lab, "pinned", &["--constraint", "node.hostname==node3"]);
+    create(
+        &lab,
+        "spread",
+        &["--replicas", "3", "--replicas-max-per-node", "1"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while docker_running_tasks(&lab, "pinned").len() + docker_running_tasks(&lab, "spread").len()
+        < 4
+    {
+        assert!(Instant::now() < deadline, "the services never ran");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (ok, out, err) = swarmdeck(&lab, home, &["node", "drain", "node3"]);
+    assert!(ok, "{out}{err}");
+    eprintln!("{out}");
+    // The plan, before any confirmation, names the stuck task, why, and the fix.
+    assert!(
+        out.contains("WARNING: after draining node3, 2 task(s) would find no node"),
+        "{out}"
+    );
+    let line = |task: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!("{task}: ")))
+            .unwrap_or_else(|| panic!("no line for {task}:\n{out}"))
+            .to_string()
+    };
+    let pinned = line("pinned.1");
+    assert!(pinned.contains("NO node can take it"), "{pinned}");
+    assert!(pinned.contains("node.hostname==node3"), "{pinned}");
+    // spread runs one task per node on all three: its task on node3 has nowhere to go.
+    let spread_on_node3: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("spread.") && l.contains("NO node can take it"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(spread_on_node3.len(), 1, "{out}");
+    assert!(
+        spread_on_node3[0].contains("max 1 per node") || spread_on_node3[0].contains("per node"),
+        "{out}"
+    );
+    assert!(out.contains("not applied"), "{out}");
+    // Nothing changed: node3 is still active and its tasks still run there.
+    let availability = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "-f",
+            "{{.Spec.Availability}}",
+            "node3",
+        ],
+    );
+    assert_eq!(availability.trim(), "active");
+
+    // Once another node can take the pinned task's constraint, only spread's is flagged.
+    lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "update",
+            "--detach",
+            "--constraint-rm",
+            "node.hostname==node3",
+            "pinned",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, out, _) = swarmdeck(&lab, home, &["node", "drain", "node3"]);
+        if out.contains("WARNING: after draining node3, 1 task(s)") {
+            assert!(!out.contains("pinned.1: NO node"), "{out}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the updated constraint never counted:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// node3's labels as `docker node inspect` on the manager shows them.
 fn node_labels(lab: &TestLab, node: &str) -> BTreeMap<String, String> {
     let raw = lab.ssh_ok(

@@ -10,6 +10,7 @@ pub mod connect;
 mod docker_cli;
 pub mod faults;
 mod lab_guard;
+pub mod live;
 
 use std::fmt::Write;
 use std::time::Duration;

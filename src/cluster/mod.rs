@@ -20,8 +20,10 @@ use crate::snapshot::{
 };
 use crate::ssh::{SecretSource, SshOptions, SshPool};
 
+mod live;
 mod read;
 
+pub use live::{Changed, Pending};
 use read::{Inspected, SwarmView, Workloads, inspect_overlays, overlay_ids, read_swarm};
 
 /// Connections to every host of an inventory. Cheap to clone.
@@ -469,10 +471,10 @@ impl Cluster {
         Some(nodes)
     }
 
-    /// Watches every host's Docker events (nodes, networks, containers, services) and sends the
-    /// host's name on `changed` whenever something happened there. Each host's stream is
-    /// re-opened after a pause when it breaks. Dropping the returned set stops watching.
-    pub fn watch(&self, changed: mpsc::Sender<String>) -> JoinSet<()> {
+    /// Watches every host's Docker events (nodes, networks, containers, services) and sends
+    /// what each says changed on `changed` ([`Changed::of`]). Each host's stream is re-opened
+    /// after a pause when it breaks. Dropping the returned set stops watching.
+    pub fn watch(&self, changed: mpsc::Sender<Changed>) -> JoinSet<()> {
         let mut set = JoinSet::new();
         for host in self.inventory.hosts.clone() {
             let cluster = self.clone();
@@ -482,7 +484,7 @@ impl Cluster {
         set
     }
 
-    async fn watch_host(&self, host: HostSpec, changed: mpsc::Sender<String>) {
+    async fn watch_host(&self, host: HostSpec, changed: mpsc::Sender<Changed>) {
         const RETRY: std::time::Duration = std::time::Duration::from_secs(3);
         let filters: HashMap<&str, Vec<&str>> =
             [("type", vec!["node", "network", "container", "service"])].into();
@@ -490,8 +492,8 @@ impl Cluster {
             if let Ok(docker) = self.engine(&host).await {
                 let opts = EventsOptionsBuilder::new().filters(&filters).build();
                 let mut events = docker.events(Some(opts));
-                while let Some(ev) = events.next().await {
-                    if ev.is_err() || changed.send(host.name.clone()).await.is_err() {
+                while let Some(Ok(ev)) = events.next().await {
+                    if changed.send(Changed::of(&host.name, &ev)).await.is_err() {
                         break;
                     }
                 }
@@ -501,7 +503,7 @@ impl Cluster {
                 // The stream broke: the host or its engine went away. Say so once, so the
                 // next snapshot shows it, then keep trying.
                 self.forget(&host.name).await;
-                let _ = changed.send(host.name.clone()).await;
+                let _ = changed.send(Changed::Cluster).await;
             }
             tokio::time::sleep(RETRY).await;
         }

@@ -10,7 +10,7 @@ use bollard::query_parameters::{
 };
 use futures_util::future::join_all;
 
-use crate::docker::DockerError;
+use crate::docker::{DockerError, lenient};
 use crate::inventory::HostSpec;
 use crate::snapshot::{self, ClusterSnapshot, NetworkInfo, NodeInfo, SwarmSummary};
 
@@ -75,7 +75,7 @@ pub(super) async fn read_swarm(host: &HostSpec, docker: &Docker) -> Result<Swarm
         docker.inspect_swarm(),
         read_workloads(host, docker),
     );
-    let (nodes, networks) = match (nodes, networks) {
+    let (nodes, networks) = match (lenient::list(nodes), networks) {
         (Ok(nodes), Ok(networks)) => (nodes, networks),
         (Err(e), _) | (_, Err(e)) => {
             let e = DockerError::explain(&host.name, docker, e).await;
@@ -83,7 +83,7 @@ pub(super) async fn read_swarm(host: &HostSpec, docker: &Docker) -> Result<Swarm
             return Err(e.to_string());
         }
     };
-    let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_api).collect();
+    let mut nodes: Vec<NodeInfo> = nodes.iter().map(snapshot::node_from_lenient).collect();
     nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
     let mut networks: Vec<NetworkInfo> = networks
         .iter()
@@ -119,11 +119,15 @@ async fn read_workloads(host: &HostSpec, docker: &Docker) -> Result<Workloads, S
         docker.list_secrets(None::<ListSecretsOptions>),
         docker.list_configs(None::<ListConfigsOptions>),
     );
+    // A newer engine's word costs its field, not the list.
+    let services =
+        lenient::list(services).map(|v| v.into_iter().map(|s| s.value).collect::<Vec<_>>());
+    let tasks = lenient::list(tasks);
     let failed = match (services, tasks, secrets, configs) {
         (Ok(services), Ok(tasks), Ok(secrets), Ok(configs)) => {
             let tasks: Vec<_> = tasks
                 .iter()
-                .map(snapshot::workloads::task_from_api)
+                .map(snapshot::workloads::task_from_lenient)
                 .collect();
             let mut services: Vec<_> = services
                 .iter()

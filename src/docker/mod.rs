@@ -14,6 +14,7 @@
 //! cannot be sent to a 20.10 engine first): the lower of the engine's and bollard's.
 
 pub mod guard;
+pub mod lenient;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -38,6 +38,8 @@ pub enum JobKind {
     Connectivity,
     /// Starts the practice lab on this machine.
     Lab,
+    /// Reads a service's or task's logs (changes nothing; several at once are fine).
+    Logs,
 }
 
 impl JobKind {
@@ -63,6 +65,7 @@ impl JobKind {
             JobKind::Firewall => "firewall change",
             JobKind::Connectivity => "connectivity test",
             JobKind::Lab => "practice lab start",
+            JobKind::Logs => "log reading",
         }
     }
 }
@@ -85,6 +88,8 @@ pub enum Job {
     Connectivity(ConnectivityRequest),
     /// Start (or reuse) the practice lab on this machine and open it.
     StartLab { hosts: usize },
+    /// Read logs as `swarmdeck logs` does; the lines come in batches.
+    Logs(crate::workloads::logs::LogRequest),
 }
 
 impl Job {
@@ -96,6 +101,7 @@ impl Job {
             Job::Apply { .. } => JobKind::Apply,
             Job::Connectivity(_) => JobKind::Connectivity,
             Job::StartLab { .. } => JobKind::Lab,
+            Job::Logs(_) => JobKind::Logs,
         }
     }
 
@@ -115,6 +121,7 @@ impl Job {
                 None => "connectivity test on a temporary overlay".into(),
             },
             Job::StartLab { hosts } => format!("start a practice lab of {hosts} hosts"),
+            Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
         }
     }
 }
@@ -148,6 +155,7 @@ pub enum JobUpdate {
     LabReady {
         inventory: PathBuf,
     },
+    Logs(super::logs::LogUpdate),
     /// The job is over (whatever its outcome); always the last update.
     Ended,
 }

@@ -21,6 +21,7 @@ mod build;
 mod connectivity;
 mod hosts;
 pub mod jobs;
+pub mod logs;
 mod worker;
 
 pub use jobs::{Job, JobId, JobKind, JobUpdate, StepReport};
@@ -123,6 +124,12 @@ pub enum HostTest {
 #[derive(Debug)]
 pub enum Event {
     Snapshot(Box<ClusterSnapshot>),
+    /// The next snapshot is the last one with only these read again: `services` services
+    /// (and their tasks) and `hosts` hosts' overlay attachments.
+    Refreshed {
+        services: usize,
+        hosts: usize,
+    },
     /// Every host answered as in the last snapshot at `at` (seconds since the epoch): the
     /// view on screen is still true.
     Confirmed {

@@ -11,11 +11,11 @@ use tokio_util::sync::CancellationToken;
 use super::jobs::Registry;
 use super::{
     Command, Event, Job, JobId, JobUpdate, Notice, RepaintHook, activity, build, connectivity,
-    hosts,
+    hosts, logs,
 };
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Pending};
 use crate::inventory::Inventory;
-use crate::snapshot::NodeInfo;
+use crate::snapshot::{ClusterSnapshot, NodeInfo};
 use crate::ssh::{HostKeyPolicy, SshOptions};
 
 pub(super) async fn run(
@@ -188,6 +188,7 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
                 _ = cancel.cancelled() => {}
             }
         }
+        Job::Logs(request) => logs::run(cluster, request, cancel, tx).await,
         Job::StartLab { .. } => {}
     }
 }
@@ -234,54 +235,85 @@ impl Outbox {
     }
 }
 
-/// Re-snapshots whenever a host reports Docker events, instead of polling. Bursts (a
-/// join touches every node) are coalesced into one refresh. Between events every host is
-/// asked `GET /_ping` every few seconds: a hung engine or a cut link sends no event, and a
-/// view is only as true as its last confirmation. Each confirmation is reported, so the UI
-/// can mark data that has not been confirmed for a while.
+/// Follows Docker events instead of polling. Bursts (a join touches every node) are
+/// coalesced. A change to services, their tasks' containers or overlay attachments is read
+/// again alone (`Cluster::refresh_changed`); anything else, or a view in trouble, means a
+/// whole snapshot. A service whose tasks are still on their way (the managers hear of a
+/// started container a moment after its event) is read again shortly. Between events
+/// every host is asked `GET /_ping` every few seconds: a hung engine or a cut link sends no
+/// event, and a view is only as true as its last confirmation. Each confirmation is
+/// reported, so the UI can mark data that has not been confirmed for a while.
 async fn follow(cluster: Cluster, out: Outbox) {
     const SETTLE: Duration = Duration::from_millis(300);
     let (tx, mut rx) = mpsc::channel(256);
     let _watchers = cluster.watch(tx);
     let mut answering: Option<HashMap<String, bool>> = None;
-    let mut nodes: Vec<NodeInfo> = Vec::new();
+    let mut last: Option<ClusterSnapshot> = None;
     let mut troubled = false;
+    let mut settling = std::collections::BTreeSet::new();
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let mut pending = Pending::default();
         tokio::select! {
             got = rx.recv() => {
-                if got.is_none() {
-                    return;
-                }
+                let Some(first) = got else { return };
+                pending.add(first);
                 tokio::time::sleep(SETTLE).await;
-                while rx.try_recv().is_ok() {}
+                while let Ok(more) = rx.try_recv() {
+                    pending.add(more);
+                }
+            }
+            _ = tokio::time::sleep(SETTLING), if !settling.is_empty() => {
+                pending.services = std::mem::take(&mut settling);
             }
             _ = tick.tick() => {
                 let (now, listed) = tokio::join!(cluster.check_hosts(), cluster.check_nodes());
-                let changed = answering.as_ref() != Some(&now)
-                    || listed.is_some_and(|l| l != nodes);
+                let nodes_changed = listed.is_some_and(|l| last.as_ref().is_none_or(|s| !same_nodes(s, &l)));
+                pending.whole = answering.as_ref() != Some(&now) || nodes_changed || troubled;
                 answering = Some(now);
-                if !changed && !troubled {
+                if !pending.whole {
                     out.send(Event::Confirmed { at: crate::snapshot::now_secs() }).await;
                     continue;
                 }
             }
         }
-        let snap = cluster.snapshot().await;
+        let partial = match &last {
+            Some(prev) if !troubled => cluster.refresh_changed(prev, &pending).await,
+            _ => None,
+        };
+        let snap = match partial {
+            Some(snap) => {
+                out.send(Event::Refreshed {
+                    services: pending.services.len(),
+                    hosts: pending.attachments.len(),
+                })
+                .await;
+                snap
+            }
+            None => cluster.snapshot().await,
+        };
         troubled = is_troubled(&snap);
-        // As the managers list them: without swarmdeck's own observations.
-        nodes = snap
-            .nodes
-            .iter()
-            .map(|n| NodeInfo {
-                observed_down: None,
-                ..n.clone()
-            })
-            .collect();
+        settling = snap.settling_services();
+        last = Some(snap.clone());
         out.send(Event::Snapshot(Box::new(snap))).await;
     }
 }
+
+/// Whether the managers' node list is the one `snap` holds (without swarmdeck's own
+/// observations of nodes gone quiet).
+fn same_nodes(snap: &ClusterSnapshot, listed: &[NodeInfo]) -> bool {
+    snap.nodes.len() == listed.len()
+        && snap.nodes.iter().zip(listed).all(|(a, b)| {
+            &NodeInfo {
+                observed_down: None,
+                ..a.clone()
+            } == b
+        })
+}
+
+/// How soon a live view reads again a service whose tasks are in transition.
+const SETTLING: Duration = Duration::from_millis(700);
 
 /// How often a live view confirms that every host still answers.
 const HEARTBEAT: Duration = Duration::from_secs(2);

@@ -363,6 +363,16 @@ impl ClusterSnapshot {
 
     /// Task addresses from the overlays' containers, as their hosts report them: a task's
     /// container is named `SERVICE.SLOT.TASKID` (or `SERVICE.NODEID.TASKID`).
+    /// Services with a task in transition ([`TaskInfo::in_transition`]): a live view reads
+    /// them again shortly, since no event will say when the managers know.
+    pub fn settling_services(&self) -> std::collections::BTreeSet<String> {
+        self.tasks
+            .iter()
+            .filter(|t| t.in_transition())
+            .map(|t| t.service_id.clone())
+            .collect()
+    }
+
     pub fn fill_task_addresses(&mut self) {
         for task in self.tasks.iter_mut().filter(|t| !t.id.is_empty()) {
             let suffix = format!(".{}", task.id);
@@ -438,6 +448,21 @@ pub fn node_from_api(n: &Node) -> NodeInfo {
         observed_down: None,
         scheduling: scheduling_from_api(desc),
     }
+}
+
+/// A node some of whose words this build did not know: they are kept as `Other`.
+pub fn node_from_lenient(n: &crate::docker::lenient::Lenient<Node>) -> NodeInfo {
+    let mut info = node_from_api(&n.value);
+    if let Some(w) = n.word("Status.State") {
+        info.state = NodeState::from(w);
+    }
+    if let Some(w) = n.word("Spec.Availability") {
+        info.availability = Availability::from(w);
+    }
+    if let Some(w) = n.word("ManagerStatus.Reachability") {
+        info.reachability = Some(Reachability::from(w));
+    }
+    info
 }
 
 fn scheduling_from_api(desc: Option<&bollard::models::NodeDescription>) -> NodeScheduling {

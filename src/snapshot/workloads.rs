@@ -10,6 +10,8 @@ use bollard::models::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::docker::lenient::Lenient;
+
 pub use super::states::TaskState;
 
 /// The label `docker stack deploy` puts on everything it creates.
@@ -242,6 +244,16 @@ impl TaskInfo {
 
     /// Whether the scheduler counts it as one of its service's tasks on its node (for
     /// the max-replicas-per-node limit): it is meant to run.
+    /// On its way to its desired state: placed but not yet running, or asked to stop and
+    /// still holding its node. The managers learn of these steps from the node a moment
+    /// after the container's own events, and no event says when.
+    pub fn in_transition(&self) -> bool {
+        let running = TaskState::Running.rank();
+        let desired = self.desired_state.rank();
+        self.state.holds_node()
+            && ((desired == running && self.state.rank() < running) || desired > running)
+    }
+
     pub fn is_active(&self) -> bool {
         self.holds_node() && self.desired_state.rank() <= TaskState::Complete.rank()
     }
@@ -430,6 +442,18 @@ pub fn task_from_api(t: &Task) -> TaskInfo {
     }
 }
 
+/// A task some of whose words this build did not know: they are kept as `Other`.
+pub fn task_from_lenient(t: &Lenient<Task>) -> TaskInfo {
+    let mut info = task_from_api(&t.value);
+    if let Some(w) = t.word("Status.State") {
+        info.state = TaskState::from(w);
+    }
+    if let Some(w) = t.word("DesiredState") {
+        info.desired_state = TaskState::from(w);
+    }
+    info
+}
+
 /// Secret names only: the API never returns their data, and neither does a snapshot.
 pub fn secret_name(s: &Secret) -> String {
     s.spec
@@ -556,5 +580,35 @@ mod tests {
         assert!(t.is_unplaced());
         assert_eq!(t.reservations.memory_bytes, 1024);
         assert!(t.error.unwrap().starts_with("no suitable node"));
+    }
+
+    #[test]
+    fn a_newer_engines_task_state_is_kept_as_its_word() {
+        let body = r#"[{"ID": "t1", "ServiceID": "s1", "DesiredState": "running",
+            "Status": {"State": "checkpointed", "Message": "a newer engine's state"}}]"#;
+        let lenient = crate::docker::lenient::decode_list(body).unwrap();
+        let t = task_from_lenient(&lenient[0]);
+        assert_eq!(t.state, TaskState::Other("checkpointed".into()));
+        assert_eq!(t.state.to_string(), "checkpointed");
+        assert_eq!(t.desired_state, TaskState::Running);
+        assert_eq!(t.service_id, "s1");
+    }
+
+    #[test]
+    fn tasks_between_a_containers_event_and_the_managers_word_are_in_transition() {
+        let task = |desired: TaskState, state: TaskState| -> TaskInfo {
+            serde_json::from_value(serde_json::json!({"id": "t", "service_id": "s",
+                "desired_state": desired.as_str(), "state": state.as_str()}))
+            .unwrap()
+        };
+        use TaskState::*;
+        assert!(task(Running, Starting).in_transition());
+        assert!(task(Running, Assigned).in_transition());
+        assert!(task(Shutdown, Running).in_transition());
+        assert!(!task(Running, Running).in_transition());
+        // A pending task waits for the scheduler: a node or service event will tell.
+        assert!(!task(Running, Pending).in_transition());
+        assert!(!task(Shutdown, Shutdown).in_transition());
+        assert!(!task(Shutdown, Failed).in_transition());
     }
 }

@@ -86,6 +86,11 @@ pub async fn plan(
         Change::NodeLabels(l) => super::labels::plan(&state, l)?,
         Change::Object(o) => super::secrets::plan(cluster, &state, o).await?,
     };
+    let mut plan = plan;
+    if let Some((node_id, name)) = drains(&plan) {
+        plan.notes
+            .extend(drain_preview(cluster, &node_id, &name).await);
+    }
     if creates_encrypted_overlay(&plan) && !ignore_kernel_check {
         let report = crate::preflight::run(cluster).await;
         if let Some(refusal) = report.encryption_refusal() {
@@ -93,6 +98,37 @@ pub async fn plan(
         }
     }
     Ok(plan)
+}
+
+/// The node a plan drains, as (ID, name).
+fn drains(plan: &Plan) -> Option<(String, String)> {
+    plan.steps.iter().find_map(|s| match &s.action {
+        Action::SetAvailability {
+            node_id,
+            name,
+            availability: crate::snapshot::Availability::Drain,
+        } => Some((node_id.clone(), name.clone())),
+        _ => None,
+    })
+}
+
+/// Which tasks a drain would move and whether each finds a node, read from a snapshot
+/// taken now (the plan's own state holds no tasks).
+async fn drain_preview(cluster: &Cluster, node_id: &str, name: &str) -> Vec<String> {
+    let snap = cluster.snapshot().await;
+    let unknown = |why: &str| {
+        vec![format!(
+            "the tasks on {name} could not be read, so where they would go is unknown: {why}"
+        )]
+    };
+    match (&snap.swarm, &snap.workloads_error) {
+        (None, _) => unknown("no manager answered"),
+        (_, Some(why)) => unknown(why),
+        _ if snap.nodes_as_of.is_some() => unknown("the managers' lists are not current"),
+        _ => {
+            crate::workloads::drain::notes(name, &crate::workloads::drain::preview(&snap, node_id))
+        }
+    }
 }
 
 fn creates_encrypted_overlay(plan: &Plan) -> bool {

@@ -265,6 +265,10 @@ impl Step {
     }
 }
 
+/// How a plan note that warns begins: shown so in the CLI, and in the warning colour in the
+/// app.
+pub const WARNING: &str = "WARNING: ";
+
 /// Steps plus notes (advice, warnings) to show before applying.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {

@@ -13,6 +13,8 @@ pub struct SwarmdeckApp {
     pub state: AppState,
     service: Option<ServiceHandle>,
     screenshot: Option<ScreenshotJob>,
+    /// A file given to open has not been read yet: a screenshot waits for it.
+    opening: bool,
     startup: Startup,
 }
 
@@ -80,6 +82,7 @@ impl SwarmdeckApp {
             state,
             service,
             screenshot: opts.screenshot.map(ScreenshotJob::new),
+            opening: open.is_some(),
             startup: Startup {
                 started: opts.started,
                 first_frame: None,
@@ -131,9 +134,15 @@ impl SwarmdeckApp {
             match event {
                 Event::Snapshot(snap) => self.state.set_snapshot(*snap),
                 Event::Confirmed { at } => self.state.confirmed_at = Some(at),
+                // The snapshot that follows carries the change.
+                Event::Refreshed { .. } => {}
                 Event::Busy { what } => self.state.busy = Some(what),
                 Event::Idle => self.state.busy = None,
-                Event::Notice(n) => self.state.push_notice(n),
+                Event::Notice(n) => {
+                    // A file that could not be opened says so in a notice.
+                    self.opening = false;
+                    self.state.push_notice(n)
+                }
                 Event::Job { id, update } => self.on_job(id, update),
                 Event::Inventory { path, inventory } => {
                     let hosts = &mut self.state.panels.hosts;
@@ -155,7 +164,10 @@ impl SwarmdeckApp {
                         self.state.push_notice(Notice::info("no new hosts found"));
                     }
                 }
-                Event::Bundle { path, bundle } => self.state.open_bundle(path, *bundle),
+                Event::Bundle { path, bundle } => {
+                    self.opening = false;
+                    self.state.open_bundle(path, *bundle)
+                }
                 Event::ConnectivityHistory(runs) => {
                     self.state.panels.connectivity.history = Some(runs)
                 }
@@ -294,8 +306,10 @@ pub(super) fn draw_panel(ui: &mut egui::Ui, state: &mut AppState) -> Vec<Command
 impl eframe::App for SwarmdeckApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain_events();
-        if let Some(job) = &mut self.screenshot {
-            job.tick(ctx);
+        match &mut self.screenshot {
+            Some(_) if self.opening => ctx.request_repaint(),
+            Some(job) => job.tick(ctx),
+            None => {}
         }
     }
 

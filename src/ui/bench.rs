@@ -121,6 +121,20 @@ fn add_workloads(snap: &mut ClusterSnapshot, nodes: usize) {
     }
 }
 
+/// The median time to decode a snapshot's JSON (as `--open` and bundles do), over `rounds`.
+pub fn decode_time(json: &str, rounds: usize) -> Duration {
+    let mut times: Vec<Duration> = (0..rounds.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            let snap = ClusterSnapshot::from_json(json).expect("the synthetic snapshot decodes");
+            std::hint::black_box(snap);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
 /// Runs `frames` frames of each panel on a cluster of `nodes` nodes.
 pub fn measure(nodes: usize, frames: usize) -> Vec<FrameStats> {
     let snap = synthetic_cluster(nodes);

@@ -11,6 +11,8 @@ mod connectivity_panel;
 mod health;
 pub mod hosts_panel;
 mod jobs;
+mod log_buffer;
+pub mod logs_panel;
 mod networks_panel;
 mod node_labels;
 mod overview;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 
+use super::logs_panel::LogTarget;
 use super::panel::{Context, PanelView};
 use super::style;
 use super::workload_view::{self as wv, SnapshotCache};
@@ -96,12 +97,18 @@ impl PanelView for PlacementView {
             return;
         };
         let now = wv::age_reference(cx.freshness);
-        egui::Panel::right("placement_details")
+        let logs = egui::Panel::right("placement_details")
             .default_size(320.0)
             .resizable(true)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.details(ui, snap, now));
-            });
+                egui::ScrollArea::vertical()
+                    .show(ui, |ui| self.details(ui, snap, now))
+                    .inner
+            })
+            .inner;
+        if let Some(target) = logs {
+            super::logs_panel::open(cx, target);
+        }
         let lanes = lanes(snap);
         let running: usize = lanes
             .iter()
@@ -213,7 +220,13 @@ impl PlacementView {
         }
     }
 
-    fn details(&mut self, ui: &mut egui::Ui, snap: &ClusterSnapshot, now: u64) {
+    /// The selected task's details; the logs to open when asked.
+    fn details(
+        &mut self,
+        ui: &mut egui::Ui,
+        snap: &ClusterSnapshot,
+        now: u64,
+    ) -> Option<LogTarget> {
         let task = self
             .selected_task
             .as_deref()
@@ -222,9 +235,18 @@ impl PlacementView {
             ui.heading("Task");
             ui.label("Click a task card for its details.");
             legend(ui);
-            return;
+            return None;
         };
-        ui.heading("Task");
+        let logs = ui
+            .horizontal(|ui| {
+                ui.heading("Task");
+                let has_logs = task.container_id.is_some();
+                ui.add_enabled(has_logs, egui::Button::new("Show logs"))
+                    .on_hover_text("Read this task's logs from its node")
+                    .on_disabled_hover_text("This task has no container, so no logs")
+                    .clicked()
+            })
+            .inner;
         wv::task_details(ui, snap, task, now);
         if task.is_unplaced() {
             ui.add_space(8.0);
@@ -236,6 +258,7 @@ impl PlacementView {
                 wv::pending_reason(ui, r, &wv::task_name(name, task));
             }
         }
+        logs.then(|| LogTarget::task(snap, task))
     }
 }
 

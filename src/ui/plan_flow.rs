@@ -301,7 +301,13 @@ fn review(ui: &mut egui::Ui, plan: &Plan, can_apply: bool) -> bool {
         plan_steps(ui, &plan.steps);
     }
     for n in &plan.notes {
-        ui.add(egui::Label::new(RichText::new(format!("note: {n}")).weak()).wrap());
+        let n = crate::untrusted::visible(n);
+        // A note that warns (e.g. a drain that would leave tasks pending) must not be missed.
+        let text = match n.strip_prefix(crate::swarm::plan::WARNING) {
+            Some(w) => RichText::new(format!("⚠ {w}")).color(style::warn(ui)).strong(),
+            None => RichText::new(format!("note: {n}")).weak(),
+        };
+        ui.add(egui::Label::new(text).wrap());
     }
     !plan.is_empty()
         && ui

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
+use super::logs_panel::LogTarget;
 use super::panel::{Context, PanelView};
 use super::style;
 use super::workload_view::{self as wv, task_state_color};
@@ -80,10 +81,14 @@ impl PanelView for ServicesView {
         self.list(ui, &shown, &pending, list_height);
         ui.separator();
         let now = wv::age_reference(cx.freshness);
-        egui::ScrollArea::vertical()
+        let logs = egui::ScrollArea::vertical()
             .id_salt("service_detail")
             .auto_shrink([false, false])
-            .show(ui, |ui| self.detail(ui, snap, now));
+            .show(ui, |ui| self.detail(ui, snap, now))
+            .inner;
+        if let Some(target) = logs {
+            super::logs_panel::open(cx, target);
+        }
     }
 
     fn reset(&mut self) {
@@ -239,7 +244,8 @@ impl ServicesView {
             });
     }
 
-    fn detail(&mut self, ui: &mut egui::Ui, snap: &ClusterSnapshot, now: u64) {
+    /// The selected service; the logs to open when asked.
+    fn detail(&mut self, ui: &mut egui::Ui, snap: &ClusterSnapshot, now: u64) -> Option<LogTarget> {
         let Some(service) = self
             .selected
             .as_deref()
@@ -249,19 +255,24 @@ impl ServicesView {
                 RichText::new("Select a service for its spec, its tasks and why any of them wait.")
                     .weak(),
             );
-            return;
+            return None;
         };
-        ui.horizontal(|ui| {
-            ui.heading(
-                RichText::new(visible(&service.name)).color(wv::service_color(&service.name)),
-            );
-            ui.label(RichText::new(visible(&service.id)).monospace().weak());
-        });
+        let logs = ui
+            .horizontal(|ui| {
+                ui.heading(
+                    RichText::new(visible(&service.name)).color(wv::service_color(&service.name)),
+                );
+                ui.label(RichText::new(visible(&service.id)).monospace().weak());
+                ui.button("Show logs")
+                    .on_hover_text("Read this service's logs from its nodes")
+                    .clicked()
+            })
+            .inner;
         spec(ui, snap, service);
         let tasks = snap.tasks_of(&service.id);
         ui.add_space(8.0);
         ui.strong(format!("Tasks ({})", tasks.len()));
-        tasks_table(ui, snap, service, &tasks, now);
+        let task_logs = tasks_table(ui, snap, service, &tasks, now);
         let explained = self.explained_for(snap, service, &tasks);
         if !explained.is_empty() {
             ui.add_space(8.0);
@@ -270,6 +281,7 @@ impl ServicesView {
                 wv::pending_reason(ui, &e.reason, &e.tasks.join(", "));
             }
         }
+        logs.then(|| LogTarget::service(service)).or(task_logs)
     }
 
     /// The pending reasons of `service`, worked out again only when the snapshot changed.
@@ -405,11 +417,12 @@ fn tasks_table(
     service: &ServiceInfo,
     tasks: &[&TaskInfo],
     now: u64,
-) {
+) -> Option<LogTarget> {
     if tasks.is_empty() {
         ui.label(RichText::new("No tasks.").weak());
-        return;
+        return None;
     }
+    let mut logs = None;
     ui.push_id(("tasks", &service.id), |ui| {
         TableBuilder::new(ui)
             .striped(true)
@@ -419,9 +432,10 @@ fn tasks_table(
             .column(Column::auto().at_least(120.0).clip(true))
             .column(Column::auto().at_least(170.0))
             .column(Column::auto().at_least(60.0))
+            .column(Column::auto().at_least(40.0))
             .column(Column::remainder().clip(true))
             .header(22.0, |mut h| {
-                for t in ["Slot", "Node", "Desired → current", "Age", "Error"] {
+                for t in ["Slot", "Node", "Desired → current", "Age", "Logs", "Error"] {
                     h.col(|ui| {
                         ui.strong(t);
                     });
@@ -450,6 +464,16 @@ fn tasks_table(
                         ui.label(wv::age(t, now));
                     });
                     row.col(|ui| {
+                        let has_logs = t.container_id.is_some();
+                        let button = ui
+                            .add_enabled(has_logs, egui::Button::new("Logs").small())
+                            .on_hover_text("Read this task's logs from its node")
+                            .on_disabled_hover_text("This task has no container, so no logs");
+                        if button.clicked() {
+                            logs = Some(LogTarget::task(snap, t));
+                        }
+                    });
+                    row.col(|ui| {
                         let why = t.error.as_deref().unwrap_or("");
                         ui.add(
                             egui::Label::new(RichText::new(visible(why)).color(style::bad(ui)))
@@ -460,6 +484,7 @@ fn tasks_table(
                 });
             });
     });
+    logs
 }
 
 #[cfg(test)]

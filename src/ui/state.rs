@@ -56,6 +56,8 @@ pub struct AppState {
     pub connectivity: Option<crate::connectivity::Report>,
     /// A node one panel asked another to show (Topology's "open in Placement").
     pub focus_node: Option<String>,
+    /// Logs one panel asked the Logs panel to read.
+    pub open_logs: Option<super::logs_panel::LogTarget>,
     pub panels: Panels,
 }
 
@@ -72,6 +74,7 @@ impl AppState {
             preflight: None,
             connectivity: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
             focus_node: None,
+            open_logs: None,
             panels: Panels::default(),
             source,
         }
@@ -91,6 +94,7 @@ impl AppState {
         self.preflight = None;
         self.connectivity = None;
         self.focus_node = None;
+        self.open_logs = None;
         for p in Panel::ALL {
             self.panels.get_mut(*p).reset();
         }
@@ -136,6 +140,7 @@ impl AppState {
             preflight,
             connectivity,
             focus_node,
+            open_logs,
             panels,
             ..
         } = self;
@@ -151,6 +156,7 @@ impl AppState {
             notices,
             goto: &mut goto,
             focus_node,
+            open_logs,
             commands,
             owner: panel,
         };

@@ -2,6 +2,8 @@
 //! a line to every node that has containers on them. Pan with drag, zoom with the wheel,
 //! click a node for its details.
 
+use std::collections::HashSet;
+
 use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 
 use super::panel::{Context, PanelView};
@@ -27,6 +29,9 @@ pub struct Layout {
     /// (node index, network index): the node has containers on that network.
     pub links: Vec<(usize, usize)>,
     pub bounds: Rect,
+    /// Each column's x and the top of its lowest card: a card above another routes its
+    /// link around it.
+    pub columns: Vec<(f32, f32)>,
 }
 
 /// Managers on the first row (leader first), workers wrapped on the rows below, overlay
@@ -63,18 +68,31 @@ pub fn layout(snap: &ClusterSnapshot) -> Layout {
     for (k, &ni) in overlays.iter().enumerate() {
         let bus_y = y + k as f32 * BUS_GAP;
         buses.push((ni, bus_y, 0.0, width));
+        // Once per network, not once per node: a large swarm has 10,000 containers.
+        let present: HashSet<&str> = snap.networks[ni]
+            .containers
+            .iter()
+            .map(|c| c.node.as_str())
+            .collect();
         for (node_i, _) in &nodes {
-            let host = &snap.nodes[*node_i].hostname;
-            if snap.networks[ni].containers.iter().any(|c| &c.node == host) {
+            if present.contains(snap.nodes[*node_i].hostname.as_str()) {
                 links.push((*node_i, ni));
             }
         }
     }
     let bottom = y + overlays.len() as f32 * BUS_GAP;
+    let mut columns: Vec<(f32, f32)> = Vec::new();
+    for (_, r) in &nodes {
+        match columns.iter_mut().find(|(x, _)| *x == r.min.x) {
+            Some((_, lowest)) => *lowest = lowest.max(r.min.y),
+            None => columns.push((r.min.x, r.min.y)),
+        }
+    }
     Layout {
         nodes,
         buses,
         links,
+        columns,
         bounds: Rect::from_min_max(
             Pos2::new(-20.0, -20.0),
             Pos2::new(width + 20.0, bottom + 20.0),
@@ -159,14 +177,18 @@ fn show(ui: &mut egui::Ui, view: &mut TopologyView, cx: &mut Context<'_>) {
         }
     });
     let scene_rect = view.scene_rect.get_or_insert(lay.bounds);
+    let shared = shared_names(&snap.nodes);
     egui::Scene::new()
         .zoom_range(0.1..=2.0)
         .show(ui, scene_rect, |ui| {
             paint_buses(ui, snap, &lay);
-            for (i, rect) in &lay.nodes {
+            // Only the cards in view are drawn (and can be clicked).
+            let visible = ui.clip_rect();
+            for (i, rect) in lay.nodes.iter().filter(|(_, r)| visible.intersects(*r)) {
                 let node = &snap.nodes[*i];
                 let selected = view.selected.as_deref() == Some(node.id.as_str());
-                if node_card(ui, *rect, node, &snap.nodes, selected).clicked() {
+                let shared = shared.contains(node.hostname.as_str());
+                if node_card(ui, *rect, node, shared, selected).clicked() {
                     clicked = Some(node.id.clone());
                 }
             }
@@ -176,8 +198,19 @@ fn show(ui: &mut egui::Ui, view: &mut TopologyView, cx: &mut Context<'_>) {
     }
 }
 
+/// Hostnames that more than one node has (cloned machines), found once per frame.
+fn shared_names(nodes: &[NodeInfo]) -> HashSet<&str> {
+    let mut seen = HashSet::new();
+    nodes
+        .iter()
+        .filter(|n| !seen.insert(n.hostname.as_str()))
+        .map(|n| n.hostname.as_str())
+        .collect()
+}
+
 fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
     let painter = ui.painter().clone();
+    let rect_of: std::collections::HashMap<usize, Rect> = lay.nodes.iter().copied().collect();
     for (k, (ni, y, x0, x1)) in lay.buses.iter().enumerate() {
         let color = bus_color(k, snap.networks[*ni].encrypted);
         painter.line_segment(
@@ -188,7 +221,7 @@ fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
             if link_net != ni {
                 continue;
             }
-            if let Some((_, r)) = lay.nodes.iter().find(|(i, _)| i == node_i) {
+            if let Some(r) = rect_of.get(node_i) {
                 let path = link_path(lay, *r, *y, k);
                 painter.add(egui::Shape::line(path.clone(), Stroke::new(2.0, color)));
                 if let Some(end) = path.last() {
@@ -217,12 +250,13 @@ fn paint_buses(ui: &mut egui::Ui, snap: &ClusterSnapshot, lay: &Layout) {
 pub fn label_x(lay: &Layout, k: usize, width: f32) -> f32 {
     const PAD: f32 = 6.0;
     let (_, _, x0, x1) = lay.buses[k];
+    let card_of: std::collections::HashMap<usize, Rect> = lay.nodes.iter().copied().collect();
     let mut lines: Vec<f32> = lay
         .links
         .iter()
         .filter_map(|(node_i, net)| {
             let lane = lay.buses.iter().position(|(ni, ..)| ni == net)?;
-            let (_, card) = lay.nodes.iter().find(|(i, _)| i == node_i)?;
+            let card = card_of.get(node_i)?;
             let end = link_path(lay, *card, lay.buses[lane].1, lane).last()?.x;
             (lane >= k).then_some(end)
         })
@@ -246,9 +280,9 @@ pub fn label_x(lay: &Layout, k: usize, width: f32) -> f32 {
 pub fn link_path(lay: &Layout, card: Rect, bus_y: f32, lane: usize) -> Vec<Pos2> {
     let start = card.center_bottom();
     let blocked = lay
-        .nodes
+        .columns
         .iter()
-        .any(|(_, r)| r.min.x == card.min.x && r.min.y > card.min.y);
+        .any(|(x, lowest)| *x == card.min.x && *lowest > card.min.y);
     if !blocked {
         return vec![start, Pos2::new(start.x, bus_y)];
     }
@@ -279,16 +313,20 @@ fn bus_color(k: usize, encrypted: bool) -> Color32 {
 /// One node as a clickable card: border colour is its state, a dashed look for drained
 /// or paused nodes, a star for the leader. A hostname another node shares (cloned
 /// machines) comes with the node's short ID, so the two cards can be told apart.
+/// One node's card; `shared`: another node has its hostname, so its short ID is shown too.
 fn node_card(
     ui: &mut egui::Ui,
     rect: Rect,
     node: &NodeInfo,
-    all: &[NodeInfo],
+    shared: bool,
     selected: bool,
 ) -> egui::Response {
     let id = ui.scope_id().with(("node", &node.id));
     let resp = ui.interact(rect, id, Sense::click());
-    let label = node.label_among(all);
+    let label = match shared {
+        true => format!("{} ({})", node.hostname, node.short_id()),
+        false => node.hostname.clone(),
+    };
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
     let visuals = ui.visuals();
     let state_color = style::node_state_color(ui, &node.state);
@@ -338,7 +376,7 @@ fn node_card(
         egui::FontId::proportional(12.0),
         detail,
     );
-    let address = if node.name_is_shared(all) {
+    let address = if shared {
         format!("{} · {}", node.address, node.short_id())
     } else {
         node.address.clone()

@@ -389,6 +389,11 @@ pub mod testing {
     pub fn showing(snap: ClusterSnapshot, panel: Panel) -> Harness<'static, AppState> {
         let mut state = AppState::new(Source::Inventory("inventory.toml".into()), panel);
         state.set_snapshot(snap);
+        harness(state)
+    }
+
+    /// A harness drawing `state`'s panel, after two frames.
+    pub fn harness(state: AppState) -> Harness<'static, AppState> {
         let mut h = Harness::builder()
             .with_size([1280.0, 820.0])
             .build_ui_state(

@@ -353,7 +353,7 @@ async fn read_task(
                 return;
             }
             Err(e) => {
-                let e = DockerError::explain(host, docker, e).await;
+                let e = broke_off_at(host, docker, e).await;
                 let notice = LogNotice::BrokeOff {
                     host: host.to_string(),
                     task: src.task.clone(),
@@ -372,6 +372,22 @@ async fn read_task(
     }
     for l in out.finish() {
         let _ = tx.send(LogEvent::Line(l)).await;
+    }
+}
+
+/// Why a stream broke off. A body cut short reads the same whichever end failed, so a
+/// ping over a new channel tells a lost SSH connection (no channel opens) from the engine.
+async fn broke_off_at(host: &str, docker: &Docker, e: bollard::errors::Error) -> DockerError {
+    let e = DockerError::explain(host, docker, e).await;
+    if e.layer() != Layer::Engine {
+        return e;
+    }
+    match docker.ping().await {
+        Err(p) => match DockerError::explain(host, docker, p).await {
+            ssh if ssh.layer() == Layer::Ssh => ssh,
+            _ => e,
+        },
+        Ok(_) => e,
     }
 }
 

@@ -5,6 +5,7 @@
 //! that runs each task.
 
 pub mod constraint;
+pub mod drain;
 pub mod exec;
 pub mod log_lines;
 pub mod logs;

@@ -836,3 +836,98 @@ fn draining_a_node_flags_the_task_only_it_can_run_before_anything_changes() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// node3's labels as `docker node inspect` on the manager shows them.
+fn node_labels(lab: &TestLab, node: &str) -> BTreeMap<String, String> {
+    let raw = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "-f",
+            "{{json .Spec.Labels}}",
+            node,
+        ],
+    );
+    serde_json::from_str::<Option<BTreeMap<String, String>>>(&raw)
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[test]
+fn node_labels_added_make_a_constrained_service_placeable_and_removed_are_gone() {
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    let audit = home.join("audit.jsonl");
+    let audit_arg = audit.to_str().unwrap();
+    create(&lab, "gold", &["--constraint", "node.labels.tier==gold"]);
+    let before = explained(&lab, home, "gold", 0, "constraint");
+    assert_eq!(
+        before["summary"],
+        "no node has label tier=gold (node1, node2 and node3)"
+    );
+
+    // Planned, not applied without --yes.
+    let (ok, plan, err) = swarmdeck(&lab, home, &["node", "label", "node3", "add", "tier=gold"]);
+    assert!(ok, "{plan}{err}");
+    assert!(
+        plan.contains("$ docker node update --label-add tier=gold node3"),
+        "{plan}"
+    );
+    assert!(plan.contains("not applied"), "{plan}");
+    assert_eq!(node_labels(&lab, "node3"), BTreeMap::new());
+
+    // Typed labels are validated before anything is planned.
+    let (ok, _, err) = swarmdeck(&lab, home, &["node", "label", "node3", "add", "tier=a b"]);
+    assert!(!ok && err.contains("invalid label value"), "{err}");
+
+    // Applied: the engine has it, and the pending task finds its node.
+    let args = ["node", "label", "node3", "add", "tier=gold", "--yes"];
+    let (ok, out, err) = swarmdeck(
+        &lab,
+        home,
+        &[&args[..], &["--audit-log", audit_arg]].concat(),
+    );
+    assert!(ok, "{out}{err}");
+    let want: BTreeMap<String, String> = [("tier".to_string(), "gold".to_string())].into();
+    assert_eq!(node_labels(&lab, "node3"), want);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let placed = loop {
+        let tasks = json(&lab, home, &["ps", "gold", "--json"]);
+        if states(&tasks) == BTreeMap::from([("running".to_string(), 1)]) {
+            break tasks;
+        }
+        assert!(Instant::now() < deadline, "gold never ran: {tasks:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let node3 = lab.ssh_ok(
+        "node1",
+        &["docker", "node", "inspect", "-f", "{{.ID}}", "node3"],
+    );
+    let running: Vec<&serde_json::Value> = placed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["state"] == "running")
+        .collect();
+    assert_eq!(running[0]["node_id"], node3.as_str(), "{placed:#}");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        log.contains("docker node update --label-add tier=gold node3"),
+        "{log}"
+    );
+
+    // Removed: gone from the engine.
+    let args = ["node", "label", node3.as_str(), "rm", "tier", "--yes"];
+    let (ok, out, err) = swarmdeck(
+        &lab,
+        home,
+        &[&args[..], &["--audit-log", audit_arg]].concat(),
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("--label-rm tier"), "{out}");
+    assert_eq!(node_labels(&lab, "node3"), BTreeMap::new());
+}

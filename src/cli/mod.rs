@@ -6,14 +6,19 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::swarm::secrets;
+
 pub mod bootstrap;
 pub mod connectivity;
+pub mod exec;
 pub mod generate;
 pub mod hosts;
 pub mod lab;
 pub mod logs;
 pub mod node;
+pub mod node_label;
 pub mod preflight;
+pub mod secret;
 pub mod service;
 pub mod status;
 pub mod target;
@@ -73,6 +78,14 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Scale, update or roll back a service (plan; --yes applies), then follow the rollout.
     Service(Box<service::ServiceArgs>),
+    /// Run a command in a task's container, on the node that runs it (-i stdin, -t a
+    /// terminal): `exec [-i] [-t] SERVICE[.SLOT]|TASK -- CMD...`.
+    Exec(exec::ExecArgs),
+    /// Swarm secrets: create (from a file or stdin), ls, rm, rotate (a new version, every
+    /// service moved to it, the old removed). The data is never shown.
+    Secret(secret::ObjectArgs),
+    /// Swarm configs: the same commands as `secret`.
+    Config(secret::ObjectArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -150,6 +163,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // `exec`'s words are its own (`-i` there is not the global key): read them raw.
+    for (candidate, words) in exec::escaped(&args) {
+        if let Ok(Launch::Headless(h)) = parse_argv(panels, candidate)
+            && matches!(&h.command, Command::Exec(a) if a.words == words)
+        {
+            return Ok(Launch::Headless(h));
+        }
+    }
+    parse_argv(panels, args)
+}
+
+fn parse_argv(
+    panels: &'static [&'static str],
+    args: Vec<std::ffi::OsString>,
+) -> Result<Launch, clap::Error> {
     let mut matches = definition(panels).try_get_matches_from(args)?;
     let cli = Cli::from_arg_matches_mut(&mut matches)?;
     Ok(match cli.command {
@@ -197,6 +226,13 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
         Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
         Command::Service(args) => service::run(*args, &target, file, &runtime()?),
+        Command::Exec(args) => exec::run(args, &target, file, &runtime()?),
+        Command::Secret(args) => {
+            secret::run(secrets::Kind::Secret, args, &target, file, &runtime()?)
+        }
+        Command::Config(args) => {
+            secret::run(secrets::Kind::Config, args, &target, file, &runtime()?)
+        }
     }
 }
 

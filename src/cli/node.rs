@@ -51,6 +51,8 @@ pub enum NodeCommand {
     Remove(NodeRef),
     /// Make an inventory host leave its swarm.
     Leave { host: String },
+    /// Add or remove a node's labels (`label NODE add KEY=VALUE...`, `label NODE rm KEY...`).
+    Label(super::node_label::LabelArgs),
 }
 
 fn err(e: SwarmError) -> anyhow::Error {
@@ -71,6 +73,7 @@ pub fn run(
         NodeCommand::Pause(r) => (&r.node, NodeOp::Pause),
         NodeCommand::Activate(r) => (&r.node, NodeOp::Activate),
         NodeCommand::Remove(r) => (&r.node, NodeOp::Remove),
+        NodeCommand::Label(l) => return super::node_label::run(l, &cluster, rt, &args.apply),
         NodeCommand::Leave { host } => {
             let change = Change::Leave {
                 host: host.clone(),

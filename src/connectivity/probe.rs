@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 
 use super::model::ImageSource;
 use super::parse;
+use crate::limits::MAX_OUTPUT_BYTES;
 use crate::ssh::{RemoteCommand, SshSession};
 
 /// Label on everything a run creates; its value is the run id.
@@ -86,6 +87,13 @@ pub async fn exec(
         {
             bollard::exec::StartExecResults::Attached { mut output, .. } => {
                 while let Some(chunk) = output.next().await {
+                    // The engine does not bound an exec's output; what is kept here is.
+                    if (out.stdout.len() + out.stderr.len()) as u64 > MAX_OUTPUT_BYTES {
+                        return Err(format!(
+                            "the output is larger than {}",
+                            crate::limits::human_bytes(MAX_OUTPUT_BYTES)
+                        ));
+                    }
                     match chunk.map_err(|e| e.to_string())? {
                         bollard::container::LogOutput::StdErr { message } => {
                             out.stderr.push_str(&String::from_utf8_lossy(&message))

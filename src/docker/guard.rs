@@ -4,7 +4,8 @@
 //! bound holds for the whole exchange, headers and body alike: [`Guarded`] fails the
 //! stream once the request's deadline passes or the answer outgrows its limit. The budget
 //! depends on the request ([`budget`]): reads must be quick, changes may take the engine a
-//! while, and streams (events, logs, exec output) have no end but a bounded line.
+//! while, streams (events, logs) have no end but a bounded line, and an exec or attach
+//! session lasts and says as much as its command.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -41,6 +42,9 @@ pub enum Limit {
     Total(u64),
     /// Each line of a stream (one JSON event, one log line).
     Line(u64),
+    /// Nothing: an exec or attach session's output is the user's program's, read as it
+    /// comes for as long as it runs; a caller that keeps it bounds what it keeps.
+    Unbounded,
 }
 
 /// `GET /v1.41/containers/x/json?all=1` → `GET /containers/x/json`: names the request in
@@ -77,7 +81,7 @@ pub fn budget(method: &Method, path: &str, d: &Deadlines) -> Budget {
     if (path.starts_with("/exec/") && last == "start") || last == "attach" {
         return Budget {
             deadline: None,
-            limit: Limit::Total(limits::MAX_OUTPUT_BYTES),
+            limit: Limit::Unbounded,
         };
     }
     if path.starts_with("/images/") && matches!(last, "create" | "load") {
@@ -155,6 +159,7 @@ impl<S> Guarded<S> {
                 }
                 (self.line > max).then_some(max)
             }
+            Limit::Unbounded => None,
         }?;
         Some(self.fail(Exceeded::Size {
             request: self.request.clone(),
@@ -269,7 +274,7 @@ mod tests {
         assert_eq!(events.limit, Limit::Line(limits::MAX_LINE_BYTES));
         let exec = budget(&Method::POST, "/v1.41/exec/abc/start", &d());
         assert_eq!(exec.deadline, None);
-        assert_eq!(exec.limit, Limit::Total(limits::MAX_OUTPUT_BYTES));
+        assert_eq!(exec.limit, Limit::Unbounded);
         assert_eq!(
             budget(&Method::GET, "/v1.41/containers/abc/logs", &d()).deadline,
             None

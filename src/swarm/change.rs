@@ -28,6 +28,10 @@ pub enum Change {
     Recover,
     /// Scale, update or roll back a service.
     Service(ServiceChange),
+    /// Labels added to or removed from a node.
+    NodeLabels(super::labels::LabelChange),
+    /// A secret or config created, removed or rotated.
+    Object(super::secrets::ObjectChange),
 }
 
 impl Change {
@@ -40,6 +44,8 @@ impl Change {
             Change::Network(o) => format!("create overlay {}", o.name),
             Change::Recover => "recover the swarm".into(),
             Change::Service(c) => c.describe(),
+            Change::NodeLabels(l) => l.describe(),
+            Change::Object(o) => o.describe(),
         }
     }
 }
@@ -82,6 +88,8 @@ pub async fn plan(
         Change::Network(spec) => actions::create_network(&state, spec.clone())?,
         Change::Recover => actions::recovery(&state)?,
         Change::Service(c) => service::plan(cluster, &state, c).await?,
+        Change::NodeLabels(l) => super::labels::plan(&state, l)?,
+        Change::Object(o) => super::secrets::plan(cluster, &state, o).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {

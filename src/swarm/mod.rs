@@ -11,8 +11,10 @@ pub mod actions;
 pub mod audit;
 pub mod bootstrap;
 pub mod change;
+pub mod labels;
 pub mod ops;
 pub mod plan;
+pub mod secrets;
 pub mod service;
 pub mod state;
 
@@ -34,6 +36,11 @@ pub enum SwarmError {
          letters, digits, '_', '.' and '-'"
     )]
     InvalidName { kind: &'static str, name: String },
+    #[error(
+        "invalid label value {text:?}: at most 256 of letters, digits and `-_.:/@+,=` (no \
+         spaces, quotes or control characters)"
+    )]
+    InvalidLabel { text: String },
     #[error(transparent)]
     Docker(Box<DockerError>),
     #[error(transparent)]
@@ -121,6 +128,7 @@ impl SwarmError {
             ),
             SwarmError::Cancelled { .. } => (FailureKind::Cancelled, None, None, None),
             SwarmError::InvalidName { .. }
+            | SwarmError::InvalidLabel { .. }
             | SwarmError::SplitSwarm { .. }
             | SwarmError::UnknownNode { .. }
             | SwarmError::AmbiguousNode { .. }

@@ -268,6 +268,15 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
             })
             .await?
         }
+        Action::NodeLabels(e) => {
+            update_node(&d, host, what, &e.node_id, |s| {
+                e.apply(s.labels.get_or_insert_with(Default::default))
+            })
+            .await?
+        }
+        Action::Object(o) => {
+            super::secrets::run(&d, host, what, o, cluster.deadlines().long).await?
+        }
         Action::RotateUnlockKey => {
             rotate(&d, host, what, |o| o.rotate_manager_unlock_key = true).await?
         }

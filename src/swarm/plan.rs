@@ -79,6 +79,10 @@ pub enum Action {
         role: Role,
     },
     RotateUnlockKey,
+    /// `docker node update --label-add/--label-rm` on the node's ID.
+    NodeLabels(super::labels::LabelEdit),
+    /// A secret or config created, removed, or a service moved to another.
+    Object(super::secrets::ObjectStep),
     /// `docker swarm init --force-new-cluster`: recovery after lost quorum.
     ForceNewCluster {
         advertise: String,
@@ -173,6 +177,8 @@ impl Action {
             }
             Action::RotateUnlockKey => "docker swarm unlock-key --rotate -q".into(),
             Action::Service(s) => s.cli(),
+            Action::NodeLabels(e) => e.cli(),
+            Action::Object(o) => o.cli(),
             Action::ForceNewCluster { advertise } => format!(
                 "docker swarm init --force-new-cluster --advertise-addr {}",
                 quote(advertise)
@@ -226,6 +232,8 @@ impl Action {
             }
             Action::RotateUnlockKey => "rotate the unlock key".into(),
             Action::Service(s) => s.describe(),
+            Action::NodeLabels(e) => e.describe(),
+            Action::Object(o) => o.describe(),
             Action::ForceNewCluster { .. } => format!(
                 "recover: make {host} the only manager of a new cluster keeping the swarm's \
                  state (services, networks, nodes)"

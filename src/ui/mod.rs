@@ -14,6 +14,7 @@ mod jobs;
 mod log_buffer;
 pub mod logs_panel;
 mod networks_panel;
+mod node_labels;
 mod overview;
 pub mod panel;
 mod placement_panel;

@@ -109,6 +109,8 @@ pub struct TopologyView {
     /// The node action on its way, and the ID of the node it is for.
     pub flow: PlanFlow,
     pub acting_on: Option<String>,
+    /// The add-label form of the node details.
+    pub labels: super::node_labels::LabelForm,
 }
 
 impl PanelView for TopologyView {
@@ -433,12 +435,11 @@ fn details(
             ui.label(v);
             ui.end_row();
         }
-        for (k, v) in &node.labels {
-            ui.label(RichText::new(format!("label {k}")).weak());
-            ui.label(v);
-            ui.end_row();
-        }
     });
+    ui.separator();
+    if super::node_labels::show(ui, snap, node, &mut view.labels, &mut view.flow, cx) {
+        view.acting_on = Some(node.id.clone());
+    }
     ui.separator();
     ui.strong("Containers on overlays");
     let mut any = false;
@@ -529,7 +530,7 @@ fn legend(ui: &mut egui::Ui) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::outcome::{Failure, FailureKind};
     use crate::service::{Command, Job};
@@ -538,18 +539,18 @@ mod tests {
     use egui_kittest::kittest::Queryable;
 
     /// The panel and the commands it sent.
-    struct Shown {
-        state: AppState,
-        cmds: Vec<Command>,
+    pub(in crate::ui) struct Shown {
+        pub state: AppState,
+        pub cmds: Vec<Command>,
     }
 
     /// A live app state (an inventory is open) showing the demo cluster on `panel`.
-    fn live_demo(panel: Panel) -> Harness<'static, Shown> {
+    pub(in crate::ui) fn live_demo(panel: Panel) -> Harness<'static, Shown> {
         live(crate::snapshot::demo(), panel)
     }
 
     /// A live app state showing `snap` on `panel`, and the commands it sends.
-    fn live(snap: ClusterSnapshot, panel: Panel) -> Harness<'static, Shown> {
+    pub(in crate::ui) fn live(snap: ClusterSnapshot, panel: Panel) -> Harness<'static, Shown> {
         let mut state = AppState::new(Source::Inventory("inventory.toml".into()), panel);
         state.set_snapshot(snap);
         let mut h = Harness::builder()
@@ -569,7 +570,7 @@ mod tests {
     }
 
     /// The plan job the last click started, with its change.
-    fn last_plan(h: &Harness<'_, Shown>) -> (JobId, Change) {
+    pub(in crate::ui) fn last_plan(h: &Harness<'_, Shown>) -> (JobId, Change) {
         match h.state().cmds.last() {
             Some(Command::Start {
                 id,

@@ -4,7 +4,7 @@
 //! lines. The streams are merged in time order ([`super::log_lines::Merge`]); a node that
 //! cannot be reached is said once, as a [`LogNotice`] naming the host and the layer.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -93,11 +93,7 @@ pub async fn logs(
     out: mpsc::Sender<LogEvent>,
 ) -> Result<(), LogsError> {
     let snap = cluster.snapshot().await;
-    if snap.swarm.is_none() || snap.nodes_as_of.is_some() {
-        let why = snap
-            .swarm_error
-            .clone()
-            .unwrap_or_else(|| "not a swarm yet, or every manager is unreachable".to_string());
+    if let Some(why) = no_swarm(&snap) {
         return Err(LogsError::NoSwarm { why });
     }
     let tasks = resolve(&snap, &req.target).ok_or_else(|| LogsError::NotFound {
@@ -122,6 +118,16 @@ pub async fn logs(
     Ok(())
 }
 
+/// Why the snapshot holds no current view of the swarm (no manager answered now), if so:
+/// tasks found in a kept node list may have moved since.
+pub(crate) fn no_swarm(snap: &ClusterSnapshot) -> Option<String> {
+    (snap.swarm.is_none() || snap.nodes_as_of.is_some()).then(|| {
+        snap.swarm_error
+            .clone()
+            .unwrap_or_else(|| "not a swarm yet, or every manager is unreachable".to_string())
+    })
+}
+
 fn options(req: &LogRequest) -> LogsOptions {
     LogsOptions {
         follow: req.follow,
@@ -138,7 +144,7 @@ fn options(req: &LogRequest) -> LogsOptions {
 
 /// The tasks whose logs `target` asks for: a service's (every task that has a container,
 /// as `docker service logs` shows), or one task by ID, unique ID prefix or name.
-fn resolve<'a>(snap: &'a ClusterSnapshot, target: &str) -> Option<Vec<&'a TaskInfo>> {
+pub(crate) fn resolve<'a>(snap: &'a ClusterSnapshot, target: &str) -> Option<Vec<&'a TaskInfo>> {
     if let Some(service) = snap.service(target) {
         return Some(snap.tasks_of(&service.id));
     }
@@ -203,6 +209,60 @@ fn host_of<'a>(
 
 type ByHost = BTreeMap<String, (HostSpec, Vec<Source>)>;
 
+/// Why a task's node has no host to reach it through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unplaced {
+    /// No inventory host is that node.
+    NotInInventory { node: String },
+    /// Its host failed in the snapshot.
+    Unreachable {
+        host: String,
+        layer: Layer,
+        error: String,
+    },
+}
+
+impl From<Unplaced> for LogNotice {
+    fn from(u: Unplaced) -> Self {
+        match u {
+            Unplaced::NotInInventory { node } => LogNotice::NotInInventory { node },
+            Unplaced::Unreachable { host, layer, error } => {
+                LogNotice::Unreachable { host, layer, error }
+            }
+        }
+    }
+}
+
+/// Where a task's container runs: the inventory host of its node, or why that host cannot
+/// be used. None for a task without a node or a container.
+pub(crate) fn locate<'a>(
+    snap: &'a ClusterSnapshot,
+    hosts: &'a [HostSpec],
+    t: &TaskInfo,
+) -> Option<Result<(&'a HostSpec, &'a NodeInfo), Unplaced>> {
+    let (Some(node_id), Some(_)) = (&t.node_id, &t.container_id) else {
+        return None;
+    };
+    let node = snap.node(node_id)?;
+    let Some(host) = host_of(snap, hosts, node) else {
+        return Some(Err(Unplaced::NotInInventory {
+            node: node.hostname.clone(),
+        }));
+    };
+    let failed = snap
+        .hosts
+        .iter()
+        .find(|h| h.host == host.name && h.error.is_some());
+    Some(match failed {
+        Some(f) => Err(Unplaced::Unreachable {
+            host: host.name.clone(),
+            layer: f.layer.unwrap_or(Layer::Other),
+            error: f.error.clone().unwrap_or_default(),
+        }),
+        None => Ok((host, node)),
+    })
+}
+
 /// Each task's container by the inventory host that runs it; hosts that failed in the
 /// snapshot and nodes with no host are notices instead (once each).
 fn place(
@@ -212,36 +272,18 @@ fn place(
 ) -> (Vec<(HostSpec, Vec<Source>)>, Vec<LogNotice>) {
     let mut by_host = ByHost::new();
     let mut notices = Vec::new();
-    let mut said = HashSet::new();
     for t in tasks {
-        let (Some(node_id), Some(container)) = (&t.node_id, &t.container_id) else {
-            continue;
-        };
-        let Some(node) = snap.node(node_id) else {
-            continue;
-        };
-        let Some(host) = host_of(snap, hosts, node) else {
-            if said.insert(node.id.clone()) {
-                notices.push(LogNotice::NotInInventory {
-                    node: node.hostname.clone(),
-                });
+        let (host, node) = match locate(snap, hosts, t) {
+            None => continue,
+            Some(Err(u)) => {
+                let n = LogNotice::from(u);
+                if !notices.contains(&n) {
+                    notices.push(n);
+                }
+                continue;
             }
-            continue;
+            Some(Ok(at)) => at,
         };
-        let failed = snap
-            .hosts
-            .iter()
-            .find(|h| h.host == host.name && h.error.is_some());
-        if let Some(f) = failed {
-            if said.insert(host.name.clone()) {
-                notices.push(LogNotice::Unreachable {
-                    host: host.name.clone(),
-                    layer: f.layer.unwrap_or(Layer::Other),
-                    error: f.error.clone().unwrap_or_default(),
-                });
-            }
-            continue;
-        }
         by_host
             .entry(host.name.clone())
             .or_insert_with(|| (host.clone(), Vec::new()))
@@ -250,7 +292,7 @@ fn place(
                 node: node.hostname.clone(),
                 task: task_name(snap, t),
                 task_id: t.id.clone(),
-                container: container.clone(),
+                container: t.container_id.clone().unwrap_or_default(),
             });
     }
     (by_host.into_values().collect(), notices)

@@ -682,4 +682,4 @@ fn shortfalls(need: &Resources, free: &Resources) -> Vec<String> {
 
 #[cfg(test)]
 #[path = "pending_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -44,7 +44,7 @@ fn node(id: &str, zone: &str) -> NodeInfo {
     }
 }
 
-fn service() -> ServiceInfo {
+pub(crate) fn service() -> ServiceInfo {
     ServiceInfo {
         id: "svc".into(),
         name: "web".into(),

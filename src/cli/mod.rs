@@ -14,6 +14,7 @@ pub mod lab;
 pub mod logs;
 pub mod node;
 pub mod preflight;
+pub mod stack;
 pub mod status;
 pub mod target;
 pub mod workloads;
@@ -94,6 +95,8 @@ pub enum Command {
     Recover(bootstrap::RecoverArgs),
     /// The audit log of applied steps: show, or export as a shell script.
     Audit(bootstrap::AuditArgs),
+    /// Stacks from Compose files: deploy (plan; --yes applies), ls, rm.
+    Stack(stack::StackArgs),
 }
 
 /// What the command line asks for.
@@ -193,6 +196,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Services(args) => workloads::services(args, &target, file, &runtime()?),
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
         Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
+        Command::Stack(args) => stack::run(args, &target, file, &runtime()?),
     }
 }
 

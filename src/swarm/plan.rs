@@ -83,6 +83,8 @@ pub enum Action {
     ForceNewCluster {
         advertise: String,
     },
+    /// A step of a stack deploy or removal (`swarmdeck stack`), run on a manager.
+    Stack(Box<crate::stack::StackStep>),
 }
 
 fn role_word(role: Role) -> &'static str {
@@ -174,6 +176,7 @@ impl Action {
                 "docker swarm init --force-new-cluster --advertise-addr {}",
                 quote(advertise)
             ),
+            Action::Stack(s) => s.cli(),
         }
     }
 
@@ -226,6 +229,7 @@ impl Action {
                 "recover: make {host} the only manager of a new cluster keeping the swarm's \
                  state (services, networks, nodes)"
             ),
+            Action::Stack(s) => s.describe(),
         }
     }
 }

@@ -12,7 +12,7 @@ use bollard::models::{
     NetworkCreateRequest, ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
     ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig, ServiceSpecUpdateConfig, TaskSpec,
     TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
+    TaskSpecContainerSpecFile1, TaskSpecContainerSpecPrivileges, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
     TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
     TaskSpecRestartPolicy,
 };
@@ -150,6 +150,11 @@ fn service(
         health_check: healthcheck(svc)?,
         secrets: Some(secret_refs(file, ns, &svc.secrets)?),
         configs: Some(config_refs(file, ns, &svc.configs)?),
+        // docker sends an empty set of privileges; the engine reports it back.
+        privileges: Some(TaskSpecContainerSpecPrivileges {
+            no_new_privileges: Some(false),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let placement = deploy.placement.clone().unwrap_or_default();

@@ -22,6 +22,8 @@ pub struct Current {
     pub networks: Vec<Network>,
     pub secrets: Vec<Secret>,
     pub configs: Vec<Config>,
+    /// Every network's name by ID (the engine reports a service's networks by ID).
+    pub network_names: HashMap<String, String>,
 }
 
 fn label_filter(key: &str, value: Option<&str>) -> HashMap<String, Vec<String>> {
@@ -35,24 +37,35 @@ fn label_filter(key: &str, value: Option<&str>) -> HashMap<String, Vec<String>> 
 /// Reads stack `namespace`'s objects from a manager (`None`: every stack's).
 pub async fn read(d: &Docker, namespace: Option<&str>) -> Result<Current, bollard::errors::Error> {
     let f = label_filter(LABEL_NAMESPACE, namespace);
-    let (services, networks, secrets, configs) = tokio::try_join!(
+    // Every network: services name theirs by ID, external ones too.
+    let (services, all_networks, secrets, configs) = tokio::try_join!(
         d.list_services(Some(ListServicesOptions {
             filters: Some(f.clone()),
             ..Default::default()
         })),
-        d.list_networks(Some(ListNetworksOptions {
-            filters: Some(f.clone())
-        })),
+        d.list_networks(None::<ListNetworksOptions>),
         d.list_secrets(Some(ListSecretsOptions {
             filters: Some(f.clone())
         })),
         d.list_configs(Some(ListConfigsOptions { filters: Some(f) })),
     )?;
+    let network_names = all_networks
+        .iter()
+        .filter_map(|n| Some((n.id.clone()?, n.name.clone()?)))
+        .collect();
+    let networks = all_networks
+        .into_iter()
+        .filter(|n| {
+            let ns = n.labels.as_ref().and_then(|l| l.get(LABEL_NAMESPACE));
+            ns.is_some_and(|ns| namespace.is_none_or(|want| want == ns))
+        })
+        .collect();
     Ok(Current {
         services,
         networks,
         secrets,
         configs,
+        network_names,
     })
 }
 
@@ -101,8 +114,42 @@ pub fn normalise(spec: &ServiceSpec) -> Value {
             }
         }
     }
+    // What the engine fills in when a spec leaves it out.
+    if let Some(ports) = v.pointer_mut("/EndpointSpec/Ports").and_then(Value::as_array_mut) {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            p.entry("Protocol").or_insert_with(|| "tcp".into());
+            p.entry("PublishMode").or_insert_with(|| "ingress".into());
+        }
+        ports.sort_by_key(|p| p.to_string());
+    }
+    for (parent, key, default) in [
+        ("/EndpointSpec", "Mode", "vip"),
+        ("/TaskTemplate", "Runtime", "container"),
+        ("/TaskTemplate/ContainerSpec", "Isolation", "default"),
+    ] {
+        if let Some(o) = v.pointer_mut(parent).and_then(Value::as_object_mut)
+            && o.get(key).and_then(Value::as_str) == Some(default)
+        {
+            o.remove(key);
+        }
+    }
     prune(&mut v);
     v
+}
+
+/// The service's spec as the engine reports it, its networks named instead of by ID.
+fn reported(svc: &Service, network_names: &HashMap<String, String>) -> ServiceSpec {
+    let mut spec = svc.spec.clone().unwrap_or_default();
+    for n in spec
+        .task_template
+        .iter_mut()
+        .flat_map(|t| t.networks.iter_mut().flatten())
+    {
+        if let Some(name) = n.target.as_ref().and_then(|id| network_names.get(id)) {
+            n.target = Some(name.clone());
+        }
+    }
+    spec
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -239,7 +286,7 @@ pub fn plan(spec: &StackSpec, current: &Current, prune_services: bool, host: &st
                 let update = as_update(want, svc);
                 let changed = changed_fields(
                     &normalise(&update),
-                    &normalise(&svc.spec.clone().unwrap_or_default()),
+                    &normalise(&reported(svc, &current.network_names)),
                 );
                 if !changed.is_empty() {
                     add(
@@ -343,13 +390,31 @@ mod tests {
                 "ContainerSpec": {"Image": "x", "Secrets": [{"SecretID": "id1", "SecretName": "a_s"}], "Env": []},
                 "Placement": {}
             },
-            "EndpointSpec": {"Ports": []}
+            "EndpointSpec": {"Ports": [], "Mode": "vip"}
         }))
         .unwrap();
         assert_eq!(
             normalise(&spec),
             json!({"Name": "a_web", "TaskTemplate": {"ContainerSpec": {"Image": "x", "Secrets": [{"SecretName": "a_s"}]}}})
         );
+    }
+
+    #[test]
+    fn the_engines_defaults_are_no_change() {
+        let sent: ServiceSpec = serde_json::from_value(json!({
+            "TaskTemplate": {"ContainerSpec": {"Image": "x"}},
+            "EndpointSpec": {"Ports": [{"TargetPort": 82, "PublishedPort": 2}, {"TargetPort": 81, "Protocol": "udp"}]}
+        }))
+        .unwrap();
+        let reported: ServiceSpec = serde_json::from_value(json!({
+            "TaskTemplate": {"ContainerSpec": {"Image": "x", "Isolation": "default"}, "Runtime": "container"},
+            "EndpointSpec": {"Mode": "vip", "Ports": [
+                {"TargetPort": 81, "Protocol": "udp", "PublishMode": "ingress"},
+                {"TargetPort": 82, "PublishedPort": 2, "Protocol": "tcp", "PublishMode": "ingress"}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(normalise(&sent), normalise(&reported));
     }
 
     #[test]

@@ -109,11 +109,14 @@ fn docker_deploy(lab: &TestLab, name: &str) -> Result<String, String> {
 
 /// Full network IDs to names.
 fn network_names(lab: &TestLab) -> BTreeMap<String, String> {
-    sh(lab, "docker network ls --no-trunc --format '{{.ID}} {{.Name}}'")
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    sh(
+        lab,
+        "docker network ls --no-trunc --format '{{.ID}} {{.Name}}'",
+    )
+    .lines()
+    .filter_map(|l| l.split_once(' '))
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
 }
 
 fn inspect(lab: &TestLab, kind: &str, ids: &str) -> Vec<Value> {
@@ -161,10 +164,7 @@ fn stack_state(lab: &TestLab, name: &str, compose_text: &str) -> Value {
                 n["Target"] = Value::String(nets.get(&id).cloned().unwrap_or(id));
             }
         }
-        out.insert(
-            format!("service {}", spec["Name"].as_str().unwrap()),
-            spec,
-        );
+        out.insert(format!("service {}", spec["Name"].as_str().unwrap()), spec);
     }
     let ids = sh(lab, &format!("docker network ls -q {filter}"));
     for mut n in inspect(lab, "network", &ids) {
@@ -178,7 +178,11 @@ fn stack_state(lab: &TestLab, name: &str, compose_text: &str) -> Value {
             .map(Value::String)
             .collect();
         // The VXLAN ID is the engine's choice, like a subnet nobody asked for.
-        remove(&mut n, "/Options", "com.docker.network.driver.overlay.vxlanid_list");
+        remove(
+            &mut n,
+            "/Options",
+            "com.docker.network.driver.overlay.vxlanid_list",
+        );
         let kept = serde_json::json!({
             "Driver": n["Driver"], "Scope": n["Scope"], "Internal": n["Internal"],
             "Attachable": n["Attachable"], "Ingress": n["Ingress"], "Labels": n["Labels"],
@@ -260,7 +264,14 @@ fn corpus_deploys_as_docker_does_and_each_tool_updates_and_removes_the_others_st
         let (ok, out, err) = swarmdeck(
             &a.inventory,
             home.path(),
-            &["stack", "deploy", "-c", file.to_str().unwrap(), name, "--yes"],
+            &[
+                "stack",
+                "deploy",
+                "-c",
+                file.to_str().unwrap(),
+                name,
+                "--yes",
+            ],
         );
         assert!(ok, "swarmdeck stack deploy {name} failed:\n{out}\n{err}");
         warnings.insert(name.clone(), err);
@@ -366,7 +377,7 @@ configs:
 "#;
 
 #[test]
-fn stack_life_nothing_to_change_then_one_image_update_from_dotenv() {
+fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
     let Some(lab) = TestLab::start(1) else {
         return;
     };
@@ -389,7 +400,10 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv() {
     let plan = deploy(&[]);
     assert!(plan.contains("not applied"), "{plan}");
     assert_eq!(
-        sh(&lab, "docker service ls -q --filter label=com.docker.stack.namespace=life"),
+        sh(
+            &lab,
+            "docker service ls -q --filter label=com.docker.stack.namespace=life"
+        ),
         "",
         "nothing may change before confirmation"
     );
@@ -400,14 +414,22 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv() {
 
     std::fs::write(dir.path().join(".env"), "WEB_TAG=2\n").unwrap();
     let plan = deploy(&[]);
-    let steps: Vec<&str> = plan.lines().filter(|l| l.starts_with(" 1.") || l.starts_with(" 2.")).collect();
+    let steps: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.starts_with(" 1.") || l.starts_with(" 2."))
+        .collect();
     assert_eq!(steps.len(), 1, "exactly one step:\n{plan}");
     assert!(
         steps[0].contains("update service life_web")
             && steps[0].contains("TaskTemplate.ContainerSpec.Image"),
         "{plan}"
     );
-    assert!(plan.contains("docker service update --detach --no-resolve-image --image swarmdeck/probe:2"), "{plan}");
+    assert!(
+        plan.contains(
+            "docker service update --detach --no-resolve-image --image swarmdeck/probe:2"
+        ),
+        "{plan}"
+    );
     deploy(&["--yes"]);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -416,15 +438,40 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv() {
             "docker service ps life_web --filter desired-state=running --format '{{.Image}} {{.CurrentState}}'",
         );
         let lines: Vec<&str> = running.lines().collect();
-        if lines.len() == 2 && lines.iter().all(|l| l.starts_with("swarmdeck/probe:2 Running")) {
+        if lines.len() == 2
+            && lines
+                .iter()
+                .all(|l| l.starts_with("swarmdeck/probe:2 Running"))
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "web does not run the new image: {running}");
+        assert!(
+            Instant::now() < deadline,
+            "web does not run the new image: {running}"
+        );
         std::thread::sleep(Duration::from_secs(2));
     }
     assert!(deploy(&[]).contains("nothing to change"));
+
+    // A service the file no longer has stays, unless --prune.
+    let (without_cache, _) = LIFE.split_once("  cache:").unwrap();
+    let rest = LIFE.split_once("networks:\n  mesh:").unwrap().1;
+    std::fs::write(&file, format!("{without_cache}networks:\n  mesh:{rest}")).unwrap();
+    assert!(deploy(&[]).contains("nothing to change"));
+    let plan = deploy(&["--prune"]);
+    assert!(
+        plan.contains(" 1. [node1] remove service life_cache") && !plan.contains(" 2."),
+        "{plan}"
+    );
+    deploy(&["--prune", "--yes"]);
+    assert_eq!(
+        sh(&lab, "docker service ls -q --filter name=life_cache"),
+        ""
+    );
+
     let audit = std::fs::read_to_string(home.path().join("audit.jsonl")).unwrap();
     assert!(audit.contains("docker service update"), "{audit}");
+    assert!(audit.contains("docker service rm life_cache"), "{audit}");
     assert!(!audit.contains("life-token-value-xyz"));
 }
 
@@ -438,7 +485,11 @@ fn offline(args: &[&str]) -> (bool, String, String) {
 fn file_errors_name_file_and_line_and_required_variables_their_message() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yml");
-    std::fs::write(&bad, "services:\n  web:\n    image: x\n    ports: [\"80\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "services:\n  web:\n    image: x\n    ports: [\"80\"\n",
+    )
+    .unwrap();
     let (ok, _, err) = offline(&["stack", "deploy", "-c", bad.to_str().unwrap(), "s"]);
     assert!(!ok);
     let at = format!("{}:", bad.display());
@@ -454,18 +505,30 @@ fn file_errors_name_file_and_line_and_required_variables_their_message() {
     let typo = dir.path().join("typo.yml");
     std::fs::write(&typo, "services:\n  web:\n    image: x\n    replica: 2\n").unwrap();
     let (ok, _, err) = offline(&["stack", "deploy", "-c", typo.to_str().unwrap(), "s"]);
-    assert!(!ok && err.contains(&format!("{}:4", typo.display())), "{err}");
+    assert!(
+        !ok && err.contains(&format!("{}:4", typo.display())),
+        "{err}"
+    );
 
     let need = dir.path().join("need.yml");
     std::fs::write(&need, "services:\n  web:\n    image: \"x:${X:?need X}\"\n").unwrap();
     let (ok, _, err) = offline(&["stack", "deploy", "-c", need.to_str().unwrap(), "s"]);
-    assert!(!ok && err.contains("need X") && err.contains("need.yml:3"), "{err}");
+    assert!(
+        !ok && err.contains("need X") && err.contains("need.yml:3"),
+        "{err}"
+    );
 
     // Set in an --env-file, it passes the file stage (and then needs hosts).
     let env = dir.path().join("vars.env");
     std::fs::write(&env, "X=1\n").unwrap();
     let (_, _, err) = offline(&[
-        "stack", "deploy", "-c", need.to_str().unwrap(), "--env-file", env.to_str().unwrap(), "s",
+        "stack",
+        "deploy",
+        "-c",
+        need.to_str().unwrap(),
+        "--env-file",
+        env.to_str().unwrap(),
+        "s",
     ]);
     assert!(!err.contains("need X"), "{err}");
 }

@@ -71,7 +71,13 @@ pub fn run(
             }
             let (cluster, at) = answering_manager(target, inventory, rt)?;
             let current = read(rt, &cluster, &at, Some(&name))?;
-            let plan = diff::plan(&loaded.spec, &current, prune, &at);
+            let plan = diff::plan(
+                &loaded.spec,
+                &current,
+                prune,
+                &at,
+                &compose_file.display().to_string(),
+            );
             if plan.is_empty() {
                 println!("nothing to change: stack {name} runs as the file says");
                 return Ok(());

@@ -45,6 +45,9 @@ pub enum StackStep {
         spec: Spec<ServiceSpec>,
         /// The spec's fields that differ, for people.
         changed: Vec<String>,
+        /// The file deployed, for the CLI equivalent of a change docker's service flags
+        /// cannot say in one command.
+        compose_file: String,
     },
     RemoveService(Named),
     RemoveNetwork(Named),
@@ -81,7 +84,12 @@ impl StackStep {
             StackStep::CreateSecret(s) => file_object_cli("secret", s),
             StackStep::CreateConfig(c) => file_object_cli("config", c),
             StackStep::CreateService(s) => service_create_cli(&s.0),
-            StackStep::UpdateService { spec, changed, .. } => service_update_cli(&spec.0, changed),
+            StackStep::UpdateService {
+                spec,
+                changed,
+                compose_file,
+                ..
+            } => service_update_cli(&spec.0, changed, compose_file),
             StackStep::RemoveService(n) => format!("docker service rm {}", quote(&n.name)),
             StackStep::RemoveNetwork(n) => format!("docker network rm {}", quote(&n.name)),
             StackStep::RemoveSecret(n) => format!("docker secret rm {}", quote(&n.name)),
@@ -224,7 +232,7 @@ fn service_create_cli(spec: &ServiceSpec) -> String {
         flag("publish", &v);
     }
     if let Some(m) = spec.endpoint_spec.as_ref().and_then(|e| e.mode) {
-        flag("endpoint-mode", &m.to_string());
+        flag("endpoint-mode", m.as_ref());
     }
     for m in c.mounts.iter().flatten() {
         let mut v = format!("type={}", m.typ.map(|t| t.to_string()).unwrap_or_default());
@@ -303,7 +311,7 @@ fn service_create_cli(spec: &ServiceSpec) -> String {
     }
     if let Some(rp) = &t.restart_policy {
         if let Some(c) = rp.condition {
-            flag("restart-condition", &c.to_string());
+            flag("restart-condition", c.as_ref());
         }
         if let Some(d) = rp.delay {
             flag("restart-delay", &go_duration(d));
@@ -323,7 +331,7 @@ fn service_create_cli(spec: &ServiceSpec) -> String {
             flag("update-delay", &go_duration(d));
         }
         if let Some(a) = u.failure_action {
-            flag("update-failure-action", &a.to_string());
+            flag("update-failure-action", a.as_ref());
         }
         if let Some(m) = u.monitor {
             flag("update-monitor", &go_duration(m));
@@ -332,7 +340,7 @@ fn service_create_cli(spec: &ServiceSpec) -> String {
             flag("update-max-failure-ratio", &r.to_string());
         }
         if let Some(o) = u.order {
-            flag("update-order", &o.to_string());
+            flag("update-order", o.as_ref());
         }
     }
     if let Some(u) = &spec.rollback_config {
@@ -343,13 +351,13 @@ fn service_create_cli(spec: &ServiceSpec) -> String {
             flag("rollback-delay", &go_duration(d));
         }
         if let Some(a) = u.failure_action {
-            flag("rollback-failure-action", &a.to_string());
+            flag("rollback-failure-action", a.as_ref());
         }
         if let Some(m) = u.monitor {
             flag("rollback-monitor", &go_duration(m));
         }
         if let Some(o) = u.order {
-            flag("rollback-order", &o.to_string());
+            flag("rollback-order", o.as_ref());
         }
     }
     if let Some(h) = &c.health_check {
@@ -390,7 +398,7 @@ fn service_create_cli(spec: &ServiceSpec) -> String {
 
 /// `docker service update` for an image or replica change; for other changes the
 /// command that makes the same update is docker's own stack deploy of the file.
-fn service_update_cli(spec: &ServiceSpec, changed: &[String]) -> String {
+fn service_update_cli(spec: &ServiceSpec, changed: &[String], compose_file: &str) -> String {
     let name = spec.name.as_deref().unwrap_or("");
     let simple = changed.iter().all(|c| {
         c == "TaskTemplate.ContainerSpec.Image"
@@ -405,7 +413,8 @@ fn service_update_cli(spec: &ServiceSpec, changed: &[String]) -> String {
             .cloned()
             .unwrap_or_default();
         return format!(
-            "docker stack deploy --resolve-image never -c <compose file> {}",
+            "docker stack deploy --resolve-image never -c {} {}",
+            quote(compose_file),
             quote(&stack)
         );
     }
@@ -659,13 +668,17 @@ mod tests {
             "TaskTemplate.ContainerSpec.Image".to_string(),
         ];
         assert_eq!(
-            service_update_cli(&spec, &changed),
+            service_update_cli(&spec, &changed, "stack.yml"),
             "docker service update --detach --no-resolve-image --image probe:2 --label-add \
              com.docker.stack.image=probe:2 app_web"
         );
         assert_eq!(
-            service_update_cli(&spec, &["TaskTemplate.ContainerSpec.Env".into()]),
-            "docker stack deploy --resolve-image never -c <compose file> app"
+            service_update_cli(
+                &spec,
+                &["TaskTemplate.ContainerSpec.Env".into()],
+                "/s/a b.yml"
+            ),
+            "docker stack deploy --resolve-image never -c '/s/a b.yml' app"
         );
     }
 }

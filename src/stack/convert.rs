@@ -12,8 +12,8 @@ use bollard::models::{
     NetworkCreateRequest, ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
     ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig, ServiceSpecUpdateConfig, TaskSpec,
     TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecFile1, TaskSpecContainerSpecPrivileges, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
-    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
+    TaskSpecContainerSpecFile1, TaskSpecContainerSpecPrivileges, TaskSpecContainerSpecSecrets,
+    TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
     TaskSpecRestartPolicy,
 };
 use serde::de::DeserializeOwned;
@@ -197,12 +197,12 @@ fn service(
                 delay: u.delay,
                 failure_action: u
                     .failure_action
-                    .and_then(|a| word("rollback_config.failure_action", &a.to_string()).ok()),
+                    .and_then(|a| word("rollback_config.failure_action", a.as_ref()).ok()),
                 monitor: u.monitor,
                 max_failure_ratio: u.max_failure_ratio,
                 order: u
                     .order
-                    .and_then(|o| word("rollback_config.order", &o.to_string()).ok()),
+                    .and_then(|o| word("rollback_config.order", o.as_ref()).ok()),
             }
         }),
         networks: None,

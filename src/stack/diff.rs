@@ -114,8 +114,21 @@ pub fn normalise(spec: &ServiceSpec) -> Value {
             }
         }
     }
+    // The Engine API client's model names the field `HealthCheck`, the engine
+    // `Healthcheck`: it is sent (the engine reads JSON keys in any case) but never read
+    // back, so it cannot be compared (README, "Known limits").
+    if let Some(c) = v
+        .pointer_mut("/TaskTemplate/ContainerSpec")
+        .and_then(Value::as_object_mut)
+    {
+        c.remove("HealthCheck");
+    }
+    prune(&mut v);
     // What the engine fills in when a spec leaves it out.
-    if let Some(ports) = v.pointer_mut("/EndpointSpec/Ports").and_then(Value::as_array_mut) {
+    if let Some(ports) = v
+        .pointer_mut("/EndpointSpec/Ports")
+        .and_then(Value::as_array_mut)
+    {
         for p in ports.iter_mut().filter_map(Value::as_object_mut) {
             p.entry("Protocol").or_insert_with(|| "tcp".into());
             p.entry("PublishMode").or_insert_with(|| "ingress".into());
@@ -234,7 +247,13 @@ fn as_update(want: &ServiceSpec, svc: &Service) -> ServiceSpec {
 /// The steps that take `current` to `spec` on `host` (a manager): networks, secrets and
 /// configs first, then services created or updated, then (with `prune`) services the
 /// file no longer has. Existing networks, secrets and configs are left as they are.
-pub fn plan(spec: &StackSpec, current: &Current, prune_services: bool, host: &str) -> Plan {
+pub fn plan(
+    spec: &StackSpec,
+    current: &Current,
+    prune_services: bool,
+    host: &str,
+    compose_file: &str,
+) -> Plan {
     let mut steps = Vec::new();
     let mut add =
         |s: StackStep, batch: usize| steps.push(Step::new(host, Action::Stack(Box::new(s)), batch));
@@ -295,6 +314,7 @@ pub fn plan(spec: &StackSpec, current: &Current, prune_services: bool, host: &st
                             version: svc.version.as_ref().and_then(|v| v.index).unwrap_or(0),
                             spec: Spec(update),
                             changed,
+                            compose_file: compose_file.to_string(),
                         },
                         1,
                     );
@@ -403,7 +423,7 @@ mod tests {
     fn the_engines_defaults_are_no_change() {
         let sent: ServiceSpec = serde_json::from_value(json!({
             "TaskTemplate": {"ContainerSpec": {"Image": "x"}},
-            "EndpointSpec": {"Ports": [{"TargetPort": 82, "PublishedPort": 2}, {"TargetPort": 81, "Protocol": "udp"}]}
+            "EndpointSpec": {"Ports": [{"TargetPort": 82, "PublishedPort": 2}, {"TargetPort": 81, "PublishedPort": 0, "Protocol": "udp"}]}
         }))
         .unwrap();
         let reported: ServiceSpec = serde_json::from_value(json!({

@@ -485,55 +485,45 @@ async fn with_ids(
     else {
         return Ok(spec);
     };
+    let missing = |m: String| failed(host, what, m, fix);
     if c.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
-        let all = d
+        let all: Vec<_> = d
             .list_secrets(None)
             .await
-            .map_err(|e| failed(host, what, e, fix))?;
+            .map_err(|e| failed(host, what, e, fix))?
+            .into_iter()
+            .map(|s| (s.spec.and_then(|s| s.name), s.id))
+            .collect();
         for r in c.secrets.iter_mut().flatten() {
-            let id = all
-                .iter()
-                .find(|s| s.spec.as_ref().and_then(|s| s.name.as_ref()) == r.secret_name.as_ref())
-                .and_then(|s| s.id.clone())
-                .ok_or_else(|| {
-                    failed(
-                        host,
-                        what,
-                        format!(
-                            "secret {:?} not found",
-                            r.secret_name.clone().unwrap_or_default()
-                        ),
-                        fix,
-                    )
-                })?;
-            r.secret_id = Some(id);
+            r.secret_id = Some(find_id(&all, "secret", &r.secret_name).map_err(missing)?);
         }
     }
     if c.configs.as_ref().is_some_and(|s| !s.is_empty()) {
-        let all = d
+        let all: Vec<_> = d
             .list_configs(None)
             .await
-            .map_err(|e| failed(host, what, e, fix))?;
+            .map_err(|e| failed(host, what, e, fix))?
+            .into_iter()
+            .map(|s| (s.spec.and_then(|s| s.name), s.id))
+            .collect();
         for r in c.configs.iter_mut().flatten() {
-            let id = all
-                .iter()
-                .find(|s| s.spec.as_ref().and_then(|s| s.name.as_ref()) == r.config_name.as_ref())
-                .and_then(|s| s.id.clone())
-                .ok_or_else(|| {
-                    failed(
-                        host,
-                        what,
-                        format!(
-                            "config {:?} not found",
-                            r.config_name.clone().unwrap_or_default()
-                        ),
-                        fix,
-                    )
-                })?;
-            r.config_id = Some(id);
+            r.config_id = Some(find_id(&all, "config", &r.config_name).map_err(missing)?);
         }
     }
     Ok(spec)
+}
+
+/// The ID of the object called `name` among (name, ID) pairs.
+fn find_id(
+    pairs: &[(Option<String>, Option<String>)],
+    kind: &str,
+    name: &Option<String>,
+) -> Result<String, String> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, id)| id.clone())
+        .ok_or_else(|| format!("{kind} {:?} not found", name.clone().unwrap_or_default()))
 }
 
 /// Runs `step` on `host`'s engine (a manager).

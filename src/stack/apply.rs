@@ -600,17 +600,20 @@ pub async fn run(d: &Docker, host: &str, what: &str, step: &StackStep) -> Result
     Ok(())
 }
 
+/// Whether the engine refused to remove a network only because tasks or containers still
+/// use it (swarm's and the local driver's words).
+fn still_in_use(message: &str) -> bool {
+    message.contains("is in use by task") || message.contains("active endpoints")
+}
+
 /// A network is removed once the removed services' tasks have left it: retried for up
-/// to 60 s while the engine says it still has active endpoints.
+/// to 60 s while the engine says they still use it.
 async fn remove_network(d: &Docker, host: &str, what: &str, id: &str) -> Result<(), SwarmError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         match d.remove_network(id).await {
             Ok(()) => return Ok(()),
-            Err(e)
-                if e.to_string().contains("active endpoints")
-                    && tokio::time::Instant::now() < deadline =>
-            {
+            Err(e) if still_in_use(&e.to_string()) && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(e) => {
@@ -643,6 +646,17 @@ mod tests {
             "docker secret create --label com.docker.stack.namespace=app app_pw /srv/app/pw.txt"
         );
         assert_eq!(step.describe(), "create secret app_pw");
+    }
+
+    #[test]
+    fn networks_still_in_use_are_waited_for() {
+        assert!(still_in_use(
+            "rpc error: code = FailedPrecondition desc = network x is in use by task y"
+        ));
+        assert!(still_in_use(
+            "error while removing network: network n has active endpoints"
+        ));
+        assert!(!still_in_use("network n not found"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod service;
 pub mod severity;
 pub mod snapshot;
 pub mod ssh;
+pub mod stack;
 pub mod swarm;
 pub mod ui;
 pub mod untrusted;

@@ -1,9 +1,10 @@
 //! Property tests for the public parsers of text that comes from outside: known_hosts
-//! files, inventories and targets, and what hosts print for preflight and connectivity
-//! checks. Inputs are bounded, case counts fixed (the whole file runs in seconds); each
-//! property says: no panic, it terminates, and the output is at most a constant times the
-//! input. The ssh config readers, Docker's error text and swarm answers are tested the same
-//! way beside their code (`import`, `docker`, `cluster`), where the private parts are.
+//! files, inventories and targets, what hosts print for preflight and connectivity
+//! checks, and Compose files' variables, `.env` files and value formats. Inputs are
+//! bounded, case counts fixed (the whole file runs in seconds); each property says: no
+//! panic, it terminates, and the output is at most a constant times the input. The ssh
+//! config readers, Docker's error text and swarm answers are tested the same way beside
+//! their code (`import`, `docker`, `cluster`), where the private parts are.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -12,6 +13,7 @@ use swarmdeck::connectivity::parse as conn;
 use swarmdeck::inventory::{AuthMethod, HostSpec, Inventory, Target};
 use swarmdeck::preflight::parse as pre;
 use swarmdeck::ssh::known_hosts;
+use swarmdeck::stack::{interpolate, units};
 
 fn config(cases: u32) -> Config {
     Config {
@@ -369,5 +371,36 @@ proptest! {
         elf[0x38..0x3a].copy_from_slice(&phnum.to_le_bytes());
         elf.extend_from_slice(&bytes);
         let _ = conn::elf_is_static(&elf);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Compose interpolation: text without `$` is unchanged; `$$` doubling gives any text
+    /// back; a set variable is substituted wherever it stands; no input panics, nor does
+    /// any `.env` text or value-format parser.
+    #[test]
+    fn compose_interpolation_and_value_formats(
+        s in "\\PC{0,40}",
+        value in "[a-z0-9 ]{0,8}",
+        soup in text_of(&["$", "${", "}", ":-", ":?", "-", "?", "$$", "A", "=", "#", "'", "\"", ":", "/udp", "ms"], 40),
+    ) {
+        let vars = interpolate::Vars::new([("V".to_string(), value.clone())], []);
+        let run = |t: &str| interpolate::interpolate(t, &vars, &mut Vec::new());
+        let _ = run(&soup);
+        let _ = run(&s);
+        if !s.contains('$') {
+            prop_assert_eq!(run(&s).unwrap(), s.clone());
+        }
+        let escaped = s.replace('$', "$$");
+        prop_assert_eq!(run(&escaped).unwrap(), s.clone());
+        prop_assert_eq!(run(&format!("{escaped}${{V}}{escaped}")).unwrap(), format!("{s}{value}{s}"));
+        let _ = interpolate::parse_dotenv(&soup);
+        let _ = units::duration_nanos(&soup);
+        let _ = units::memory_bytes(&soup);
+        let _ = units::nano_cpus(&soup);
+        let _ = units::short_ports(&soup);
+        let _ = units::short_volume(&soup);
     }
 }

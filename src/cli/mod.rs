@@ -20,6 +20,7 @@ pub mod node_label;
 pub mod preflight;
 pub mod secret;
 pub mod service;
+pub mod stack;
 pub mod status;
 pub mod target;
 pub mod workloads;
@@ -110,6 +111,8 @@ pub enum Command {
     Recover(bootstrap::RecoverArgs),
     /// The audit log of applied steps: show, or export as a shell script.
     Audit(bootstrap::AuditArgs),
+    /// Stacks from Compose files: deploy (plan; --yes applies), ls, rm.
+    Stack(stack::StackArgs),
 }
 
 /// What the command line asks for.
@@ -233,6 +236,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Config(args) => {
             secret::run(secrets::Kind::Config, args, &target, file, &runtime()?)
         }
+        Command::Stack(args) => stack::run(args, &target, file, &runtime()?),
     }
 }
 

@@ -300,7 +300,7 @@ pub fn swarm_cmd(
 }
 
 /// The cluster and the manager that answers for it.
-fn answering_manager(
+pub(super) fn answering_manager(
     target: &TargetArgs,
     inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,

@@ -292,6 +292,7 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
                 .await
                 .map_err(|e| SwarmError::step(host, what, e, "see the host's dockerd log"))?;
         }
+        Action::Stack(s) => crate::stack::apply::run(&d, host, what, s).await?,
     }
     Ok(())
 }

@@ -89,6 +89,8 @@ pub enum Action {
     },
     /// A change to one service's spec (scale, update, rollback), by its ID.
     Service(super::service::ServiceStep),
+    /// A step of a stack deploy or removal (`swarmdeck stack`), run on a manager.
+    Stack(Box<crate::stack::StackStep>),
 }
 
 fn role_word(role: Role) -> &'static str {
@@ -183,6 +185,7 @@ impl Action {
                 "docker swarm init --force-new-cluster --advertise-addr {}",
                 quote(advertise)
             ),
+            Action::Stack(s) => s.cli(),
         }
     }
 
@@ -238,6 +241,7 @@ impl Action {
                 "recover: make {host} the only manager of a new cluster keeping the swarm's \
                  state (services, networks, nodes)"
             ),
+            Action::Stack(s) => s.describe(),
         }
     }
 }

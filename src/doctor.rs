@@ -1,5 +1,5 @@
 //! The doctor: every finding about a live swarm with its fix, most urgent first. Pure: read
-//! from a snapshot. Today it covers overlay address capacity, quorum and manager spread,
+//! from a snapshot. Today it covers hosts that do not answer, overlay address capacity, quorum and manager spread,
 //! engine version skew, nodes that are down, and tasks that wait for a node.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +31,7 @@ pub struct Finding {
 /// Every finding on `snap`, errors first, then warnings, then notes.
 pub fn examine(snap: &ClusterSnapshot) -> Vec<Finding> {
     let mut out = Vec::new();
+    out.extend(hosts(snap));
     out.extend(capacity(snap));
     out.extend(managers(snap));
     out.extend(down_nodes(snap));
@@ -159,6 +160,37 @@ fn capacity(snap: &ClusterSnapshot) -> Vec<Finding> {
                      update --network-add NEW --network-rm {name} SERVICE`); services that need \
                      no virtual IP can use `--endpoint-mode dnsrr` to save one address each"
                 ),
+            }
+        })
+        .collect()
+}
+
+fn hosts(snap: &ClusterSnapshot) -> Vec<Finding> {
+    snap.failed_hosts()
+        .map(|h| {
+            let layer = h.layer.map_or("unknown layer", |l| l.describe());
+            Finding {
+                severity: Severity::Error,
+                area: "hosts",
+                subject: h.host.clone(),
+                summary: format!(
+                    "{} does not answer ({layer}): {}",
+                    h.host,
+                    h.error.as_deref().unwrap_or("no reason given")
+                ),
+                fix: match h.layer {
+                    Some(crate::snapshot::Layer::Network) => {
+                        "check the host is up and the network path to it (routes, firewall)"
+                    }
+                    Some(crate::snapshot::Layer::Ssh) => {
+                        "check sshd on the host and the login (`swarmdeck hosts test`)"
+                    }
+                    Some(crate::snapshot::Layer::Engine) => {
+                        "check the Docker engine on the host (`systemctl status docker`)"
+                    }
+                    _ => "see `swarmdeck status` for the host's state",
+                }
+                .into(),
             }
         })
         .collect()

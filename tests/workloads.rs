@@ -931,3 +931,105 @@ fn node_labels_added_make_a_constrained_service_placeable_and_removed_are_gone()
     assert!(out.contains("--label-rm tier"), "{out}");
     assert_eq!(node_labels(&lab, "node3"), BTreeMap::new());
 }
+
+#[test]
+fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_allocated() {
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    // 13 usable addresses: 6 tasks, the service's VIP and a load balancer on each of the
+    // three nodes take 10 (77 %).
+    lab.create_overlay("tiny", &["--subnet", "10.199.77.0/28"]);
+    create(
+        &lab,
+        "packed",
+        &[
+            "--replicas",
+            "6",
+            "--replicas-max-per-node",
+            "2",
+            "--network",
+            "tiny",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while docker_running_tasks(&lab, "packed").len() < 6 {
+        assert!(Instant::now() < deadline, "packed never ran its 6 tasks");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // What the engines hold on tiny: every node's endpoints (tasks and its load balancer)
+    // and the service's virtual IP.
+    let mut allocated = std::collections::BTreeSet::new();
+    for host in ["node1", "node2", "node3"] {
+        let out = lab.ssh_ok(
+            host,
+            &[
+                "docker",
+                "network",
+                "inspect",
+                "-f",
+                "{{range .Containers}}{{.IPv4Address}} {{end}}",
+                "tiny",
+            ],
+        );
+        allocated.extend(out.split_whitespace().map(str::to_string));
+    }
+    let vip = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "inspect",
+            "-f",
+            "{{range .Endpoint.VirtualIPs}}{{.Addr}} {{end}}",
+            "packed",
+        ],
+    );
+    allocated.extend(vip.split_whitespace().map(str::to_string));
+
+    let (ok, out, err) = swarmdeck(&lab, home, &["doctor", "--json"]);
+    assert!(ok, "no finding here is an error:\n{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let usage = report["overlays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["network"] == "tiny")
+        .unwrap_or_else(|| panic!("no usage for tiny: {out}"));
+    let used = ["tasks", "vips", "load_balancers"]
+        .iter()
+        .map(|k| usage[*k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(
+        used as usize,
+        allocated.len(),
+        "doctor {usage} vs engines {allocated:?}"
+    );
+    assert_eq!(usage["capacity"], 13);
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["area"] == "overlay capacity" && f["subject"] == "tiny")
+        .unwrap_or_else(|| panic!("tiny is not flagged: {out}"));
+    assert_eq!(finding["severity"], "warning");
+    let summary = finding["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("uses {used} of its 13 addresses")),
+        "{summary}"
+    );
+    assert!(
+        finding["fix"]
+            .as_str()
+            .unwrap()
+            .contains("--network-rm tiny"),
+        "{finding}"
+    );
+    // The text report says the same, most urgent first.
+    let (_, text, _) = swarmdeck(&lab, home, &["doctor"]);
+    assert!(
+        text.contains("WARN   overlay capacity  overlay tiny uses"),
+        "{text}"
+    );
+}

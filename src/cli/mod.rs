@@ -10,6 +10,7 @@ use crate::swarm::secrets;
 
 pub mod bootstrap;
 pub mod connectivity;
+pub mod doctor;
 pub mod exec;
 pub mod generate;
 pub mod hosts;
@@ -74,6 +75,9 @@ pub enum Command {
     Services(workloads::ServicesArgs),
     /// A service's tasks, and for each pending one why no node takes it and what to change.
     Ps(workloads::PsArgs),
+    /// Every finding about the swarm with its fix, most urgent first (overlay addresses,
+    /// quorum, down nodes, engine versions, pending tasks); exits 1 on an error.
+    Doctor(doctor::DoctorArgs),
     /// A service's or task's logs, read from each node that runs a task, merged in time
     /// order (-f follows).
     Logs(logs::LogsArgs),
@@ -227,6 +231,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Status(args) => status::run(args, &target, file, &runtime()?),
         Command::Services(args) => workloads::services(args, &target, file, &runtime()?),
         Command::Ps(args) => workloads::ps(args, &target, file, &runtime()?),
+        Command::Doctor(args) => doctor::run(args, &target, file, &runtime()?),
         Command::Logs(args) => logs::run(args, &target, file, &runtime()?),
         Command::Service(args) => service::run(*args, &target, file, &runtime()?),
         Command::Exec(args) => exec::run(args, &target, file, &runtime()?),

@@ -30,7 +30,7 @@ pub struct PsArgs {
 }
 
 /// A snapshot whose workloads were read, or why they could not be.
-fn workloads_snapshot(
+pub(super) fn workloads_snapshot(
     target: &TargetArgs,
     inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,

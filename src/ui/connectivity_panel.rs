@@ -7,7 +7,7 @@ use super::panel::{Context, PanelView};
 use super::style;
 use crate::connectivity::history::compare;
 use crate::connectivity::render::cell_text;
-use crate::connectivity::{Cell, Check, Finding, Outcome, Phase, Progress, Report, Severity};
+use crate::connectivity::{Cell, Check, Finding, Outcome, Phase, Progress, Report};
 use crate::service::{Command, ConnectivityRequest, Job, JobId, JobUpdate};
 use crate::snapshot::ClusterSnapshot;
 
@@ -389,11 +389,7 @@ fn findings(ui: &mut egui::Ui, findings: &[Finding]) {
         return;
     }
     for f in findings {
-        let color = match f.severity {
-            Severity::Error => style::bad(ui),
-            Severity::Warning => style::warn(ui),
-            Severity::Info => ui.visuals().text_color(),
-        };
+        let color = style::severity(ui, f.severity);
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.colored_label(color, RichText::new(&f.title).strong());

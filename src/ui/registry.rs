@@ -3,8 +3,8 @@
 
 use super::panel::{PanelView, panels};
 use super::{
-    activity_panel, connectivity_panel, hosts_panel, logs_panel, networks_panel, overview,
-    placement_panel, quorum_panel, services_panel, topology, wizard_panel,
+    activity_panel, connectivity_panel, doctor_panel, hosts_panel, logs_panel, networks_panel,
+    overview, placement_panel, quorum_panel, services_panel, topology, wizard_panel,
 };
 
 panels! {
@@ -17,6 +17,7 @@ panels! {
     Logs => logs: logs_panel::LogsView,
     Networks => networks: networks_panel::NetworksView,
     Connectivity => connectivity: connectivity_panel::ConnectivityView,
+    Doctor => doctor: doctor_panel::DoctorView,
     Hosts => hosts: hosts_panel::HostsView,
     Activity => activity: activity_panel::ActivityView,
 }

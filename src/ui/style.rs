@@ -29,6 +29,16 @@ pub fn bad(ui: &Ui) -> Color32 {
     }
 }
 
+/// How much a finding matters, as a colour: errors bad, warnings warn, notes plain.
+pub fn severity(ui: &Ui, severity: crate::severity::Severity) -> Color32 {
+    use crate::severity::Severity;
+    match severity {
+        Severity::Error => bad(ui),
+        Severity::Warning => warn(ui),
+        Severity::Info => ui.visuals().text_color(),
+    }
+}
+
 /// A node's state word, coloured: ready is good, anything else needs attention.
 pub fn node_state(ui: &Ui, state: &NodeState) -> RichText {
     RichText::new(crate::untrusted::visible(state.as_str())).color(node_state_color(ui, state))

@@ -972,7 +972,8 @@ fn console_run(
 
 /// A console into the task of a service pinned to the last of three nodes, opened from
 /// the Services panel: `hostname` prints the container's hostname (as `docker inspect`
-/// on that node has it), and a command's stderr and exit code come back as such.
+/// on that node has it), a command's stderr and exit code come back as such, Up recalls
+/// a line and Stop stops a long command at once.
 #[test]
 fn a_console_runs_commands_in_a_task_on_its_node() {
     use swarmdeck::ui::console_panel::RowKind;
@@ -1042,5 +1043,31 @@ fn a_console_runs_commands_in_a_task_on_its_node() {
     assert_eq!(
         h.state().state.panels.console.input,
         "sh -c 'echo err >&2; exit 3'"
+    );
+
+    // Stop: a long command is no longer read, at once; the console takes the next line.
+    h.state_mut().state.panels.console.input.clear();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "$")
+        .type_text("sleep 60; echo late");
+    h.run_steps(1);
+    click(&mut h, "Run");
+    assert!(h.state().state.panels.console.job.is_some());
+    let t = Instant::now();
+    click(&mut h, "Stop");
+    run_until(&mut h, "the command stopped", |a| {
+        a.state.panels.console.job.is_none()
+    });
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let rows = console_rows(h.state());
+    assert!(
+        rows.last()
+            .is_some_and(|(k, t)| *k == RowKind::Note && t.starts_with("stopped")),
+        "{rows:?}"
+    );
+    let rows = console_run(&mut h, "echo again");
+    assert!(
+        rows.contains(&(RowKind::Stdout, "again".to_string())),
+        "{rows:?}"
     );
 }

@@ -503,6 +503,40 @@ mod tests {
     }
 
     #[test]
+    fn open_console_binds_the_panel_to_a_running_task_with_a_container() {
+        use crate::ui::Panel;
+        use crate::ui::workload_view::testing::{cluster, showing};
+        use egui_kittest::kittest::{NodeT, Queryable};
+        let mut h = showing(cluster(), Panel::Services);
+        h.get_by_label("web").click();
+        h.run_steps(2);
+        // web.1 has its container; web.2 and web.3 are running without one recorded.
+        let buttons: Vec<bool> = h
+            .query_all_by_label("Open console")
+            .map(|b| b.accesskit_node().is_disabled())
+            .collect();
+        assert_eq!(buttons.len(), 4, "one per task, the shut-down one too");
+        assert_eq!(buttons.iter().filter(|d| !**d).count(), 1, "{buttons:?}");
+        h.query_all_by_label("Open console")
+            .find(|b| !b.accesskit_node().is_disabled())
+            .unwrap()
+            .click();
+        h.run_steps(3);
+        assert_eq!(h.state().panel, Panel::Console);
+        let target = h.state().panels.console.target.clone().unwrap();
+        assert_eq!(
+            (target.name.as_str(), target.task_id.as_str()),
+            ("web.1", "t-web1")
+        );
+        h.get_by_label("node1");
+        h.get_by_label("Run");
+        assert!(
+            h.state().jobs.running().next().is_none(),
+            "nothing runs until asked"
+        );
+    }
+
+    #[test]
     fn the_demo_says_the_console_needs_a_live_cluster() {
         use crate::ui::{AppState, Panel, Source};
         let mut state = AppState::new(Source::Demo, Panel::Console);

@@ -933,3 +933,141 @@ fn logs_of_three_nodes_in_the_app_search_follow_and_name_a_lost_node() {
     });
     lab.heal(injected).unwrap();
 }
+
+/// The console rows of the app, as (kind, text).
+fn console_rows(a: &SwarmdeckApp) -> Vec<(swarmdeck::ui::console_panel::RowKind, String)> {
+    let rows = a.state.panels.console.rows.rows();
+    rows.iter()
+        .map(|r| (r.kind.clone(), r.text.clone()))
+        .collect()
+}
+
+/// Types `line` into the console's input and runs it with Enter; waits for its exit code.
+fn console_run(
+    h: &mut Harness<'_, SwarmdeckApp>,
+    line: &str,
+) -> Vec<(swarmdeck::ui::console_panel::RowKind, String)> {
+    use egui::accesskit::Role;
+    use swarmdeck::ui::console_panel::RowKind;
+    let before = console_rows(h.state()).len();
+    h.get_by_role_and_label(Role::TextInput, "$").focus();
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::TextInput, "$")
+        .type_text(line);
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert_eq!(
+        console_rows(h.state()).get(before),
+        Some(&(RowKind::Command, format!("$ {line}"))),
+        "Enter runs the line"
+    );
+    run_until(h, &format!("the exit code of {line:?}"), |a| {
+        console_rows(a)[before..]
+            .iter()
+            .any(|(k, _)| matches!(k, RowKind::Exit(_) | RowKind::Note))
+    });
+    console_rows(h.state())[before..].to_vec()
+}
+
+/// A console into the task of a service pinned to the last of three nodes, opened from
+/// the Services panel: `hostname` prints the container's hostname (as `docker inspect`
+/// on that node has it), a command's stderr and exit code come back as such, Up recalls
+/// a line and Stop stops a long command at once.
+#[test]
+fn a_console_runs_commands_in_a_task_on_its_node() {
+    use swarmdeck::ui::console_panel::RowKind;
+    app_data();
+    let Some(lab) = TestLab::start(3) else { return };
+    lab.form_swarm(|_| {});
+    lab.create_service(
+        "pinned",
+        &["--constraint", "node.hostname==node3"],
+        &["sleep", "3600"],
+    );
+    let mut h = app(lab.inventory.clone(), Panel::Services);
+    run_until(&mut h, "pinned running", |a| {
+        running_tasks(a, "pinned") == 1
+    });
+    click(&mut h, "pinned");
+    click(&mut h, "Open console");
+    assert_eq!(h.state().state.panel, Panel::Console);
+    let target = h.state().state.panels.console.target.clone().unwrap();
+    assert_eq!(target.node, "node3");
+    let snap = h.state().state.snapshot.clone().unwrap();
+    let task = snap.tasks.iter().find(|t| t.id == target.task_id).unwrap();
+    let container = task.container_id.clone().unwrap();
+    // Found on node3's own engine: the task's container is there.
+    let expected = lab.ssh_ok(
+        "node3",
+        &[
+            "docker",
+            "inspect",
+            "-f",
+            "{{.Config.Hostname}}",
+            &container,
+        ],
+    );
+    let expected = expected.trim();
+    assert!(!expected.is_empty());
+
+    let rows = console_run(&mut h, "hostname");
+    eprintln!("hostname: {rows:?}");
+    assert!(
+        rows.contains(&(RowKind::Stdout, expected.to_string())),
+        "the container's hostname {expected}: {rows:?}"
+    );
+    assert_eq!(rows.last().unwrap().0, RowKind::Exit(0), "{rows:?}");
+    let located = h.state().state.panels.console.located.clone().unwrap();
+    assert_eq!(located.0, "node3", "run by node3's engine");
+
+    let rows = console_run(&mut h, "sh -c 'echo err >&2; exit 3'");
+    eprintln!("stderr and exit 3: {rows:?}");
+    assert!(
+        rows.contains(&(RowKind::Stderr, "err".to_string())),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|(k, _)| *k == RowKind::Stdout),
+        "nothing on stdout: {rows:?}"
+    );
+    assert_eq!(rows.last().unwrap().0, RowKind::Exit(3), "{rows:?}");
+    h.get_by_label("exit 3");
+
+    // Up recalls the last line.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "$")
+        .focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::ArrowUp);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().state.panels.console.input,
+        "sh -c 'echo err >&2; exit 3'"
+    );
+
+    // Stop: a long command is no longer read, at once; the console takes the next line.
+    h.state_mut().state.panels.console.input.clear();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "$")
+        .type_text("sleep 60; echo late");
+    h.run_steps(1);
+    click(&mut h, "Run");
+    assert!(h.state().state.panels.console.job.is_some());
+    let t = Instant::now();
+    click(&mut h, "Stop");
+    run_until(&mut h, "the command stopped", |a| {
+        a.state.panels.console.job.is_none()
+    });
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let rows = console_rows(h.state());
+    assert!(
+        rows.last()
+            .is_some_and(|(k, t)| *k == RowKind::Note && t.starts_with("stopped")),
+        "{rows:?}"
+    );
+    let rows = console_run(&mut h, "echo again");
+    assert!(
+        rows.contains(&(RowKind::Stdout, "again".to_string())),
+        "{rows:?}"
+    );
+}

@@ -40,6 +40,8 @@ pub enum JobKind {
     Lab,
     /// Reads a service's or task's logs (changes nothing; several at once are fine).
     Logs,
+    /// Runs one command line in a task's container (conflicts with nothing).
+    Console,
 }
 
 impl JobKind {
@@ -66,6 +68,7 @@ impl JobKind {
             JobKind::Connectivity => "connectivity test",
             JobKind::Lab => "practice lab start",
             JobKind::Logs => "log reading",
+            JobKind::Console => "console command",
         }
     }
 }
@@ -90,6 +93,8 @@ pub enum Job {
     StartLab { hosts: usize },
     /// Read logs as `swarmdeck logs` does; the lines come in batches.
     Logs(crate::workloads::logs::LogRequest),
+    /// Run one command line in a task, as `swarmdeck exec TASK sh -c LINE` does.
+    Console(super::console::ConsoleRequest),
 }
 
 impl Job {
@@ -102,6 +107,7 @@ impl Job {
             Job::Connectivity(_) => JobKind::Connectivity,
             Job::StartLab { .. } => JobKind::Lab,
             Job::Logs(_) => JobKind::Logs,
+            Job::Console(_) => JobKind::Console,
         }
     }
 
@@ -122,6 +128,7 @@ impl Job {
             },
             Job::StartLab { hosts } => format!("start a practice lab of {hosts} hosts"),
             Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
+            Job::Console(r) => format!("console: {}", crate::untrusted::visible(&r.line)),
         }
     }
 }
@@ -158,6 +165,7 @@ pub enum JobUpdate {
         inventory: PathBuf,
     },
     Logs(super::logs::LogUpdate),
+    Console(super::console::ConsoleUpdate),
     /// The job is over (whatever its outcome); always the last update.
     Ended,
 }

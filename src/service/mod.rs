@@ -19,6 +19,7 @@ use crate::ssh::HostKeyPolicy;
 mod activity;
 mod build;
 mod connectivity;
+pub mod console;
 mod hosts;
 pub mod jobs;
 pub mod logs;

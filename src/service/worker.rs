@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::jobs::Registry;
 use super::{
     Command, Event, Job, JobId, JobUpdate, Notice, RepaintHook, activity, build, connectivity,
-    hosts, logs,
+    console, hosts, logs,
 };
 use crate::cluster::{Cluster, Pending};
 use crate::inventory::Inventory;
@@ -189,6 +189,7 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
             }
         }
         Job::Logs(request) => logs::run(cluster, request, cancel, tx).await,
+        Job::Console(request) => console::run(cluster, request, cancel, tx).await,
         Job::StartLab { .. } => {}
     }
 }

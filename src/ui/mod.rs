@@ -8,6 +8,7 @@ pub(crate) mod app;
 #[cfg(feature = "bench")]
 pub mod bench;
 mod connectivity_panel;
+pub mod console_panel;
 mod doctor_panel;
 mod health;
 pub mod hosts_panel;

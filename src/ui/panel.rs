@@ -43,6 +43,8 @@ pub struct Context<'a> {
     pub focus_node: &'a mut Option<String>,
     /// Logs a panel asks the Logs panel to read (Services, Placement → Logs).
     pub open_logs: &'a mut Option<super::logs_panel::LogTarget>,
+    /// The task a panel asks the Console panel to bind to.
+    pub open_console: &'a mut Option<super::console_panel::ConsoleTarget>,
     pub commands: &'a mut Vec<Command>,
     /// The panel being drawn: the owner of the jobs it starts.
     pub owner: Panel,

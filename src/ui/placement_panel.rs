@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 
+use super::console_panel::ConsoleTarget;
 use super::logs_panel::LogTarget;
 use super::panel::{Context, PanelView};
 use super::style;
@@ -97,7 +98,7 @@ impl PanelView for PlacementView {
             return;
         };
         let now = wv::age_reference(cx.freshness);
-        let logs = egui::Panel::right("placement_details")
+        let (logs, console) = egui::Panel::right("placement_details")
             .default_size(320.0)
             .resizable(true)
             .show(ui, |ui| {
@@ -108,6 +109,9 @@ impl PanelView for PlacementView {
             .inner;
         if let Some(target) = logs {
             super::logs_panel::open(cx, target);
+        }
+        if let Some(target) = console {
+            super::console_panel::open(cx, target);
         }
         let lanes = lanes(snap);
         let running: usize = lanes
@@ -220,13 +224,13 @@ impl PlacementView {
         }
     }
 
-    /// The selected task's details; the logs to open when asked.
+    /// The selected task's details; the logs or the console to open when asked.
     fn details(
         &mut self,
         ui: &mut egui::Ui,
         snap: &ClusterSnapshot,
         now: u64,
-    ) -> Option<LogTarget> {
+    ) -> (Option<LogTarget>, Option<ConsoleTarget>) {
         let task = self
             .selected_task
             .as_deref()
@@ -235,16 +239,18 @@ impl PlacementView {
             ui.heading("Task");
             ui.label("Click a task card for its details.");
             legend(ui);
-            return None;
+            return (None, None);
         };
-        let logs = ui
+        let (logs, console) = ui
             .horizontal(|ui| {
                 ui.heading("Task");
                 let has_logs = task.container_id.is_some();
-                ui.add_enabled(has_logs, egui::Button::new("Show logs"))
+                let logs = ui
+                    .add_enabled(has_logs, egui::Button::new("Show logs"))
                     .on_hover_text("Read this task's logs from its node")
                     .on_disabled_hover_text("This task has no container, so no logs")
-                    .clicked()
+                    .clicked();
+                (logs, super::console_panel::button(ui, snap, task))
             })
             .inner;
         wv::task_details(ui, snap, task, now);
@@ -258,7 +264,7 @@ impl PlacementView {
                 wv::pending_reason(ui, r, &wv::task_name(name, task));
             }
         }
-        logs.then(|| LogTarget::task(snap, task))
+        (logs.then(|| LogTarget::task(snap, task)), console)
     }
 }
 

@@ -3,8 +3,9 @@
 
 use super::panel::{PanelView, panels};
 use super::{
-    activity_panel, connectivity_panel, doctor_panel, hosts_panel, logs_panel, networks_panel,
-    overview, placement_panel, quorum_panel, services_panel, topology, wizard_panel,
+    activity_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
+    networks_panel, overview, placement_panel, quorum_panel, services_panel, topology,
+    wizard_panel,
 };
 
 panels! {
@@ -15,6 +16,7 @@ panels! {
     Services => services: services_panel::ServicesView,
     Placement => placement: placement_panel::PlacementView,
     Logs => logs: logs_panel::LogsView,
+    Console => console: console_panel::ConsoleView,
     Networks => networks: networks_panel::NetworksView,
     Connectivity => connectivity: connectivity_panel::ConnectivityView,
     Doctor => doctor: doctor_panel::DoctorView,

@@ -286,7 +286,11 @@ impl ServicesView {
         let tasks = snap.tasks_of(&service.id);
         ui.add_space(8.0);
         ui.strong(format!("Tasks ({})", tasks.len()));
-        let task_logs = tasks_table(ui, snap, service, &tasks, now);
+        let mut console = None;
+        let task_logs = tasks_table(ui, snap, service, &tasks, now, &mut console);
+        if let Some(target) = console {
+            super::console_panel::open(cx, target);
+        }
         let explained = self.explained_for(snap, service, &tasks);
         if !explained.is_empty() {
             ui.add_space(8.0);
@@ -431,6 +435,7 @@ fn tasks_table(
     service: &ServiceInfo,
     tasks: &[&TaskInfo],
     now: u64,
+    console: &mut Option<super::console_panel::ConsoleTarget>,
 ) -> Option<LogTarget> {
     if tasks.is_empty() {
         ui.label(RichText::new("No tasks.").weak());
@@ -447,9 +452,18 @@ fn tasks_table(
             .column(Column::auto().at_least(170.0))
             .column(Column::auto().at_least(60.0))
             .column(Column::auto().at_least(40.0))
+            .column(Column::auto().at_least(60.0))
             .column(Column::remainder().clip(true))
             .header(22.0, |mut h| {
-                for t in ["Slot", "Node", "Desired → current", "Age", "Logs", "Error"] {
+                for t in [
+                    "Slot",
+                    "Node",
+                    "Desired → current",
+                    "Age",
+                    "Logs",
+                    "Console",
+                    "Error",
+                ] {
                     h.col(|ui| {
                         ui.strong(t);
                     });
@@ -485,6 +499,11 @@ fn tasks_table(
                             .on_disabled_hover_text("This task has no container, so no logs");
                         if button.clicked() {
                             logs = Some(LogTarget::task(snap, t));
+                        }
+                    });
+                    row.col(|ui| {
+                        if let Some(target) = super::console_panel::button(ui, snap, t) {
+                            *console = Some(target);
                         }
                     });
                     row.col(|ui| {

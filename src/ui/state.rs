@@ -58,6 +58,8 @@ pub struct AppState {
     pub focus_node: Option<String>,
     /// Logs one panel asked the Logs panel to read.
     pub open_logs: Option<super::logs_panel::LogTarget>,
+    /// The task one panel asked the Console panel to bind to.
+    pub open_console: Option<super::console_panel::ConsoleTarget>,
     pub panels: Panels,
 }
 
@@ -75,6 +77,7 @@ impl AppState {
             connectivity: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
             focus_node: None,
             open_logs: None,
+            open_console: None,
             panels: Panels::default(),
             source,
         }
@@ -95,6 +98,7 @@ impl AppState {
         self.connectivity = None;
         self.focus_node = None;
         self.open_logs = None;
+        self.open_console = None;
         for p in Panel::ALL {
             self.panels.get_mut(*p).reset();
         }
@@ -141,6 +145,7 @@ impl AppState {
             connectivity,
             focus_node,
             open_logs,
+            open_console,
             panels,
             ..
         } = self;
@@ -157,6 +162,7 @@ impl AppState {
             goto: &mut goto,
             focus_node,
             open_logs,
+            open_console,
             commands,
             owner: panel,
         };

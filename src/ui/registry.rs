@@ -4,7 +4,7 @@
 use super::panel::{PanelView, panels};
 use super::{
     activity_panel, connectivity_panel, hosts_panel, logs_panel, networks_panel, overview,
-    placement_panel, quorum_panel, services_panel, topology, wizard_panel,
+    placement_panel, quorum_panel, services_panel, stacks_panel, topology, wizard_panel,
 };
 
 panels! {
@@ -13,6 +13,7 @@ panels! {
     Topology => topology: topology::TopologyView,
     Quorum => quorum: quorum_panel::QuorumView,
     Services => services: services_panel::ServicesView,
+    Stacks => stacks: stacks_panel::StacksView,
     Placement => placement: placement_panel::PlacementView,
     Logs => logs: logs_panel::LogsView,
     Networks => networks: networks_panel::NetworksView,

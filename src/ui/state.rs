@@ -56,6 +56,8 @@ pub struct AppState {
     pub connectivity: Option<crate::connectivity::Report>,
     /// A node one panel asked another to show (Topology's "open in Placement").
     pub focus_node: Option<String>,
+    /// A stack one panel asked the Services panel to show.
+    pub focus_stack: Option<String>,
     /// Logs one panel asked the Logs panel to read.
     pub open_logs: Option<super::logs_panel::LogTarget>,
     pub panels: Panels,
@@ -74,6 +76,7 @@ impl AppState {
             preflight: None,
             connectivity: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
             focus_node: None,
+            focus_stack: None,
             open_logs: None,
             panels: Panels::default(),
             source,
@@ -94,6 +97,7 @@ impl AppState {
         self.preflight = None;
         self.connectivity = None;
         self.focus_node = None;
+        self.focus_stack = None;
         self.open_logs = None;
         for p in Panel::ALL {
             self.panels.get_mut(*p).reset();
@@ -140,6 +144,7 @@ impl AppState {
             preflight,
             connectivity,
             focus_node,
+            focus_stack,
             open_logs,
             panels,
             ..
@@ -156,6 +161,7 @@ impl AppState {
             notices,
             goto: &mut goto,
             focus_node,
+            focus_stack,
             open_logs,
             commands,
             owner: panel,

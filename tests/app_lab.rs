@@ -1002,4 +1002,28 @@ fn the_stacks_panel_deploys_a_compose_file_and_removes_the_stack() {
     run_until(&mut h, "the stack gone", |a| {
         stack_services(a, "mini").is_empty()
     });
+
+    // A file with keys docker ignores: the plan carries the loading warnings as notes.
+    let ignored = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/compose/11-global-and-ignored-keys/docker-compose.yml");
+    h.state_mut()
+        .state
+        .panels
+        .stacks
+        .picked(swarmdeck::stack::StackFile::Compose, ignored);
+    h.run_steps(2);
+    click(&mut h, "Plan");
+    run_until(&mut h, "the plan with warnings", |a| {
+        stacks_flow(a).plan().is_some()
+    });
+    let notes = stacks_flow(h.state()).plan().unwrap().notes.clone();
+    for key in ["`build`", "`container_name`"] {
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with(swarmdeck::swarm::plan::WARNING) && n.contains(key)),
+            "no warning for {key} in the notes: {notes:?}"
+        );
+    }
+    wait_shown(&mut h, "Apply…");
 }

@@ -1071,3 +1071,97 @@ fn a_console_runs_commands_in_a_task_on_its_node() {
         "{rows:?}"
     );
 }
+
+fn stacks_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    &a.state.panels.stacks.flow
+}
+
+/// The stack `stack`'s services in the app's snapshot, by name.
+fn stack_services(a: &SwarmdeckApp, stack: &str) -> Vec<String> {
+    let Some(snap) = &a.state.snapshot else {
+        return Vec::new();
+    };
+    snap.services
+        .iter()
+        .filter(|s| s.stack.as_deref() == Some(stack))
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// The Stacks panel deploys a Compose file as a stack (plan with the docker CLI
+/// equivalents, confirm, apply), the stack's service appears in the live view, and the
+/// stack's Remove takes it away again, through the same plan flow.
+#[test]
+fn the_stacks_panel_deploys_a_compose_file_and_removes_the_stack() {
+    app_data();
+    let Some(lab) = TestLab::start(1) else { return };
+    lab.form_swarm(|_| {});
+    let mut h = app(lab.inventory.clone(), Panel::Stacks);
+    run_until(&mut h, "the swarm", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.len() == 1)
+    });
+    wait_shown(&mut h, "No stacks on this swarm yet.");
+    let compose =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compose/01-minimal/docker-compose.yml");
+    {
+        // As the file dialog and typing leave the form.
+        let form = &mut h.state_mut().state.panels.stacks;
+        form.picked(swarmdeck::stack::StackFile::Compose, compose);
+        form.name = "mini".into();
+    }
+    h.run_steps(2);
+    click(&mut h, "Plan");
+    run_until(&mut h, "the deploy plan", |a| {
+        stacks_flow(a).plan().is_some()
+    });
+    let plan = stacks_flow(h.state()).plan().cloned().unwrap();
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| s.cli.contains("docker service create") && s.cli.contains("mini_app")),
+        "{}",
+        plan.render()
+    );
+    wait_shown(&mut h, "Apply…");
+    apply_reviewed(&mut h, stacks_flow);
+    run_until(&mut h, "mini_app in the snapshot", |a| {
+        stack_services(a, "mini") == ["mini_app"]
+    });
+    wait_shown(&mut h, "mini");
+
+    click(&mut h, "Remove…");
+    run_until(&mut h, "the remove plan", |a| {
+        stacks_flow(a).plan().is_some()
+    });
+    apply_reviewed(&mut h, stacks_flow);
+    run_until(&mut h, "the stack gone", |a| {
+        stack_services(a, "mini").is_empty()
+    });
+
+    // A file with keys docker ignores: the plan carries the loading warnings as notes.
+    let ignored = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/compose/11-global-and-ignored-keys/docker-compose.yml");
+    h.state_mut()
+        .state
+        .panels
+        .stacks
+        .picked(swarmdeck::stack::StackFile::Compose, ignored);
+    h.run_steps(2);
+    click(&mut h, "Plan");
+    run_until(&mut h, "the plan with warnings", |a| {
+        stacks_flow(a).plan().is_some()
+    });
+    let notes = stacks_flow(h.state()).plan().unwrap().notes.clone();
+    for key in ["`build`", "`container_name`"] {
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with(swarmdeck::swarm::plan::WARNING) && n.contains(key)),
+            "no warning for {key} in the notes: {notes:?}"
+        );
+    }
+    wait_shown(&mut h, "Apply…");
+}

@@ -3,10 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
-use crate::cluster::Cluster;
-use crate::stack::{self, diff};
+use crate::stack::{StackChange, change, diff};
 
 use super::bootstrap::{ApplyArgs, show_and_apply};
 use super::node::answering_manager;
@@ -64,29 +61,20 @@ pub fn run(
             name,
             apply,
         } => {
-            let loaded = stack::load(&compose_file, env_file.as_deref(), &name, std::env::vars())
-                .map_err(|e| anyhow::Error::msg(e.to_string()))?;
-            for w in &loaded.warnings {
-                eprintln!("warning: {}", crate::untrusted::visible(w));
-            }
-            let (cluster, at) = answering_manager(target, inventory, rt)?;
-            let current = read(rt, &cluster, &at, Some(&name))?;
-            let plan = diff::plan(
-                &loaded.spec,
-                &current,
+            let change = StackChange::Deploy {
+                file: compose_file,
+                env_file,
+                name,
                 prune,
-                &at,
-                &compose_file.display().to_string(),
-            );
-            if plan.is_empty() {
-                println!("nothing to change: stack {name} runs as the file says");
-                return Ok(());
-            }
-            show_and_apply(rt, &cluster, &plan, &apply).map(drop)
+            };
+            plan_and_apply(&change, target, inventory, rt, &apply)
         }
         StackCommand::Ls { json } => {
             let (cluster, at) = answering_manager(target, inventory, rt)?;
-            let all = diff::summaries(&read(rt, &cluster, &at, None)?);
+            let current = rt
+                .block_on(change::read(&cluster, &at, None))
+                .map_err(|e| anyhow::Error::msg(e.redacted()))?;
+            let all = diff::summaries(&current);
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
@@ -98,36 +86,27 @@ pub fn run(
             Ok(())
         }
         StackCommand::Rm { name, apply } => {
-            crate::swarm::validate_name("stack", &name)
-                .map_err(|e| anyhow::Error::msg(e.redacted()))?;
-            let (cluster, at) = answering_manager(target, inventory, rt)?;
-            let current = read(rt, &cluster, &at, Some(&name))?;
-            let plan = diff::remove_plan(&current, &at);
-            if plan.is_empty() {
-                println!("nothing to remove: no stack {name} on the swarm");
-                return Ok(());
-            }
-            show_and_apply(rt, &cluster, &plan, &apply).map(drop)
+            plan_and_apply(&StackChange::Remove { name }, target, inventory, rt, &apply)
         }
     }
 }
 
-/// The stack's objects as the manager `at` reports them.
-fn read(
+/// The files first (their errors need no host, their warnings go to stderr), then the
+/// plan against the swarm, shown and applied with --yes.
+fn plan_and_apply(
+    stack_change: &StackChange,
+    target: &TargetArgs,
+    inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,
-    cluster: &Cluster,
-    at: &str,
-    name: Option<&str>,
-) -> anyhow::Result<diff::Current> {
-    let host = cluster
-        .inventory()
-        .host(at)
-        .with_context(|| format!("no host {at:?} in the inventory"))?
-        .clone();
-    rt.block_on(async {
-        let d = cluster.engine(&host).await?;
-        diff::read(&d, name)
-            .await
-            .map_err(|e| anyhow::anyhow!("{at}: reading the stack's objects failed: {e}"))
-    })
+    apply: &ApplyArgs,
+) -> anyhow::Result<()> {
+    let prepared = change::prepare(stack_change).map_err(|e| anyhow::Error::msg(e.to_string()))?;
+    for w in prepared.warnings() {
+        eprintln!("warning: {}", crate::untrusted::visible(w));
+    }
+    let (cluster, at) = answering_manager(target, inventory, rt)?;
+    let plan = rt
+        .block_on(change::plan_prepared(&cluster, &at, &prepared))
+        .map_err(|e| anyhow::Error::msg(e.redacted()))?;
+    show_and_apply(rt, &cluster, &plan, apply).map(drop)
 }

@@ -168,14 +168,19 @@ pub(super) async fn import(from: ImportSource) -> Vec<Event> {
 }
 
 pub(super) async fn pick_file(purpose: FilePurpose) -> Vec<Event> {
-    let start = std::env::home_dir()
-        .map(|h| h.join(".ssh"))
-        .unwrap_or_default();
-    let picked = rfd::AsyncFileDialog::new()
-        .set_title("Choose a private key")
-        .set_directory(start)
-        .pick_file()
-        .await;
+    let dialog = rfd::AsyncFileDialog::new();
+    let dialog = match purpose {
+        FilePurpose::PrivateKey => dialog.set_title("Choose a private key").set_directory(
+            std::env::home_dir()
+                .map(|h| h.join(".ssh"))
+                .unwrap_or_default(),
+        ),
+        FilePurpose::Stack(crate::stack::StackFile::Compose) => dialog
+            .set_title("Choose a Compose file")
+            .add_filter("Compose file", &["yml", "yaml"]),
+        FilePurpose::Stack(crate::stack::StackFile::Env) => dialog.set_title("Choose an env file"),
+    };
+    let picked = dialog.pick_file().await;
     match picked {
         Some(f) => vec![Event::FilePicked {
             purpose,

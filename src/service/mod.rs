@@ -92,6 +92,7 @@ pub enum ImportSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilePurpose {
     PrivateKey,
+    Stack(crate::stack::StackFile),
 }
 
 /// How a host connection test ended.

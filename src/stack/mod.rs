@@ -5,6 +5,7 @@
 //! A stack deployed by swarmdeck can be updated or removed by the docker CLI and back.
 
 pub mod apply;
+pub mod change;
 pub mod compose;
 pub mod convert;
 pub mod diff;
@@ -14,6 +15,7 @@ pub mod units;
 use std::path::{Path, PathBuf};
 
 pub use apply::StackStep;
+pub use change::{StackChange, StackFile};
 pub use convert::{LABEL_IMAGE, LABEL_NAMESPACE, StackSpec};
 pub use diff::{Current, StackSummary};
 

@@ -32,6 +32,8 @@ pub enum Change {
     NodeLabels(super::labels::LabelChange),
     /// A secret or config created, removed or rotated.
     Object(super::secrets::ObjectChange),
+    /// A stack deployed from a Compose file or removed.
+    Stack(crate::stack::StackChange),
 }
 
 impl Change {
@@ -46,6 +48,7 @@ impl Change {
             Change::Service(c) => c.describe(),
             Change::NodeLabels(l) => l.describe(),
             Change::Object(o) => o.describe(),
+            Change::Stack(s) => s.describe(),
         }
     }
 }
@@ -90,6 +93,9 @@ pub async fn plan(
         Change::Service(c) => service::plan(cluster, &state, c).await?,
         Change::NodeLabels(l) => super::labels::plan(&state, l)?,
         Change::Object(o) => super::secrets::plan(cluster, &state, o).await?,
+        Change::Stack(s) => {
+            crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
+        }
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {

@@ -95,6 +95,8 @@ pub enum SwarmError {
     EncryptionUnsupported { refusal: String },
     #[error(transparent)]
     Service(#[from] service::ServiceError),
+    #[error(transparent)]
+    Stack(#[from] crate::stack::StackError),
 }
 
 impl From<DockerError> for SwarmError {
@@ -169,7 +171,9 @@ impl SwarmError {
                 Some(Layer::Swarm),
                 Some("plan again: the plan will start from the spec as it is now"),
             ),
-            SwarmError::Service(_) => (FailureKind::Refused, None, None, None),
+            SwarmError::Service(_) | SwarmError::Stack(_) => {
+                (FailureKind::Refused, None, None, None)
+            }
         };
         let message = match self {
             // The CLI's words name a flag; the app offers a button instead.

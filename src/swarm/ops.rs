@@ -129,7 +129,7 @@ fn record(
     Ok(())
 }
 
-pub(super) fn spec<'a>(cluster: &'a Cluster, host: &str) -> Result<&'a HostSpec, SwarmError> {
+pub(crate) fn spec<'a>(cluster: &'a Cluster, host: &str) -> Result<&'a HostSpec, SwarmError> {
     cluster
         .inventory()
         .host(host)

@@ -7,7 +7,9 @@ use eframe::egui::{self, RichText};
 use super::RunOptions;
 use super::screenshot::ScreenshotJob;
 use super::state::{AppState, Panel, Source, source_label};
-use crate::service::{Command, Event, JobId, JobUpdate, Notice, ServiceHandle, Severity};
+use crate::service::{
+    Command, Event, FilePurpose, JobId, JobUpdate, Notice, ServiceHandle, Severity,
+};
 
 pub struct SwarmdeckApp {
     pub state: AppState,
@@ -177,11 +179,18 @@ impl SwarmdeckApp {
                     activity.entries = Some(entries);
                     activity.requested = false;
                 }
-                Event::FilePicked { path, .. } => {
+                Event::FilePicked {
+                    purpose: FilePurpose::PrivateKey,
+                    path,
+                } => {
                     if let Some(form) = self.state.panels.hosts.form.as_mut() {
                         form.key_path = path.display().to_string();
                     }
                 }
+                Event::FilePicked {
+                    purpose: FilePurpose::Stack(file),
+                    path,
+                } => self.state.panels.stacks.picked(file, path),
             }
         }
     }

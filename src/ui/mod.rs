@@ -27,6 +27,7 @@ mod registry;
 mod rollout_view;
 mod screenshot;
 mod services_panel;
+mod stacks_panel;
 mod state;
 mod style;
 mod topology;

@@ -41,6 +41,8 @@ pub struct Context<'a> {
     pub goto: &'a mut Option<Panel>,
     /// A node (by ID) a panel asks the next one to show; the Placement panel takes it.
     pub focus_node: &'a mut Option<String>,
+    /// A stack a panel asks the Services panel to filter by (Stacks → Services).
+    pub focus_stack: &'a mut Option<String>,
     /// Logs a panel asks the Logs panel to read (Services, Placement → Logs).
     pub open_logs: &'a mut Option<super::logs_panel::LogTarget>,
     /// The task a panel asks the Console panel to bind to.

@@ -4,8 +4,8 @@
 use super::panel::{PanelView, panels};
 use super::{
     activity_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
-    networks_panel, overview, placement_panel, quorum_panel, services_panel, topology,
-    wizard_panel,
+    networks_panel, overview, placement_panel, quorum_panel, services_panel, stacks_panel,
+    topology, wizard_panel,
 };
 
 panels! {
@@ -14,6 +14,7 @@ panels! {
     Topology => topology: topology::TopologyView,
     Quorum => quorum: quorum_panel::QuorumView,
     Services => services: services_panel::ServicesView,
+    Stacks => stacks: stacks_panel::StacksView,
     Placement => placement: placement_panel::PlacementView,
     Logs => logs: logs_panel::LogsView,
     Console => console: console_panel::ConsoleView,

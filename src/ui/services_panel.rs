@@ -58,6 +58,9 @@ struct Explained {
 
 impl PanelView for ServicesView {
     fn show(&mut self, ui: &mut egui::Ui, cx: &mut Context<'_>) {
+        if let Some(stack) = cx.focus_stack.take() {
+            self.stack = StackFilter::Named(stack);
+        }
         let Some(snap) = cx.snapshot else {
             ui.label("No cluster open.");
             return;

@@ -56,6 +56,8 @@ pub struct AppState {
     pub connectivity: Option<crate::connectivity::Report>,
     /// A node one panel asked another to show (Topology's "open in Placement").
     pub focus_node: Option<String>,
+    /// A stack one panel asked the Services panel to show.
+    pub focus_stack: Option<String>,
     /// Logs one panel asked the Logs panel to read.
     pub open_logs: Option<super::logs_panel::LogTarget>,
     /// The task one panel asked the Console panel to bind to.
@@ -76,6 +78,7 @@ impl AppState {
             preflight: None,
             connectivity: (source == Source::Demo).then(crate::snapshot::demo_connectivity),
             focus_node: None,
+            focus_stack: None,
             open_logs: None,
             open_console: None,
             panels: Panels::default(),
@@ -97,6 +100,7 @@ impl AppState {
         self.preflight = None;
         self.connectivity = None;
         self.focus_node = None;
+        self.focus_stack = None;
         self.open_logs = None;
         self.open_console = None;
         for p in Panel::ALL {
@@ -144,6 +148,7 @@ impl AppState {
             preflight,
             connectivity,
             focus_node,
+            focus_stack,
             open_logs,
             open_console,
             panels,
@@ -161,6 +166,7 @@ impl AppState {
             notices,
             goto: &mut goto,
             focus_node,
+            focus_stack,
             open_logs,
             open_console,
             commands,

@@ -50,13 +50,16 @@ pub struct Usage {
     pub capacity: u64,
     pub tasks: u64,
     pub vips: u64,
-    /// One load-balancer endpoint per node with a task on the network.
+    /// Containers attached outside swarm tasks (attachable overlays), as the inventory's
+    /// hosts report them.
+    pub containers: u64,
+    /// One load-balancer endpoint per node with a task or a container on the network.
     pub load_balancers: u64,
 }
 
 impl Usage {
     pub fn used(&self) -> u64 {
-        self.tasks + self.vips + self.load_balancers
+        self.tasks + self.vips + self.containers + self.load_balancers
     }
 
     pub fn ratio(&self) -> f64 {
@@ -76,8 +79,9 @@ pub fn usable(cidr: &str) -> Option<u64> {
 }
 
 /// Each overlay's usage, counted the way the swarm allocates: an address per task that
-/// holds one (allocated up to running, also while pending or stopping), per virtual IP, and
-/// per node that runs a task on the network (its load balancer).
+/// holds one (allocated up to running, also while pending or stopping), per virtual IP,
+/// per container attached outside a task, and per node that has either on the network (its
+/// load balancer).
 pub fn overlay_usage(snap: &ClusterSnapshot) -> Vec<Usage> {
     snap.networks
         .iter()
@@ -107,9 +111,29 @@ fn usage(snap: &ClusterSnapshot, net: &NetworkInfo) -> Option<Usage> {
         .filter(|t| on_net.contains(t.service_id.as_str()))
         .filter(|t| (allocated..=running).contains(&t.state.rank()))
         .collect();
-    let nodes: BTreeSet<&str> = holding
+    // Task containers are named `service.slot.taskid`; any other is a standalone one.
+    let task_ids: BTreeSet<&str> = snap.tasks.iter().map(|t| t.id.as_str()).collect();
+    let standalone: Vec<_> = net
+        .containers
+        .iter()
+        .filter(|c| {
+            !c.name
+                .rsplit('.')
+                .next()
+                .is_some_and(|id| task_ids.contains(id))
+        })
+        .collect();
+    let hostname = |id: &str| {
+        snap.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map_or(id.to_string(), |n| n.hostname.clone())
+    };
+    let nodes: BTreeSet<String> = holding
         .iter()
         .filter_map(|t| t.node_id.as_deref())
+        .map(hostname)
+        .chain(standalone.iter().map(|c| c.node.clone()))
         .collect();
     let vips = snap
         .services
@@ -123,6 +147,7 @@ fn usage(snap: &ClusterSnapshot, net: &NetworkInfo) -> Option<Usage> {
         capacity,
         tasks: holding.len() as u64,
         vips: vips as u64,
+        containers: standalone.len() as u64,
         load_balancers: nodes.len() as u64,
     })
 }
@@ -143,14 +168,15 @@ fn capacity(snap: &ClusterSnapshot) -> Vec<Finding> {
                 subject: u.network.clone(),
                 summary: format!(
                     "overlay {} uses {} of its {} addresses ({:.0} %: {} task(s), {} virtual IP(s), \
-                     {} node load balancer(s)) in {}; at 100 % new tasks stay pending with \
-                     \"could not find an available IP\"",
+                     {} other container(s), {} node load balancer(s)) in {}; at 100 % new tasks \
+                     stay pending with \"could not find an available IP\"",
                     u.network,
                     u.used(),
                     u.capacity,
                     u.ratio() * 100.0,
                     u.tasks,
                     u.vips,
+                    u.containers,
                     u.load_balancers,
                     u.subnets.join(", ")
                 ),
@@ -398,5 +424,22 @@ mod tests {
         let mut sorted = severities.clone();
         sorted.sort_by(|a, b| b.cmp(a));
         assert_eq!(severities, sorted);
+    }
+
+    #[test]
+    fn a_standalone_container_takes_an_address_and_its_nodes_load_balancer_another() {
+        let mut snap = small_overlay(2, 1);
+        snap.networks[0].containers = serde_json::from_value(json!([
+            {"node": "n0", "name": "web.1.t0", "ipv4": "10.99.0.3/28"},
+            {"node": "node9", "name": "probe", "ipv4": "10.99.0.9/28"}
+        ]))
+        .unwrap();
+        let u = &overlay_usage(&snap)[0];
+        // 2 tasks + 1 VIP + 1 standalone + load balancers on n0 and node9.
+        assert_eq!(
+            (u.tasks, u.vips, u.containers, u.load_balancers),
+            (2, 1, 1, 2)
+        );
+        assert_eq!(u.used(), 6);
     }
 }

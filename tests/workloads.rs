@@ -997,7 +997,7 @@ fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_al
         .iter()
         .find(|u| u["network"] == "tiny")
         .unwrap_or_else(|| panic!("no usage for tiny: {out}"));
-    let used = ["tasks", "vips", "load_balancers"]
+    let used = ["tasks", "vips", "containers", "load_balancers"]
         .iter()
         .map(|k| usage[*k].as_u64().unwrap())
         .sum::<u64>();

@@ -169,9 +169,71 @@ pub struct ServiceInfo {
     /// The stack it belongs to (the `com.docker.stack.namespace` label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
+    /// How swarm replaces its tasks on an update, and on a rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_config: Option<UpdatePolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_config: Option<UpdatePolicy>,
     /// The virtual IPs the swarm gave it, one per network (endpoint mode `vip`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vips: Vec<VirtualIp>,
+}
+
+/// A service's `UpdateConfig` or `RollbackConfig`, as the engine holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UpdatePolicy {
+    /// Tasks replaced at once (0: all).
+    pub parallelism: u64,
+    pub delay_ns: i64,
+    /// `pause`, `continue` or `rollback`.
+    pub failure_action: String,
+    pub monitor_ns: i64,
+    /// The share of tasks that may fail before the failure action, as written ("0.1").
+    pub max_failure_ratio: String,
+    /// `stop-first` or `start-first`.
+    pub order: String,
+}
+
+impl UpdatePolicy {
+    fn of(
+        parallelism: Option<i64>,
+        delay: Option<i64>,
+        failure_action: Option<String>,
+        monitor: Option<i64>,
+        max_failure_ratio: Option<f64>,
+        order: Option<String>,
+    ) -> UpdatePolicy {
+        UpdatePolicy {
+            parallelism: parallelism.unwrap_or(0).max(0) as u64,
+            delay_ns: delay.unwrap_or(0),
+            failure_action: failure_action.unwrap_or_default(),
+            monitor_ns: monitor.unwrap_or(0),
+            max_failure_ratio: max_failure_ratio.unwrap_or(0.0).to_string(),
+            order: order.unwrap_or_default(),
+        }
+    }
+
+    /// "1 at a time, 10 s apart, on failure pause, stop-first".
+    pub fn describe(&self) -> String {
+        let at_once = match self.parallelism {
+            0 => "all at once".to_string(),
+            n => format!("{n} at a time"),
+        };
+        let secs = |ns: i64| ns as f64 / 1e9;
+        let mut out = format!("{at_once}, {} s apart", secs(self.delay_ns));
+        for (label, v) in [("on failure", &self.failure_action), ("order", &self.order)] {
+            if !v.is_empty() {
+                out.push_str(&format!(", {label} {v}"));
+            }
+        }
+        if self.monitor_ns > 0 {
+            out.push_str(&format!(", watched {} s", secs(self.monitor_ns)));
+        }
+        if self.max_failure_ratio != "0" {
+            out.push_str(&format!(", up to {} failing", self.max_failure_ratio));
+        }
+        out
+    }
 }
 
 /// A service's address on one network, e.g. `10.0.1.2/24`.
@@ -389,6 +451,26 @@ pub fn service_from_api(s: &Service, tasks: &[TaskInfo]) -> ServiceInfo {
         ports,
         networks,
         stack: labels.get(STACK_LABEL).cloned(),
+        update_config: spec.and_then(|s| s.update_config.as_ref()).map(|u| {
+            UpdatePolicy::of(
+                u.parallelism,
+                u.delay,
+                u.failure_action.map(|a| a.to_string()),
+                u.monitor,
+                u.max_failure_ratio,
+                u.order.map(|o| o.to_string()),
+            )
+        }),
+        rollback_config: spec.and_then(|s| s.rollback_config.as_ref()).map(|u| {
+            UpdatePolicy::of(
+                u.parallelism,
+                u.delay,
+                u.failure_action.map(|a| a.to_string()),
+                u.monitor,
+                u.max_failure_ratio,
+                u.order.map(|o| o.to_string()),
+            )
+        }),
         vips: s
             .endpoint
             .as_ref()
@@ -635,5 +717,23 @@ mod tests {
         assert!(!task(Running, Pending).in_transition());
         assert!(!task(Shutdown, Shutdown).in_transition());
         assert!(!task(Shutdown, Failed).in_transition());
+    }
+
+    #[test]
+    fn update_and_rollback_policies_are_read_and_described() {
+        let json = r#"{"ID": "s1", "Spec": {"Name": "web",
+            "UpdateConfig": {"Parallelism": 2, "Delay": 10000000000, "FailureAction": "rollback",
+                             "Monitor": 5000000000, "MaxFailureRatio": 0.25, "Order": "start-first"},
+            "RollbackConfig": {"Parallelism": 0, "FailureAction": "pause"}}}"#;
+        let svc = service_from_api(&serde_json::from_str(json).unwrap(), &[]);
+        let update = svc.update_config.unwrap();
+        assert_eq!(
+            update.describe(),
+            "2 at a time, 10 s apart, on failure rollback, order start-first, watched 5 s, up to 0.25 failing"
+        );
+        assert_eq!(
+            svc.rollback_config.unwrap().describe(),
+            "all at once, 0 s apart, on failure pause"
+        );
     }
 }

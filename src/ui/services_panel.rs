@@ -380,6 +380,13 @@ fn or_none(items: &[String]) -> String {
 }
 
 /// The spec as a two-column grid.
+fn policy(p: Option<&crate::snapshot::workloads::UpdatePolicy>) -> String {
+    p.map_or_else(
+        || "the engine's defaults".into(),
+        |p| visible(&p.describe()).into_owned(),
+    )
+}
+
 fn spec(ui: &mut egui::Ui, snap: &ClusterSnapshot, s: &ServiceInfo) {
     let networks: Vec<String> = s
         .networks
@@ -419,6 +426,8 @@ fn spec(ui: &mut egui::Ui, snap: &ClusterSnapshot, s: &ServiceInfo) {
         ("Networks", or_none(&networks)),
         ("Labels", or_none(&labels)),
         ("Update", update),
+        ("Update policy", policy(s.update_config.as_ref())),
+        ("Rollback policy", policy(s.rollback_config.as_ref())),
     ];
     egui::Grid::new(("service_spec", &s.id))
         .num_columns(2)

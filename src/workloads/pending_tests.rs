@@ -65,6 +65,8 @@ pub(crate) fn service() -> ServiceInfo {
         update_status: None,
         stack: None,
         vips: Vec::new(),
+        update_config: None,
+        rollback_config: None,
     }
 }
 

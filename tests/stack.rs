@@ -430,7 +430,21 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
         ),
         "{plan}"
     );
-    deploy(&["--yes"]);
+    // The deploy follows the update's rollout slot by slot until it completes.
+    let rolled = deploy(&["--yes"]);
+    assert!(rolled.contains("following the rollout"), "{rolled}");
+    for slot in ["slot 1:", "slot 2:"] {
+        assert!(
+            rolled.lines().any(|l| l.contains(slot)
+                && l.contains("swarmdeck/probe:1")
+                && l.contains("→ swarmdeck/probe:2 running on node1")),
+            "{slot} old → new not shown:\n{rolled}"
+        );
+    }
+    assert!(
+        rolled.contains("life_web: 2/2 updated (completed)"),
+        "{rolled}"
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let running = sh(
@@ -469,9 +483,28 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
         ""
     );
 
+    // A rollback restores the image the stack ran before, followed the same way.
+    let back = swarmdeck_ok(
+        &lab.inventory,
+        home.path(),
+        &["service", "rollback", "life_web", "--yes"],
+    );
+    assert!(back.contains("life_web: 2/2 updated (completed)"), "{back}");
+    assert_eq!(
+        sh(
+            &lab,
+            "docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' life_web"
+        ),
+        "swarmdeck/probe:1"
+    );
+
     let audit = std::fs::read_to_string(home.path().join("audit.jsonl")).unwrap();
     assert!(audit.contains("docker service update"), "{audit}");
     assert!(audit.contains("docker service rm life_cache"), "{audit}");
+    assert!(
+        audit.contains("docker service rollback life_web"),
+        "{audit}"
+    );
     assert!(!audit.contains("life-token-value-xyz"));
 }
 

@@ -164,7 +164,11 @@ pub fn run(
             continue;
         }
         let (host, service_id) = applied_service(&plan)?;
-        let end = watch(rt, &cluster, &host, &service_id, rollback, &args, say)?;
+        let waiting = Waiting {
+            detach: args.detach,
+            timeout: Duration::from_secs(args.wait_timeout),
+        };
+        let end = watch(rt, &cluster, &host, &service_id, rollback, waiting, say)?;
         if let Some(why) = failure(&end) {
             failed.push(why);
         }
@@ -208,14 +212,21 @@ fn failure(p: &RolloutProgress) -> Option<String> {
     }
 }
 
+/// How long and whether to follow a rollout after applying.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Waiting {
+    pub detach: bool,
+    pub timeout: Duration,
+}
+
 /// Follows the rollout (or reads it once with `--detach`), printing a line per change.
-fn watch(
+pub(super) fn watch(
     rt: &tokio::runtime::Runtime,
     cluster: &Cluster,
     host: &str,
     service_id: &str,
     rollback: bool,
-    args: &ServiceArgs,
+    waiting: Waiting,
     say: Say,
 ) -> anyhow::Result<RolloutProgress> {
     let h = cluster
@@ -227,7 +238,7 @@ fn watch(
             .engine(h)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        if args.detach {
+        if waiting.detach {
             let names = rollout::node_names(&d).await;
             let p = rollout::read(&d, host, service_id, rollback, &names).await?;
             say.line(format_args!("{} (not waiting: --detach)", p.summary()));
@@ -247,7 +258,7 @@ fn watch(
             host,
             service_id,
             rollback,
-            Duration::from_secs(args.wait_timeout),
+            waiting.timeout,
             &cancel,
             |p| print_progress(say, p, &mut shown),
         )

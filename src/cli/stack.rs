@@ -108,5 +108,42 @@ fn plan_and_apply(
     let plan = rt
         .block_on(change::plan_prepared(&cluster, &at, &prepared))
         .map_err(|e| anyhow::Error::msg(e.redacted()))?;
-    show_and_apply(rt, &cluster, &plan, apply).map(drop)
+    if !show_and_apply(rt, &cluster, &plan, apply)? {
+        return Ok(());
+    }
+    follow_updates(rt, &cluster, &plan)
+}
+
+/// After a deploy, each updated service's rollout is followed slot by slot, as `swarmdeck
+/// service update` does: the deploy ends when they complete, or fails with the reason when
+/// one pauses or rolls back.
+fn follow_updates(
+    rt: &tokio::runtime::Runtime,
+    cluster: &crate::cluster::Cluster,
+    plan: &crate::swarm::Plan,
+) -> anyhow::Result<()> {
+    use crate::swarm::plan::Action;
+    use crate::workloads::rollout::Phase;
+    let waiting = super::service::Waiting {
+        detach: false,
+        timeout: std::time::Duration::from_secs(600),
+    };
+    for step in &plan.steps {
+        let Action::Stack(s) = &step.action else {
+            continue;
+        };
+        let crate::stack::StackStep::UpdateService { id, .. } = s.as_ref() else {
+            continue;
+        };
+        let say = super::bootstrap::Say::Stdout;
+        let end = super::service::watch(rt, cluster, &step.host, id, false, waiting, say)?;
+        if let Phase::Paused { reason } | Phase::RolledBack { reason } = &end.phase {
+            anyhow::bail!(
+                "{}: the rollout did not complete: {}",
+                crate::untrusted::visible(&end.service),
+                crate::untrusted::visible(reason)
+            );
+        }
+    }
+    Ok(())
 }

@@ -83,6 +83,9 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Scale, update or roll back a service (plan; --yes applies), then follow the rollout.
     Service(Box<service::ServiceArgs>),
+    /// Stacks from Compose files: deploy (plan; --yes applies, then follows the rollouts),
+    /// ls, rm.
+    Stack(stack::StackArgs),
     /// Run a command in a task's container, on the node that runs it (-i stdin, -t a
     /// terminal): `exec [-i] [-t] SERVICE[.SLOT]|TASK -- CMD...`.
     Exec(exec::ExecArgs),
@@ -115,8 +118,6 @@ pub enum Command {
     Recover(bootstrap::RecoverArgs),
     /// The audit log of applied steps: show, or export as a shell script.
     Audit(bootstrap::AuditArgs),
-    /// Stacks from Compose files: deploy (plan; --yes applies), ls, rm.
-    Stack(stack::StackArgs),
 }
 
 /// What the command line asks for.

@@ -194,6 +194,20 @@ pub struct UpdatePolicy {
     pub order: String,
 }
 
+/// `UpdateConfig` and `RollbackConfig` are two API types with the same fields.
+macro_rules! policy_of {
+    ($u:expr) => {
+        UpdatePolicy::of(
+            $u.parallelism,
+            $u.delay,
+            $u.failure_action.map(|a| a.to_string()),
+            $u.monitor,
+            $u.max_failure_ratio,
+            $u.order.map(|o| o.to_string()),
+        )
+    };
+}
+
 impl UpdatePolicy {
     fn of(
         parallelism: Option<i64>,
@@ -451,26 +465,12 @@ pub fn service_from_api(s: &Service, tasks: &[TaskInfo]) -> ServiceInfo {
         ports,
         networks,
         stack: labels.get(STACK_LABEL).cloned(),
-        update_config: spec.and_then(|s| s.update_config.as_ref()).map(|u| {
-            UpdatePolicy::of(
-                u.parallelism,
-                u.delay,
-                u.failure_action.map(|a| a.to_string()),
-                u.monitor,
-                u.max_failure_ratio,
-                u.order.map(|o| o.to_string()),
-            )
-        }),
-        rollback_config: spec.and_then(|s| s.rollback_config.as_ref()).map(|u| {
-            UpdatePolicy::of(
-                u.parallelism,
-                u.delay,
-                u.failure_action.map(|a| a.to_string()),
-                u.monitor,
-                u.max_failure_ratio,
-                u.order.map(|o| o.to_string()),
-            )
-        }),
+        update_config: spec
+            .and_then(|s| s.update_config.as_ref())
+            .map(|u| policy_of!(u)),
+        rollback_config: spec
+            .and_then(|s| s.rollback_config.as_ref())
+            .map(|u| policy_of!(u)),
         vips: s
             .endpoint
             .as_ref()

@@ -361,6 +361,9 @@ const LIFE: &str = r#"services:
     command: ["sleep", "3600"]
     networks: [mesh]
     secrets: [token]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 30s
   cache:
     image: swarmdeck/probe:1
     command: ["sleep", "3600"]
@@ -481,6 +484,30 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
     assert_eq!(
         sh(&lab, "docker service ls -q --filter name=life_cache"),
         ""
+    );
+
+    // A change to a health check alone is planned: it is read back from the engine.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("interval: 30s", "interval: 40s")).unwrap();
+    let plan = deploy(&[]);
+    let steps: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.starts_with(" 1.") || l.starts_with(" 2."))
+        .collect();
+    assert_eq!(steps.len(), 1, "exactly one step:\n{plan}");
+    assert!(
+        steps[0].contains("update service life_worker")
+            && steps[0].contains("HealthCheck.Interval"),
+        "{plan}"
+    );
+    deploy(&["--yes"]);
+    assert!(deploy(&[]).contains("nothing to change"));
+    assert_eq!(
+        sh(
+            &lab,
+            "docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Healthcheck.Interval}}' life_worker"
+        ),
+        "40s"
     );
 
     // A rollback restores the image the stack ran before, followed the same way.

@@ -24,6 +24,8 @@ pub struct Current {
     pub configs: Vec<Config>,
     /// Every network's name by ID (the engine reports a service's networks by ID).
     pub network_names: HashMap<String, String>,
+    /// Why the services' health checks could not be read back, if they could not.
+    pub health_unread: Option<String>,
 }
 
 fn label_filter(key: &str, value: Option<&str>) -> HashMap<String, Vec<String>> {
@@ -66,6 +68,7 @@ pub async fn read(d: &Docker, namespace: Option<&str>) -> Result<Current, bollar
         secrets,
         configs,
         network_names,
+        health_unread: None,
     })
 }
 
@@ -96,7 +99,8 @@ pub fn summaries(current: &Current) -> Vec<StackSummary> {
 
 /// A spec as JSON with what is not the user's to set removed: object IDs, the force-update
 /// counter, and empty values (null, false, 0, "", [], {}), which the engine leaves out.
-pub fn normalise(spec: &ServiceSpec) -> Value {
+/// `health`: compare health checks too (they were read back, see `change::read`).
+pub fn normalise(spec: &ServiceSpec, health: bool) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
     if let Some(t) = v.get_mut("TaskTemplate").and_then(Value::as_object_mut) {
         t.remove("ForceUpdate");
@@ -115,11 +119,12 @@ pub fn normalise(spec: &ServiceSpec) -> Value {
         }
     }
     // The Engine API client's model names the field `HealthCheck`, the engine
-    // `Healthcheck`: it is sent (the engine reads JSON keys in any case) but never read
-    // back, so it cannot be compared (README, "Known limits").
+    // `Healthcheck`: it is sent (the engine reads JSON keys in any case) but a read through
+    // the model never has it. Unless it was read back another way, it is not compared.
     if let Some(c) = v
         .pointer_mut("/TaskTemplate/ContainerSpec")
         .and_then(Value::as_object_mut)
+        .filter(|_| !health)
     {
         c.remove("HealthCheck");
     }
@@ -303,9 +308,10 @@ pub fn plan(
             None => add(StackStep::CreateService(Spec(want.clone())), 1),
             Some(svc) => {
                 let update = as_update(want, svc);
+                let health = current.health_unread.is_none();
                 let changed = changed_fields(
-                    &normalise(&update),
-                    &normalise(&reported(svc, &current.network_names)),
+                    &normalise(&update, health),
+                    &normalise(&reported(svc, &current.network_names), health),
                 );
                 if !changed.is_empty() {
                     add(
@@ -414,7 +420,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            normalise(&spec),
+            normalise(&spec, false),
             json!({"Name": "a_web", "TaskTemplate": {"ContainerSpec": {"Image": "x", "Secrets": [{"SecretName": "a_s"}]}}})
         );
     }
@@ -434,7 +440,7 @@ mod tests {
             ]}
         }))
         .unwrap();
-        assert_eq!(normalise(&sent), normalise(&reported));
+        assert_eq!(normalise(&sent, false), normalise(&reported, false));
     }
 
     #[test]

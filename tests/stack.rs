@@ -379,6 +379,19 @@ configs:
     file: ./site.conf
 "#;
 
+/// The plan has exactly one step: an update of `service` naming `field` among its changes.
+fn assert_one_update(plan: &str, service: &str, field: &str) {
+    let steps: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.starts_with(" 1.") || l.starts_with(" 2."))
+        .collect();
+    assert_eq!(steps.len(), 1, "exactly one step:\n{plan}");
+    assert!(
+        steps[0].contains(&format!("update service {service}")) && steps[0].contains(field),
+        "{plan}"
+    );
+}
+
 #[test]
 fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
     let Some(lab) = TestLab::start(1) else {
@@ -417,16 +430,7 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
 
     std::fs::write(dir.path().join(".env"), "WEB_TAG=2\n").unwrap();
     let plan = deploy(&[]);
-    let steps: Vec<&str> = plan
-        .lines()
-        .filter(|l| l.starts_with(" 1.") || l.starts_with(" 2."))
-        .collect();
-    assert_eq!(steps.len(), 1, "exactly one step:\n{plan}");
-    assert!(
-        steps[0].contains("update service life_web")
-            && steps[0].contains("TaskTemplate.ContainerSpec.Image"),
-        "{plan}"
-    );
+    assert_one_update(&plan, "life_web", "TaskTemplate.ContainerSpec.Image");
     assert!(
         plan.contains(
             "docker service update --detach --no-resolve-image --image swarmdeck/probe:2"
@@ -490,16 +494,7 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("interval: 30s", "interval: 40s")).unwrap();
     let plan = deploy(&[]);
-    let steps: Vec<&str> = plan
-        .lines()
-        .filter(|l| l.starts_with(" 1.") || l.starts_with(" 2."))
-        .collect();
-    assert_eq!(steps.len(), 1, "exactly one step:\n{plan}");
-    assert!(
-        steps[0].contains("update service life_worker")
-            && steps[0].contains("HealthCheck.Interval"),
-        "{plan}"
-    );
+    assert_one_update(&plan, "life_worker", "HealthCheck.Interval");
     deploy(&["--yes"]);
     assert!(deploy(&[]).contains("nothing to change"));
     assert_eq!(

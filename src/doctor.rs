@@ -123,15 +123,19 @@ fn usage(snap: &ClusterSnapshot, net: &NetworkInfo) -> Option<Usage> {
                 .is_some_and(|id| task_ids.contains(id))
         })
         .collect();
+    // Each node looked up once, not once per task: a large swarm has 10,000 tasks.
+    let task_nodes: BTreeSet<&str> = holding
+        .iter()
+        .filter_map(|t| t.node_id.as_deref())
+        .collect();
     let hostname = |id: &str| {
         snap.nodes
             .iter()
             .find(|n| n.id == id)
             .map_or(id.to_string(), |n| n.hostname.clone())
     };
-    let nodes: BTreeSet<String> = holding
-        .iter()
-        .filter_map(|t| t.node_id.as_deref())
+    let nodes: BTreeSet<String> = task_nodes
+        .into_iter()
         .map(hostname)
         .chain(standalone.iter().map(|c| c.node.clone()))
         .collect();

@@ -34,6 +34,8 @@ pub enum Change {
     Object(super::secrets::ObjectChange),
     /// A stack deployed from a Compose file or removed.
     Stack(crate::stack::StackChange),
+    /// A command run node by node: drain, command, back, tasks back (rolling maintenance).
+    Maintenance(super::maintenance::MaintenanceRequest),
 }
 
 impl Change {
@@ -49,6 +51,7 @@ impl Change {
             Change::NodeLabels(l) => l.describe(),
             Change::Object(o) => o.describe(),
             Change::Stack(s) => s.describe(),
+            Change::Maintenance(m) => m.describe(),
         }
     }
 }
@@ -96,6 +99,7 @@ pub async fn plan(
         Change::Stack(s) => {
             crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
         }
+        Change::Maintenance(m) => super::maintenance::plan(cluster, &state, m).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {
@@ -111,8 +115,16 @@ pub async fn plan(
     Ok(plan)
 }
 
-/// The node a plan drains, as (ID, name).
+/// The node a plan drains, as (ID, name). A maintenance plan previews each of its
+/// nodes itself.
 fn drains(plan: &Plan) -> Option<(String, String)> {
+    if plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Maintenance(_)))
+    {
+        return None;
+    }
     plan.steps.iter().find_map(|s| match &s.action {
         Action::SetAvailability {
             node_id,

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod change;
 pub mod labels;
+pub mod maintenance;
 pub mod ops;
 pub mod plan;
 pub mod secrets;

@@ -697,6 +697,9 @@ fn tail(bytes: &[u8]) -> String {
     while !text.is_char_boundary(start) {
         start += 1;
     }
+    if text.is_empty() {
+        return "(no output)".into();
+    }
     let cut = if start > 0 { "…" } else { "" };
     format!("{cut}{}", visible_lines(&text[start..]))
 }

@@ -15,6 +15,7 @@ pub mod hosts_panel;
 mod jobs;
 mod log_buffer;
 pub mod logs_panel;
+mod maintenance_panel;
 mod networks_panel;
 mod node_labels;
 mod overview;

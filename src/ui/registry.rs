@@ -4,8 +4,8 @@
 use super::panel::{PanelView, panels};
 use super::{
     activity_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
-    networks_panel, overview, placement_panel, quorum_panel, services_panel, stacks_panel,
-    topology, wizard_panel,
+    maintenance_panel, networks_panel, overview, placement_panel, quorum_panel, services_panel,
+    stacks_panel, topology, wizard_panel,
 };
 
 panels! {
@@ -22,5 +22,6 @@ panels! {
     Connectivity => connectivity: connectivity_panel::ConnectivityView,
     Doctor => doctor: doctor_panel::DoctorView,
     Hosts => hosts: hosts_panel::HostsView,
+    Maintenance => maintenance: maintenance_panel::MaintenanceView,
     Activity => activity: activity_panel::ActivityView,
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::query_parameters::ListNodesOptions;
 use common::lab::TestLab;
-use common::swarmdeck_cli;
+use common::{swarmdeck_cli, wait_for};
 use futures_util::future::join_all;
 use swarmdeck::cluster::Cluster;
 
@@ -19,18 +19,6 @@ const MANAGERS: [&str; 3] = ["node1", "node2", "node3"];
 /// Workers first, then the managers by name, the leader (node1) last.
 const ORDER: [&str; 5] = ["node4", "node5", "node2", "node3", "node1"];
 const RESTART: &str = "service docker restart";
-
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    eprintln!("{what}: after {:?}", t.elapsed());
-}
 
 /// Runs `words` on the first manager whose docker CLI answers, if one does.
 fn try_on_a_manager(lab: &TestLab, words: &[&str]) -> Option<String> {

@@ -1,4 +1,4 @@
-//! Rolling maintenance: a command (an engine upgrade, a reboot script) run on nodes one
+//! Rolling maintenance: a command (an engine upgrade, a package update) run on nodes one
 //! at a time, each drained first and given its tasks back before the next. Workers go
 //! first, then managers one at a time with the leader last; before each manager the
 //! quorum what-if ([`crate::quorum`]) must show that a majority stays reachable while it

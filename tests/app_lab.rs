@@ -1,7 +1,8 @@
 //! The desktop app against real lab hosts: kittest drives the real UI, whose service runs
 //! the real engine over SSH. From bare hosts to a tested swarm through the wizard, a
 //! changed host key refused loudly with no way to override, node actions on cloned
-//! hostnames by ID, and inventory edits that keep what the CLI wrote meanwhile.
+//! hostnames by ID, inventory edits that keep what the CLI wrote meanwhile, and a
+//! worker's engine restarted from the Maintenance panel.
 
 mod common;
 
@@ -1070,6 +1071,69 @@ fn a_console_runs_commands_in_a_task_on_its_node() {
         rows.contains(&(RowKind::Stdout, "again".to_string())),
         "{rows:?}"
     );
+}
+
+fn maintenance_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    &a.state.panels.maintenance.flow
+}
+
+/// The Maintenance panel restarts a worker's engine: the node chosen by its check box, the
+/// command typed, the plan (drain, the command on the node's host, back, restored, tasks
+/// back) confirmed and applied; the engine really restarted and the node active again.
+#[test]
+fn the_maintenance_panel_restarts_a_workers_engine_node_by_node() {
+    app_data();
+    let Some(lab) = TestLab::start(2) else { return };
+    lab.form_swarm(|_| {});
+    let pid = || lab.ssh_ok("node2", &["cat", "/run/docker.pid"]);
+    let before = pid();
+    let mut h = app(lab.inventory.clone(), Panel::Maintenance);
+    run_until(&mut h, "the swarm", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.len() == 2)
+    });
+    click(&mut h, "node2");
+    h.state_mut().state.panels.maintenance.command = "service docker restart".into();
+    h.run_steps(2);
+    click(&mut h, "Plan maintenance");
+    run_until(&mut h, "the maintenance plan", |a| {
+        maintenance_flow(a).plan().is_some()
+    });
+    let plan = maintenance_flow(h.state()).plan().cloned().unwrap();
+    let clis: Vec<(&str, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.host.as_str(), s.cli.as_str()))
+        .collect();
+    assert_eq!(
+        clis[0],
+        ("node1", "docker node update --availability drain node2"),
+        "{}",
+        plan.render()
+    );
+    assert!(
+        clis.contains(&("node2", "sh -c 'service docker restart'")),
+        "{}",
+        plan.render()
+    );
+    assert!(plan.steps.iter().all(|s| !s.cli.contains("node1 ")));
+    wait_shown(&mut h, "Apply…");
+    apply_reviewed(&mut h, maintenance_flow);
+    assert_ne!(pid(), before, "node2's engine was restarted");
+    let availability = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "node2",
+            "--format",
+            "{{.Spec.Availability}}",
+        ],
+    );
+    assert_eq!(availability, "active");
 }
 
 fn stacks_flow(a: &SwarmdeckApp) -> &PlanFlow {

@@ -324,6 +324,12 @@ fn every_node_restarted_one_at_a_time(lab: &TestLab, home: &Path) {
     }
     let fewest = polls.iter().map(|p| p.engines_up).min().unwrap();
     assert_eq!(fewest, 2, "the watch never saw a manager restart");
+    // One stretch with a manager down per manager, one after the other.
+    let downs = polls
+        .windows(2)
+        .filter(|w| w[0].engines_up == 3 && w[1].engines_up == 2)
+        .count();
+    assert_eq!(downs, 3, "each manager's restart seen once: {timeline}");
     let mut gap_start: Option<Duration> = None;
     let mut longest = Duration::ZERO;
     for p in &polls {

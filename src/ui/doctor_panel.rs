@@ -1,19 +1,75 @@
 //! Doctor: every finding about the swarm on screen with its fix, most urgent first, and each
 //! overlay's addresses in use against its subnets (`doctor::examine`, as `swarmdeck doctor`).
+//! What the doctor reads from the hosts besides the snapshot (clocks, routes, Raft data,
+//! the swarm's settings) is a `Job::Doctor` on the service thread, started when the panel
+//! first shows a live cluster and again on request; until it ends the snapshot's findings
+//! show alone.
 
 use eframe::egui::{self, RichText};
 
 use super::panel::{Context, PanelView};
 use super::style;
 use super::workload_view::SnapshotCache;
-use crate::doctor::{self, Finding, Usage};
-use crate::service::{JobId, JobUpdate};
+use crate::doctor::{self, Finding, HostFacts, Usage};
+use crate::service::{Job, JobId, JobUpdate};
 use crate::untrusted::visible;
 
-/// The findings, computed again only when the snapshot changes.
+/// The findings, computed again only when the snapshot or the hosts' facts change.
 #[derive(Default)]
 pub struct DoctorView {
     found: SnapshotCache<(Vec<Finding>, Vec<Usage>)>,
+    /// The last facts read from the hosts, and how many times they were read.
+    facts: HostFacts,
+    reads: u64,
+    /// The reading in progress.
+    job: Option<JobId>,
+    /// A reading was started for this cluster (refused or not: never again unasked).
+    asked: bool,
+}
+
+impl DoctorView {
+    fn read_hosts(&mut self, cx: &mut Context<'_>, snap: &crate::snapshot::ClusterSnapshot) {
+        self.asked = true;
+        self.job = Some(cx.start(Job::Doctor(Box::new(snap.clone()))));
+    }
+
+    /// The reading's state and the button that reads again.
+    fn reading_bar(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &mut Context<'_>,
+        snap: &crate::snapshot::ClusterSnapshot,
+    ) {
+        if !cx.live() {
+            ui.label(
+                RichText::new(
+                    "Clocks, routes, Raft data and the swarm's settings are read from live \
+                     hosts only.",
+                )
+                .weak(),
+            );
+            return;
+        }
+        if !self.asked {
+            self.read_hosts(cx, snap);
+        }
+        ui.horizontal(|ui| match self.job {
+            Some(_) => {
+                ui.spinner();
+                ui.label("Reading clocks, routes and Raft data from the hosts…");
+            }
+            None => {
+                ui.label(format!(
+                    "Read from {} host(s); {} read(s) failed.",
+                    self.facts.hosts.len(),
+                    self.facts.failures.len()
+                ));
+                if ui.button("Read the hosts again").clicked() {
+                    self.read_hosts(cx, snap);
+                }
+            }
+        });
+    }
 }
 
 impl PanelView for DoctorView {
@@ -22,9 +78,6 @@ impl PanelView for DoctorView {
             ui.label("No cluster open.");
             return;
         };
-        let (findings, overlays) = self.found.get(snap, "doctor", || {
-            (doctor::examine(snap), doctor::overlay_usage(snap))
-        });
         ui.label(
             RichText::new(
                 "What swarmdeck finds wrong or at risk, most urgent first, each with its fix \
@@ -32,6 +85,14 @@ impl PanelView for DoctorView {
             )
             .weak(),
         );
+        self.reading_bar(ui, cx, snap);
+        let facts = &self.facts;
+        let (findings, overlays) = self.found.get(snap, &format!("doctor {}", self.reads), || {
+            (
+                doctor::examine(snap, facts, Vec::new()),
+                doctor::overlay_usage(snap),
+            )
+        });
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
@@ -41,7 +102,19 @@ impl PanelView for DoctorView {
             });
     }
 
-    fn on_job(&mut self, _id: JobId, _update: &JobUpdate, _cx: &mut Context<'_>) {}
+    fn on_job(&mut self, id: JobId, update: &JobUpdate, _cx: &mut Context<'_>) {
+        if self.job != Some(id) {
+            return;
+        }
+        match update {
+            JobUpdate::Doctor(facts) => {
+                self.facts = (**facts).clone();
+                self.reads += 1;
+            }
+            JobUpdate::Ended | JobUpdate::Refused { .. } => self.job = None,
+            _ => {}
+        }
+    }
 
     fn reset(&mut self) {
         *self = Self::default();

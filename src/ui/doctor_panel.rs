@@ -201,4 +201,44 @@ mod tests {
         h.get_by_label_contains("task(s) of shop_cache wait for a node");
         h.get_by_label("Overlay addresses");
     }
+
+    #[test]
+    fn a_live_cluster_has_its_hosts_read_once_on_the_service_thread_and_the_facts_shown() {
+        use crate::doctor::facts::{ClockSample, HostReading};
+        use crate::service::{Command, Job, JobUpdate};
+        use crate::ui::topology::tests::live;
+        let mut h = live(crate::snapshot::demo(), Panel::Doctor);
+        let started: Vec<_> = h
+            .state()
+            .cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::Start {
+                    id,
+                    job: Job::Doctor(_),
+                } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started.len(), 1, "one reading, not one per frame");
+        h.get_by_label("Reading clocks, routes and Raft data from the hosts…");
+        let facts = crate::doctor::HostFacts {
+            hosts: vec![HostReading {
+                host: "node2".into(),
+                clock: Some(ClockSample {
+                    sent_ms: 1_000,
+                    host_ms: 9_000,
+                    received_ms: 1_010,
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let state = &mut h.state_mut().state;
+        let _ = state.on_job(started[0], JobUpdate::Doctor(Box::new(facts)));
+        let _ = state.on_job(started[0], JobUpdate::Ended);
+        h.run_steps(2);
+        h.get_by_label_contains("node2's clock is 8.0 s ahead of this workstation");
+        h.get_by_label("Read the hosts again");
+    }
 }

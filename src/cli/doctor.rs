@@ -101,15 +101,21 @@ fn hosts_table(out: &mut String, f: &HostFacts) {
     }
     let _ = writeln!(
         out,
-        "\n{:<24} {:>18} {:>12}",
-        "HOST", "CLOCK OFFSET", "RAFT DATA"
+        "\n{:<24} {:>18} {:>14} {:>14}",
+        "HOST", "CLOCK OFFSET", "RAFT DATA", "OF IT SNAPSHOTS"
     );
     for h in &f.hosts {
         let clock = h.clock.map_or("-".to_string(), |c| {
             format!("{:+} ms ±{}", c.offset_ms(), c.uncertainty_ms())
         });
-        let raft = h.raft_bytes.map_or("-".to_string(), |b| format!("{b} B"));
-        let _ = writeln!(out, "{:<24} {clock:>18} {raft:>12}", v(&h.host));
+        let bytes = |b: Option<u64>| b.map_or("-".to_string(), |b| format!("{b} B"));
+        let _ = writeln!(
+            out,
+            "{:<24} {clock:>18} {:>14} {:>14}",
+            v(&h.host),
+            bytes(h.raft_bytes),
+            bytes(h.raft_snapshot_bytes)
+        );
     }
     if let Some(s) = &f.swarm {
         let n = |x: Option<u64>| x.map_or("?".to_string(), |x| x.to_string());

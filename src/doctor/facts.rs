@@ -57,8 +57,11 @@ pub struct HostReading {
     /// Its addresses' subnets and its routes (docker's own bridges and the default route
     /// left out), as CIDRs.
     pub underlay: Vec<String>,
-    /// Bytes under `<docker root>/swarm/raft` (managers only).
+    /// Bytes under `<docker root>/swarm/raft` (managers only): the snapshots and the log,
+    /// whose 64 MB segments are written in full ahead of use.
     pub raft_bytes: Option<u64>,
+    /// Of those, the snapshots': the size of the store itself once swarm has taken one.
+    pub raft_snapshot_bytes: Option<u64>,
 }
 
 /// The host's clock read once, between two readings of the workstation's (all in
@@ -74,7 +77,8 @@ impl ClockSample {
     /// How far the host's clock is ahead of the workstation's (negative: behind): its
     /// reading against the midpoint of the round trip.
     pub fn offset_ms(&self) -> i64 {
-        self.host_ms - (self.sent_ms + self.received_ms) / 2
+        self.host_ms
+            .saturating_sub(self.sent_ms / 2 + self.received_ms / 2)
     }
 
     /// The most the offset can be wrong by: half the round trip.
@@ -203,7 +207,10 @@ async fn read_host(
         }
         if reading.manager {
             match raft_bytes(cluster, host, &session, exec_deadline).await {
-                Ok(b) => reading.raft_bytes = Some(b),
+                Ok(b) => {
+                    reading.raft_bytes = Some(b.total);
+                    reading.raft_snapshot_bytes = Some(b.snapshots);
+                }
                 Err(e) => failures.push(failure(&host.name, e.0, "Raft data size", e.1)),
             }
         }
@@ -284,12 +291,13 @@ async fn clock(session: &SshSession, deadline: Duration) -> Result<ClockSample, 
 pub fn parse_clock(text: &str) -> Option<i64> {
     let t = text.trim();
     if let Some(secs) = t.strip_suffix("%N").or_else(|| t.strip_suffix('N')) {
-        return secs.parse::<i64>().ok().map(|s| s * 1000);
+        return secs.parse::<i64>().ok().and_then(|s| s.checked_mul(1000));
     }
     if t.len() < 10 || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    t.parse::<i128>().ok().map(|ns| (ns / 1_000_000) as i64)
+    // Nanoseconds in an i64 last until 2262; a larger number is no clock.
+    t.parse::<i64>().ok().map(|ns| ns / 1_000_000)
 }
 
 /// The host's own addresses' subnets and its routes, in one round trip.
@@ -334,13 +342,20 @@ pub fn parse_underlay(text: &str) -> Vec<String> {
     out
 }
 
+/// The Raft directory's size, and its snapshots' part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftSize {
+    pub total: u64,
+    pub snapshots: u64,
+}
+
 /// Bytes of the Raft data under the engine's root directory, with the host's sudo.
 async fn raft_bytes(
     cluster: &Cluster,
     host: &HostSpec,
     session: &SshSession,
     deadline: Duration,
-) -> Result<u64, ReadError> {
+) -> Result<RaftSize, ReadError> {
     let d = cluster
         .engine(host)
         .await
@@ -351,22 +366,43 @@ async fn raft_bytes(
         .filter(|r| r.starts_with('/'))
         .unwrap_or_else(|| "/var/lib/docker".into());
     let dir = format!("{}/swarm/raft", root.trim_end_matches('/'));
-    let cmd = RemoteCommand::new(["du", "-sb", "--", dir.as_str()])
+    let cmd = RemoteCommand::new(["du", "-b", "--max-depth=1", "--", dir.as_str()])
         .sudo(host.sudo)
         .timeout(deadline);
     let out = run(session, cmd).await?;
-    out.split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| {
-            (
-                Layer::Other,
-                format!(
-                    "`du -sb` printed {:?}",
-                    crate::untrusted::visible(out.trim())
-                ),
-            )
-        })
+    parse_raft_du(&out, &dir).ok_or_else(|| {
+        (
+            Layer::Other,
+            format!(
+                "`du -b` printed {:?}",
+                crate::untrusted::visible(out.trim())
+            ),
+        )
+    })
+}
+
+/// `du -b --max-depth=1 DIR`: the line for DIR is the total, the `snap*` lines the
+/// snapshots.
+pub fn parse_raft_du(text: &str, dir: &str) -> Option<RaftSize> {
+    let mut total = None;
+    let mut snapshots = 0;
+    for line in text.lines() {
+        let (bytes, path) = line.split_once('\t')?;
+        let bytes: u64 = bytes.trim().parse().ok()?;
+        if path == dir {
+            total = Some(bytes);
+        } else if path
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.starts_with("snap"))
+        {
+            snapshots = u64::saturating_add(snapshots, bytes);
+        }
+    }
+    Some(RaftSize {
+        total: total?,
+        snapshots,
+    })
 }
 
 #[cfg(test)]
@@ -392,6 +428,23 @@ mod tests {
             received_ms: 1_040,
         };
         assert_eq!((s.offset_ms(), s.uncertainty_ms()), (540, 21));
+    }
+
+    #[test]
+    fn raft_sizes_from_du_count_the_snapshots_apart() {
+        let dir = "/var/lib/docker/swarm/raft";
+        let text = "4096\t/var/lib/docker/swarm/raft/snap-v3-encrypted\n\
+            128004096\t/var/lib/docker/swarm/raft/wal-v3-encrypted\n\
+            128012288\t/var/lib/docker/swarm/raft\n";
+        assert_eq!(
+            parse_raft_du(text, dir),
+            Some(RaftSize {
+                total: 128_012_288,
+                snapshots: 4096
+            })
+        );
+        assert_eq!(parse_raft_du("du: cannot access\n", dir), None);
+        assert_eq!(parse_raft_du("12\t/elsewhere\n", dir), None);
     }
 
     #[test]

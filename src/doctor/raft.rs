@@ -6,9 +6,10 @@ use super::facts::{HostFacts, SwarmSettings};
 use crate::severity::Severity;
 use crate::snapshot::{ClusterSnapshot, TaskState};
 
-/// Raft data this large is flagged: every manager holds the whole store in memory and a
-/// manager that joins or falls behind receives it in full. A swarm of a few hundred
-/// services keeps a few MiB.
+/// Raft snapshots this large are flagged: a snapshot is the whole store, which every
+/// manager holds in memory and a manager that joins or falls behind receives in full. A
+/// swarm of a few hundred services keeps a few MiB. (The log beside it is written in 64 MB
+/// segments ahead of use, so the directory's total says little about the store.)
 pub const RAFT_WARNING_BYTES: u64 = 256 << 20;
 /// And this large as an error: snapshots this size make joins and leader changes slow
 /// enough to time out.
@@ -58,7 +59,7 @@ fn size(snap: &ClusterSnapshot, facts: &HostFacts) -> Vec<Finding> {
     facts
         .hosts
         .iter()
-        .filter_map(|h| Some((h, h.raft_bytes?)))
+        .filter_map(|h| Some((h, h.raft_snapshot_bytes?)))
         .filter(|(_, b)| *b >= RAFT_WARNING_BYTES)
         .map(|(h, bytes)| Finding {
             severity: match bytes >= RAFT_ERROR_BYTES {
@@ -68,10 +69,12 @@ fn size(snap: &ClusterSnapshot, facts: &HostFacts) -> Vec<Finding> {
             area: "raft data",
             subject: h.host.clone(),
             summary: format!(
-                "manager {} keeps {} of Raft data ({}; {history} old task(s) kept): every \
-                 manager holds it in memory and a joining manager receives all of it",
+                "manager {}'s Raft snapshots take {} ({} with the log; {}; {history} old \
+                 task(s) kept): every manager holds the store in memory and a joining manager \
+                 receives all of it",
                 h.host,
                 mib(bytes),
+                mib(h.raft_bytes.unwrap_or(bytes)),
                 settings_text(facts.swarm.as_ref())
             ),
             fix: format!(
@@ -108,7 +111,7 @@ fn history(snap: &ClusterSnapshot, facts: &HostFacts) -> Option<Finding> {
         subject: format!("limit {limit}"),
         summary: format!(
             "the task history limit is {limit} (swarm's default is {DEFAULT_TASK_HISTORY}) \
-             and the swarm keeps {kept} old task(s): each of the {slots} slot(s) may keep \
+             and the swarm keeps {kept} old task(s): each slot ({slots} now) may keep \
              {limit}, every one in Raft on every manager and in each `docker service ps`"
         ),
         fix: format!("`docker swarm update --task-history-limit {DEFAULT_TASK_HISTORY}`"),
@@ -148,7 +151,8 @@ mod tests {
             hosts: vec![HostReading {
                 host: "m1".into(),
                 manager: true,
-                raft_bytes: raft,
+                raft_bytes: raft.map(|b| b + (128 << 20)),
+                raft_snapshot_bytes: raft,
                 ..Default::default()
             }],
             failures: Vec::new(),
@@ -168,7 +172,7 @@ mod tests {
             f[0].summary
         );
         assert!(
-            f[0].summary.contains("each of the 3 slot(s)"),
+            f[0].summary.contains("each slot (3 now)"),
             "{}",
             f[0].summary
         );
@@ -188,7 +192,8 @@ mod tests {
         let f = findings(&snap, &facts(5, Some(300 << 20)));
         assert_eq!((f[0].area, f[0].severity), ("raft data", Severity::Warning));
         assert!(
-            f[0].summary.contains("manager m1 keeps 300.0 MiB")
+            f[0].summary
+                .contains("manager m1's Raft snapshots take 300.0 MiB (428.0 MiB with the log")
                 && f[0]
                     .summary
                     .contains("snapshot every 10000 entries, 0 old snapshot(s)")

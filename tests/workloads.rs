@@ -1126,6 +1126,14 @@ fn docker_ps_nodes(lab: &TestLab, service: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `docker node update --availability VALUE NODE` on the manager.
+fn set_availability(lab: &TestLab, node: &str, value: &str) {
+    lab.ssh_ok(
+        "node1",
+        &["docker", "node", "update", "--availability", value, node],
+    );
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(90);
     while !done() {
@@ -1159,32 +1167,12 @@ fn a_returned_node_is_named_by_the_doctor_and_rebalance_gives_it_tasks_again() {
     wait_for("6 running tasks", || {
         all_running_on(&docker_ps_nodes(&lab, "spread"), 6)
     });
-    lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "node",
-            "update",
-            "--availability",
-            "drain",
-            "node3",
-        ],
-    );
+    set_availability(&lab, "node3", "drain");
     wait_for("node3 drained", || {
         let t = docker_ps_nodes(&lab, "spread");
         all_running_on(&t, 6) && !t.iter().any(|(n, _)| n == "node3")
     });
-    lab.ssh_ok(
-        "node1",
-        &[
-            "docker",
-            "node",
-            "update",
-            "--availability",
-            "active",
-            "node3",
-        ],
-    );
+    set_availability(&lab, "node3", "active");
 
     // Back and active, node3 still runs none: the doctor says so, with the fix.
     let report = json(&lab, home, &["doctor", "--json"]);

@@ -45,6 +45,7 @@ pub struct Finding {
 pub fn examine(snap: &ClusterSnapshot, facts: &HostFacts, extra: Vec<Finding>) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(hosts(snap));
+    out.extend(swarm_unread(snap));
     out.extend(capacity(snap));
     out.extend(pool::findings(snap, facts));
     out.extend(managers(snap));
@@ -341,6 +342,30 @@ fn managers(snap: &ClusterSnapshot) -> Vec<Finding> {
     out
 }
 
+/// No manager answered: what follows is the last node list, or nothing.
+fn swarm_unread(snap: &ClusterSnapshot) -> Option<Finding> {
+    if snap.swarm.is_some() && snap.nodes_as_of.is_none() {
+        return None;
+    }
+    let why = snap
+        .swarm_error
+        .as_deref()
+        .unwrap_or("no inventory host is a manager of a swarm");
+    Some(Finding {
+        severity: Severity::Error,
+        area: "swarm",
+        subject: String::new(),
+        summary: if snap.nodes_as_of.is_some() {
+            format!("no manager answers; the nodes shown are the last ones read: {why}")
+        } else {
+            format!("no manager answers: {why}")
+        },
+        fix: "bring a manager's engine back (see the hosts above); if a majority of managers \
+              is gone for good, recover with `swarmdeck recover`"
+            .into(),
+    })
+}
+
 fn down_nodes(snap: &ClusterSnapshot) -> Vec<Finding> {
     snap.nodes
         .iter()
@@ -497,6 +522,38 @@ mod tests {
     }
 
     #[test]
+    fn no_manager_answering_is_an_error_and_old_nodes_are_called_old() {
+        let mut snap = crate::snapshot::demo();
+        assert!(
+            examine(&snap, &HostFacts::default(), Vec::new())
+                .iter()
+                .all(|f| f.area != "swarm")
+        );
+        snap.nodes_as_of = Some(1);
+        snap.swarm_error = Some("node1: Docker engine did not answer".into());
+        let f = examine(&snap, &HostFacts::default(), Vec::new())
+            .into_iter()
+            .find(|f| f.area == "swarm")
+            .unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert!(
+            f.summary.contains("last ones read: node1: Docker engine"),
+            "{f:?}"
+        );
+        snap.swarm = None;
+        snap.nodes_as_of = None;
+        snap.swarm_error = None;
+        let f = examine(&snap, &HostFacts::default(), Vec::new())
+            .into_iter()
+            .find(|f| f.area == "swarm")
+            .unwrap();
+        assert!(
+            f.summary.contains("no inventory host is a manager"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
     fn findings_come_most_urgent_first() {
         let mut snap = small_overlay(9, 3);
         snap.nodes = crate::snapshot::demo().nodes;
@@ -566,7 +623,9 @@ mod tests {
             ..Default::default()
         };
         let found = examine(&snap, &facts, vec![extra.clone()]);
-        assert_eq!(found[0], extra);
+        // An error: among the errors, before every warning and note.
+        let at = found.iter().position(|f| *f == extra).unwrap();
+        assert!(found[..at].iter().all(|f| f.severity == Severity::Error));
         let unread = found.iter().find(|f| f.area == "not read").unwrap();
         assert_eq!(
             unread.summary,

@@ -241,4 +241,18 @@ mod tests {
         h.get_by_label_contains("node2's clock is 8.0 s ahead of this workstation");
         h.get_by_label("Read the hosts again");
     }
+
+    #[test]
+    fn a_hosts_error_text_and_names_stay_inert() {
+        let mut snap = crate::snapshot::demo();
+        snap.hosts[1].error = Some("refused\x1b[2J\rforged".into());
+        snap.hosts[1].layer = Some(crate::snapshot::Layer::Engine);
+        snap.services[0].name = "evil\x1b]0;owned\x07".into();
+        let h = showing(snap, Panel::Doctor);
+        h.get_by_label_contains("refused\\u{1b}[2J\\rforged");
+        assert!(
+            h.query_by_label_contains("\x1b").is_none(),
+            "no raw escape reaches the screen"
+        );
+    }
 }

@@ -99,6 +99,8 @@ impl PanelView for DoctorView {
                 findings_list(ui, findings);
                 ui.add_space(12.0);
                 overlays_table(ui, overlays);
+                ui.add_space(12.0);
+                hosts_table(ui, facts);
             });
     }
 
@@ -143,6 +145,36 @@ fn findings_list(ui: &mut egui::Ui, findings: &[Finding]) {
         });
         ui.add_space(6.0);
     }
+}
+
+/// Each host's clock offset and, on managers, its Raft data, as last read.
+fn hosts_table(ui: &mut egui::Ui, facts: &HostFacts) {
+    if facts.hosts.is_empty() {
+        return;
+    }
+    ui.strong("Hosts as read");
+    egui::Grid::new("doctor_hosts")
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["host", "clock offset", "Raft data", "of it snapshots"] {
+                ui.label(RichText::new(h).weak());
+            }
+            ui.end_row();
+            let mib = |b: Option<u64>| {
+                b.map_or("—".to_string(), |b| {
+                    format!("{:.1} MiB", b as f64 / f64::from(1 << 20))
+                })
+            };
+            for h in &facts.hosts {
+                ui.label(visible(&h.host));
+                ui.label(h.clock.map_or("—".to_string(), |c| {
+                    format!("{:+} ms ± {}", c.offset_ms(), c.uncertainty_ms())
+                }));
+                ui.label(mib(h.raft_bytes));
+                ui.label(mib(h.raft_snapshot_bytes));
+                ui.end_row();
+            }
+        });
 }
 
 fn overlays_table(ui: &mut egui::Ui, overlays: &[Usage]) {
@@ -239,6 +271,7 @@ mod tests {
         let _ = state.on_job(started[0], JobUpdate::Ended);
         h.run_steps(2);
         h.get_by_label_contains("node2's clock is 8.0 s ahead of this workstation");
+        h.get_by_label("+7995 ms ± 6");
         h.get_by_label("Read the hosts again");
     }
 

@@ -1039,6 +1039,46 @@ fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_al
         "{text}"
     );
     assert!(text.contains("task history limit 50"), "{text}");
+    // The app's service reads the same facts as its Doctor panel's job.
+    let facts = doctor_in_app(&lab);
+    assert_eq!(facts.hosts.len(), 3, "{facts:#?}");
+    assert!(facts.hosts.iter().all(|h| h.clock.is_some()), "{facts:#?}");
+    assert_eq!(
+        facts.swarm.as_ref().and_then(|s| s.task_history_limit),
+        Some(50)
+    );
+}
+
+/// The app's service runs the Doctor panel's job on a snapshot it took: what it reads.
+fn doctor_in_app(lab: &TestLab) -> swarmdeck::doctor::HostFacts {
+    use swarmdeck::service::{Command, Event, Job, JobId, JobUpdate, ServiceHandle};
+    let mut svc = ServiceHandle::spawn(std::sync::Arc::new(|| {})).expect("service starts");
+    svc.send(Command::Refresh {
+        inventory: lab.inventory.clone(),
+    })
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut started = false;
+    while Instant::now() < deadline {
+        match svc.try_recv() {
+            Some(Event::Snapshot(snap)) if !started => {
+                started = true;
+                let job = Job::Doctor(snap);
+                svc.send(Command::Start { id: JobId(1), job }).unwrap();
+            }
+            Some(Event::Job {
+                update: JobUpdate::Doctor(facts),
+                ..
+            }) => return *facts,
+            Some(Event::Job {
+                update: JobUpdate::Refused { reason },
+                ..
+            }) => panic!("{reason}"),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    panic!("the doctor job did not report");
 }
 
 /// The doctor's readings against the hosts' own: the task history limit as set, the Raft

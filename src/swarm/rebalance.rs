@@ -39,9 +39,8 @@ pub struct Review {
 /// The checks before a rebalance, on a snapshot taken now (pure): quorum must hold, every
 /// service must exist; global services are skipped; a single stop-first replica warns.
 pub fn review(snap: &ClusterSnapshot, services: &[String]) -> Result<Review, SwarmError> {
-    if snap.swarm.is_none() || snap.nodes_as_of.is_some() {
-        return Err(SwarmError::NoManager);
-    }
+    // The numbers first: without quorum the managers' last node list (marked as such, the
+    // silent ones counted down) still says how many are missing.
     let managers = snap.managers();
     let reachable = managers.iter().filter(|m| m.reachable).count();
     let majority = quorum::majority(managers.len());
@@ -52,6 +51,9 @@ pub fn review(snap: &ClusterSnapshot, services: &[String]) -> Result<Review, Swa
              `swarmdeck recover`) first",
             managers.len()
         )));
+    }
+    if snap.swarm.is_none() || snap.nodes_as_of.is_some() {
+        return Err(SwarmError::NoManager);
     }
     let spread = spreads(snap);
     let mut out = Review::default();
@@ -148,6 +150,8 @@ pub async fn plan(
     state: &SwarmState,
     r: &Rebalance,
 ) -> Result<Plan, SwarmError> {
+    // Lost quorum is explained with the figures as for every change, before anything else.
+    super::actions::anchor(state)?;
     let snap = cluster.snapshot().await;
     let review = review(&snap, &r.services)?;
     let mut out = Plan {
@@ -271,6 +275,16 @@ mod tests {
             )),
             "{err}"
         );
+        // The managers' last list, kept while none answers: still refused with the numbers.
+        snap.nodes_as_of = Some(1);
+        let stale = review(&snap, &["web".into()]).unwrap_err().to_string();
+        assert!(stale.contains("refused: "), "{stale}");
+        let mut unread = swarm();
+        unread.nodes_as_of = Some(1);
+        assert!(matches!(
+            review(&unread, &["web".into()]),
+            Err(SwarmError::NoManager)
+        ));
         let err = review(&swarm(), &["nope".into()]).unwrap_err().to_string();
         assert!(err.contains("no service \"nope\""), "{err}");
     }

@@ -36,6 +36,8 @@ pub enum Change {
     Stack(crate::stack::StackChange),
     /// A command run node by node: drain, command, back, tasks back (rolling maintenance).
     Maintenance(super::maintenance::MaintenanceRequest),
+    /// Services redeployed to spread their tasks over every node again.
+    Rebalance(super::rebalance::Rebalance),
 }
 
 impl Change {
@@ -52,6 +54,7 @@ impl Change {
             Change::Object(o) => o.describe(),
             Change::Stack(s) => s.describe(),
             Change::Maintenance(m) => m.describe(),
+            Change::Rebalance(r) => r.describe(),
         }
     }
 }
@@ -100,6 +103,7 @@ pub async fn plan(
             crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
         }
         Change::Maintenance(m) => super::maintenance::plan(cluster, &state, m).await?,
+        Change::Rebalance(r) => super::rebalance::plan(cluster, &state, r).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {

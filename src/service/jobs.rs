@@ -95,6 +95,8 @@ pub enum Job {
     Logs(crate::workloads::logs::LogRequest),
     /// Run one command line in a task, as `swarmdeck exec TASK sh -c LINE` does.
     Console(super::console::ConsoleRequest),
+    /// Read every node's certificate, as `swarmdeck cert ls` does (changes nothing).
+    Certs,
 }
 
 impl Job {
@@ -108,6 +110,8 @@ impl Job {
             Job::StartLab { .. } => JobKind::Lab,
             Job::Logs(_) => JobKind::Logs,
             Job::Console(_) => JobKind::Console,
+            // Reads every host and changes nothing, as a preflight does.
+            Job::Certs => JobKind::Preflight,
         }
     }
 
@@ -129,6 +133,7 @@ impl Job {
             Job::StartLab { hosts } => format!("start a practice lab of {hosts} hosts"),
             Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
             Job::Console(r) => format!("console: {}", crate::untrusted::visible(&r.line)),
+            Job::Certs => "read the nodes' certificates".into(),
         }
     }
 }
@@ -166,6 +171,7 @@ pub enum JobUpdate {
     },
     Logs(super::logs::LogUpdate),
     Console(super::console::ConsoleUpdate),
+    Certs(Box<crate::certs::CertReport>),
     /// The job is over (whatever its outcome); always the last update.
     Ended,
 }

@@ -190,6 +190,14 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
         }
         Job::Logs(request) => logs::run(cluster, request, cancel, tx).await,
         Job::Console(request) => console::run(cluster, request, cancel, tx).await,
+        Job::Certs => {
+            tokio::select! {
+                r = crate::certs::read(&cluster) => {
+                    tx.send(JobUpdate::Certs(Box::new(r))).await;
+                }
+                _ = cancel.cancelled() => {}
+            }
+        }
         Job::StartLab { .. } => {}
     }
 }

@@ -34,6 +34,8 @@ pub enum Change {
     Object(super::secrets::ObjectChange),
     /// A stack deployed from a Compose file or removed.
     Stack(crate::stack::StackChange),
+    /// The node certificate lifetime changed, or the CA rotated.
+    Cert(crate::certs::CertChange),
 }
 
 impl Change {
@@ -49,6 +51,7 @@ impl Change {
             Change::NodeLabels(l) => l.describe(),
             Change::Object(o) => o.describe(),
             Change::Stack(s) => s.describe(),
+            Change::Cert(c) => c.describe(),
         }
     }
 }
@@ -96,6 +99,7 @@ pub async fn plan(
         Change::Stack(s) => {
             crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
         }
+        Change::Cert(c) => crate::certs::change::plan(cluster, &state, c).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {

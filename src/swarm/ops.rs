@@ -293,6 +293,7 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
                 .map_err(|e| SwarmError::step(host, what, e, "see the host's dockerd log"))?;
         }
         Action::Stack(s) => crate::stack::apply::run(&d, host, what, s).await?,
+        Action::Cert(c) => crate::certs::change::apply(&d, host, c).await?,
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::panel::{PanelView, panels};
 use super::{
-    activity_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
+    activity_panel, certs_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
     networks_panel, overview, placement_panel, quorum_panel, services_panel, stacks_panel,
     topology, wizard_panel,
 };
@@ -21,6 +21,7 @@ panels! {
     Networks => networks: networks_panel::NetworksView,
     Connectivity => connectivity: connectivity_panel::ConnectivityView,
     Doctor => doctor: doctor_panel::DoctorView,
+    Certificates => certificates: certs_panel::CertsView,
     Hosts => hosts: hosts_panel::HostsView,
     Activity => activity: activity_panel::ActivityView,
 }

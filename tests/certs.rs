@@ -74,8 +74,15 @@ fn assert_matches_openssl(lab: &TestLab, rows: &[Row]) {
             "{}: swarmdeck and openssl disagree",
             r.host
         );
-        let id = lab.ssh_ok(&r.host, &["docker", "info", "--format", "{{.Swarm.NodeID}}"]);
-        assert_eq!(r.node_id, id, "{}: the certificate names another node", r.host);
+        let id = lab.ssh_ok(
+            &r.host,
+            &["docker", "info", "--format", "{{.Swarm.NodeID}}"],
+        );
+        assert_eq!(
+            r.node_id, id,
+            "{}: the certificate names another node",
+            r.host
+        );
         let want = if r.host == "node1" {
             "manager"
         } else {
@@ -143,7 +150,10 @@ fn certificates_match_openssl_and_a_new_lifetime_reaches_every_node_through_a_ca
     // The lifetime: planned without --yes (nothing changes), applied with it, audited.
     let (ok, out, err) = common::swarmdeck_cli(&lab, home.path(), &["cert", "expiry", "48h"]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("$ docker swarm update --cert-expiry 48h0m0s"), "{out}");
+    assert!(
+        out.contains("$ docker swarm update --cert-expiry 48h0m0s"),
+        "{out}"
+    );
     assert!(out.contains("not applied"), "{out}");
     let expiry = || {
         lab.ssh_ok(
@@ -181,7 +191,11 @@ fn certificates_match_openssl_and_a_new_lifetime_reaches_every_node_through_a_ca
     assert!(out.contains("3/3 nodes on the new CA"), "{out}");
     assert!(out.contains("CA rotation complete"), "{out}");
     eprintln!("{out}");
-    assert!(std::fs::read_to_string(audit).unwrap().contains("docker swarm ca --rotate"));
+    assert!(
+        std::fs::read_to_string(audit)
+            .unwrap()
+            .contains("docker swarm ca --rotate")
+    );
 
     let (after, listing) = cert_ls(&lab, home.path());
     assert_matches_openssl(&lab, &after);
@@ -192,6 +206,7 @@ fn certificates_match_openssl_and_a_new_lifetime_reaches_every_node_through_a_ca
         assert_eq!(r.ca, new_ca, "{} is on the new CA", r.host);
         lifetimes.insert(r.host.clone(), r.not_after - r.not_before);
     }
+    eprintln!("lifetimes after the rotation (s): {lifetimes:?}");
     for (host, life) in &lifetimes {
         // Swarm backdates a certificate's start a little; 48 h is the rest.
         assert!(
@@ -209,8 +224,14 @@ fn certificates_match_openssl_and_a_new_lifetime_reaches_every_node_through_a_ca
         "node1",
         &["docker", "node", "ls", "--format", "{{.Status}}"],
     );
-    assert_eq!(nodes.lines().filter(|l| *l == "Ready").count(), 3, "{nodes}");
-    wait_for("web 3/3 running after the rotation", Duration::from_secs(60), || {
-        service_running(&lab, "web", 3)
-    });
+    assert_eq!(
+        nodes.lines().filter(|l| *l == "Ready").count(),
+        3,
+        "{nodes}"
+    );
+    wait_for(
+        "web 3/3 running after the rotation",
+        Duration::from_secs(60),
+        || service_running(&lab, "web", 3),
+    );
 }

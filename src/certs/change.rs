@@ -29,7 +29,10 @@ impl CertChange {
     pub fn describe(&self) -> String {
         match self {
             CertChange::Expiry { secs } => {
-                format!("set the node certificate lifetime to {}", go_duration(*secs))
+                format!(
+                    "set the node certificate lifetime to {}",
+                    go_duration(*secs)
+                )
             }
             CertChange::Rotate => "rotate the swarm's root CA".into(),
         }
@@ -39,9 +42,14 @@ impl CertChange {
 /// What the step changes in the swarm's spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertOp {
-    Expiry { from: u64, to: u64 },
+    Expiry {
+        from: u64,
+        to: u64,
+    },
     /// `CAConfig.ForceRotate` set to this (one more than it was).
-    Rotate { force_rotate: u64 },
+    Rotate {
+        force_rotate: u64,
+    },
 }
 
 /// The step: the swarm spec's change, at the version index it was planned at.
@@ -85,13 +93,11 @@ pub async fn plan(
 ) -> Result<Plan, SwarmError> {
     let at = crate::swarm::actions::anchor(state)?;
     let d = cluster.engine(ops::spec(cluster, at)?).await?;
-    let swarm = d.inspect_swarm().await.map_err(|e| {
-        SwarmError::Step {
-            host: at.into(),
-            step: "read the swarm's CA settings".into(),
-            message: crate::redact::redact(&e.to_string()).into_owned(),
-            fix: "run it against a manager with quorum".into(),
-        }
+    let swarm = d.inspect_swarm().await.map_err(|e| SwarmError::Step {
+        host: at.into(),
+        step: "read the swarm's CA settings".into(),
+        message: crate::redact::redact(&e.to_string()).into_owned(),
+        fix: "run it against a manager with quorum".into(),
     })?;
     Ok(plan_for(at, &swarm_ca(at, &swarm), change))
 }

@@ -342,7 +342,11 @@ mod tests {
     }
 
     fn report(hosts: Vec<HostCerts>, nodes: Vec<NodeRecord>, ca_life_left: i64) -> CertReport {
-        let mut root = cert("swarm-ca", NOW - 20 * 365 * DAY, 20 * 365 * DAY + ca_life_left);
+        let mut root = cert(
+            "swarm-ca",
+            NOW - 20 * 365 * DAY,
+            20 * 365 * DAY + ca_life_left,
+        );
         root.key_id = Some("0123456789abcdef".into());
         CertReport {
             now: NOW,
@@ -443,7 +447,8 @@ mod tests {
             (Severity::Error, "gone")
         );
         assert!(
-            f[0].summary.contains("longer than the node certificate lifetime (90d)"),
+            f[0].summary
+                .contains("longer than the node certificate lifetime (90d)"),
             "{}",
             f[0].summary
         );
@@ -454,8 +459,10 @@ mod tests {
         );
         // A down node whose certificate was read is judged by that certificate.
         let mut r = r;
-        r.hosts
-            .push(host("gone", Some(cert("gone001", NOW - 10 * DAY, 90 * DAY))));
+        r.hosts.push(host(
+            "gone",
+            Some(cert("gone001", NOW - 10 * DAY, 90 * DAY)),
+        ));
         assert!(!findings(&r).iter().any(|f| f.subject == "gone"));
     }
 
@@ -511,7 +518,10 @@ mod tests {
 
         // Other errors, and an active node, are not this finding.
         for (state, error) in [
-            ("pending", "rpc error: code = DeadlineExceeded desc = context deadline exceeded"),
+            (
+                "pending",
+                "rpc error: code = DeadlineExceeded desc = context deadline exceeded",
+            ),
             ("active", expired),
         ] {
             let mut h = host("node3", None);
@@ -529,7 +539,11 @@ mod tests {
              2026-01-01T00:00:00Z is before 2026-11-30T09:00:00Z",
         )));
         let f = findings(&report(vec![h], vec![], 10 * 365 * DAY));
-        assert!(f[0].fix.starts_with("node3's clock is behind"), "{}", f[0].fix);
+        assert!(
+            f[0].fix.starts_with("node3's clock is behind"),
+            "{}",
+            f[0].fix
+        );
 
         // A node ID that is not one is never put into a command.
         let mut h = host("node3", None);

@@ -300,10 +300,7 @@ async fn swarm_view(
     d: &Docker,
     host: &str,
 ) -> Result<(SwarmCa, Vec<NodeRecord>), bollard::errors::Error> {
-    let (swarm, nodes) = tokio::join!(
-        d.inspect_swarm(),
-        d.list_nodes(None::<ListNodesOptions>)
-    );
+    let (swarm, nodes) = tokio::join!(d.inspect_swarm(), d.list_nodes(None::<ListNodesOptions>));
     let swarm = swarm?;
     let nodes = crate::docker::lenient::list(nodes)?;
     let ca = swarm_ca(host, &swarm);

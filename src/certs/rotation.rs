@@ -124,10 +124,8 @@ pub async fn follow(
     let start = Instant::now();
     let mut last: Option<RotationProgress> = None;
     loop {
-        let (swarm, nodes) = tokio::join!(
-            d.inspect_swarm(),
-            d.list_nodes(None::<ListNodesOptions>)
-        );
+        let (swarm, nodes) =
+            tokio::join!(d.inspect_swarm(), d.list_nodes(None::<ListNodesOptions>));
         match (swarm, nodes) {
             (Ok(swarm), Ok(nodes)) => {
                 let p = progress(&swarm, &nodes);

@@ -191,7 +191,11 @@ mod tests {
         assert_eq!(rows[0].ca_text(), "oldca000 (old)");
         assert_eq!(rows[1].host, None);
         assert_eq!(rows[1].role, "worker");
-        assert!(rows[1].note.starts_with("node is down; "), "{}", rows[1].note);
+        assert!(
+            rows[1].note.starts_with("node is down; "),
+            "{}",
+            rows[1].note
+        );
         assert_eq!(rows[2].node_id, "id9");
         assert_eq!(rows[2].ca_text(), "newca000");
         assert!(rows[2].note.contains("no node"), "{}", rows[2].note);

@@ -65,7 +65,12 @@ pub fn run(
         CertCommand::Ls { json } => list(&cluster, rt, json),
         CertCommand::Expiry { duration, apply } => {
             let secs = certs::parse_expiry(&duration)?;
-            let plan = plan(rt, &cluster, &Change::Cert(CertChange::Expiry { secs }), false)?;
+            let plan = plan(
+                rt,
+                &cluster,
+                &Change::Cert(CertChange::Expiry { secs }),
+                false,
+            )?;
             show_and_apply(rt, &cluster, &plan, &apply)?;
             Ok(())
         }
@@ -131,7 +136,7 @@ fn list(
         report,
     };
     if json {
-        let raw = serde_json::to_string_pretty(&listing)?;
+        let raw = serde_json::to_string(&listing)?;
         println!("{}", crate::untrusted::inert_json(&raw));
     } else {
         print!("{}", render(&listing));
@@ -169,7 +174,10 @@ fn render(l: &Listing) -> String {
             let _ = writeln!(
                 out,
                 "the swarm's settings could not be read: {}",
-                v(l.report.swarm_error.as_deref().unwrap_or("no manager answered"))
+                v(l.report
+                    .swarm_error
+                    .as_deref()
+                    .unwrap_or("no manager answered"))
             );
         }
     }

@@ -138,7 +138,12 @@ fn summary(ui: &mut egui::Ui, report: &CertReport) {
                 style::warn(ui),
                 format!(
                     "The swarm's settings could not be read: {}",
-                    visible(report.swarm_error.as_deref().unwrap_or("no manager answered"))
+                    visible(
+                        report
+                            .swarm_error
+                            .as_deref()
+                            .unwrap_or("no manager answered")
+                    )
                 ),
             );
         }

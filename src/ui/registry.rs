@@ -3,9 +3,9 @@
 
 use super::panel::{PanelView, panels};
 use super::{
-    activity_panel, certs_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
-    networks_panel, overview, placement_panel, quorum_panel, services_panel, stacks_panel,
-    topology, wizard_panel,
+    activity_panel, certs_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel,
+    logs_panel, networks_panel, overview, placement_panel, quorum_panel, services_panel,
+    stacks_panel, topology, wizard_panel,
 };
 
 panels! {

@@ -198,3 +198,116 @@ fn findings_list(ui: &mut egui::Ui, findings: &[Finding]) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use egui_kittest::kittest::Queryable;
+
+    use super::super::workload_view::testing::{cluster, showing};
+    use super::*;
+    use crate::certs::CertInfo;
+    use crate::certs::read::{HostCerts, NodeRecord, SwarmCa};
+    use crate::service::JobKind;
+    use crate::snapshot::Role;
+    use crate::ui::{AppState, Panel, Source};
+
+    fn report() -> CertReport {
+        let now = 1_800_000_000;
+        let cert = |id: &str, born: i64| CertInfo {
+            common_name: id.into(),
+            unit: "swarm-worker".into(),
+            organization: "c1".into(),
+            issuer: "CN=swarm-ca".into(),
+            not_before: born,
+            not_after: born + 90 * 86400,
+            issuer_key_id: Some("0a1b2c3d4e5f".into()),
+            key_id: None,
+        };
+        let host = |name: &str, c| HostCerts {
+            host: name.into(),
+            local: None,
+            node_cert: Some(c),
+            ca: None,
+            failures: Vec::new(),
+        };
+        let node = |id: &str, name: &str| NodeRecord {
+            id: id.into(),
+            hostname: name.into(),
+            role: Role::Worker,
+            ready: true,
+            state: "ready".into(),
+            updated_at: None,
+            on_current_ca: true,
+        };
+        CertReport {
+            now,
+            swarm: Some(SwarmCa {
+                answered_by: "node1".into(),
+                cluster_id: "c1".into(),
+                version: 7,
+                node_cert_expiry: 90 * 86400,
+                force_rotate: 0,
+                rotation_in_progress: false,
+                root: None,
+            }),
+            swarm_error: None,
+            nodes: vec![node("aaaa1111", "node1"), node("bbbb2222", "node2")],
+            hosts: vec![
+                host("node1", cert("aaaa1111", now - 10 * 86400)),
+                host("node2", cert("bbbb2222", now - 95 * 86400)),
+            ],
+        }
+    }
+
+    fn reading(h: &egui_kittest::Harness<'_, AppState>) -> Option<JobId> {
+        let id = h.state().panels.certificates.reading?;
+        h.state()
+            .jobs
+            .running()
+            .any(|(j, u)| *j == id && u.owner == Panel::Certificates)
+            .then_some(id)
+    }
+
+    #[test]
+    fn the_read_is_a_job_and_its_rows_and_findings_are_shown() {
+        let mut h = showing(cluster(), Panel::Certificates);
+        assert_eq!(reading(&h), None, "nothing is read before asked");
+        h.get_by_label("Read certificates").click();
+        h.run_steps(2);
+        let id = reading(&h).expect("the read runs as a job on the service thread");
+        h.get_by_label("Reading…");
+        h.state_mut().on_job(
+            id,
+            JobUpdate::Started {
+                kind: JobKind::Preflight,
+                what: "read the nodes' certificates".into(),
+            },
+        );
+        h.state_mut()
+            .on_job(id, JobUpdate::Certs(Box::new(report())));
+        h.state_mut().on_job(id, JobUpdate::Ended);
+        h.run_steps(2);
+        h.get_by_label("Read certificates");
+        h.get_by_label("node2");
+        h.get_by_label("EXPIRED");
+        assert!(
+            h.query_by_label_contains("the certificate of node2 (node bbbb2222) expired 5d ago")
+                .is_some()
+        );
+        h.get_by_label("Rotate the CA…").click();
+        h.run_steps(2);
+        assert!(
+            h.state().panels.certificates.flow.busy(),
+            "the rotation is planned through the plan flow"
+        );
+    }
+
+    #[test]
+    fn a_capture_has_no_certificates_to_read() {
+        let h = super::super::workload_view::testing::harness(AppState::new(
+            Source::Demo,
+            Panel::Certificates,
+        ));
+        h.get_by_label("Certificates are read from live hosts: open an inventory.");
+    }
+}

@@ -1,7 +1,8 @@
 //! Swarm certificates against a real lab of one manager and two workers: every node's
 //! certificate as `swarmdeck cert ls` reads it matches `openssl x509` on that host; a new
 //! lifetime (`cert expiry 48h`) reaches every node after a CA rotation (`cert rotate`),
-//! which completes with progress output and leaves the swarm healthy.
+//! which completes with progress output and leaves the swarm healthy; a host whose sshd
+//! hangs is named with its layer while the others' certificates are shown.
 //!
 //! A node that cannot rejoin because its certificate expired cannot be made here (swarm's
 //! shortest lifetime is 1 h and a lab host's clock is the workstation's): its diagnosis is
@@ -120,7 +121,8 @@ fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
 }
 
 #[test]
-fn certificates_match_openssl_and_a_new_lifetime_reaches_every_node_through_a_ca_rotation() {
+fn certificates_match_openssl_a_new_lifetime_reaches_every_node_by_rotation_and_a_hung_host_is_named()
+ {
     let Some(lab) = TestLab::start(3) else { return };
     let home = tempfile::tempdir().unwrap();
     let audit = home.path().join("audit.jsonl");
@@ -234,4 +236,41 @@ fn certificates_match_openssl_and_a_new_lifetime_reaches_every_node_through_a_ca
         Duration::from_secs(60),
         || service_running(&lab, "web", 3),
     );
+
+    hung_host_is_named_and_holds_no_other(&lab, home.path());
+}
+
+/// node3's sshd hung: `cert ls` still shows node1's and node2's certificates, names node3
+/// with its layer, and ends within node3's one deadline.
+fn hung_host_is_named_and_holds_no_other(lab: &TestLab, home: &Path) {
+    let injected = lab
+        .inject(swarmdeck::lab::fault::Fault::SshdHung, 2)
+        .unwrap();
+    let start = Instant::now();
+    let (ok, out, err) = common::swarmdeck_cli(lab, home, &["cert", "ls", "--json"]);
+    let took = start.elapsed();
+    lab.heal(injected).unwrap();
+    assert!(ok, "{out}{err}");
+    eprintln!("cert ls with node3's sshd hung took {took:?}");
+    // Connect 5 s, login 8 s, then the reads: the host's budget, never the others' time.
+    assert!(took < Duration::from_secs(40), "{took:?}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{out}");
+    for r in rows {
+        match r["hostname"].as_str().unwrap() {
+            "node3" => {
+                assert!(r["host"].is_null() && r["not_after"].is_null(), "{r}");
+                assert!(r["note"].as_str().unwrap().contains("node3"), "{r}");
+            }
+            _ => assert!(r["not_after"].as_i64().is_some(), "{r}"),
+        }
+    }
+    let node3 = v["report"]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "node3")
+        .unwrap();
+    assert_eq!(node3["failures"][0]["layer"], "ssh", "{node3}");
 }

@@ -251,6 +251,36 @@ pub(crate) mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #![proptest_config(crate::prop_config(300))]
+
+        /// Any bytes a host sends, raw or wrapped as PEM, parse or are refused: no panic.
+        #[test]
+        fn any_file_parses_or_is_refused(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+            cut in 0usize..900,
+        ) {
+            let _ = parse_first(&bytes, "f");
+            let body = data_encoding::BASE64.encode(&bytes);
+            let pem = format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n");
+            let _ = parse_first(pem.as_bytes(), "f");
+            // A real certificate cut anywhere.
+            let _ = parse_first(&NODE_PEM.as_bytes()[..cut.min(NODE_PEM.len())], "f");
+        }
+
+        #[test]
+        fn any_typed_lifetime_parses_or_is_refused(text in "\\PC{0,16}") {
+            if let Ok(secs) = parse_expiry(&text) {
+                proptest::prop_assert!(secs >= MIN_EXPIRY_SECS);
+            }
+        }
+
+        #[test]
+        fn any_engine_error_is_judged_without_panic(text in "\\PC{0,80}") {
+            let _ = findings::certificate_rejected(&text);
+        }
+    }
+
     #[test]
     fn lifetimes_are_read_as_docker_reads_them() {
         assert_eq!(parse_expiry("48h").unwrap(), 48 * 3600);

@@ -22,7 +22,8 @@ pub struct CertRow {
     pub left: Option<i64>,
     /// The issuing CA's key identifier (hex).
     pub ca: Option<String>,
-    /// Whether that is the swarm's current root.
+    /// Whether the node is on the swarm's current CA (as the managers see it), or for a
+    /// certificate no node has, whether its issuer is the current root.
     pub current_ca: Option<bool>,
     pub verdict: Option<Verdict>,
     /// Why there is no certificate, or what else is off (node down, another swarm's).
@@ -44,6 +45,11 @@ pub fn rows(report: &CertReport) -> Vec<CertRow> {
             let mut row = row(report, host, current.as_deref());
             row.node_id.clone_from(&n.id);
             row.hostname.clone_from(&n.hostname);
+            // The manager's view of the node's issuer and trust root (what a rotation
+            // waits for), rather than the trust root, which changes only once it is done.
+            if row.ca.is_some() {
+                row.current_ca = Some(n.on_current_ca);
+            }
             if host.is_none() {
                 row.role = role_word(n.role).into();
                 row.note = match report.hosts.iter().find(|h| h.host == n.hostname) {
@@ -159,7 +165,7 @@ mod tests {
             ready,
             state: if ready { "ready" } else { "down" }.into(),
             updated_at: None,
-            on_current_ca: true,
+            on_current_ca: false,
         };
         let mut root = cert("swarm-ca", "newca0000");
         root.key_id = Some("newca0000".into());

@@ -49,6 +49,12 @@ impl PanelView for CertsView {
             .show(ui, |ui| {
                 if let Some((report, rows, findings)) = &self.report {
                     summary(ui, report);
+                    let on = rows.iter().filter(|r| r.current_ca == Some(true)).count();
+                    ui.label(format!(
+                        "{on}/{} nodes on the swarm's current CA (read again to follow a \
+                         rotation)",
+                        rows.len()
+                    ));
                     table(ui, rows);
                     findings_list(ui, findings);
                 }
@@ -290,6 +296,10 @@ mod tests {
         h.get_by_label("Read certificates");
         h.get_by_label("node2");
         h.get_by_label("EXPIRED");
+        assert!(
+            h.query_by_label_contains("2/2 nodes on the swarm's current CA")
+                .is_some()
+        );
         assert!(
             h.query_by_label_contains("the certificate of node2 (node bbbb2222) expired 5d ago")
                 .is_some()

@@ -32,6 +32,7 @@ pub struct Finding {
 pub fn examine(snap: &ClusterSnapshot) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(hosts(snap));
+    out.extend(swarm_unread(snap));
     out.extend(capacity(snap));
     out.extend(managers(snap));
     out.extend(down_nodes(snap));
@@ -264,6 +265,30 @@ fn managers(snap: &ClusterSnapshot) -> Vec<Finding> {
     out
 }
 
+/// No manager answered: what follows is the last node list, or nothing.
+fn swarm_unread(snap: &ClusterSnapshot) -> Option<Finding> {
+    if snap.swarm.is_some() && snap.nodes_as_of.is_none() {
+        return None;
+    }
+    let why = snap
+        .swarm_error
+        .as_deref()
+        .unwrap_or("no inventory host is a manager of a swarm");
+    Some(Finding {
+        severity: Severity::Error,
+        area: "swarm",
+        subject: String::new(),
+        summary: if snap.nodes_as_of.is_some() {
+            format!("no manager answers; the nodes shown are the last ones read: {why}")
+        } else {
+            format!("no manager answers: {why}")
+        },
+        fix: "bring a manager's engine back (see the hosts above); if a majority of managers \
+              is gone for good, recover with `swarmdeck recover`"
+            .into(),
+    })
+}
+
 fn down_nodes(snap: &ClusterSnapshot) -> Vec<Finding> {
     snap.nodes
         .iter()
@@ -416,6 +441,34 @@ mod tests {
             !examine(&small_overlay(2, 2))
                 .iter()
                 .any(|f| f.area == "overlay capacity")
+        );
+    }
+
+    #[test]
+    fn no_manager_answering_is_an_error_and_old_nodes_are_called_old() {
+        let mut snap = crate::snapshot::demo();
+        assert!(examine(&snap).iter().all(|f| f.area != "swarm"));
+        snap.nodes_as_of = Some(1);
+        snap.swarm_error = Some("node1: Docker engine did not answer".into());
+        let f = examine(&snap)
+            .into_iter()
+            .find(|f| f.area == "swarm")
+            .unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert!(
+            f.summary.contains("last ones read: node1: Docker engine"),
+            "{f:?}"
+        );
+        snap.swarm = None;
+        snap.nodes_as_of = None;
+        snap.swarm_error = None;
+        let f = examine(&snap)
+            .into_iter()
+            .find(|f| f.area == "swarm")
+            .unwrap();
+        assert!(
+            f.summary.contains("no inventory host is a manager"),
+            "{f:?}"
         );
     }
 

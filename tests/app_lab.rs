@@ -1165,3 +1165,105 @@ fn the_stacks_panel_deploys_a_compose_file_and_removes_the_stack() {
     }
     wait_shown(&mut h, "Apply…");
 }
+
+/// Waits until a task of the service `uses` reads `want` at /run/secrets/apitoken.
+fn wait_secret_read(lab: &TestLab, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = lab.ssh(
+            "node1",
+            &[
+                "sh",
+                "-c",
+                "docker exec $(docker ps -q -f label=com.docker.swarm.service.name=uses | head -1) cat /run/secrets/apitoken",
+            ],
+        );
+        if String::from_utf8_lossy(&out.stdout) == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the task never read the expected value"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn secrets_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    &a.state.panels.secrets.flow
+}
+
+fn secret_names(a: &SwarmdeckApp) -> Vec<String> {
+    a.state
+        .snapshot
+        .as_ref()
+        .map(|s| s.secrets.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_secrets_panel_creates_a_secret_and_rotates_it_under_a_running_service() {
+    let dir = app_data();
+    let Some(lab) = TestLab::start(1) else { return };
+    lab.form_swarm(|_| {});
+    let mut h = app(lab.inventory.clone(), Panel::Secrets);
+    run_until(&mut h, "the swarm", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.len() == 1)
+    });
+    wait_shown(&mut h, "No secrets.");
+    {
+        // As typing leaves the form.
+        let form = &mut h.state_mut().state.panels.secrets;
+        (form.name, form.typed) = ("apitoken".into(), "first-Zq81-value".into());
+    }
+    h.run_steps(2);
+    click(&mut h, "Plan");
+    run_until(&mut h, "the create plan", |a| {
+        secrets_flow(a).plan().is_some()
+    });
+    apply_reviewed(&mut h, secrets_flow);
+    run_until(&mut h, "apitoken in the snapshot", |a| {
+        secret_names(a) == ["apitoken"]
+    });
+
+    lab.create_service("uses", &["--secret", "apitoken"], &["sleep", "3600"]);
+    wait_secret_read(&lab, "first-Zq81-value");
+    click(&mut h, "Rotate…");
+    {
+        let form = &mut h.state_mut().state.panels.secrets;
+        assert!(
+            form.rotate && form.name == "apitoken",
+            "Rotate… fills the form"
+        );
+        form.typed = "second-Zq81-value".into();
+    }
+    h.run_steps(2);
+    click(&mut h, "Plan");
+    run_until(&mut h, "the rotation plan", |a| {
+        secrets_flow(a).plan().is_some()
+    });
+    let plan = secrets_flow(h.state()).plan().unwrap().render();
+    assert!(
+        plan.contains("apitoken.v2") && plan.contains("uses"),
+        "{plan}"
+    );
+    apply_reviewed(&mut h, secrets_flow);
+    run_until(&mut h, "only apitoken.v2 left", |a| {
+        secret_names(a) == ["apitoken.v2"]
+    });
+    // The service reads the new value where it read the old one.
+    wait_secret_read(&lab, "second-Zq81-value");
+    // The values are nowhere in the audit, as typed or as the API carried them.
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    for value in ["first-Zq81-value", "second-Zq81-value"] {
+        let b64 = data_encoding::BASE64.encode(value.as_bytes());
+        assert!(
+            !audit.contains(value) && !audit.contains(&b64),
+            "{value} in the audit"
+        );
+        assert!(!plan.contains(value) && !plan.contains(&b64));
+    }
+}

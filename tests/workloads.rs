@@ -1033,3 +1033,149 @@ fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_al
         "{text}"
     );
 }
+
+/// Runs the CLI and returns its result with how long it took.
+fn timed(
+    lab: &TestLab,
+    home: &std::path::Path,
+    args: &[&str],
+) -> ((bool, String, String), Duration) {
+    let t = Instant::now();
+    let r = swarmdeck(lab, home, args);
+    let took = t.elapsed();
+    eprintln!("swarmdeck {args:?}: ok={} in {took:.2?}", r.0);
+    (r, took)
+}
+
+/// A finding of `doctor --json` about `host`, or a panic showing the report.
+fn doctor_finding(report: &str, area: &str, host: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(report).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["area"] == area && f["subject"] == host)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {area} finding for {host}:\n{report}"))
+}
+
+#[test]
+fn changes_and_the_doctor_finish_with_a_hung_engine_and_name_its_host_and_layer() {
+    use swarmdeck::lab::fault::Fault;
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("compose.yml");
+    let write = |replicas: u32| {
+        std::fs::write(
+            &compose,
+            format!(
+                "services:\n  web:\n    image: swarmdeck/probe:1\n    command: [\"sleep\", \"3600\"]\n    deploy:\n      replicas: {replicas}\n"
+            ),
+        )
+        .unwrap()
+    };
+    let compose_arg = compose.to_str().unwrap();
+
+    // A worker's engine hangs (its socket accepts, nothing answers). Wait until the
+    // manager has marked it down, so no task is placed on it.
+    let hung = lab.inject(Fault::EngineHung, 2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let state = lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "node",
+                "inspect",
+                "-f",
+                "{{.Status.State}}",
+                "node3",
+            ],
+        );
+        if state.trim() == "down" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 never went down: {state}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // The doctor names the host and the layer.
+    let ((_, report, err), _) = timed(&lab, home, &["doctor", "--json"]);
+    let host = doctor_finding(&report, "hosts", "node3");
+    assert!(
+        host["summary"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("engine"),
+        "{host}\n{err}"
+    );
+    // Changes through the healthy manager go ahead and finish.
+    write(2);
+    let ((ok, out, err), _) = timed(
+        &lab,
+        home,
+        &["stack", "deploy", "-c", compose_arg, "--yes", "hang"],
+    );
+    assert!(ok, "stack deploy with a hung worker:\n{out}{err}");
+    let ((ok, out, err), _) = timed(&lab, home, &["service", "scale", "hang_web=3", "--yes"]);
+    assert!(ok, "scale with a hung worker:\n{out}{err}");
+    assert_eq!(docker_running_tasks(&lab, "hang_web").len(), 3);
+    let ((ok, out, err), _) = timed(
+        &lab,
+        home,
+        &["node", "label", "node2", "add", "disk=ssd", "--yes"],
+    );
+    assert!(ok, "label with a hung worker:\n{out}{err}");
+    assert_eq!(
+        node_labels(&lab, "node2").get("disk").map(String::as_str),
+        Some("ssd")
+    );
+    let ((ok, plan, err), _) = timed(&lab, home, &["node", "drain", "node2"]);
+    assert!(ok, "drain plan with a hung worker:\n{plan}{err}");
+    assert!(
+        plan.contains("hang_web"),
+        "the drain preview lists the tasks:\n{plan}"
+    );
+
+    // The only manager's engine hangs too: every change stops at once, naming it and the
+    // layer, and nothing is changed.
+    let manager = lab.inject(Fault::EngineHung, 0).unwrap();
+    write(1);
+    let ((ok, out, err), _) = timed(
+        &lab,
+        home,
+        &["stack", "deploy", "-c", compose_arg, "--yes", "hang"],
+    );
+    assert!(!ok, "a deploy without a manager succeeded:\n{out}{err}");
+    let text = format!("{out}{err}");
+    eprintln!("{text}");
+    assert!(text.contains("node1"), "{text}");
+    assert!(text.to_lowercase().contains("engine"), "{text}");
+    let ((ok, out, err), _) = timed(&lab, home, &["service", "scale", "hang_web=1", "--yes"]);
+    assert!(!ok, "a scale without a manager succeeded:\n{out}{err}");
+    assert!(format!("{out}{err}").contains("node1"), "{out}{err}");
+    let ((ok, report, err), _) = timed(&lab, home, &["doctor", "--json"]);
+    assert!(!ok, "the doctor exits 1 on an error:\n{report}{err}");
+    let manager_finding = doctor_finding(&report, "hosts", "node1");
+    assert_eq!(manager_finding["severity"], "error", "{manager_finding}");
+    lab.heal(manager).unwrap();
+    lab.heal(hung).unwrap();
+    // Nothing changed while the manager hung (the spec; tasks may be moving while the
+    // manager catches up on missed heartbeats).
+    let replicas = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "inspect",
+            "-f",
+            "{{.Spec.Mode.Replicated.Replicas}}",
+            "hang_web",
+        ],
+    );
+    assert_eq!(replicas.trim(), "3");
+}

@@ -32,7 +32,9 @@ pub fn run(
     inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    let snap = super::workloads::workloads_snapshot(target, inventory, rt)?;
+    // No manager answering is itself a finding: the doctor reports rather than stops.
+    let cluster = super::bootstrap::connect(target, inventory)?;
+    let snap = rt.block_on(cluster.snapshot());
     let report = Report {
         findings: doctor::examine(&snap),
         overlays: doctor::overlay_usage(&snap),

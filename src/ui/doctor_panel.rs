@@ -128,4 +128,18 @@ mod tests {
         h.get_by_label_contains("task(s) of shop_cache wait for a node");
         h.get_by_label("Overlay addresses");
     }
+
+    #[test]
+    fn a_hosts_error_text_and_names_stay_inert() {
+        let mut snap = crate::snapshot::demo();
+        snap.hosts[1].error = Some("refused\x1b[2J\rforged".into());
+        snap.hosts[1].layer = Some(crate::snapshot::Layer::Engine);
+        snap.services[0].name = "evil\x1b]0;owned\x07".into();
+        let h = showing(snap, Panel::Doctor);
+        h.get_by_label_contains("refused\\u{1b}[2J\\rforged");
+        assert!(
+            h.query_by_label_contains("\x1b").is_none(),
+            "no raw escape reaches the screen"
+        );
+    }
 }

@@ -27,6 +27,7 @@ mod quorum_panel;
 mod registry;
 mod rollout_view;
 mod screenshot;
+mod secrets_panel;
 mod services_panel;
 mod stacks_panel;
 mod state;

@@ -146,6 +146,14 @@ fn certificates_match_openssl_a_new_lifetime_reaches_every_node_by_rotation_and_
         let life = r.not_after - r.not_before;
         assert!((DAYS_90..=DAYS_90 + 3600).contains(&life), "{r:?}");
     }
+    let (ok, text, err) = common::swarmdeck_cli(&lab, home.path(), &["cert", "ls"]);
+    assert!(ok, "{text}{err}");
+    eprintln!("{text}");
+    assert!(text.contains("NOT AFTER"), "{text}");
+    for host in ["node1", "node2", "node3"] {
+        let line = text.lines().find(|l| l.starts_with(host));
+        assert!(line.is_some_and(|l| l.ends_with(" ok")), "{host}: {text}");
+    }
     let old_ca = before[0].ca.clone();
     assert!(before.iter().all(|r| r.ca == old_ca), "{before:#?}");
 

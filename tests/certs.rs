@@ -1,8 +1,9 @@
 //! Swarm certificates against a real lab of one manager and two workers: every node's
 //! certificate as `swarmdeck cert ls` reads it matches `openssl x509` on that host; a new
 //! lifetime (`cert expiry 48h`) reaches every node after a CA rotation (`cert rotate`),
-//! which completes with progress output and leaves the swarm healthy; a host whose sshd
-//! hangs is named with its layer while the others' certificates are shown.
+//! which completes with progress output and leaves the swarm healthy; a node that is down
+//! during a rotation is named when the wait ends, and the rotation completes once it is
+//! back; a host whose sshd hangs is named with its layer while the others are shown.
 //!
 //! A node that cannot rejoin because its certificate expired cannot be made here (swarm's
 //! shortest lifetime is 1 h and a lab host's clock is the workstation's): its diagnosis is
@@ -121,7 +122,7 @@ fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
 }
 
 #[test]
-fn certificates_match_openssl_a_new_lifetime_reaches_every_node_by_rotation_and_a_hung_host_is_named()
+fn certificates_match_openssl_rotation_reaches_every_node_or_names_a_down_one_and_a_hung_host_is_named()
  {
     let Some(lab) = TestLab::start(3) else { return };
     let home = tempfile::tempdir().unwrap();
@@ -245,7 +246,73 @@ fn certificates_match_openssl_a_new_lifetime_reaches_every_node_by_rotation_and_
         || service_running(&lab, "web", 3),
     );
 
+    a_node_that_does_not_follow_a_rotation_is_named(&lab, home.path(), audit);
     hung_host_is_named_and_holds_no_other(&lab, home.path());
+}
+
+/// node3's engine killed: a rotation's follow ends at its deadline naming node3 (down);
+/// node3 back, the rotation completes and every node is on the newest CA.
+fn a_node_that_does_not_follow_a_rotation_is_named(lab: &TestLab, home: &Path, audit: &str) {
+    let injected = lab
+        .inject(swarmdeck::lab::fault::Fault::EngineKilled, 2)
+        .unwrap();
+    wait_for("node3 down", Duration::from_secs(90), || {
+        lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "node",
+                "inspect",
+                "node3",
+                "--format",
+                "{{.Status.State}}",
+            ],
+        ) == "down"
+    });
+    let (ok, out, err) = common::swarmdeck_cli(
+        lab,
+        home,
+        &[
+            "cert",
+            "rotate",
+            "--yes",
+            "--wait-timeout",
+            "20",
+            "--audit-log",
+            audit,
+        ],
+    );
+    eprintln!("rotation with node3 down:\n{out}{err}");
+    assert!(
+        !ok,
+        "a rotation a down node cannot follow does not end well"
+    );
+    assert!(
+        err.contains("did not finish within 20 s")
+            && err.contains("not yet on the new CA: node3 (")
+            && err.contains(", down). The rotation goes on"),
+        "{err}"
+    );
+    lab.heal(injected).unwrap();
+    wait_for(
+        "the rotation completes once node3 is back",
+        Duration::from_secs(120),
+        || rotation_done(lab, home),
+    );
+}
+
+/// No rotation in progress, and every node's certificate, read from its host, is from the
+/// swarm's root (a node whose engine is still starting has none yet).
+fn rotation_done(lab: &TestLab, home: &Path) -> bool {
+    let (ok, out, _) = common::swarmdeck_cli(lab, home, &["cert", "ls", "--json"]);
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
+        return false;
+    };
+    let swarm = &v["report"]["swarm"];
+    let rows = v["rows"].as_array().cloned().unwrap_or_default();
+    ok && swarm["rotation_in_progress"] == false
+        && rows.len() == 3
+        && rows.iter().all(|r| r["ca"] == swarm["root"]["key_id"])
 }
 
 /// node3's sshd hung: `cert ls` still shows node1's and node2's certificates, names node3

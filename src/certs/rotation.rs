@@ -39,7 +39,9 @@ pub struct RotationProgress {
     /// Nodes that trust only the new root (and so hold a certificate from it).
     pub on_new_ca: usize,
     pub in_progress: bool,
-    /// Nodes not yet on the new CA: hostname (state).
+    /// The nodes the rotation waits for, as `hostname (ID, state)`: those without a
+    /// certificate from the new issuer, or when every node has one, those that do not yet
+    /// trust the new root alone.
     pub lagging: Vec<String>,
 }
 
@@ -76,6 +78,7 @@ pub fn progress(swarm: &Swarm, nodes: &[Node]) -> RotationProgress {
         in_progress,
         lagging: Vec::new(),
     };
+    let (mut no_cert, mut no_root) = (Vec::new(), Vec::new());
     for n in nodes {
         let tls = n
             .description
@@ -84,14 +87,17 @@ pub fn progress(swarm: &Swarm, nodes: &[Node]) -> RotationProgress {
             .unwrap_or_default();
         if issued_by_current(&tls, &current) {
             p.certs += 1;
+        } else {
+            no_cert.push(describe(n));
         }
         // Until the swarm ends the rotation, a node's trust root may still hold both.
         if !in_progress && follows(&tls, &current) {
             p.on_new_ca += 1;
         } else {
-            p.lagging.push(describe(n));
+            no_root.push(describe(n));
         }
     }
+    p.lagging = if no_cert.is_empty() { no_root } else { no_cert };
     p
 }
 
@@ -211,7 +217,7 @@ mod tests {
             p.line(),
             "0/3 nodes on the new CA (certificates 2/3; rotation in progress)"
         );
-        assert_eq!(p.lagging.len(), 3);
+        assert_eq!(p.lagging, vec!["node3 (node3id0, down)".to_string()]);
 
         let nodes = vec![
             node("node1", new.clone(), NodeState::READY),

@@ -223,17 +223,29 @@ async fn read_host(cluster: &Cluster, h: &HostSpec) -> HostCerts {
             },
             // A host that is in no swarm has no certificates: nothing failed.
             Ok(_) if not_in_swarm => {}
-            Ok(o) => out.failures.push(ReadFailure {
-                layer: Layer::Ssh,
-                message: format!(
-                    "{what}: cannot read it: {}",
-                    crate::untrusted::visible(o.stderr_lossy().trim())
-                ),
-            }),
+            Ok(o) => out.failures.push(file_failure(&what, &o.stderr_lossy())),
             Err(e) => out.failures.push(ReadFailure::ssh(&e)),
         }
     }
     out
+}
+
+/// A certificate file `cat` could not read: missing is the swarm's layer (the host is in
+/// no swarm, or its engine keeps its data elsewhere); anything else (a permission refused
+/// to the SSH user) the SSH login's.
+fn file_failure(what: &str, stderr: &str) -> ReadFailure {
+    let stderr = stderr.trim();
+    ReadFailure {
+        layer: if stderr.contains("No such file") {
+            Layer::Swarm
+        } else {
+            Layer::Ssh
+        },
+        message: format!(
+            "{what}: cannot read it: {}",
+            crate::untrusted::visible(stderr)
+        ),
+    }
 }
 
 async fn engine_info(cluster: &Cluster, h: &HostSpec) -> Result<SystemInfo, DockerError> {
@@ -359,5 +371,36 @@ fn node_record(info: &NodeInfo, node: &Node, current: &bollard::models::TlsInfo)
             .and_then(crate::workloads::log_lines::parse_time)
             .map(|ns| (ns / 1_000_000_000) as i64),
         on_current_ca: super::rotation::follows(&tls, current),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_the_swarms_layer_a_refused_one_the_logins() {
+        let missing = file_failure(
+            "node3: /var/lib/docker/swarm/certificates/swarm-node.crt",
+            "cat: /var/lib/docker/swarm/certificates/swarm-node.crt: No such file or directory\n",
+        );
+        assert_eq!(missing.layer, Layer::Swarm);
+        assert!(missing.message.ends_with("No such file or directory"));
+        let refused = file_failure("node3: f", "cat: f: Permission denied\x1b[2J");
+        assert_eq!(refused.layer, Layer::Ssh);
+        assert!(
+            refused.message.contains("Permission denied\\u{1b}[2J"),
+            "{}",
+            refused.message
+        );
+    }
+
+    #[test]
+    fn only_an_absolute_plain_data_root_is_read_under() {
+        assert!(usable_root("/var/lib/docker"));
+        assert!(usable_root("/srv/lab/node1/docker"));
+        for bad in ["docker", "", "/var/../etc", "/var/lib/docker\n/etc"] {
+            assert!(!usable_root(bad), "{bad:?}");
+        }
     }
 }

@@ -988,9 +988,15 @@ fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_al
     );
     allocated.extend(vip.split_whitespace().map(str::to_string));
 
+    // Old tasks kept per slot, raised from swarm's 5.
+    lab.ssh_ok(
+        "node1",
+        &["docker", "swarm", "update", "--task-history-limit", "50"],
+    );
     let (ok, out, err) = swarmdeck(&lab, home, &["doctor", "--json"]);
     assert!(ok, "no finding here is an error:\n{out}{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    host_facts_match_the_hosts(&lab, &report);
     let usage = report["overlays"]
         .as_array()
         .unwrap()
@@ -1031,6 +1037,242 @@ fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_al
     assert!(
         text.contains("WARN   overlay capacity  overlay tiny uses"),
         "{text}"
+    );
+    assert!(text.contains("task history limit 50"), "{text}");
+    // The app's service reads the same facts as its Doctor panel's job.
+    let facts = doctor_in_app(&lab);
+    assert_eq!(facts.hosts.len(), 3, "{facts:#?}");
+    assert!(facts.hosts.iter().all(|h| h.clock.is_some()), "{facts:#?}");
+    assert_eq!(
+        facts.swarm.as_ref().and_then(|s| s.task_history_limit),
+        Some(50)
+    );
+}
+
+/// The app's service runs the Doctor panel's job on a snapshot it took: what it reads.
+fn doctor_in_app(lab: &TestLab) -> swarmdeck::doctor::HostFacts {
+    use swarmdeck::service::{Command, Event, Job, JobId, JobUpdate, ServiceHandle};
+    let mut svc = ServiceHandle::spawn(std::sync::Arc::new(|| {})).expect("service starts");
+    svc.send(Command::Refresh {
+        inventory: lab.inventory.clone(),
+    })
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut started = false;
+    while Instant::now() < deadline {
+        match svc.try_recv() {
+            Some(Event::Snapshot(snap)) if !started => {
+                started = true;
+                let job = Job::Doctor(snap);
+                svc.send(Command::Start { id: JobId(1), job }).unwrap();
+            }
+            Some(Event::Job {
+                update: JobUpdate::Doctor(facts),
+                ..
+            }) => return *facts,
+            Some(Event::Job {
+                update: JobUpdate::Refused { reason },
+                ..
+            }) => panic!("{reason}"),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    panic!("the doctor job did not report");
+}
+
+/// The doctor's readings against the hosts' own: the task history limit as set, the Raft
+/// data as `du` on the manager counts it, every host's clock read. The lab's hosts share
+/// the machine's one clock (network namespaces cannot set another), so no skew can be made
+/// here: the unit tests of `doctor::clock` cover the findings; this shows the readings.
+fn host_facts_match_the_hosts(lab: &TestLab, report: &serde_json::Value) {
+    let facts = &report["facts"];
+    assert_eq!(facts["swarm"]["task_history_limit"], 50, "{facts:#}");
+    assert_eq!(facts["failures"], serde_json::json!([]), "{facts:#}");
+    let history = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["area"] == "task history")
+        .unwrap_or_else(|| panic!("no task history finding: {report:#}"));
+    assert!(
+        history["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the task history limit is 50"),
+        "{history}"
+    );
+    assert_eq!(
+        history["fix"],
+        "`docker swarm update --task-history-limit 5`"
+    );
+    let hosts = facts["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3, "{facts:#}");
+    for h in hosts {
+        let c = &h["clock"];
+        let offset = c["host_ms"].as_i64().unwrap()
+            - (c["sent_ms"].as_i64().unwrap() + c["received_ms"].as_i64().unwrap()) / 2;
+        let rtt = c["received_ms"].as_i64().unwrap() - c["sent_ms"].as_i64().unwrap();
+        assert!(offset.abs() <= rtt / 2 + 1, "one clock, yet {h}");
+        assert_eq!(h["manager"], h["host"] == "node1", "{h}");
+    }
+    let node1 = hosts.iter().find(|h| h["host"] == "node1").unwrap();
+    let read = node1["raft_bytes"]
+        .as_u64()
+        .expect("the manager's Raft size");
+    let root = lab.ssh_ok("node1", &["docker", "info", "-f", "{{.DockerRootDir}}"]);
+    let du = lab.ssh_ok(
+        "node1",
+        &["du", "-sb", &format!("{}/swarm/raft", root.trim())],
+    );
+    let du: u64 = du.split_whitespace().next().unwrap().parse().unwrap();
+    // Raft writes between the two reads; its WAL segments are preallocated, so little.
+    let diff = read.abs_diff(du);
+    assert!(
+        read > 0 && diff <= du / 10,
+        "doctor read {read} B, du {du} B"
+    );
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["area"] == "clock skew"),
+        "{report:#}"
+    );
+}
+
+/// The node each running task of `service` is on, from `docker service ps` on the manager:
+/// (node, current state) per task meant to run.
+fn docker_ps_nodes(lab: &TestLab, service: &str) -> Vec<(String, String)> {
+    let out = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Node}} {{.CurrentState}}",
+            service,
+        ],
+    );
+    out.lines()
+        .filter_map(|l| {
+            let (node, state) = l.split_once(' ')?;
+            Some((node.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+/// `docker node update --availability VALUE NODE` on the manager.
+fn set_availability(lab: &TestLab, node: &str, value: &str) {
+    lab.ssh_ok(
+        "node1",
+        &["docker", "node", "update", "--availability", value, node],
+    );
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn all_running_on(tasks: &[(String, String)], n: usize) -> bool {
+    tasks.len() == n && tasks.iter().all(|(_, s)| s.starts_with("Running"))
+}
+
+#[test]
+fn a_returned_node_is_named_by_the_doctor_and_rebalance_gives_it_tasks_again() {
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    create(
+        &lab,
+        "spread",
+        &[
+            "--replicas",
+            "6",
+            "--update-parallelism",
+            "3",
+            "--update-monitor",
+            "1s",
+        ],
+    );
+    wait_for("6 running tasks", || {
+        all_running_on(&docker_ps_nodes(&lab, "spread"), 6)
+    });
+    set_availability(&lab, "node3", "drain");
+    wait_for("node3 drained", || {
+        let t = docker_ps_nodes(&lab, "spread");
+        all_running_on(&t, 6) && !t.iter().any(|(n, _)| n == "node3")
+    });
+    set_availability(&lab, "node3", "active");
+
+    // Back and active, node3 still runs none: the doctor says so, with the fix.
+    let report = json(&lab, home, &["doctor", "--json"]);
+    let spread = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["area"] == "task spread" && f["subject"] == "spread")
+        .unwrap_or_else(|| panic!("no task spread finding: {report:#}"));
+    let summary = spread["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(
+            "node(s) node3 returned or joined and run none of service spread's 6 replicas"
+        ),
+        "{summary}"
+    );
+    assert!(
+        spread["fix"]
+            .as_str()
+            .unwrap()
+            .contains("swarmdeck service rebalance spread"),
+        "{spread}"
+    );
+
+    // The plan alone: the tasks per node, node3 idle, the command; nothing changes.
+    let (ok, plan, err) = swarmdeck(&lab, home, &["service", "rebalance", "spread"]);
+    assert!(ok, "{plan}{err}");
+    assert!(plan.contains("node3 run(s) none"), "{plan}");
+    assert!(
+        plan.contains("docker service update --force spread"),
+        "{plan}"
+    );
+    assert!(plan.contains("not applied"), "{plan}");
+    assert!(
+        !docker_ps_nodes(&lab, "spread")
+            .iter()
+            .any(|(n, _)| n == "node3")
+    );
+
+    // Applied and followed: node3 runs tasks again, all six running.
+    let (ok, out, err) = swarmdeck(&lab, home, &["service", "rebalance", "spread", "--yes"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("following the rollout"), "{out}");
+    wait_for("six running tasks after the rebalance", || {
+        all_running_on(&docker_ps_nodes(&lab, "spread"), 6)
+    });
+    let tasks = docker_ps_nodes(&lab, "spread");
+    let on_node3 = tasks.iter().filter(|(n, _)| n == "node3").count();
+    assert!(
+        on_node3 >= 1,
+        "node3 runs none after the rebalance: {tasks:?}"
+    );
+    let report = json(&lab, home, &["doctor", "--json"]);
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["area"] == "task spread"),
+        "{report:#}"
     );
 }
 

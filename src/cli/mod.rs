@@ -22,6 +22,7 @@ pub mod node_label;
 pub mod preflight;
 pub mod secret;
 pub mod service;
+pub mod service_rebalance;
 pub mod stack;
 pub mod status;
 pub mod target;

@@ -42,6 +42,8 @@ pub enum JobKind {
     Logs,
     /// Runs one command line in a task's container (conflicts with nothing).
     Console,
+    /// Reads the doctor's facts from every host (changes nothing).
+    Doctor,
 }
 
 impl JobKind {
@@ -69,6 +71,7 @@ impl JobKind {
             JobKind::Lab => "practice lab start",
             JobKind::Logs => "log reading",
             JobKind::Console => "console command",
+            JobKind::Doctor => "doctor's reading",
         }
     }
 }
@@ -95,6 +98,8 @@ pub enum Job {
     Logs(crate::workloads::logs::LogRequest),
     /// Run one command line in a task, as `swarmdeck exec TASK sh -c LINE` does.
     Console(super::console::ConsoleRequest),
+    /// Read what the doctor needs beyond this snapshot from its hosts.
+    Doctor(Box<crate::snapshot::ClusterSnapshot>),
     /// Read every node's certificate, as `swarmdeck cert ls` does (changes nothing).
     Certs,
 }
@@ -110,6 +115,7 @@ impl Job {
             Job::StartLab { .. } => JobKind::Lab,
             Job::Logs(_) => JobKind::Logs,
             Job::Console(_) => JobKind::Console,
+            Job::Doctor(_) => JobKind::Doctor,
             // Reads every host and changes nothing, as a preflight does.
             Job::Certs => JobKind::Preflight,
         }
@@ -133,6 +139,7 @@ impl Job {
             Job::StartLab { hosts } => format!("start a practice lab of {hosts} hosts"),
             Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
             Job::Console(r) => format!("console: {}", crate::untrusted::visible(&r.line)),
+            Job::Doctor(_) => "doctor: read the hosts' clocks, routes and Raft data".into(),
             Job::Certs => "read the nodes' certificates".into(),
         }
     }
@@ -171,6 +178,8 @@ pub enum JobUpdate {
     },
     Logs(super::logs::LogUpdate),
     Console(super::console::ConsoleUpdate),
+    /// What the doctor read from the hosts.
+    Doctor(Box<crate::doctor::HostFacts>),
     Certs(Box<crate::certs::CertReport>),
     /// The job is over (whatever its outcome); always the last update.
     Ended,

@@ -190,6 +190,14 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
         }
         Job::Logs(request) => logs::run(cluster, request, cancel, tx).await,
         Job::Console(request) => console::run(cluster, request, cancel, tx).await,
+        Job::Doctor(snap) => {
+            tokio::select! {
+                facts = crate::doctor::gather(&cluster, &snap) => {
+                    tx.send(JobUpdate::Doctor(Box::new(facts))).await;
+                }
+                _ = cancel.cancelled() => {}
+            }
+        }
         Job::Certs => {
             tokio::select! {
                 r = crate::certs::read(&cluster) => {

@@ -34,6 +34,8 @@ pub enum Change {
     Object(super::secrets::ObjectChange),
     /// A stack deployed from a Compose file or removed.
     Stack(crate::stack::StackChange),
+    /// Services redeployed to spread their tasks over every node again.
+    Rebalance(super::rebalance::Rebalance),
     /// The node certificate lifetime changed, or the CA rotated.
     Cert(crate::certs::CertChange),
 }
@@ -51,6 +53,7 @@ impl Change {
             Change::NodeLabels(l) => l.describe(),
             Change::Object(o) => o.describe(),
             Change::Stack(s) => s.describe(),
+            Change::Rebalance(r) => r.describe(),
             Change::Cert(c) => c.describe(),
         }
     }
@@ -99,6 +102,7 @@ pub async fn plan(
         Change::Stack(s) => {
             crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
         }
+        Change::Rebalance(r) => super::rebalance::plan(cluster, &state, r).await?,
         Change::Cert(c) => crate::certs::change::plan(cluster, &state, c).await?,
     };
     let mut plan = plan;

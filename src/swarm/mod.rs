@@ -14,6 +14,7 @@ pub mod change;
 pub mod labels;
 pub mod ops;
 pub mod plan;
+pub mod rebalance;
 pub mod secrets;
 pub mod service;
 pub mod state;

@@ -8,6 +8,7 @@
 /// Benchmarks, for `swarmdeck-bench` only: not part of the product.
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod certs;
 pub mod cli;
 pub mod cluster;
 pub mod connectivity;

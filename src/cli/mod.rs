@@ -9,6 +9,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::swarm::secrets;
 
 pub mod bootstrap;
+pub mod cert;
 pub mod connectivity;
 pub mod doctor;
 pub mod exec;
@@ -96,6 +97,9 @@ pub enum Command {
     Secret(secret::ObjectArgs),
     /// Swarm configs: the same commands as `secret`.
     Config(secret::ObjectArgs),
+    /// Node certificates: ls (read from every node), expiry (their lifetime), rotate (a
+    /// new root CA, followed until every node is on it).
+    Cert(cert::CertArgs),
     /// Manage the inventory: add, remove, list, import, export, test.
     Hosts(hosts::HostsArgs),
     /// Write the man page or shell completions (for packagers).
@@ -249,6 +253,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
             secret::run(secrets::Kind::Config, args, &target, file, &runtime()?)
         }
         Command::Stack(args) => stack::run(args, &target, file, &runtime()?),
+        Command::Cert(args) => cert::run(args, &target, file, &runtime()?),
     }
 }
 

@@ -100,6 +100,8 @@ pub enum Job {
     Console(super::console::ConsoleRequest),
     /// Read what the doctor needs beyond this snapshot from its hosts.
     Doctor(Box<crate::snapshot::ClusterSnapshot>),
+    /// Read every node's certificate, as `swarmdeck cert ls` does (changes nothing).
+    Certs,
 }
 
 impl Job {
@@ -114,6 +116,8 @@ impl Job {
             Job::Logs(_) => JobKind::Logs,
             Job::Console(_) => JobKind::Console,
             Job::Doctor(_) => JobKind::Doctor,
+            // Reads every host and changes nothing, as a preflight does.
+            Job::Certs => JobKind::Preflight,
         }
     }
 
@@ -136,6 +140,7 @@ impl Job {
             Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
             Job::Console(r) => format!("console: {}", crate::untrusted::visible(&r.line)),
             Job::Doctor(_) => "doctor: read the hosts' clocks, routes and Raft data".into(),
+            Job::Certs => "read the nodes' certificates".into(),
         }
     }
 }
@@ -175,6 +180,7 @@ pub enum JobUpdate {
     Console(super::console::ConsoleUpdate),
     /// What the doctor read from the hosts.
     Doctor(Box<crate::doctor::HostFacts>),
+    Certs(Box<crate::certs::CertReport>),
     /// The job is over (whatever its outcome); always the last update.
     Ended,
 }

@@ -198,6 +198,14 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
                 _ = cancel.cancelled() => {}
             }
         }
+        Job::Certs => {
+            tokio::select! {
+                r = crate::certs::read(&cluster) => {
+                    tx.send(JobUpdate::Certs(Box::new(r))).await;
+                }
+                _ = cancel.cancelled() => {}
+            }
+        }
         Job::StartLab { .. } => {}
     }
 }

@@ -23,6 +23,7 @@ pub struct RemoteCommand {
     sudo: bool,
     timeout: Duration,
     stdin: Option<Vec<u8>>,
+    max_output: u64,
 }
 
 impl std::fmt::Debug for RemoteCommand {
@@ -78,6 +79,7 @@ impl RemoteCommand {
             sudo: false,
             timeout: DEFAULT_EXEC_TIMEOUT,
             stdin: None,
+            max_output: MAX_OUTPUT_BYTES,
         }
     }
 
@@ -109,6 +111,13 @@ impl RemoteCommand {
 
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
+        self
+    }
+
+    /// At most this much output (stdout plus stderr) is read: more fails as
+    /// [`SshError::TooMuchOutput`]. Never above [`MAX_OUTPUT_BYTES`].
+    pub fn max_output(mut self, bytes: u64) -> Self {
+        self.max_output = bytes.min(MAX_OUTPUT_BYTES);
         self
     }
 
@@ -216,11 +225,11 @@ impl SshSession {
                     ChannelMsg::Close => break,
                     _ => {}
                 }
-                if (out.stdout.len() + out.stderr.len()) as u64 > MAX_OUTPUT_BYTES {
+                if (out.stdout.len() + out.stderr.len()) as u64 > cmd.max_output {
                     return Err(SshError::TooMuchOutput {
                         host: self.name().to_string(),
                         what: what.clone(),
-                        limit: MAX_OUTPUT_BYTES,
+                        limit: cmd.max_output,
                     });
                 }
             }

@@ -38,6 +38,8 @@ pub enum Change {
     Maintenance(super::maintenance::MaintenanceRequest),
     /// Services redeployed to spread their tasks over every node again.
     Rebalance(super::rebalance::Rebalance),
+    /// The node certificate lifetime changed, or the CA rotated.
+    Cert(crate::certs::CertChange),
 }
 
 impl Change {
@@ -55,6 +57,7 @@ impl Change {
             Change::Stack(s) => s.describe(),
             Change::Maintenance(m) => m.describe(),
             Change::Rebalance(r) => r.describe(),
+            Change::Cert(c) => c.describe(),
         }
     }
 }
@@ -104,6 +107,7 @@ pub async fn plan(
         }
         Change::Maintenance(m) => super::maintenance::plan(cluster, &state, m).await?,
         Change::Rebalance(r) => super::rebalance::plan(cluster, &state, r).await?,
+        Change::Cert(c) => crate::certs::change::plan(cluster, &state, c).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {

@@ -104,6 +104,8 @@ pub enum SwarmError {
     Service(#[from] service::ServiceError),
     #[error(transparent)]
     Stack(#[from] crate::stack::StackError),
+    #[error(transparent)]
+    Certs(#[from] crate::certs::CertError),
 }
 
 impl From<DockerError> for SwarmError {
@@ -181,6 +183,16 @@ impl SwarmError {
             SwarmError::Service(_) | SwarmError::Stack(_) => {
                 (FailureKind::Refused, None, None, None)
             }
+            SwarmError::Certs(crate::certs::CertError::Stale { .. }) => (
+                FailureKind::Stale,
+                None,
+                Some(Layer::Swarm),
+                Some("plan again: the plan will start from the swarm's settings as they are now"),
+            ),
+            SwarmError::Certs(crate::certs::CertError::NotFollowed { .. }) => {
+                (FailureKind::Failed, None, Some(Layer::Swarm), None)
+            }
+            SwarmError::Certs(_) => (FailureKind::Refused, None, None, None),
         };
         let message = match self {
             // The CLI's words name a flag; the app offers a button instead.

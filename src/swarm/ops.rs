@@ -294,6 +294,7 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
         }
         Action::Stack(s) => crate::stack::apply::run(&d, host, what, s).await?,
         Action::Maintenance(m) => super::maintenance::run(cluster, host, m).await?,
+        Action::Cert(c) => crate::certs::change::apply(&d, host, c).await?,
     }
     Ok(())
 }

@@ -93,6 +93,8 @@ pub enum Action {
     Stack(Box<crate::stack::StackStep>),
     /// A step of a rolling maintenance: a node's command, or a wait or check around it.
     Maintenance(super::maintenance::MaintenanceStep),
+    /// The node certificate lifetime or a CA rotation (`swarmdeck cert`), on a manager.
+    Cert(crate::certs::CertStep),
 }
 
 fn role_word(role: Role) -> &'static str {
@@ -189,6 +191,7 @@ impl Action {
             ),
             Action::Stack(s) => s.cli(),
             Action::Maintenance(m) => m.cli(),
+            Action::Cert(c) => c.cli(),
         }
     }
 
@@ -246,6 +249,7 @@ impl Action {
             ),
             Action::Stack(s) => s.describe(),
             Action::Maintenance(m) => m.describe(),
+            Action::Cert(c) => c.describe(),
         }
     }
 }

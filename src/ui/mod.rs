@@ -7,6 +7,7 @@ mod activity_panel;
 pub(crate) mod app;
 #[cfg(feature = "bench")]
 pub mod bench;
+mod certs_panel;
 mod connectivity_panel;
 pub mod console_panel;
 mod doctor_panel;

@@ -3,9 +3,9 @@
 
 use super::panel::{PanelView, panels};
 use super::{
-    activity_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
-    maintenance_panel, networks_panel, overview, placement_panel, quorum_panel, secrets_panel,
-    services_panel, stacks_panel, topology, wizard_panel,
+    activity_panel, certs_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel,
+    logs_panel, maintenance_panel, networks_panel, overview, placement_panel, quorum_panel,
+    secrets_panel, services_panel, stacks_panel, topology, wizard_panel,
 };
 
 panels! {
@@ -22,7 +22,8 @@ panels! {
     Networks => networks: networks_panel::NetworksView,
     Connectivity => connectivity: connectivity_panel::ConnectivityView,
     Doctor => doctor: doctor_panel::DoctorView,
-    Hosts => hosts: hosts_panel::HostsView,
+    Certificates => certificates: certs_panel::CertsView,
     Maintenance => maintenance: maintenance_panel::MaintenanceView,
+    Hosts => hosts: hosts_panel::HostsView,
     Activity => activity: activity_panel::ActivityView,
 }

@@ -1106,6 +1106,14 @@ fn host_facts_match_the_hosts(lab: &TestLab, report: &serde_json::Value) {
         history["fix"],
         "`docker swarm update --task-history-limit 5`"
     );
+    // Every node's certificate was read for the doctor, named by the host's own node ID.
+    let certs = facts["certificates"]["hosts"].as_array().unwrap();
+    assert_eq!(certs.len(), 3, "{facts:#}");
+    for c in certs {
+        let host = c["host"].as_str().unwrap();
+        let id = lab.ssh_ok(host, &["docker", "info", "-f", "{{.Swarm.NodeID}}"]);
+        assert_eq!(c["node_cert"]["common_name"], id.trim(), "{c}");
+    }
     let hosts = facts["hosts"].as_array().unwrap();
     assert_eq!(hosts.len(), 3, "{facts:#}");
     for h in hosts {

@@ -366,6 +366,27 @@ mod tests {
     }
 
     #[test]
+    fn the_doctor_lists_an_expired_certificate_it_read() {
+        let gone = cert("n1", NOW - 91 * DAY, 90 * DAY);
+        let facts = crate::doctor::HostFacts {
+            certificates: Some(report(
+                vec![host("node1", Some(gone))],
+                vec![record("n1", "node1", true, NOW)],
+                400 * DAY,
+            )),
+            ..Default::default()
+        };
+        let snap = crate::snapshot::demo();
+        let found = crate::doctor::examine(&snap, &facts, Vec::new());
+        let f = found
+            .iter()
+            .find(|f| f.area == "certificates")
+            .expect("a certificate finding");
+        assert_eq!(f.severity, crate::severity::Severity::Error, "{f:?}");
+        assert_eq!(found[0].severity, crate::severity::Severity::Error);
+    }
+
+    #[test]
     fn a_certificate_inside_its_renewal_window_is_not_flagged() {
         // 90-day certificates: swarm renews between day 45 and day 72.
         for age in [0, 44, 45, 60, 71] {

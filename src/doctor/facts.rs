@@ -26,6 +26,8 @@ pub struct HostFacts {
     pub hosts: Vec<HostReading>,
     /// Each read that failed, with its host and layer.
     pub failures: Vec<GatherFailure>,
+    /// Every node's certificate and the swarm's CA, as `swarmdeck cert ls` reads them.
+    pub certificates: Option<crate::certs::CertReport>,
 }
 
 /// From `docker swarm inspect` (join tokens are never kept).
@@ -115,11 +117,16 @@ pub async fn gather(cluster: &Cluster, snap: &ClusterSnapshot) -> HostFacts {
             None => None,
         }
     };
-    let (settings, readings) = tokio::join!(
+    let (settings, readings, certificates) = tokio::join!(
         settings,
-        join_all(answered.iter().map(|h| read_host(cluster, snap, h)))
+        join_all(answered.iter().map(|h| read_host(cluster, snap, h))),
+        crate::certs::read(cluster)
     );
     let mut facts = HostFacts::default();
+    facts
+        .failures
+        .extend(cert_failures(&certificates, &answered));
+    facts.certificates = Some(certificates);
     match settings {
         Some(Ok(s)) => facts.swarm = Some(s),
         Some(Err(f)) => facts.failures.push(f),
@@ -130,6 +137,21 @@ pub async fn gather(cluster: &Cluster, snap: &ClusterSnapshot) -> HostFacts {
         facts.failures.extend(failures);
     }
     facts
+}
+
+/// Certificates that could not be read on a host that is in the swarm and answered.
+fn cert_failures(report: &crate::certs::CertReport, answered: &[&HostSpec]) -> Vec<GatherFailure> {
+    report
+        .hosts
+        .iter()
+        .filter(|h| answered.iter().any(|a| a.name == h.host))
+        .filter(|h| h.local.as_ref().is_some_and(|l| l.state == "active"))
+        .flat_map(|h| {
+            h.failures
+                .iter()
+                .map(|f| failure(&h.host, f.layer, "certificates", &f.message))
+        })
+        .collect()
 }
 
 async fn swarm_settings(cluster: &Cluster, host: &str) -> Result<SwarmSettings, GatherFailure> {

@@ -56,6 +56,7 @@ pub fn examine(snap: &ClusterSnapshot, facts: &HostFacts, extra: Vec<Finding>) -
     out.extend(version_skew(snap));
     out.extend(pending(snap));
     out.extend(spread::findings(snap));
+    out.extend(facts.certificates.iter().flat_map(crate::certs::findings));
     out.extend(extra);
     out.extend(unread(facts));
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));

@@ -222,7 +222,7 @@ mod tests {
                 underlay: underlay.iter().map(|s| s.to_string()).collect(),
                 ..Default::default()
             }],
-            failures: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -155,7 +155,7 @@ mod tests {
                 raft_snapshot_bytes: raft,
                 ..Default::default()
             }],
-            failures: Vec::new(),
+            ..Default::default()
         }
     }
 

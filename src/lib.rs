@@ -7,6 +7,7 @@
 
 /// Benchmarks, for `swarmdeck-bench` only: not part of the product.
 #[cfg(feature = "bench")]
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod cluster;

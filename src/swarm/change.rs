@@ -34,6 +34,8 @@ pub enum Change {
     Object(super::secrets::ObjectChange),
     /// A stack deployed from a Compose file or removed.
     Stack(crate::stack::StackChange),
+    /// A backup of the swarm's state taken, or one restored.
+    Backup(crate::backup::BackupChange),
 }
 
 impl Change {
@@ -49,6 +51,7 @@ impl Change {
             Change::NodeLabels(l) => l.describe(),
             Change::Object(o) => o.describe(),
             Change::Stack(s) => s.describe(),
+            Change::Backup(b) => b.describe(),
         }
     }
 }
@@ -70,6 +73,7 @@ impl Change {
                 host: host.clone(),
                 force: true,
             }),
+            Change::Backup(b) => b.forced().map(Change::Backup),
             _ => None,
         }
     }
@@ -96,6 +100,7 @@ pub async fn plan(
         Change::Stack(s) => {
             crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
         }
+        Change::Backup(b) => crate::backup::plan(cluster, &state, b).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {

@@ -97,6 +97,8 @@ pub enum SwarmError {
     Service(#[from] service::ServiceError),
     #[error(transparent)]
     Stack(#[from] crate::stack::StackError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
 }
 
 impl From<DockerError> for SwarmError {
@@ -173,6 +175,10 @@ impl SwarmError {
             ),
             SwarmError::Service(_) | SwarmError::Stack(_) => {
                 (FailureKind::Refused, None, None, None)
+            }
+            SwarmError::Backup(e) => {
+                let (kind, host) = e.kind_and_host();
+                (kind, host, None, None)
             }
         };
         let message = match self {

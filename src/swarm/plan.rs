@@ -91,6 +91,8 @@ pub enum Action {
     Service(super::service::ServiceStep),
     /// A step of a stack deploy or removal (`swarmdeck stack`), run on a manager.
     Stack(Box<crate::stack::StackStep>),
+    /// A step of a swarm backup or restore (`swarmdeck backup`).
+    Backup(crate::backup::BackupStep),
 }
 
 fn role_word(role: Role) -> &'static str {
@@ -186,6 +188,7 @@ impl Action {
                 quote(advertise)
             ),
             Action::Stack(s) => s.cli(),
+            Action::Backup(b) => b.cli(),
         }
     }
 
@@ -242,6 +245,7 @@ impl Action {
                  state (services, networks, nodes)"
             ),
             Action::Stack(s) => s.describe(),
+            Action::Backup(b) => b.describe(host),
         }
     }
 }

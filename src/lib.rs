@@ -16,6 +16,7 @@ pub mod docker;
 pub mod doctor;
 pub mod firewall;
 pub mod fsutil;
+pub mod host_engine;
 pub mod import;
 pub mod inventory;
 pub mod lab;

@@ -5,9 +5,9 @@
 //! to `ui` through bounded channels only.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 /// Benchmarks, for `swarmdeck-bench` only: not part of the product.
 #[cfg(feature = "bench")]
-pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod cluster;

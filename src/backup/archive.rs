@@ -127,7 +127,8 @@ pub fn write_meta(archive: &Path, meta: &BackupMeta) -> Result<(), BackupError> 
     let path = meta_path(archive);
     let mut text = serde_json::to_string_pretty(meta).expect("metadata serialises");
     text.push('\n');
-    crate::fsutil::write_atomic(&path, text.as_bytes(), 0o600).map_err(|e| BackupError::file(&path, e))
+    crate::fsutil::write_atomic(&path, text.as_bytes(), 0o600)
+        .map_err(|e| BackupError::file(&path, e))
 }
 
 pub fn read_meta(archive: &Path) -> Result<BackupMeta, BackupError> {
@@ -216,13 +217,13 @@ mod tests {
 
     #[test]
     fn names_carry_date_and_cluster_and_nothing_else() {
-        // 2026-12-01 04:20:05 UTC
+        // 2026-11-30 04:20:05 UTC
         let n = base_name(1_796_012_405, "abc/../def;rm -rf xyz0123456789");
-        assert_eq!(n, "swarm-20261201-042005-abcdefrmrfxy");
+        assert_eq!(n, "swarm-20261130-042005-abcdefrmrfxy");
         let a = archive_path(Path::new("/b"), &n);
         assert_eq!(
             meta_path(&a),
-            Path::new("/b/swarm-20261201-042005-abcdefrmrfxy.json")
+            Path::new("/b/swarm-20261130-042005-abcdefrmrfxy.json")
         );
     }
 
@@ -246,7 +247,10 @@ mod tests {
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(meta_path(&good)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(meta_path(&good))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(list(&dir.path().join("none")).unwrap().is_empty());
     }

@@ -3,9 +3,9 @@
 //! A backup is taken from a manager that is not the leader, and only while the swarm keeps
 //! its quorum without it: its engine is stopped, the directory streamed as tar+gzip over
 //! SSH into the workstation's data directory ([`archive`]), and the engine started again
-//! whatever happened. A restore puts an archive onto a host whose engine is in no swarm,
-//! starts it, unlocks it with the key from the OS keyring when the swarm was autolocked,
-//! and makes it the only manager of a new cluster with `--force-new-cluster`
+//! whatever happened (and unlocked with the key kept in the OS keyring when the swarm is
+//! autolocked). A restore puts an archive onto a host whose engine is in no swarm,
+//! starts it and makes it the only manager of a new cluster with `--force-new-cluster`
 //! ([`crate::swarm::Action::ForceNewCluster`]); the other inventory hosts can leave their
 //! old swarm and join again as their former role. Both are plans ([`plan`]) applied by
 //! [`run::apply`], which runs the steps that bring an engine back even after a failure.
@@ -67,9 +67,7 @@ impl BackupChange {
     pub fn forced(&self) -> Option<BackupChange> {
         let mut c = self.clone();
         match &mut c {
-            BackupChange::Create { force, .. } | BackupChange::Restore { force, .. }
-                if !*force =>
-            {
+            BackupChange::Create { force, .. } | BackupChange::Restore { force, .. } if !*force => {
                 *force = true;
                 Some(c)
             }
@@ -111,6 +109,20 @@ pub enum BackupError {
          moved aside, not deleted)"
     )]
     NotFresh { host: String, state: String },
+    #[error(
+        "refused: the archive was taken from {source_host} at {source_address}, but {host} is at \
+         {address}. Swarm keeps each manager's address in its Raft membership, and a manager \
+         restored at another address tells joining managers to reach it at the old one, so no \
+         manager could join. Fix: restore onto {source_host}, or onto a host that took over \
+         the address {source_address}; --force restores anyway, for a swarm that stays at one \
+         manager"
+    )]
+    AddressMismatch {
+        host: String,
+        address: String,
+        source_host: String,
+        source_address: String,
+    },
     #[error("{host}: cannot read the engine ({message}); fix it, then plan again")]
     Engine { host: String, message: String },
     #[error("{path}: {source}", path = .path.display())]
@@ -135,12 +147,20 @@ pub enum BackupError {
         actual: String,
     },
     #[error(
-        "the swarm in {archive} was autolocked, and the OS keyring holds no unlock key for it \
-         ({why}). Fix: restore on the workstation that took the backup, or unlock the host by \
-         hand with `swarmdeck swarm unlock HOST --unlock-key-stdin --yes` and run `swarmdeck \
-         recover`"
+        "the OS keyring holds no unlock key for {archive} ({why}), so the restarted manager \
+         stays locked. Fix: unlock it with `swarmdeck swarm unlock HOST --unlock-key-stdin --yes`"
     )]
     NoUnlockKey { archive: String, why: String },
+    #[error(
+        "refused: the swarm in {archive} was autolocked. Docker Engine unlocks a manager only \
+         once it reaches its swarm's leader, and the managers of a restored swarm are gone: \
+         `docker swarm unlock` would wait forever and block the engine's swarm control until it \
+         restarts, and `--force-new-cluster` cannot start a locked manager. Fix: restore an \
+         archive taken with autolock off (`docker swarm update --autolock=false` before the \
+         backup, then on again); while a majority of the old managers still runs, a manager \
+         that lost its state can instead leave and join again"
+    )]
+    AutolockedRestore { archive: String },
     #[error(
         "the OS keyring could not keep the unlock key for {archive} ({why}); the backup was \
          not taken. Fix: start a Secret Service (e.g. gnome-keyring), or turn autolock off"
@@ -161,7 +181,9 @@ impl BackupError {
     /// What a caller may do about it, and the host to blame.
     pub fn kind_and_host(&self) -> (FailureKind, Option<&str>) {
         match self {
-            BackupError::NotFresh { host, .. } => (FailureKind::NeedsForce, Some(host)),
+            BackupError::NotFresh { host, .. } | BackupError::AddressMismatch { host, .. } => {
+                (FailureKind::NeedsForce, Some(host))
+            }
             BackupError::Leader { host, .. }
             | BackupError::LeaderOnly { host }
             | BackupError::NotAManager { host }
@@ -170,7 +192,8 @@ impl BackupError {
             BackupError::NoFollower
             | BackupError::Checksum { .. }
             | BackupError::Meta { .. }
-            | BackupError::NoUnlockKey { .. } => (FailureKind::Refused, None),
+            | BackupError::NoUnlockKey { .. }
+            | BackupError::AutolockedRestore { .. } => (FailureKind::Refused, None),
             BackupError::KeyringStore { .. } => (FailureKind::Failed, None),
             BackupError::File { .. } | BackupError::NoDataDir => (FailureKind::Failed, None),
         }
@@ -181,17 +204,23 @@ impl BackupError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackupStep {
     /// Reads the unlock key (autolock) into the OS keyring under the archive's name.
-    KeepUnlockKey { archive: String },
+    KeepUnlockKey {
+        archive: String,
+    },
     StopEngine,
     /// Streams the swarm directory into the archive, then writes its metadata.
     Archive(Box<ArchiveTarget>),
     /// Starts the engine and waits until its API answers. Runs even after a failure.
     StartEngine,
-    /// Unlocks the engine with the key the keyring holds for `archive`. After a backup
-    /// (`recovery`) it runs even after a failure, to bring the manager back.
-    Unlock { archive: String, recovery: bool },
+    /// Unlocks the restarted engine with the key the keyring holds for `archive`. Runs
+    /// even after a failure, to bring the manager back.
+    Unlock {
+        archive: String,
+    },
     /// Waits until the node is a reachable manager again. Runs even after a failure.
-    WaitManager { node_id: String },
+    WaitManager {
+        node_id: String,
+    },
     /// Replaces the swarm directory with the archive's (the old one moved aside).
     Replace(Box<ReplaceSource>),
 }
@@ -221,9 +250,7 @@ impl BackupStep {
     pub fn always(&self) -> bool {
         matches!(
             self,
-            BackupStep::StartEngine
-                | BackupStep::WaitManager { .. }
-                | BackupStep::Unlock { recovery: true, .. }
+            BackupStep::StartEngine | BackupStep::WaitManager { .. } | BackupStep::Unlock { .. }
         )
     }
 

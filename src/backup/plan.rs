@@ -50,24 +50,23 @@ pub async fn plan(
             force,
         } => {
             let verified = archive::verify(path)?;
+            if verified.meta.autolock {
+                return Err(BackupError::AutolockedRestore {
+                    archive: verified.meta.archive.clone(),
+                }
+                .into());
+            }
             check_fresh(state, cluster.inventory(), onto, *force)?;
             let facts = read_facts(cluster, onto, None).await?;
-            if verified.meta.autolock {
-                super::run::unlock_key_of(&verified.meta.archive).await?;
-            }
             let advertise = state
                 .host(onto)
                 .and_then(|h| h.advertise.clone())
                 .or_else(|| cluster.inventory().host(onto).map(|h| h.address.clone()))
                 .unwrap_or_default();
-            Ok(restore_steps(
-                state,
-                &verified,
-                onto,
-                &facts,
-                &advertise,
-                *rejoin,
-            ))
+            let mut notes = check_address(&verified.meta, onto, &advertise, *force)?;
+            let mut plan = restore_steps(state, &verified, onto, &facts, &advertise, *rejoin);
+            plan.notes.append(&mut notes);
+            Ok(plan)
         }
     }
 }
@@ -178,7 +177,10 @@ pub fn quorum_check(
         majority_after: after.majority,
     };
     if force {
-        Ok(vec![format!("{}forced: {refusal}", crate::swarm::plan::WARNING)])
+        Ok(vec![format!(
+            "{}forced: {refusal}",
+            crate::swarm::plan::WARNING
+        )])
     } else {
         Err(SwarmError::Quorum(refusal))
     }
@@ -294,10 +296,7 @@ pub fn create_steps(source: &Source, meta: BackupMeta, dir: &Path, max_size: u64
     })));
     steps.push(BackupStep::StartEngine);
     if autolock {
-        steps.push(BackupStep::Unlock {
-            archive,
-            recovery: true,
-        });
+        steps.push(BackupStep::Unlock { archive });
     }
     steps.push(BackupStep::WaitManager {
         node_id: source.node_id.clone(),
@@ -361,6 +360,36 @@ pub fn check_fresh(
     .into())
 }
 
+/// A restored manager must have the address its state was taken at (swarm keeps managers'
+/// addresses in its Raft membership): refused elsewhere unless forced.
+pub fn check_address(
+    meta: &BackupMeta,
+    onto: &str,
+    address: &str,
+    force: bool,
+) -> Result<Vec<String>, SwarmError> {
+    let Some(source) = meta.nodes.iter().find(|n| n.id == meta.source_node_id) else {
+        return Ok(Vec::new());
+    };
+    if source.address == address {
+        return Ok(Vec::new());
+    }
+    let refusal = BackupError::AddressMismatch {
+        host: onto.to_string(),
+        address: address.to_string(),
+        source_host: meta.source_host.clone(),
+        source_address: source.address.clone(),
+    };
+    if force {
+        Ok(vec![format!(
+            "{}forced: {refusal}",
+            crate::swarm::plan::WARNING
+        )])
+    } else {
+        Err(refusal.into())
+    }
+}
+
 /// The former role of an inventory host: the node of the archive with its hostname or
 /// address.
 fn former_role<'a>(
@@ -379,7 +408,7 @@ fn former_role<'a>(
     })
 }
 
-/// Stop, replace, start, unlock (autolock), force a new cluster; then, with `rejoin`, the
+/// Stop, replace, start, force a new cluster; then, with `rejoin`, the
 /// other hosts leave their old swarm and join as their former role.
 pub fn restore_steps(
     state: &SwarmState,
@@ -404,12 +433,6 @@ pub fn restore_steps(
         }))),
         Action::Backup(BackupStep::StartEngine),
     ];
-    if meta.autolock {
-        actions.push(Action::Backup(BackupStep::Unlock {
-            archive: meta.archive.clone(),
-            recovery: false,
-        }));
-    }
     actions.push(Action::ForceNewCluster {
         advertise: advertise.to_string(),
     });
@@ -512,4 +535,241 @@ fn add_rejoin(
          the hosts have joined again ({} joined with new node IDs)",
         others.len()
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::FailureKind;
+    use crate::snapshot::{Availability, NodeInfo, NodeState, Reachability};
+    use crate::swarm::HostFacts;
+
+    fn host(i: usize) -> HostFacts {
+        HostFacts {
+            engine_name: Some(format!("node{i}")),
+            state: LocalState::Active,
+            node_id: Some(format!("id{i}")),
+            node_addr: Some(format!("10.0.0.{i}")),
+            control_available: true,
+            advertise: Some(format!("10.0.0.{i}")),
+            ..HostFacts::new(format!("node{i}"), format!("root@10.0.0.{i}"))
+        }
+    }
+
+    fn node(i: usize, reachable: bool) -> NodeInfo {
+        NodeInfo {
+            id: format!("id{i}"),
+            hostname: format!("node{i}"),
+            role: Role::Manager,
+            leader: i == 1,
+            reachability: Some(if reachable {
+                Reachability::Reachable
+            } else {
+                Reachability::Unreachable
+            }),
+            availability: Availability::Active,
+            state: NodeState::Ready,
+            address: format!("10.0.0.{i}"),
+            engine_version: "26.1".into(),
+            labels: Default::default(),
+            observed_down: None,
+            scheduling: Default::default(),
+        }
+    }
+
+    fn three_managers() -> SwarmState {
+        SwarmState {
+            hosts: (1..=3).map(host).collect(),
+            nodes: (1..=3).map(|i| node(i, true)).collect(),
+            answered_by: Some("node1".into()),
+            ..Default::default()
+        }
+    }
+
+    fn inventory() -> Inventory {
+        let mut inv = Inventory::default();
+        for i in 1..=3 {
+            inv.hosts.push(crate::inventory::HostSpec {
+                name: format!("node{i}"),
+                address: format!("10.0.0.{i}"),
+                port: 22,
+                user: "root".into(),
+                auth: Default::default(),
+                sudo: false,
+                labels: Default::default(),
+                jump: None,
+            });
+        }
+        inv
+    }
+
+    #[test]
+    fn the_leader_is_refused_naming_a_follower_and_a_follower_is_chosen() {
+        let s = three_managers();
+        let e = choose_source(&s, Some("node1")).unwrap_err().to_string();
+        assert!(
+            e.contains("node1 is the swarm's leader") && e.contains("--from node2"),
+            "{e}"
+        );
+        assert_eq!(choose_source(&s, None).unwrap().host, "node2");
+        assert_eq!(choose_source(&s, Some("node3")).unwrap().node_id, "id3");
+        let e = choose_source(&s, Some("nodeX")).unwrap_err().to_string();
+        assert!(e.contains("no host \"nodeX\""), "{e}");
+    }
+
+    #[test]
+    fn stopping_a_follower_is_refused_when_it_loses_quorum_with_the_figures() {
+        let mut s = three_managers();
+        let notes = quorum_check(&s, &inventory(), "node2", false).unwrap();
+        assert!(notes[0].contains("2 of 3 managers reachable"), "{notes:?}");
+        // node3's engine does not answer, though the leader still counts it reachable.
+        s.hosts[2].state = LocalState::Unreachable("engine down".into());
+        let e = quorum_check(&s, &inventory(), "node2", false).unwrap_err();
+        assert_eq!(e.failure().kind, FailureKind::NeedsForce);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("stopping the engine of manager node2 would leave 1 reachable of 3")
+                && msg.contains("2 are needed")
+                && msg.contains("--force"),
+            "{msg}"
+        );
+        let forced = quorum_check(&s, &inventory(), "node2", true).unwrap();
+        assert!(
+            forced[0].starts_with("WARNING: forced: refused"),
+            "{forced:?}"
+        );
+    }
+
+    fn meta(autolock: bool) -> BackupMeta {
+        let s = three_managers();
+        let source = choose_source(&s, None).unwrap();
+        let facts = EngineFacts {
+            docker_root: "/var/lib/docker".into(),
+            engine_version: "26.1".into(),
+            cluster_id: "clusterid0123456789".into(),
+            autolock,
+        };
+        draft_meta(&s, &source, &facts, 0)
+    }
+
+    #[test]
+    fn a_backup_always_brings_the_engine_back_and_unlocks_it_with_autolock() {
+        let s = three_managers();
+        let source = choose_source(&s, None).unwrap();
+        let plan = create_steps(&source, meta(true), Path::new("/b"), 1 << 20);
+        let kinds: Vec<(&str, bool)> = plan
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Backup(b) => (s.cli.as_str(), b.always()),
+                _ => panic!("only backup steps"),
+            })
+            .collect();
+        assert_eq!(kinds.len(), 6);
+        assert!(
+            kinds[0].0.starts_with("docker swarm unlock-key -q"),
+            "{kinds:?}"
+        );
+        assert!(kinds[1].0.contains("service docker stop") && !kinds[1].1);
+        assert!(kinds[2].0.starts_with("ssh HOST tar -czf - -C /var/lib/docker swarm > /b/swarm-19700101-000000-clusterid012.tar.gz"), "{kinds:?}");
+        assert!(!kinds[2].1);
+        assert!(kinds[3].0.contains("service docker start") && kinds[3].1);
+        assert!(kinds[4].0.starts_with("docker swarm unlock") && kinds[4].1);
+        assert!(kinds[5].1);
+        assert!(plan.steps.iter().all(|s| s.host == "node2"));
+        assert!(!plan.render().contains("SWMKEY"));
+        let plain = create_steps(&source, meta(false), Path::new("/b"), 1 << 20);
+        assert_eq!(plain.steps.len(), 4);
+    }
+
+    #[test]
+    fn restores_go_to_the_source_address_onto_a_fresh_engine() {
+        let m = meta(false);
+        assert!(
+            check_address(&m, "node2", "10.0.0.2", false)
+                .unwrap()
+                .is_empty()
+        );
+        let e = check_address(&m, "node1", "10.0.0.1", false).unwrap_err();
+        assert_eq!(e.failure().kind, FailureKind::NeedsForce);
+        assert!(e.to_string().contains("restore onto node2"), "{e}");
+        assert!(check_address(&m, "node1", "10.0.0.1", true).unwrap()[0].contains("forced"));
+        let s = three_managers();
+        let e = check_fresh(&s, &inventory(), "node2", false).unwrap_err();
+        assert!(e.to_string().contains("is in a swarm (active)"), "{e}");
+        assert_eq!(e.failure().kind, FailureKind::NeedsForce);
+        assert!(check_fresh(&s, &inventory(), "node2", true).is_ok());
+    }
+
+    #[test]
+    fn a_restore_forces_a_new_cluster_and_the_others_rejoin_as_their_role() {
+        let mut s = three_managers();
+        s.hosts[1].state = LocalState::Inactive;
+        let mut m = meta(false);
+        m.nodes[2].role = "worker".into();
+        let v = archive::Verified {
+            path: "/b/a.tar.gz".into(),
+            meta: m,
+        };
+        let facts = EngineFacts {
+            docker_root: "/data/docker".into(),
+            engine_version: "25.0".into(),
+            ..Default::default()
+        };
+        let plan = restore_steps(&s, &v, "node2", &facts, "10.0.0.2", true);
+        let cli: Vec<(&str, &str, usize)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.host.as_str(), s.cli.as_str(), s.batch))
+            .collect();
+        assert!(cli[0].1.contains("service docker stop"));
+        assert!(
+            cli[1]
+                .1
+                .starts_with("mv /data/docker/swarm /data/docker/swarm.before-restore-")
+        );
+        assert!(cli[2].1.contains("service docker start"));
+        assert_eq!(
+            cli[3],
+            (
+                "node2",
+                "docker swarm init --force-new-cluster --advertise-addr 10.0.0.2",
+                3
+            )
+        );
+        // node1 and node3 are in the old swarm: they leave together, then node1 joins as
+        // the manager it was, then node3 as a worker.
+        assert_eq!(cli[4], ("node1", "docker swarm leave --force", 4));
+        assert_eq!(cli[5], ("node3", "docker swarm leave --force", 4));
+        assert_eq!(
+            cli[6],
+            (
+                "node1",
+                "docker swarm join --token <redacted> --advertise-addr 10.0.0.1 10.0.0.2:2377",
+                5
+            )
+        );
+        assert!(matches!(
+            &plan.steps[6].action,
+            Action::Join {
+                role: Role::Manager,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &plan.steps[7].action,
+            Action::Join {
+                role: Role::Worker,
+                ..
+            }
+        ));
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("older than the backup's 26.1"))
+        );
+        let alone = restore_steps(&s, &v, "node2", &facts, "10.0.0.2", false);
+        assert_eq!(alone.steps.len(), 4);
+        assert!(alone.notes.iter().any(|n| n.contains("--rejoin")));
+    }
 }

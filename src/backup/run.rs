@@ -96,7 +96,7 @@ pub async fn run_step(
             wait_engine(cluster, host, what).await
         }
         BackupStep::Archive(t) => archive_to(cluster, host, what, t).await,
-        BackupStep::Unlock { archive, .. } => {
+        BackupStep::Unlock { archive } => {
             let key = unlock_key_of(archive).await?;
             ops::run_unlock(cluster, host, &key).await
         }
@@ -225,7 +225,12 @@ async fn archive_to(
         ));
     }
     if res.stdout_bytes == 0 {
-        return Err(failed(host, what, "the archive is empty", "see the host's tar"));
+        return Err(failed(
+            host,
+            what,
+            "the archive is empty",
+            "see the host's tar",
+        ));
     }
     out.sync_all()
         .await

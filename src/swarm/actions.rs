@@ -35,7 +35,7 @@ impl NodeOp {
 }
 
 /// The manager host that answers for the cluster, or why there is none.
-pub(super) fn anchor(state: &SwarmState) -> Result<&str, SwarmError> {
+pub(crate) fn anchor(state: &SwarmState) -> Result<&str, SwarmError> {
     // A manager may still list a stale view after losing quorum: check the figures too.
     match (&state.answered_by, lost_quorum(state)) {
         (_, Some(report)) => Err(SwarmError::QuorumLost(report.explain())),

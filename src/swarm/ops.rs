@@ -466,7 +466,11 @@ pub async fn unlock(
     res
 }
 
-pub(crate) async fn run_unlock(cluster: &Cluster, host: &str, key: &Secret) -> Result<(), SwarmError> {
+pub(crate) async fn run_unlock(
+    cluster: &Cluster,
+    host: &str,
+    key: &Secret,
+) -> Result<(), SwarmError> {
     let what = "unlock the swarm";
     let h = spec(cluster, host)?;
     let session = cluster.pool().session(h).await?;

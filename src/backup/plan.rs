@@ -301,12 +301,14 @@ pub fn create_steps(source: &Source, meta: BackupMeta, dir: &Path, max_size: u64
     steps.push(BackupStep::WaitManager {
         node_id: source.node_id.clone(),
     });
-    let mut plan = Plan::default();
-    plan.steps = steps
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| Step::new(host, Action::Backup(s), i))
-        .collect();
+    let mut plan = Plan {
+        steps: steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Step::new(host, Action::Backup(s), i))
+            .collect(),
+        ..Plan::default()
+    };
     if autolock {
         plan.notes.push(
             "the swarm is autolocked: its unlock key is kept in the OS keyring under the \
@@ -392,19 +394,14 @@ pub fn check_address(
 
 /// The former role of an inventory host: the node of the archive with its hostname or
 /// address.
-fn former_role<'a>(
-    meta: &'a BackupMeta,
-    h: &crate::swarm::HostFacts,
-    address: Option<&str>,
-) -> Option<&'a NodeRecord> {
-    let addr_of = |a: &str| a.rsplit_once(':').map(|(ip, _)| ip.to_string());
+fn former_role<'a>(meta: &'a BackupMeta, h: &crate::swarm::HostFacts) -> Option<&'a NodeRecord> {
+    fn ip(a: &str) -> &str {
+        a.rsplit_once(':').map_or(a, |(ip, _)| ip)
+    }
     meta.nodes.iter().find(|n| {
         h.engine_name.as_deref() == Some(n.hostname.as_str())
-            || [h.advertise.as_deref(), address]
-                .into_iter()
-                .flatten()
-                .any(|a| a == n.address)
-            || h.node_addr.as_deref().and_then(addr_of).as_deref() == Some(n.address.as_str())
+            || h.advertise.as_deref() == Some(n.address.as_str())
+            || h.node_addr.as_deref().map(ip) == Some(n.address.as_str())
     })
 }
 
@@ -436,12 +433,14 @@ pub fn restore_steps(
     actions.push(Action::ForceNewCluster {
         advertise: advertise.to_string(),
     });
-    let mut plan = Plan::default();
-    plan.steps = actions
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| Step::new(onto, a, i))
-        .collect();
+    let mut plan = Plan {
+        steps: actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| Step::new(onto, a, i))
+            .collect(),
+        ..Plan::default()
+    };
     plan.notes.push(format!(
         "archive {} of cluster {} taken {} from {}: {} manager(s), engine {}",
         meta.archive,
@@ -484,13 +483,12 @@ fn add_rejoin(
     advertise: &str,
     others: &[&crate::swarm::HostFacts],
 ) {
-    let _ = state;
     let mut batch = plan.steps.len();
     let remote = format!("{advertise}:{MANAGEMENT_PORT}");
     let mut joins: Vec<(String, Role)> = Vec::new();
     let mut leaves = Vec::new();
     for h in others {
-        let Some(node) = former_role(meta, h, None) else {
+        let Some(node) = former_role(meta, h) else {
             plan.notes.push(format!(
                 "{} was no node of the backed-up swarm: it is left as it is",
                 h.host
@@ -530,11 +528,11 @@ fn add_rejoin(
             batch += 1;
         }
     }
-    plan.notes.push(format!(
-        "the old nodes stay in the node list as Down: remove them with `docker node rm` once \
-         the hosts have joined again ({} joined with new node IDs)",
-        others.len()
-    ));
+    plan.notes.push(
+        "the hosts join with new node IDs: their old nodes stay in the node list as Down \
+         (`docker node rm` removes them)"
+            .into(),
+    );
 }
 
 #[cfg(test)]

@@ -120,28 +120,44 @@ async fn engine(cluster: &Cluster, host: &str, what: &str, op: EngineOp) -> Resu
         })
 }
 
+/// Asks `probe` every `every` until it says yes (`Ok`) or `within` passes; then fails with
+/// its last answer after `said`.
+async fn poll<F, Fut>(
+    host: &str,
+    what: &str,
+    (within, every): (Duration, Duration),
+    said: &str,
+    fix: &str,
+    mut probe: F,
+) -> Result<(), SwarmError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let until = Instant::now() + within;
+    loop {
+        let last = match probe().await {
+            Ok(()) => return Ok(()),
+            Err(last) => last,
+        };
+        if Instant::now() > until {
+            return Err(failed(host, what, format!("{said}: {last}"), fix));
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Until the engine's API answers again after a start.
 async fn wait_engine(cluster: &Cluster, host: &str, what: &str) -> Result<(), SwarmError> {
     let spec = ops::spec(cluster, host)?;
-    let until = Instant::now() + cluster.deadlines().long;
-    loop {
-        let last = match cluster.engine(spec).await {
-            Ok(d) => match d.ping().await {
-                Ok(_) => return Ok(()),
-                Err(e) => e.to_string(),
-            },
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() > until {
-            return Err(failed(
-                host,
-                what,
-                format!("the engine did not answer after the start: {last}"),
-                "see the host's dockerd log (`journalctl -u docker` or /var/log/docker.log)",
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let timing = (cluster.deadlines().long, Duration::from_millis(500));
+    let said = "the engine did not answer after the start";
+    let fix = "see the host's dockerd log (`journalctl -u docker` or /var/log/docker.log)";
+    poll(host, what, timing, said, fix, || async {
+        let d = cluster.engine(spec).await.map_err(|e| e.to_string())?;
+        d.ping().await.map(drop).map_err(|e| e.to_string())
+    })
+    .await
 }
 
 /// Until the node is an active manager that the swarm counts as reachable.
@@ -153,40 +169,26 @@ async fn wait_manager(
 ) -> Result<(), SwarmError> {
     use bollard::models::{LocalNodeState, Reachability};
     let spec = ops::spec(cluster, host)?;
-    let until = Instant::now() + cluster.deadlines().long * 2;
-    loop {
-        let last = match cluster.engine(spec).await {
-            Ok(d) => match d.info().await {
-                Ok(info) => {
-                    let swarm = info.swarm.unwrap_or_default();
-                    if swarm.local_node_state == Some(LocalNodeState::LOCKED) {
-                        "the swarm on it is locked (autolock)".to_string()
-                    } else if swarm.control_available != Some(true) {
-                        format!("not yet a manager ({:?})", swarm.local_node_state)
-                    } else {
-                        match d.inspect_node(node_id).await {
-                            Ok(n) => match n.manager_status.and_then(|m| m.reachability) {
-                                Some(Reachability::REACHABLE) => return Ok(()),
-                                r => format!("reachability {r:?}"),
-                            },
-                            Err(e) => e.to_string(),
-                        }
-                    }
-                }
-                Err(e) => e.to_string(),
-            },
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() > until {
-            return Err(failed(
-                host,
-                what,
-                format!("the node is not a reachable manager yet: {last}"),
-                "check `swarmdeck status`; with autolock unlock it with `swarmdeck swarm unlock`",
-            ));
+    let timing = (cluster.deadlines().long * 2, Duration::from_secs(1));
+    let said = "the node is not a reachable manager yet";
+    let fix = "check `swarmdeck status`; with autolock unlock it with `swarmdeck swarm unlock`";
+    poll(host, what, timing, said, fix, || async {
+        let d = cluster.engine(spec).await.map_err(|e| e.to_string())?;
+        let info = d.info().await.map_err(|e| e.to_string())?;
+        let swarm = info.swarm.unwrap_or_default();
+        if swarm.local_node_state == Some(LocalNodeState::LOCKED) {
+            return Err("the swarm on it is locked (autolock)".into());
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        if swarm.control_available != Some(true) {
+            return Err(format!("not yet a manager ({:?})", swarm.local_node_state));
+        }
+        let node = d.inspect_node(node_id).await.map_err(|e| e.to_string())?;
+        match node.manager_status.and_then(|m| m.reachability) {
+            Some(Reachability::REACHABLE) => Ok(()),
+            r => Err(format!("reachability {r:?}")),
+        }
+    })
+    .await
 }
 
 /// Streams the host's swarm directory into a temporary file beside the archive, checks it,

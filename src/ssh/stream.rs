@@ -8,7 +8,7 @@ use std::time::Duration;
 use russh::ChannelMsg;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use super::exec::RemoteCommand;
+use super::exec::{Exit, RemoteCommand};
 use super::{SshError, SshSession};
 
 /// How much of a streamed command's stderr is kept (for its error message).
@@ -103,8 +103,11 @@ impl SshSession {
                 stdout_bytes: 0,
                 stderr: Vec::new(),
             };
-            let mut got_status = false;
+            let mut exit = Exit::default();
             while let Some(msg) = ch.wait().await {
+                if exit.take(&msg, self, what).map_err(|e| *e)? {
+                    continue;
+                }
                 match msg {
                     ChannelMsg::Data { data } => {
                         out.stdout_bytes += data.len() as u64;
@@ -123,20 +126,6 @@ impl SshSession {
                         let room = STDERR_KEPT.saturating_sub(out.stderr.len());
                         out.stderr.extend_from_slice(&data[..data.len().min(room)]);
                     }
-                    ChannelMsg::ExitStatus { exit_status } => {
-                        out.status = exit_status;
-                        got_status = true;
-                    }
-                    ChannelMsg::ExitSignal { signal_name, .. } => {
-                        out.signal = Some(format!("{signal_name:?}"));
-                        got_status = true;
-                    }
-                    ChannelMsg::Failure => {
-                        return Err(SshError::Protocol {
-                            host: self.name().to_string(),
-                            message: format!("the server refused to run {what}"),
-                        });
-                    }
                     ChannelMsg::Close => break,
                     _ => {}
                 }
@@ -144,9 +133,11 @@ impl SshSession {
             if let Some((w, _)) = sink.as_mut() {
                 w.flush().await.map_err(local_io)?;
             }
-            if !got_status {
+            let Some(status) = exit.status else {
                 return Err(self.closed_error());
-            }
+            };
+            out.status = status;
+            out.signal = exit.signal;
             Ok(out)
         };
         let res = tokio::time::timeout(deadline, run).await;

@@ -260,6 +260,34 @@ fn backup_refusals_then_restore_with_rejoin_then_autolock_key_in_the_keyring() {
         tail(&listed)
     );
 
+    phase("an archive that fails (a size cap of 0) still starts node3's engine again");
+    let (ok, out) = cli.run(&[
+        "backup",
+        "create",
+        "--from",
+        "node3",
+        "--max-size-mib",
+        "0",
+        "--yes",
+    ]);
+    assert!(!ok, "an archive over the cap must fail:\n{}", tail(&out));
+    assert!(
+        out.contains("printed more than")
+            && out.contains("done   [node3] start the Docker engine on node3 again")
+            && out.contains("done   [node3] wait until node3 is a reachable manager again"),
+        "{}",
+        tail(&out)
+    );
+    assert!(
+        managers_up(&lab, "node1", &["node3"]),
+        "node3 did not come back"
+    );
+    let files: Vec<String> = std::fs::read_dir(&data_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "the failed archive left a file: {files:?}");
+
     phase("every manager leaves: the swarm is gone");
     leave_all(&lab);
 

@@ -171,6 +171,13 @@ pub struct Listed {
     pub result: Result<Verified, BackupError>,
 }
 
+/// [`list`] of the default directory, its error as text (for the app's Backups panel).
+pub fn list_default() -> Result<Vec<Listed>, String> {
+    default_dir()
+        .and_then(|dir| list(&dir))
+        .map_err(|e| crate::redact::redact(&e.to_string()).into_owned())
+}
+
 /// Every `*.tar.gz` in `dir`, oldest first, each verified. A missing directory is empty.
 pub fn list(dir: &Path) -> Result<Vec<Listed>, BackupError> {
     let entries = match std::fs::read_dir(dir) {
@@ -193,26 +200,32 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, BackupError> {
         .collect())
 }
 
+/// Metadata for tests: an archive from node2 with no nodes listed.
+#[cfg(test)]
+pub(crate) fn sample_meta(archive: &str, sha256: String) -> BackupMeta {
+    BackupMeta {
+        archive: archive.into(),
+        created: 0,
+        created_utc: String::new(),
+        cluster_id: "c".into(),
+        source_host: "node2".into(),
+        source_node_id: "id2".into(),
+        source_hostname: "node2".into(),
+        nodes: vec![],
+        engine_version: "26.1".into(),
+        docker_root: "/var/lib/docker".into(),
+        size: 5,
+        sha256,
+        autolock: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn meta(archive: &str, sha256: String) -> BackupMeta {
-        BackupMeta {
-            archive: archive.into(),
-            created: 0,
-            created_utc: String::new(),
-            cluster_id: "c".into(),
-            source_host: "node2".into(),
-            source_node_id: "id2".into(),
-            source_hostname: "node2".into(),
-            nodes: vec![],
-            engine_version: "26.1".into(),
-            docker_root: "/var/lib/docker".into(),
-            size: 5,
-            sha256,
-            autolock: false,
-        }
+        sample_meta(archive, sha256)
     }
 
     #[test]

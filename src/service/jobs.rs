@@ -42,6 +42,8 @@ pub enum JobKind {
     Logs,
     /// Runs one command line in a task's container (conflicts with nothing).
     Console,
+    /// Lists the backup archives on this machine, checksums verified (changes nothing).
+    Backups,
 }
 
 impl JobKind {
@@ -69,6 +71,7 @@ impl JobKind {
             JobKind::Lab => "practice lab start",
             JobKind::Logs => "log reading",
             JobKind::Console => "console command",
+            JobKind::Backups => "backup listing",
         }
     }
 }
@@ -95,6 +98,8 @@ pub enum Job {
     Logs(crate::workloads::logs::LogRequest),
     /// Run one command line in a task, as `swarmdeck exec TASK sh -c LINE` does.
     Console(super::console::ConsoleRequest),
+    /// List the backup archives, as `swarmdeck backup list` does.
+    Backups,
 }
 
 impl Job {
@@ -108,6 +113,7 @@ impl Job {
             Job::StartLab { .. } => JobKind::Lab,
             Job::Logs(_) => JobKind::Logs,
             Job::Console(_) => JobKind::Console,
+            Job::Backups => JobKind::Backups,
         }
     }
 
@@ -129,6 +135,7 @@ impl Job {
             Job::StartLab { hosts } => format!("start a practice lab of {hosts} hosts"),
             Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
             Job::Console(r) => format!("console: {}", crate::untrusted::visible(&r.line)),
+            Job::Backups => "list the backups".into(),
         }
     }
 }
@@ -166,6 +173,8 @@ pub enum JobUpdate {
     },
     Logs(super::logs::LogUpdate),
     Console(super::console::ConsoleUpdate),
+    /// The backup archives with their metadata, or why the directory cannot be read.
+    Backups(Result<Vec<crate::backup::archive::Listed>, String>),
     /// The job is over (whatever its outcome); always the last update.
     Ended,
 }

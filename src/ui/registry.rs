@@ -3,9 +3,9 @@
 
 use super::panel::{PanelView, panels};
 use super::{
-    activity_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel, logs_panel,
-    networks_panel, overview, placement_panel, quorum_panel, services_panel, stacks_panel,
-    topology, wizard_panel,
+    activity_panel, backups_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel,
+    logs_panel, networks_panel, overview, placement_panel, quorum_panel, services_panel,
+    stacks_panel, topology, wizard_panel,
 };
 
 panels! {
@@ -21,6 +21,7 @@ panels! {
     Networks => networks: networks_panel::NetworksView,
     Connectivity => connectivity: connectivity_panel::ConnectivityView,
     Doctor => doctor: doctor_panel::DoctorView,
+    Backups => backups: backups_panel::BackupsView,
     Hosts => hosts: hosts_panel::HostsView,
     Activity => activity: activity_panel::ActivityView,
 }

@@ -235,7 +235,7 @@ pub fn advise(managers: &[Manager]) -> Vec<Advice> {
     out
 }
 
-fn zone_advice(managers: &[Manager]) -> Vec<Advice> {
+pub fn zone_advice(managers: &[Manager]) -> Vec<Advice> {
     let n = managers.len();
     let mut by_zone: BTreeMap<&str, usize> = BTreeMap::new();
     let mut unzoned = 0;

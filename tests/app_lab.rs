@@ -1,7 +1,8 @@
 //! The desktop app against real lab hosts: kittest drives the real UI, whose service runs
 //! the real engine over SSH. From bare hosts to a tested swarm through the wizard, a
 //! changed host key refused loudly with no way to override, node actions on cloned
-//! hostnames by ID, and inventory edits that keep what the CLI wrote meanwhile.
+//! hostnames by ID, inventory edits that keep what the CLI wrote meanwhile, and a
+//! worker's engine restarted from the Maintenance panel.
 
 mod common;
 
@@ -1072,6 +1073,69 @@ fn a_console_runs_commands_in_a_task_on_its_node() {
     );
 }
 
+fn maintenance_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    &a.state.panels.maintenance.flow
+}
+
+/// The Maintenance panel restarts a worker's engine: the node chosen by its check box, the
+/// command typed, the plan (drain, the command on the node's host, back, restored, tasks
+/// back) confirmed and applied; the engine really restarted and the node active again.
+#[test]
+fn the_maintenance_panel_restarts_a_workers_engine_node_by_node() {
+    app_data();
+    let Some(lab) = TestLab::start(2) else { return };
+    lab.form_swarm(|_| {});
+    let pid = || lab.ssh_ok("node2", &["cat", "/run/docker.pid"]);
+    let before = pid();
+    let mut h = app(lab.inventory.clone(), Panel::Maintenance);
+    run_until(&mut h, "the swarm", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.len() == 2)
+    });
+    click(&mut h, "node2");
+    h.state_mut().state.panels.maintenance.command = "service docker restart".into();
+    h.run_steps(2);
+    click(&mut h, "Plan maintenance");
+    run_until(&mut h, "the maintenance plan", |a| {
+        maintenance_flow(a).plan().is_some()
+    });
+    let plan = maintenance_flow(h.state()).plan().cloned().unwrap();
+    let clis: Vec<(&str, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.host.as_str(), s.cli.as_str()))
+        .collect();
+    assert_eq!(
+        clis[0],
+        ("node1", "docker node update --availability drain node2"),
+        "{}",
+        plan.render()
+    );
+    assert!(
+        clis.contains(&("node2", "sh -c 'service docker restart'")),
+        "{}",
+        plan.render()
+    );
+    assert!(plan.steps.iter().all(|s| !s.cli.contains("node1 ")));
+    wait_shown(&mut h, "Apply…");
+    apply_reviewed(&mut h, maintenance_flow);
+    assert_ne!(pid(), before, "node2's engine was restarted");
+    let availability = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "node",
+            "inspect",
+            "node2",
+            "--format",
+            "{{.Spec.Availability}}",
+        ],
+    );
+    assert_eq!(availability, "active");
+}
+
 fn stacks_flow(a: &SwarmdeckApp) -> &PlanFlow {
     &a.state.panels.stacks.flow
 }
@@ -1164,4 +1228,106 @@ fn the_stacks_panel_deploys_a_compose_file_and_removes_the_stack() {
         );
     }
     wait_shown(&mut h, "Apply…");
+}
+
+/// Waits until a task of the service `uses` reads `want` at /run/secrets/apitoken.
+fn wait_secret_read(lab: &TestLab, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = lab.ssh(
+            "node1",
+            &[
+                "sh",
+                "-c",
+                "docker exec $(docker ps -q -f label=com.docker.swarm.service.name=uses | head -1) cat /run/secrets/apitoken",
+            ],
+        );
+        if String::from_utf8_lossy(&out.stdout) == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the task never read the expected value"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn secrets_flow(a: &SwarmdeckApp) -> &PlanFlow {
+    &a.state.panels.secrets.flow
+}
+
+fn secret_names(a: &SwarmdeckApp) -> Vec<String> {
+    a.state
+        .snapshot
+        .as_ref()
+        .map(|s| s.secrets.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_secrets_panel_creates_a_secret_and_rotates_it_under_a_running_service() {
+    let dir = app_data();
+    let Some(lab) = TestLab::start(1) else { return };
+    lab.form_swarm(|_| {});
+    let mut h = app(lab.inventory.clone(), Panel::Secrets);
+    run_until(&mut h, "the swarm", |a| {
+        a.state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.nodes.len() == 1)
+    });
+    wait_shown(&mut h, "No secrets.");
+    {
+        // As typing leaves the form.
+        let form = &mut h.state_mut().state.panels.secrets;
+        (form.name, form.typed) = ("apitoken".into(), "first-Zq81-value".into());
+    }
+    h.run_steps(2);
+    click(&mut h, "Plan");
+    run_until(&mut h, "the create plan", |a| {
+        secrets_flow(a).plan().is_some()
+    });
+    apply_reviewed(&mut h, secrets_flow);
+    run_until(&mut h, "apitoken in the snapshot", |a| {
+        secret_names(a) == ["apitoken"]
+    });
+
+    lab.create_service("uses", &["--secret", "apitoken"], &["sleep", "3600"]);
+    wait_secret_read(&lab, "first-Zq81-value");
+    click(&mut h, "Rotate…");
+    {
+        let form = &mut h.state_mut().state.panels.secrets;
+        assert!(
+            form.rotate && form.name == "apitoken",
+            "Rotate… fills the form"
+        );
+        form.typed = "second-Zq81-value".into();
+    }
+    h.run_steps(2);
+    click(&mut h, "Plan");
+    run_until(&mut h, "the rotation plan", |a| {
+        secrets_flow(a).plan().is_some()
+    });
+    let plan = secrets_flow(h.state()).plan().unwrap().render();
+    assert!(
+        plan.contains("apitoken.v2") && plan.contains("uses"),
+        "{plan}"
+    );
+    apply_reviewed(&mut h, secrets_flow);
+    run_until(&mut h, "only apitoken.v2 left", |a| {
+        secret_names(a) == ["apitoken.v2"]
+    });
+    // The service reads the new value where it read the old one.
+    wait_secret_read(&lab, "second-Zq81-value");
+    // The values are nowhere in the audit, as typed or as the API carried them.
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    for value in ["first-Zq81-value", "second-Zq81-value"] {
+        let b64 = data_encoding::BASE64.encode(value.as_bytes());
+        assert!(
+            !audit.contains(value) && !audit.contains(&b64),
+            "{value} in the audit"
+        );
+        assert!(!plan.contains(value) && !plan.contains(&b64));
+    }
 }

@@ -404,3 +404,52 @@ proptest! {
         let _ = units::short_volume(&soup);
     }
 }
+
+/// What hosts print for the doctor: `ip` addresses and routes, `date +%s%N`, `du -b`.
+const DOCTOR_TOKENS: &[&str] = &[
+    "1:",
+    "lo",
+    "eth0",
+    "docker0",
+    "br-1a",
+    "inet",
+    "10.213.4.2/24",
+    "10.0.0.0/8",
+    "default",
+    "via",
+    "dev",
+    "blackhole",
+    "proto",
+    "kernel",
+    "\n---\n",
+    "1764561600123456789",
+    "%N",
+    "N",
+    "\t",
+    "128012288",
+    "/var/lib/docker/swarm/raft",
+    "/var/lib/docker/swarm/raft/snap-v3",
+    "999999999999999999999999",
+    "9223372036854775807",
+    "-1",
+    "\n",
+];
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn doctor_readings_parse_in_bounds(text in text_of(DOCTOR_TOKENS, 80)) {
+        use swarmdeck::doctor::facts;
+        let underlay = facts::parse_underlay(&text);
+        prop_assert!(underlay.len() <= text.len());
+        if let Some(ms) = facts::parse_clock(&text) {
+            let c = facts::ClockSample { sent_ms: 0, host_ms: ms, received_ms: 10 };
+            let _ = (c.offset_ms(), c.uncertainty_ms());
+        }
+        if let Some(r) = facts::parse_raft_du(&text, "/var/lib/docker/swarm/raft") {
+            prop_assert!(text.contains("/var/lib/docker/swarm/raft"));
+            let _ = r.total;
+        }
+    }
+}

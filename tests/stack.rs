@@ -423,9 +423,27 @@ fn stack_life_nothing_to_change_then_one_image_update_from_dotenv_then_prune() {
         "",
         "nothing may change before confirmation"
     );
-    let applied = deploy(&["--yes"]);
+    // Applied with every crate's tracing on: the secret's data is in no output.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
+        .arg("--inventory")
+        .arg(&lab.inventory)
+        .args(["stack", "deploy", "-c", f, "life", "--yes"])
+        .env("HOME", home.path())
+        .env("SWARMDECK_AUDIT_LOG", home.path().join("audit.jsonl"))
+        .env("SWARMDECK_LOG", "trace")
+        .output()
+        .unwrap();
+    let (applied, traced) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{applied}{traced}");
     assert!(applied.contains("6 step(s) applied"), "{applied}");
-    assert!(!applied.contains("life-token-value-xyz"));
+    assert!(traced.contains("DEBUG"), "debug logging was on:\n{traced}");
+    let b64 = data_encoding::BASE64.encode(b"life-token-value-xyz");
+    for text in [&applied, &traced] {
+        assert!(!text.contains("life-token-value-xyz") && !text.contains(&b64));
+    }
     assert!(deploy(&[]).contains("nothing to change"));
 
     std::fs::write(dir.path().join(".env"), "WEB_TAG=2\n").unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{output_with_stdin, rt};
+use common::{output_with_stdin, rt, wait_for};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -161,18 +161,6 @@ fn local_state(lab: &TestLab, host: &str) -> String {
         host,
         &["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"],
     )
-}
-
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    eprintln!("{what}: after {:?}", t.elapsed());
 }
 
 fn kill_dockerd(lab: &TestLab, i: usize) -> Vec<String> {

@@ -988,9 +988,15 @@ fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_al
     );
     allocated.extend(vip.split_whitespace().map(str::to_string));
 
+    // Old tasks kept per slot, raised from swarm's 5.
+    lab.ssh_ok(
+        "node1",
+        &["docker", "swarm", "update", "--task-history-limit", "50"],
+    );
     let (ok, out, err) = swarmdeck(&lab, home, &["doctor", "--json"]);
     assert!(ok, "no finding here is an error:\n{out}{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    host_facts_match_the_hosts(&lab, &report);
     let usage = report["overlays"]
         .as_array()
         .unwrap()
@@ -1032,4 +1038,386 @@ fn doctor_flags_an_overlay_past_three_quarters_full_counting_what_the_engines_al
         text.contains("WARN   overlay capacity  overlay tiny uses"),
         "{text}"
     );
+    assert!(text.contains("task history limit 50"), "{text}");
+    // The app's service reads the same facts as its Doctor panel's job.
+    let facts = doctor_in_app(&lab);
+    assert_eq!(facts.hosts.len(), 3, "{facts:#?}");
+    assert!(facts.hosts.iter().all(|h| h.clock.is_some()), "{facts:#?}");
+    assert_eq!(
+        facts.swarm.as_ref().and_then(|s| s.task_history_limit),
+        Some(50)
+    );
+}
+
+/// The app's service runs the Doctor panel's job on a snapshot it took: what it reads.
+fn doctor_in_app(lab: &TestLab) -> swarmdeck::doctor::HostFacts {
+    use swarmdeck::service::{Command, Event, Job, JobId, JobUpdate, ServiceHandle};
+    let mut svc = ServiceHandle::spawn(std::sync::Arc::new(|| {})).expect("service starts");
+    svc.send(Command::Refresh {
+        inventory: lab.inventory.clone(),
+    })
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut started = false;
+    while Instant::now() < deadline {
+        match svc.try_recv() {
+            Some(Event::Snapshot(snap)) if !started => {
+                started = true;
+                let job = Job::Doctor(snap);
+                svc.send(Command::Start { id: JobId(1), job }).unwrap();
+            }
+            Some(Event::Job {
+                update: JobUpdate::Doctor(facts),
+                ..
+            }) => return *facts,
+            Some(Event::Job {
+                update: JobUpdate::Refused { reason },
+                ..
+            }) => panic!("{reason}"),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    panic!("the doctor job did not report");
+}
+
+/// The doctor's readings against the hosts' own: the task history limit as set, the Raft
+/// data as `du` on the manager counts it, every host's clock read. The lab's hosts share
+/// the machine's one clock (network namespaces cannot set another), so no skew can be made
+/// here: the unit tests of `doctor::clock` cover the findings; this shows the readings.
+fn host_facts_match_the_hosts(lab: &TestLab, report: &serde_json::Value) {
+    let facts = &report["facts"];
+    assert_eq!(facts["swarm"]["task_history_limit"], 50, "{facts:#}");
+    assert_eq!(facts["failures"], serde_json::json!([]), "{facts:#}");
+    let history = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["area"] == "task history")
+        .unwrap_or_else(|| panic!("no task history finding: {report:#}"));
+    assert!(
+        history["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the task history limit is 50"),
+        "{history}"
+    );
+    assert_eq!(
+        history["fix"],
+        "`docker swarm update --task-history-limit 5`"
+    );
+    let hosts = facts["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3, "{facts:#}");
+    for h in hosts {
+        let c = &h["clock"];
+        let offset = c["host_ms"].as_i64().unwrap()
+            - (c["sent_ms"].as_i64().unwrap() + c["received_ms"].as_i64().unwrap()) / 2;
+        let rtt = c["received_ms"].as_i64().unwrap() - c["sent_ms"].as_i64().unwrap();
+        assert!(offset.abs() <= rtt / 2 + 1, "one clock, yet {h}");
+        assert_eq!(h["manager"], h["host"] == "node1", "{h}");
+    }
+    let node1 = hosts.iter().find(|h| h["host"] == "node1").unwrap();
+    let read = node1["raft_bytes"]
+        .as_u64()
+        .expect("the manager's Raft size");
+    let root = lab.ssh_ok("node1", &["docker", "info", "-f", "{{.DockerRootDir}}"]);
+    let du = lab.ssh_ok(
+        "node1",
+        &["du", "-sb", &format!("{}/swarm/raft", root.trim())],
+    );
+    let du: u64 = du.split_whitespace().next().unwrap().parse().unwrap();
+    // Raft writes between the two reads; its WAL segments are preallocated, so little.
+    let diff = read.abs_diff(du);
+    assert!(
+        read > 0 && diff <= du / 10,
+        "doctor read {read} B, du {du} B"
+    );
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["area"] == "clock skew"),
+        "{report:#}"
+    );
+}
+
+/// The node each running task of `service` is on, from `docker service ps` on the manager:
+/// (node, current state) per task meant to run.
+fn docker_ps_nodes(lab: &TestLab, service: &str) -> Vec<(String, String)> {
+    let out = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Node}} {{.CurrentState}}",
+            service,
+        ],
+    );
+    out.lines()
+        .filter_map(|l| {
+            let (node, state) = l.split_once(' ')?;
+            Some((node.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+/// `docker node update --availability VALUE NODE` on the manager.
+fn set_availability(lab: &TestLab, node: &str, value: &str) {
+    lab.ssh_ok(
+        "node1",
+        &["docker", "node", "update", "--availability", value, node],
+    );
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn all_running_on(tasks: &[(String, String)], n: usize) -> bool {
+    tasks.len() == n && tasks.iter().all(|(_, s)| s.starts_with("Running"))
+}
+
+#[test]
+fn a_returned_node_is_named_by_the_doctor_and_rebalance_gives_it_tasks_again() {
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    create(
+        &lab,
+        "spread",
+        &[
+            "--replicas",
+            "6",
+            "--update-parallelism",
+            "3",
+            "--update-monitor",
+            "1s",
+        ],
+    );
+    wait_for("6 running tasks", || {
+        all_running_on(&docker_ps_nodes(&lab, "spread"), 6)
+    });
+    set_availability(&lab, "node3", "drain");
+    wait_for("node3 drained", || {
+        let t = docker_ps_nodes(&lab, "spread");
+        all_running_on(&t, 6) && !t.iter().any(|(n, _)| n == "node3")
+    });
+    set_availability(&lab, "node3", "active");
+
+    // Back and active, node3 still runs none: the doctor says so, with the fix.
+    let report = json(&lab, home, &["doctor", "--json"]);
+    let spread = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["area"] == "task spread" && f["subject"] == "spread")
+        .unwrap_or_else(|| panic!("no task spread finding: {report:#}"));
+    let summary = spread["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(
+            "node(s) node3 returned or joined and run none of service spread's 6 replicas"
+        ),
+        "{summary}"
+    );
+    assert!(
+        spread["fix"]
+            .as_str()
+            .unwrap()
+            .contains("swarmdeck service rebalance spread"),
+        "{spread}"
+    );
+
+    // The plan alone: the tasks per node, node3 idle, the command; nothing changes.
+    let (ok, plan, err) = swarmdeck(&lab, home, &["service", "rebalance", "spread"]);
+    assert!(ok, "{plan}{err}");
+    assert!(plan.contains("node3 run(s) none"), "{plan}");
+    assert!(
+        plan.contains("docker service update --force spread"),
+        "{plan}"
+    );
+    assert!(plan.contains("not applied"), "{plan}");
+    assert!(
+        !docker_ps_nodes(&lab, "spread")
+            .iter()
+            .any(|(n, _)| n == "node3")
+    );
+
+    // Applied and followed: node3 runs tasks again, all six running.
+    let (ok, out, err) = swarmdeck(&lab, home, &["service", "rebalance", "spread", "--yes"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("following the rollout"), "{out}");
+    wait_for("six running tasks after the rebalance", || {
+        all_running_on(&docker_ps_nodes(&lab, "spread"), 6)
+    });
+    let tasks = docker_ps_nodes(&lab, "spread");
+    let on_node3 = tasks.iter().filter(|(n, _)| n == "node3").count();
+    assert!(
+        on_node3 >= 1,
+        "node3 runs none after the rebalance: {tasks:?}"
+    );
+    let report = json(&lab, home, &["doctor", "--json"]);
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["area"] == "task spread"),
+        "{report:#}"
+    );
+}
+
+/// Runs the CLI and returns its result with how long it took.
+fn timed(
+    lab: &TestLab,
+    home: &std::path::Path,
+    args: &[&str],
+) -> ((bool, String, String), Duration) {
+    let t = Instant::now();
+    let r = swarmdeck(lab, home, args);
+    let took = t.elapsed();
+    eprintln!("swarmdeck {args:?}: ok={} in {took:.2?}", r.0);
+    (r, took)
+}
+
+/// A finding of `doctor --json` about `host`, or a panic showing the report.
+fn doctor_finding(report: &str, area: &str, host: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(report).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["area"] == area && f["subject"] == host)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {area} finding for {host}:\n{report}"))
+}
+
+#[test]
+fn changes_and_the_doctor_finish_with_a_hung_engine_and_name_its_host_and_layer() {
+    use swarmdeck::lab::fault::Fault;
+    let Some((lab, home)) = swarm_of_three() else {
+        return;
+    };
+    let home = home.path();
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("compose.yml");
+    let write = |replicas: u32| {
+        std::fs::write(
+            &compose,
+            format!(
+                "services:\n  web:\n    image: swarmdeck/probe:1\n    command: [\"sleep\", \"3600\"]\n    deploy:\n      replicas: {replicas}\n"
+            ),
+        )
+        .unwrap()
+    };
+    let compose_arg = compose.to_str().unwrap();
+
+    // A worker's engine hangs (its socket accepts, nothing answers). Wait until the
+    // manager has marked it down, so no task is placed on it.
+    let hung = lab.inject(Fault::EngineHung, 2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let state = lab.ssh_ok(
+            "node1",
+            &[
+                "docker",
+                "node",
+                "inspect",
+                "-f",
+                "{{.Status.State}}",
+                "node3",
+            ],
+        );
+        if state.trim() == "down" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 never went down: {state}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // The doctor names the host and the layer.
+    let ((_, report, err), _) = timed(&lab, home, &["doctor", "--json"]);
+    let host = doctor_finding(&report, "hosts", "node3");
+    assert!(
+        host["summary"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("engine"),
+        "{host}\n{err}"
+    );
+    // Changes through the healthy manager go ahead and finish.
+    write(2);
+    let ((ok, out, err), _) = timed(
+        &lab,
+        home,
+        &["stack", "deploy", "-c", compose_arg, "--yes", "hang"],
+    );
+    assert!(ok, "stack deploy with a hung worker:\n{out}{err}");
+    let ((ok, out, err), _) = timed(&lab, home, &["service", "scale", "hang_web=3", "--yes"]);
+    assert!(ok, "scale with a hung worker:\n{out}{err}");
+    assert_eq!(docker_running_tasks(&lab, "hang_web").len(), 3);
+    let ((ok, out, err), _) = timed(
+        &lab,
+        home,
+        &["node", "label", "node2", "add", "disk=ssd", "--yes"],
+    );
+    assert!(ok, "label with a hung worker:\n{out}{err}");
+    assert_eq!(
+        node_labels(&lab, "node2").get("disk").map(String::as_str),
+        Some("ssd")
+    );
+    let ((ok, plan, err), _) = timed(&lab, home, &["node", "drain", "node2"]);
+    assert!(ok, "drain plan with a hung worker:\n{plan}{err}");
+    assert!(
+        plan.contains("hang_web"),
+        "the drain preview lists the tasks:\n{plan}"
+    );
+
+    // The only manager's engine hangs too: every change stops at once, naming it and the
+    // layer, and nothing is changed.
+    let manager = lab.inject(Fault::EngineHung, 0).unwrap();
+    write(1);
+    let ((ok, out, err), _) = timed(
+        &lab,
+        home,
+        &["stack", "deploy", "-c", compose_arg, "--yes", "hang"],
+    );
+    assert!(!ok, "a deploy without a manager succeeded:\n{out}{err}");
+    let text = format!("{out}{err}");
+    eprintln!("{text}");
+    assert!(text.contains("node1"), "{text}");
+    assert!(text.to_lowercase().contains("engine"), "{text}");
+    let ((ok, out, err), _) = timed(&lab, home, &["service", "scale", "hang_web=1", "--yes"]);
+    assert!(!ok, "a scale without a manager succeeded:\n{out}{err}");
+    assert!(format!("{out}{err}").contains("node1"), "{out}{err}");
+    let ((ok, report, err), _) = timed(&lab, home, &["doctor", "--json"]);
+    assert!(!ok, "the doctor exits 1 on an error:\n{report}{err}");
+    let manager_finding = doctor_finding(&report, "hosts", "node1");
+    assert_eq!(manager_finding["severity"], "error", "{manager_finding}");
+    lab.heal(manager).unwrap();
+    lab.heal(hung).unwrap();
+    // Nothing changed while the manager hung (the spec; tasks may be moving while the
+    // manager catches up on missed heartbeats).
+    let replicas = lab.ssh_ok(
+        "node1",
+        &[
+            "docker",
+            "service",
+            "inspect",
+            "-f",
+            "{{.Spec.Mode.Replicated.Replicas}}",
+            "hang_web",
+        ],
+    );
+    assert_eq!(replicas.trim(), "3");
 }

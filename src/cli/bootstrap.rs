@@ -125,7 +125,7 @@ impl Say {
 }
 
 /// Prints each step as it finishes.
-fn progress(say: Say, step: &Step, res: Result<(), &SwarmError>) {
+pub(super) fn progress(say: Say, step: &Step, res: Result<(), &SwarmError>) {
     match res {
         Ok(()) => say.line(format_args!(
             "  done   [{}] {}",
@@ -172,32 +172,42 @@ pub fn show_and_apply_saying(
         "\napplying (audit log: {}):",
         audit.path().display()
     ));
-    let cancel = tokio_util::sync::CancellationToken::new();
     let report = move |step: &Step, res: Result<(), &SwarmError>| progress(say, step, res);
-    let done = rt
-        .block_on(async {
-            let on_ctrl_c = cancel.clone();
-            let watcher = tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    on_ctrl_c.cancel();
-                    eprintln!("stopping after the steps in flight (Ctrl-C again to quit now)");
-                    let _ = tokio::signal::ctrl_c().await;
-                    std::process::exit(130);
-                }
-            });
-            let done = swarm::ops::apply(cluster, plan, &audit, &report, &cancel).await;
-            watcher.abort();
-            done
-        })
-        .map_err(|e| {
-            anyhow::Error::msg(format!(
-                "{}\nThe steps done so far stay done; fix the cause and run the same command \
+    let done = apply_stopping_on_ctrl_c(rt, cluster, plan, &audit, &report).map_err(|e| {
+        anyhow::Error::msg(format!(
+            "{}\nThe steps done so far stay done; fix the cause and run the same command \
                  again: it continues from the hosts' actual state.",
-                e.redacted()
-            ))
-        })?;
+            e.redacted()
+        ))
+    })?;
     say.line(format_args!("{done} step(s) applied"));
     Ok(true)
+}
+
+/// Applies `plan`; the first Ctrl-C stops it cooperatively (the steps in flight finish and
+/// are audited, the rest are not started), a second one quits at once.
+pub fn apply_stopping_on_ctrl_c(
+    rt: &tokio::runtime::Runtime,
+    cluster: &Cluster,
+    plan: &Plan,
+    audit: &AuditLog,
+    report: swarm::ops::Progress<'_>,
+) -> Result<usize, SwarmError> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    rt.block_on(async {
+        let on_ctrl_c = cancel.clone();
+        let watcher = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.cancel();
+                eprintln!("stopping after the steps in flight (Ctrl-C again to quit now)");
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        let done = swarm::ops::apply(cluster, plan, audit, report, &cancel).await;
+        watcher.abort();
+        done
+    })
 }
 
 /// Plans `change` with the engine function the app uses too.

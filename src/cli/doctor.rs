@@ -1,12 +1,13 @@
 //! `swarmdeck doctor`: every finding about the live swarm with its fix, most urgent first,
-//! and each overlay's addresses in use against its subnets.
+//! each overlay's addresses in use against its subnets, and what was read from each host
+//! (clock offset, Raft data size) besides the snapshot.
 
 use std::fmt::Write;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::doctor::{self, Finding, Usage};
+use crate::doctor::{self, Finding, HostFacts, Usage};
 use crate::severity::Severity;
 use crate::untrusted::visible as v;
 
@@ -23,6 +24,8 @@ pub struct DoctorArgs {
 struct Report {
     findings: Vec<Finding>,
     overlays: Vec<Usage>,
+    /// What was read from the hosts beyond the snapshot.
+    facts: HostFacts,
 }
 
 /// Exits 1 when a finding is an error, so scripts can act on it.
@@ -32,10 +35,14 @@ pub fn run(
     inventory: Option<&Path>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    let snap = super::workloads::workloads_snapshot(target, inventory, rt)?;
+    // No manager answering is itself a finding: the doctor reports rather than stops.
+    let cluster = super::bootstrap::connect(target, inventory)?;
+    let snap = rt.block_on(cluster.snapshot());
+    let facts = rt.block_on(doctor::gather(&cluster, &snap));
     let report = Report {
-        findings: doctor::examine(&snap),
+        findings: doctor::examine(&snap, &facts, Vec::new()),
         overlays: doctor::overlay_usage(&snap),
+        facts,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -84,5 +91,52 @@ fn render(r: &Report) -> String {
             );
         }
     }
+    hosts_table(&mut out, &r.facts);
     out
+}
+
+/// Each host's clock offset and, on managers, its Raft data size; then the swarm's settings.
+fn hosts_table(out: &mut String, f: &HostFacts) {
+    if f.hosts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<24} {:>18} {:>14} {:>14}",
+        "HOST", "CLOCK OFFSET", "RAFT DATA", "OF IT SNAPSHOTS"
+    );
+    for h in &f.hosts {
+        let clock = h.clock.map_or("-".to_string(), |c| {
+            format!("{:+} ms ±{}", c.offset_ms(), c.uncertainty_ms())
+        });
+        let bytes = |b: Option<u64>| b.map_or("-".to_string(), |b| format!("{b} B"));
+        let _ = writeln!(
+            out,
+            "{:<24} {clock:>18} {:>14} {:>14}",
+            v(&h.host),
+            bytes(h.raft_bytes),
+            bytes(h.raft_snapshot_bytes)
+        );
+    }
+    if let Some(s) = &f.swarm {
+        let n = |x: Option<u64>| x.map_or("?".to_string(), |x| x.to_string());
+        let _ = writeln!(
+            out,
+            "\naddress pool {} (/{} each); Raft snapshot every {} entries, {} old kept; task \
+             history limit {}",
+            v(&pool_text(s)),
+            s.subnet_size,
+            n(s.snapshot_interval),
+            n(s.keep_old_snapshots),
+            s.task_history_limit
+                .map_or("?".to_string(), |x| x.to_string())
+        );
+    }
+}
+
+fn pool_text(s: &doctor::facts::SwarmSettings) -> String {
+    match s.default_addr_pool.is_empty() {
+        true => format!("{} (default)", doctor::pool::DEFAULT_POOL),
+        false => s.default_addr_pool.join(", "),
+    }
 }

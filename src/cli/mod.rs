@@ -17,11 +17,13 @@ pub mod generate;
 pub mod hosts;
 pub mod lab;
 pub mod logs;
+pub mod maintain;
 pub mod node;
 pub mod node_label;
 pub mod preflight;
 pub mod secret;
 pub mod service;
+pub mod service_rebalance;
 pub mod stack;
 pub mod status;
 pub mod target;
@@ -115,6 +117,9 @@ pub enum Command {
     Network(node::NetworkArgs),
     /// Join-token and unlock-key rotation.
     Swarm(node::SwarmArgs),
+    /// Rolling maintenance: a command run node by node, each drained first and its tasks
+    /// back before the next (`maintain (--node NODE… | --all) [--yes] -- COMMAND…`).
+    Maintain(Box<maintain::MaintainArgs>),
     /// Diagnose lost quorum and recover with --force-new-cluster (--yes applies).
     Recover(bootstrap::RecoverArgs),
     /// The audit log of applied steps: show, or export as a shell script.
@@ -228,6 +233,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Node(args) => node::run(args, &target, file, &runtime()?),
         Command::Network(args) => node::network(args, &target, file, &runtime()?),
         Command::Swarm(args) => node::swarm_cmd(args, &target, file, &runtime()?),
+        Command::Maintain(args) => maintain::run(*args, &target, file, &runtime()?),
         Command::Recover(args) => bootstrap::recover(args, &target, file, &runtime()?),
         Command::Audit(args) => bootstrap::audit(args),
         Command::Backup(args) => backup::run(args, &target, file, &runtime()?),

@@ -307,9 +307,10 @@ pub(super) fn answering_manager(
 ) -> anyhow::Result<(Cluster, String)> {
     let cluster = connect(target, inventory)?;
     let state = rt.block_on(swarm::state::gather(&cluster));
-    let at = state
-        .answered_by
-        .ok_or_else(|| err(SwarmError::NoManager))?;
+    let at = match state.answered_by.clone() {
+        Some(at) => at,
+        None => return Err(err(state.no_manager())),
+    };
     Ok((cluster, at))
 }
 

@@ -1,7 +1,7 @@
-//! `swarmdeck service scale|update|rollback`: a service change planned with its docker
-//! CLI equivalent, applied with `--yes`, then followed slot by slot until swarm completes,
-//! pauses or rolls it back (`--detach` does not wait). Ctrl-C while waiting stops waiting
-//! and leaves the service as it is.
+//! `swarmdeck service scale|update|rollback|rebalance`: a service change planned with its
+//! docker CLI equivalent, applied with `--yes`, then followed slot by slot until swarm
+//! completes, pauses or rolls it back (`--detach` does not wait). Ctrl-C while waiting
+//! stops waiting and leaves the service as it is.
 
 use std::path::Path;
 use std::time::Duration;
@@ -52,6 +52,9 @@ pub enum ServiceCommand {
         /// The service's name or ID.
         service: String,
     },
+    /// Spread replicated services' tasks over every node again (a forced redeploy of
+    /// each), e.g. after a node came back; refused without quorum.
+    Rebalance(super::service_rebalance::RebalanceArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,46 +155,75 @@ pub fn run(
             service: service.clone(),
             edit: ServiceEdit::Rollback,
         }],
+        ServiceCommand::Rebalance(r) => {
+            return super::service_rebalance::run(r, &args, target, inventory, rt);
+        }
     };
     let cluster = connect(target, inventory)?;
-    let say = if args.json { Say::Stderr } else { Say::Stdout };
-    let mut finals = Vec::new();
-    let mut failed = Vec::new();
+    let say = args.say();
+    let mut ends = Ends::default();
     for change in changes {
         let rollback = change.edit == ServiceEdit::Rollback;
         let plan = plan(rt, &cluster, &Change::Service(change), false)?;
         if !show_and_apply_saying(rt, &cluster, &plan, &args.apply, say)? {
             continue;
         }
-        let (host, service_id) = applied_service(&plan)?;
+        ends.follow(rt, &cluster, &plan, rollback, &args)?;
+    }
+    ends.finish(args.json)
+}
+
+impl ServiceArgs {
+    pub(super) fn say(&self) -> Say {
+        if self.json { Say::Stderr } else { Say::Stdout }
+    }
+}
+
+/// The rollouts followed so far, and why those that failed did.
+#[derive(Default)]
+pub(super) struct Ends {
+    finals: Vec<RolloutProgress>,
+    failed: Vec<String>,
+}
+
+impl Ends {
+    /// Follows the rollout of each service step of an applied plan, in order.
+    pub(super) fn follow(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        cluster: &Cluster,
+        plan: &Plan,
+        rollback: bool,
+        args: &ServiceArgs,
+    ) -> anyhow::Result<()> {
         let waiting = Waiting {
             detach: args.detach,
             timeout: Duration::from_secs(args.wait_timeout),
         };
-        let end = watch(rt, &cluster, &host, &service_id, rollback, waiting, say)?;
-        if let Some(why) = failure(&end) {
-            failed.push(why);
-        }
-        finals.push(end);
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&finals)?);
-    }
-    if !failed.is_empty() {
-        bail!("{}", failed.join("\n"));
-    }
-    Ok(())
-}
-
-/// The host and service of a plan's service step.
-fn applied_service(plan: &Plan) -> anyhow::Result<(String, String)> {
-    plan.steps
-        .iter()
-        .find_map(|s| match &s.action {
-            Action::Service(step) => Some((s.host.clone(), step.service_id.clone())),
+        let steps = plan.steps.iter().filter_map(|s| match &s.action {
+            Action::Service(step) => Some((s.host.as_str(), step.service_id.as_str())),
             _ => None,
-        })
-        .context("the plan has no service step")
+        });
+        for (host, service_id) in steps {
+            let end = watch(rt, cluster, host, service_id, rollback, waiting, args.say())?;
+            if let Some(why) = failure(&end) {
+                self.failed.push(why);
+            }
+            self.finals.push(end);
+        }
+        Ok(())
+    }
+
+    /// Prints the final states as JSON when asked; fails when a rollout did.
+    pub(super) fn finish(self, json: bool) -> anyhow::Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&self.finals)?);
+        }
+        if !self.failed.is_empty() {
+            bail!("{}", self.failed.join("\n"));
+        }
+        Ok(())
+    }
 }
 
 /// Why a rollout that ended did not do what was asked.

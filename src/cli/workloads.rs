@@ -36,6 +36,14 @@ pub(super) fn workloads_snapshot(
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<ClusterSnapshot> {
     let cluster = super::bootstrap::connect(target, inventory)?;
+    checked_snapshot(&cluster, rt)
+}
+
+/// A snapshot of `cluster` whose workloads were read, or why they could not be.
+pub(super) fn checked_snapshot(
+    cluster: &crate::cluster::Cluster,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<ClusterSnapshot> {
     let snap = rt.block_on(cluster.snapshot());
     if snap.swarm.is_none() || snap.nodes_as_of.is_some() {
         let why = snap

@@ -7,7 +7,7 @@
 pub mod fault;
 mod host;
 mod keys;
-mod net;
+pub(crate) mod net;
 mod probe_image;
 mod state;
 mod sys;

@@ -179,6 +179,7 @@ pub(super) async fn pick_file(purpose: FilePurpose) -> Vec<Event> {
             .set_title("Choose a Compose file")
             .add_filter("Compose file", &["yml", "yaml"]),
         FilePurpose::Stack(crate::stack::StackFile::Env) => dialog.set_title("Choose an env file"),
+        FilePurpose::Object => dialog.set_title("Choose the file holding the data"),
     };
     let picked = dialog.pick_file().await;
     match picked {

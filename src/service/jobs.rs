@@ -44,6 +44,8 @@ pub enum JobKind {
     Console,
     /// Lists the backup archives on this machine, checksums verified (changes nothing).
     Backups,
+    /// Reads the doctor's facts from every host (changes nothing).
+    Doctor,
 }
 
 impl JobKind {
@@ -72,6 +74,7 @@ impl JobKind {
             JobKind::Logs => "log reading",
             JobKind::Console => "console command",
             JobKind::Backups => "backup listing",
+            JobKind::Doctor => "doctor's reading",
         }
     }
 }
@@ -100,6 +103,8 @@ pub enum Job {
     Console(super::console::ConsoleRequest),
     /// List the backup archives, as `swarmdeck backup list` does.
     Backups,
+    /// Read what the doctor needs beyond this snapshot from its hosts.
+    Doctor(Box<crate::snapshot::ClusterSnapshot>),
 }
 
 impl Job {
@@ -114,6 +119,7 @@ impl Job {
             Job::Logs(_) => JobKind::Logs,
             Job::Console(_) => JobKind::Console,
             Job::Backups => JobKind::Backups,
+            Job::Doctor(_) => JobKind::Doctor,
         }
     }
 
@@ -136,6 +142,7 @@ impl Job {
             Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
             Job::Console(r) => format!("console: {}", crate::untrusted::visible(&r.line)),
             Job::Backups => "list the backups".into(),
+            Job::Doctor(_) => "doctor: read the hosts' clocks, routes and Raft data".into(),
         }
     }
 }
@@ -175,6 +182,8 @@ pub enum JobUpdate {
     Console(super::console::ConsoleUpdate),
     /// The backup archives with their metadata, or why the directory cannot be read.
     Backups(Result<Vec<crate::backup::archive::Listed>, String>),
+    /// What the doctor read from the hosts.
+    Doctor(Box<crate::doctor::HostFacts>),
     /// The job is over (whatever its outcome); always the last update.
     Ended,
 }

@@ -93,6 +93,8 @@ pub enum ImportSource {
 pub enum FilePurpose {
     PrivateKey,
     Stack(crate::stack::StackFile),
+    /// The data of a secret or config.
+    Object,
 }
 
 /// How a host connection test ended.

@@ -195,6 +195,14 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
             let rows = rows.unwrap_or_else(|e| Err(e.to_string()));
             tx.send(JobUpdate::Backups(rows)).await;
         }
+        Job::Doctor(snap) => {
+            tokio::select! {
+                facts = crate::doctor::gather(&cluster, &snap) => {
+                    tx.send(JobUpdate::Doctor(Box::new(facts))).await;
+                }
+                _ = cancel.cancelled() => {}
+            }
+        }
         Job::StartLab { .. } => {}
     }
 }

@@ -40,7 +40,7 @@ pub(crate) fn anchor(state: &SwarmState) -> Result<&str, SwarmError> {
     match (&state.answered_by, lost_quorum(state)) {
         (_, Some(report)) => Err(SwarmError::QuorumLost(report.explain())),
         (Some(h), None) => Ok(h),
-        (None, None) => Err(SwarmError::NoManager),
+        (None, None) => Err(state.no_manager()),
     }
 }
 

@@ -36,6 +36,10 @@ pub enum Change {
     Stack(crate::stack::StackChange),
     /// A backup of the swarm's state taken, or one restored.
     Backup(crate::backup::BackupChange),
+    /// A command run node by node: drain, command, back, tasks back (rolling maintenance).
+    Maintenance(super::maintenance::MaintenanceRequest),
+    /// Services redeployed to spread their tasks over every node again.
+    Rebalance(super::rebalance::Rebalance),
 }
 
 impl Change {
@@ -52,6 +56,8 @@ impl Change {
             Change::Object(o) => o.describe(),
             Change::Stack(s) => s.describe(),
             Change::Backup(b) => b.describe(),
+            Change::Maintenance(m) => m.describe(),
+            Change::Rebalance(r) => r.describe(),
         }
     }
 }
@@ -101,6 +107,8 @@ pub async fn plan(
             crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
         }
         Change::Backup(b) => crate::backup::plan(cluster, &state, b).await?,
+        Change::Maintenance(m) => super::maintenance::plan(cluster, &state, m).await?,
+        Change::Rebalance(r) => super::rebalance::plan(cluster, &state, r).await?,
     };
     let mut plan = plan;
     if let Some((node_id, name)) = drains(&plan) {
@@ -116,8 +124,16 @@ pub async fn plan(
     Ok(plan)
 }
 
-/// The node a plan drains, as (ID, name).
+/// The node a plan drains, as (ID, name). A maintenance plan previews each of its
+/// nodes itself.
 fn drains(plan: &Plan) -> Option<(String, String)> {
+    if plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Maintenance(_)))
+    {
+        return None;
+    }
     plan.steps.iter().find_map(|s| match &s.action {
         Action::SetAvailability {
             node_id,

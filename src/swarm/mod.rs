@@ -12,8 +12,10 @@ pub mod audit;
 pub mod bootstrap;
 pub mod change;
 pub mod labels;
+pub mod maintenance;
 pub mod ops;
 pub mod plan;
+pub mod rebalance;
 pub mod secrets;
 pub mod service;
 pub mod state;
@@ -73,6 +75,11 @@ pub enum SwarmError {
     Locked { host: String },
     #[error("no manager of the swarm answered; is the swarm initialised and a manager up?")]
     NoManager,
+    /// No manager answered, and why, host by host.
+    #[error(
+        "no manager of the swarm answered: {detail}; fix those hosts, then run the command again"
+    )]
+    NoManagerAnswered { detail: String },
     #[error("{0}")]
     QuorumLost(String),
     #[error("{0} (add --force to do it anyway)")]
@@ -163,9 +170,9 @@ impl SwarmError {
                 Some(Layer::Swarm),
                 None,
             ),
-            SwarmError::NoManager | SwarmError::QuorumLost(_) => {
-                (FailureKind::Failed, None, Some(Layer::Swarm), None)
-            }
+            SwarmError::NoManager
+            | SwarmError::NoManagerAnswered { .. }
+            | SwarmError::QuorumLost(_) => (FailureKind::Failed, None, Some(Layer::Swarm), None),
             SwarmError::Audit(_) => (FailureKind::Failed, None, None, None),
             SwarmError::Service(e) if e.is_stale() => (
                 FailureKind::Stale,

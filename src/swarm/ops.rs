@@ -298,6 +298,7 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
         }
         Action::Stack(s) => crate::stack::apply::run(&d, host, what, s).await?,
         Action::Backup(b) => crate::backup::run::run_step(cluster, host, what, b).await?,
+        Action::Maintenance(m) => super::maintenance::run(cluster, host, m).await?,
     }
     Ok(())
 }

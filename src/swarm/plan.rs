@@ -93,6 +93,8 @@ pub enum Action {
     Stack(Box<crate::stack::StackStep>),
     /// A step of a swarm backup or restore (`swarmdeck backup`).
     Backup(crate::backup::BackupStep),
+    /// A step of a rolling maintenance: a node's command, or a wait or check around it.
+    Maintenance(super::maintenance::MaintenanceStep),
 }
 
 fn role_word(role: Role) -> &'static str {
@@ -189,6 +191,7 @@ impl Action {
             ),
             Action::Stack(s) => s.cli(),
             Action::Backup(b) => b.cli(),
+            Action::Maintenance(m) => m.cli(),
         }
     }
 
@@ -246,6 +249,7 @@ impl Action {
             ),
             Action::Stack(s) => s.describe(),
             Action::Backup(b) => b.describe(host),
+            Action::Maintenance(m) => m.describe(),
         }
     }
 }

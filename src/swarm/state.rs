@@ -152,6 +152,31 @@ impl SwarmState {
         }
     }
 
+    /// Why no manager answers for the cluster: each host that could not be read, and each
+    /// manager that could not list the swarm, with its reason (already inert and redacted).
+    pub fn no_manager(&self) -> SwarmError {
+        let mut why: Vec<String> = self
+            .hosts
+            .iter()
+            .filter_map(|h| match &h.state {
+                // The reason usually names its host already.
+                LocalState::Unreachable(e) if e.starts_with(&format!("{}:", h.host)) => {
+                    Some(e.clone())
+                }
+                LocalState::Unreachable(e) => Some(format!("{}: {e}", h.host)),
+                LocalState::Locked => Some(format!("{}: the swarm is locked", h.host)),
+                _ => None,
+            })
+            .collect();
+        why.extend(self.manager_errors.iter().map(|(h, e)| format!("{h}: {e}")));
+        if why.is_empty() {
+            return SwarmError::NoManager;
+        }
+        SwarmError::NoManagerAnswered {
+            detail: why.join("; "),
+        }
+    }
+
     /// Manager hosts that answered and can control the cluster.
     pub fn control_hosts(&self) -> impl Iterator<Item = &HostFacts> {
         self.hosts
@@ -370,5 +395,27 @@ mod tests {
         assert_eq!(peer_of(&[a, b], 1), a);
         assert_eq!(peer_of(&[a], 0), a);
         assert_eq!(peer_of(&[None, None], 0), None);
+    }
+
+    #[test]
+    fn no_manager_names_each_unreadable_host_and_each_refusing_manager() {
+        let mut hung = HostFacts::new("node1", "root@10.0.0.1");
+        hung.state = LocalState::Unreachable("Docker engine did not answer within 5s".into());
+        let worker = HostFacts::new("node2", "root@10.0.0.2");
+        let mut state = SwarmState {
+            hosts: vec![hung, worker],
+            ..Default::default()
+        };
+        state.manager_errors = vec![("node3".into(), "no leader".into())];
+        let text = state.no_manager().to_string();
+        assert!(
+            text.contains("node1: Docker engine did not answer within 5s; node3: no leader"),
+            "{text}"
+        );
+        assert!(!text.contains("node2"), "{text}");
+        assert!(matches!(
+            SwarmState::default().no_manager(),
+            SwarmError::NoManager
+        ));
     }
 }

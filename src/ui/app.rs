@@ -191,6 +191,10 @@ impl SwarmdeckApp {
                     purpose: FilePurpose::Stack(file),
                     path,
                 } => self.state.panels.stacks.picked(file, path),
+                Event::FilePicked {
+                    purpose: FilePurpose::Object,
+                    path,
+                } => self.state.panels.secrets.picked(path),
             }
         }
     }

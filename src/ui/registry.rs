@@ -4,8 +4,8 @@
 use super::panel::{PanelView, panels};
 use super::{
     activity_panel, backups_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel,
-    logs_panel, networks_panel, overview, placement_panel, quorum_panel, services_panel,
-    stacks_panel, topology, wizard_panel,
+    logs_panel, maintenance_panel, networks_panel, overview, placement_panel, quorum_panel,
+    secrets_panel, services_panel, stacks_panel, topology, wizard_panel,
 };
 
 panels! {
@@ -15,6 +15,7 @@ panels! {
     Quorum => quorum: quorum_panel::QuorumView,
     Services => services: services_panel::ServicesView,
     Stacks => stacks: stacks_panel::StacksView,
+    Secrets => secrets: secrets_panel::SecretsView,
     Placement => placement: placement_panel::PlacementView,
     Logs => logs: logs_panel::LogsView,
     Console => console: console_panel::ConsoleView,
@@ -23,5 +24,6 @@ panels! {
     Doctor => doctor: doctor_panel::DoctorView,
     Backups => backups: backups_panel::BackupsView,
     Hosts => hosts: hosts_panel::HostsView,
+    Maintenance => maintenance: maintenance_panel::MaintenanceView,
     Activity => activity: activity_panel::ActivityView,
 }

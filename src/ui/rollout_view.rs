@@ -42,6 +42,7 @@ impl RolloutActions {
         ui.add_space(6.0);
         ui.strong("Change");
         let mut edit = None;
+        let mut rebalance = false;
         ui.add_enabled_ui(cx.live() && !self.flow.busy(), |ui| {
             ui.horizontal_wrapped(|ui| {
                 if service.mode == ServiceMode::Replicated {
@@ -69,6 +70,15 @@ impl RolloutActions {
                         ..Default::default()
                     }));
                 }
+                if service.mode == ServiceMode::Replicated {
+                    rebalance = ui
+                        .button("Rebalance")
+                        .on_hover_text(
+                            "Spread the tasks over every node again, e.g. after a node came \
+                             back: a forced redeploy, refused without quorum",
+                        )
+                        .clicked();
+                }
                 if ui
                     .button("Rollback")
                     .on_hover_text("Back to the spec before the last update")
@@ -88,6 +98,14 @@ impl RolloutActions {
                 edit,
             };
             self.flow.request(cx, Change::Service(change));
+        }
+        if rebalance {
+            self.progress = None;
+            self.job = None;
+            let r = crate::swarm::rebalance::Rebalance {
+                services: vec![service.id.clone()],
+            };
+            self.flow.request(cx, Change::Rebalance(r));
         }
         self.flow.show(ui, cx);
         if let Some(p) = &self.progress {
@@ -252,5 +270,24 @@ mod tests {
         h.get_by_label("0 of 1 slot(s) updated");
         h.get_by_label("probe:1 shutdown on node1");
         h.get_by_label("probe:2 rejected on node2 (No such image: probe:2)");
+    }
+
+    #[test]
+    fn rebalance_plans_the_selected_service_through_the_plan_flow() {
+        use crate::ui::topology::tests::{last_plan, live};
+        let mut h = live(cluster(), Panel::Services);
+        // The task table uses arrows.
+        crate::ui::style::install_fallback_fonts(&h.ctx);
+        h.get_by_label("web").click();
+        h.run_steps(2);
+        h.get_by_label("Rebalance").click();
+        h.run_steps(2);
+        let (_, change) = last_plan(&h);
+        assert_eq!(
+            change,
+            crate::swarm::change::Change::Rebalance(crate::swarm::rebalance::Rebalance {
+                services: vec!["s-web".into()],
+            })
+        );
     }
 }

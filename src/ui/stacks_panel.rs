@@ -322,6 +322,23 @@ mod tests {
     }
 
     #[test]
+    fn a_hosts_stack_and_service_names_stay_inert() {
+        let mut snap = crate::snapshot::demo();
+        for svc in &mut snap.services {
+            if svc.stack.as_deref() == Some("shop") {
+                svc.stack = Some("shop\x1b[2J".into());
+            }
+        }
+        snap.services[0].name = "evil\x1b]0;owned\x07".into();
+        let h = crate::ui::workload_view::testing::showing(snap, Panel::Stacks);
+        h.get_by_label("shop\\u{1b}[2J");
+        assert!(
+            h.query_by_label_contains("\x1b").is_none(),
+            "no raw escape reaches the screen"
+        );
+    }
+
+    #[test]
     fn the_form_asks_for_a_file_and_a_valid_name_before_planning() {
         let mut v = StacksView::default();
         assert_eq!(v.form_problem().as_deref(), Some("choose a Compose file"));

@@ -114,7 +114,7 @@ pub fn parse_since(s: &str, now_secs: u64) -> Option<i64> {
 }
 
 /// `90s`, `10m`, `1h30m`, `2d`: a sum of numbers each with its unit.
-fn parse_duration(s: &str) -> Option<Duration> {
+pub fn parse_duration(s: &str) -> Option<Duration> {
     let mut total: u64 = 0;
     let mut number = String::new();
     for c in s.chars() {

@@ -34,6 +34,20 @@ pub fn swarmdeck_cli(
     )
 }
 
+/// Polls `f` every 300 ms until it holds; fails the test after `timeout`. Says how long
+/// it took.
+pub fn wait_for(what: &str, timeout: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    eprintln!("{what}: after {:?}", t.elapsed());
+}
+
 /// SIGKILLs a lab process and waits (up to 10 s) until it is gone.
 pub fn kill_and_wait(pid: u32) {
     nix::sys::signal::kill(

@@ -1,6 +1,17 @@
-//! The doctor: every finding about a live swarm with its fix, most urgent first. Pure: read
-//! from a snapshot. Today it covers hosts that do not answer, overlay address capacity, quorum and manager spread,
-//! engine version skew, nodes that are down, and tasks that wait for a node.
+//! The doctor: every finding about a live swarm with its fix, most urgent first. Pure:
+//! [`examine`] reads a snapshot and the facts [`facts::gather`] read from the hosts. It
+//! covers hosts that do not answer, overlay address capacity, the default address pool
+//! (exhaustion, the hosts' own networks inside it), quorum, manager count and zone spread,
+//! Raft data size and task history, clock skew, engine version skew, nodes that are down,
+//! tasks that wait for a node and tasks unevenly spread after a node came back.
+
+pub mod clock;
+pub mod facts;
+pub mod pool;
+pub mod raft;
+pub mod spread;
+
+pub use facts::{HostFacts, gather};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -28,17 +39,82 @@ pub struct Finding {
     pub fix: String,
 }
 
-/// Every finding on `snap`, errors first, then warnings, then notes.
-pub fn examine(snap: &ClusterSnapshot) -> Vec<Finding> {
+/// Every finding on `snap` and `facts` (empty facts: the snapshot's findings only), with
+/// `extra` merged in: findings other modules compute (e.g. certificates). Errors first,
+/// then warnings, then notes; the order of the rules below within each.
+pub fn examine(snap: &ClusterSnapshot, facts: &HostFacts, extra: Vec<Finding>) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(hosts(snap));
+    out.extend(swarm_unread(snap));
     out.extend(capacity(snap));
+    out.extend(pool::findings(snap, facts));
     out.extend(managers(snap));
+    out.extend(zones(snap));
+    out.extend(raft::findings(snap, facts));
+    out.extend(clock::findings(facts));
     out.extend(down_nodes(snap));
     out.extend(version_skew(snap));
     out.extend(pending(snap));
+    out.extend(spread::findings(snap));
+    out.extend(extra);
+    out.extend(unread(facts));
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
+}
+
+/// Reads of the hosts that failed: what they would have shown is unknown.
+fn unread(facts: &HostFacts) -> Vec<Finding> {
+    facts
+        .failures
+        .iter()
+        .map(|f| Finding {
+            severity: Severity::Info,
+            area: "not read",
+            subject: f.host.clone(),
+            summary: format!(
+                "the {} of {} could not be read ({}): {}",
+                f.what,
+                f.host,
+                f.layer.describe(),
+                f.error
+            ),
+            fix: match f.layer {
+                crate::snapshot::Layer::Network | crate::snapshot::Layer::Ssh => {
+                    "check the host's SSH login (`swarmdeck hosts test`)"
+                }
+                crate::snapshot::Layer::Engine => "check the host's Docker engine",
+                _ => {
+                    "check that the host's login may run `date`, `ip` and (with sudo on \
+                      managers) `du` on the engine's swarm directory"
+                }
+            }
+            .into(),
+        })
+        .collect()
+}
+
+/// Managers' spread over zones (the `zone` node label), from the quorum model.
+fn zones(snap: &ClusterSnapshot) -> Vec<Finding> {
+    if snap.swarm.is_none() {
+        return Vec::new();
+    }
+    let managers = snap.managers();
+    quorum::zone_advice(&managers)
+        .into_iter()
+        .map(|a| Finding {
+            severity: match a.level {
+                AdviceLevel::Warning => Severity::Warning,
+                AdviceLevel::Info => Severity::Info,
+            },
+            area: "manager zones",
+            subject: format!("{} manager(s)", managers.len()),
+            summary: a.text,
+            fix: "label every manager with its zone (`swarmdeck node label NODE add zone=Z`) \
+                  and move managers so no zone holds a majority (promote a node in another \
+                  zone, then demote one in the crowded zone)"
+                .into(),
+        })
+        .collect()
 }
 
 /// Addresses in use on one overlay against what its subnets hold.
@@ -231,8 +307,10 @@ fn managers(snap: &ClusterSnapshot) -> Vec<Finding> {
         return Vec::new();
     }
     let managers = snap.managers();
+    let zoned = quorum::zone_advice(&managers);
     let mut out: Vec<Finding> = quorum::advise(&managers)
         .into_iter()
+        .filter(|a| !zoned.contains(a))
         .map(|a| Finding {
             severity: match a.level {
                 AdviceLevel::Warning => Severity::Warning,
@@ -262,6 +340,30 @@ fn managers(snap: &ClusterSnapshot) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// No manager answered: what follows is the last node list, or nothing.
+fn swarm_unread(snap: &ClusterSnapshot) -> Option<Finding> {
+    if snap.swarm.is_some() && snap.nodes_as_of.is_none() {
+        return None;
+    }
+    let why = snap
+        .swarm_error
+        .as_deref()
+        .unwrap_or("no inventory host is a manager of a swarm");
+    Some(Finding {
+        severity: Severity::Error,
+        area: "swarm",
+        subject: String::new(),
+        summary: if snap.nodes_as_of.is_some() {
+            format!("no manager answers; the nodes shown are the last ones read: {why}")
+        } else {
+            format!("no manager answers: {why}")
+        },
+        fix: "bring a manager's engine back (see the hosts above); if a majority of managers \
+              is gone for good, recover with `swarmdeck recover`"
+            .into(),
+    })
 }
 
 fn down_nodes(snap: &ClusterSnapshot) -> Vec<Finding> {
@@ -399,7 +501,7 @@ mod tests {
             (u.tasks, u.vips, u.load_balancers, u.capacity),
             (6, 1, 3, 13)
         );
-        let found = examine(&snap);
+        let found = examine(&snap, &HostFacts::default(), Vec::new());
         let f = found.iter().find(|f| f.area == "overlay capacity").unwrap();
         assert_eq!(f.severity, Severity::Warning);
         assert!(
@@ -409,13 +511,45 @@ mod tests {
         );
         assert!(f.fix.contains("--network-rm tiny"), "{}", f.fix);
         // 9 tasks on 3 nodes: 13 of 13.
-        let full = examine(&small_overlay(9, 3));
+        let full = examine(&small_overlay(9, 3), &HostFacts::default(), Vec::new());
         assert_eq!(full[0].severity, Severity::Error);
         // 2 tasks: 5 of 13, fine.
         assert!(
-            !examine(&small_overlay(2, 2))
+            !examine(&small_overlay(2, 2), &HostFacts::default(), Vec::new())
                 .iter()
                 .any(|f| f.area == "overlay capacity")
+        );
+    }
+
+    #[test]
+    fn no_manager_answering_is_an_error_and_old_nodes_are_called_old() {
+        let mut snap = crate::snapshot::demo();
+        assert!(
+            examine(&snap, &HostFacts::default(), Vec::new())
+                .iter()
+                .all(|f| f.area != "swarm")
+        );
+        snap.nodes_as_of = Some(1);
+        snap.swarm_error = Some("node1: Docker engine did not answer".into());
+        let f = examine(&snap, &HostFacts::default(), Vec::new())
+            .into_iter()
+            .find(|f| f.area == "swarm")
+            .unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert!(
+            f.summary.contains("last ones read: node1: Docker engine"),
+            "{f:?}"
+        );
+        snap.swarm = None;
+        snap.nodes_as_of = None;
+        snap.swarm_error = None;
+        let f = examine(&snap, &HostFacts::default(), Vec::new())
+            .into_iter()
+            .find(|f| f.area == "swarm")
+            .unwrap();
+        assert!(
+            f.summary.contains("no inventory host is a manager"),
+            "{f:?}"
         );
     }
 
@@ -423,7 +557,7 @@ mod tests {
     fn findings_come_most_urgent_first() {
         let mut snap = small_overlay(9, 3);
         snap.nodes = crate::snapshot::demo().nodes;
-        let found = examine(&snap);
+        let found = examine(&snap, &HostFacts::default(), Vec::new());
         let severities: Vec<Severity> = found.iter().map(|f| f.severity).collect();
         let mut sorted = severities.clone();
         sorted.sort_by(|a, b| b.cmp(a));
@@ -445,5 +579,57 @@ mod tests {
             (2, 1, 1, 2)
         );
         assert_eq!(u.used(), 6);
+    }
+
+    #[test]
+    fn managers_in_one_zone_are_a_zone_finding_apart_from_the_count_advice() {
+        let mut snap = crate::snapshot::demo();
+        let mut managers = 0;
+        for n in snap.nodes.iter_mut().filter(|n| n.role == Role::Manager) {
+            n.labels.insert("zone".into(), "a".into());
+            managers += 1;
+        }
+        assert!(managers >= 2, "the demo has several managers");
+        let found = examine(&snap, &HostFacts::default(), Vec::new());
+        let zone = found.iter().find(|f| f.area == "manager zones").unwrap();
+        assert_eq!(zone.severity, Severity::Warning);
+        assert!(zone.summary.starts_with("zone a holds"), "{}", zone.summary);
+        assert!(zone.fix.contains("zone=Z"), "{}", zone.fix);
+        assert!(
+            !found
+                .iter()
+                .any(|f| f.area == "managers" && f.summary.starts_with("zone ")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn findings_from_other_modules_and_failed_reads_are_merged_in_order() {
+        let snap = small_overlay(2, 2);
+        let extra = Finding {
+            severity: Severity::Error,
+            area: "certificates",
+            subject: "node1".into(),
+            summary: "expires".into(),
+            fix: "rotate".into(),
+        };
+        let facts = HostFacts {
+            failures: vec![facts::GatherFailure {
+                host: "node2".into(),
+                layer: crate::snapshot::Layer::Ssh,
+                what: "clock".into(),
+                error: "timed out".into(),
+            }],
+            ..Default::default()
+        };
+        let found = examine(&snap, &facts, vec![extra.clone()]);
+        // An error: among the errors, before every warning and note.
+        let at = found.iter().position(|f| *f == extra).unwrap();
+        assert!(found[..at].iter().all(|f| f.severity == Severity::Error));
+        let unread = found.iter().find(|f| f.area == "not read").unwrap();
+        assert_eq!(
+            unread.summary,
+            "the clock of node2 could not be read (SSH): timed out"
+        );
     }
 }

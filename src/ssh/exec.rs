@@ -253,21 +253,31 @@ impl SshSession {
             out.signal = exit.signal;
             Ok(out)
         };
-        match tokio::time::timeout(cmd.timeout, run).await {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => {
-                let _ = ch.close().await;
-                Err(e)
-            }
-            Err(_) => {
-                let _ = ch.close().await;
-                Err(SshError::Timeout {
-                    host: self.name().to_string(),
-                    what,
-                    after: cmd.timeout,
-                })
-            }
+        let res = tokio::time::timeout(cmd.timeout, run).await;
+        self.settle(&ch, res, &what, cmd.timeout).await
+    }
+
+    /// A command's result under its deadline: on a failure or a timeout the channel is
+    /// closed, and a timeout is named with its deadline.
+    pub(super) async fn settle<T>(
+        &self,
+        ch: &russh::Channel<russh::client::Msg>,
+        res: Result<Result<T, SshError>, tokio::time::error::Elapsed>,
+        what: &str,
+        after: Duration,
+    ) -> Result<T, SshError> {
+        let res = match res {
+            Ok(r) => r,
+            Err(_) => Err(SshError::Timeout {
+                host: self.name().to_string(),
+                what: what.to_string(),
+                after,
+            }),
+        };
+        if res.is_err() {
+            let _ = ch.close().await;
         }
+        res
     }
 }
 

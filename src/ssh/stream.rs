@@ -141,20 +141,6 @@ impl SshSession {
             Ok(out)
         };
         let res = tokio::time::timeout(deadline, run).await;
-        match res {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => {
-                let _ = ch.close().await;
-                Err(e)
-            }
-            Err(_) => {
-                let _ = ch.close().await;
-                Err(SshError::Timeout {
-                    host: self.name().to_string(),
-                    what: what.to_string(),
-                    after: deadline,
-                })
-            }
-        }
+        self.settle(&ch, res, what, deadline).await
     }
 }

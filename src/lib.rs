@@ -5,6 +5,7 @@
 //! to `ui` through bounded channels only.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 /// Benchmarks, for `swarmdeck-bench` only: not part of the product.
 #[cfg(feature = "bench")]
 pub mod bench;

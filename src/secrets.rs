@@ -71,6 +71,8 @@ pub enum SecretKey {
     },
     /// Passphrase of an encrypted private key file.
     KeyPassphrase { path: std::path::PathBuf },
+    /// The unlock key of the autolocked swarm in a backup archive (by its file name).
+    BackupUnlockKey { archive: String },
 }
 
 impl SecretKey {
@@ -82,6 +84,7 @@ impl SecretKey {
                 port,
             } => format!("password:{user}@{address}:{port}"),
             SecretKey::KeyPassphrase { path } => format!("passphrase:{}", path.display()),
+            SecretKey::BackupUnlockKey { archive } => crate::backup::keyring_account(archive),
         }
     }
 

@@ -8,6 +8,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::swarm::secrets;
 
+pub mod backup;
 pub mod bootstrap;
 pub mod cert;
 pub mod connectivity;
@@ -127,6 +128,9 @@ pub enum Command {
     Recover(bootstrap::RecoverArgs),
     /// The audit log of applied steps: show, or export as a shell script.
     Audit(bootstrap::AuditArgs),
+    /// Back up the swarm's state from a follower manager, list backups, restore one onto a
+    /// fresh host (plans; --yes applies).
+    Backup(backup::BackupArgs),
 }
 
 /// What the command line asks for.
@@ -236,6 +240,7 @@ pub fn run(headless: Headless) -> anyhow::Result<()> {
         Command::Maintain(args) => maintain::run(*args, &target, file, &runtime()?),
         Command::Recover(args) => bootstrap::recover(args, &target, file, &runtime()?),
         Command::Audit(args) => bootstrap::audit(args),
+        Command::Backup(args) => backup::run(args, &target, file, &runtime()?),
         Command::Connectivity(args) => connectivity::run(args, &target, file, &runtime()?),
         Command::Generate(args) => generate::run(args, definition(panels)),
         Command::Hosts(args) => hosts::run(args, &target, file, &runtime()?),

@@ -42,6 +42,8 @@ pub enum JobKind {
     Logs,
     /// Runs one command line in a task's container (conflicts with nothing).
     Console,
+    /// Lists the backup archives on this machine, checksums verified (changes nothing).
+    Backups,
     /// Reads the doctor's facts from every host (changes nothing).
     Doctor,
 }
@@ -71,6 +73,7 @@ impl JobKind {
             JobKind::Lab => "practice lab start",
             JobKind::Logs => "log reading",
             JobKind::Console => "console command",
+            JobKind::Backups => "backup listing",
             JobKind::Doctor => "doctor's reading",
         }
     }
@@ -98,6 +101,8 @@ pub enum Job {
     Logs(crate::workloads::logs::LogRequest),
     /// Run one command line in a task, as `swarmdeck exec TASK sh -c LINE` does.
     Console(super::console::ConsoleRequest),
+    /// List the backup archives, as `swarmdeck backup list` does.
+    Backups,
     /// Read what the doctor needs beyond this snapshot from its hosts.
     Doctor(Box<crate::snapshot::ClusterSnapshot>),
     /// Read every node's certificate, as `swarmdeck cert ls` does (changes nothing).
@@ -115,6 +120,7 @@ impl Job {
             Job::StartLab { .. } => JobKind::Lab,
             Job::Logs(_) => JobKind::Logs,
             Job::Console(_) => JobKind::Console,
+            Job::Backups => JobKind::Backups,
             Job::Doctor(_) => JobKind::Doctor,
             // Reads every host and changes nothing, as a preflight does.
             Job::Certs => JobKind::Preflight,
@@ -139,6 +145,7 @@ impl Job {
             Job::StartLab { hosts } => format!("start a practice lab of {hosts} hosts"),
             Job::Logs(r) => format!("logs of {}", crate::untrusted::visible(&r.target)),
             Job::Console(r) => format!("console: {}", crate::untrusted::visible(&r.line)),
+            Job::Backups => "list the backups".into(),
             Job::Doctor(_) => "doctor: read the hosts' clocks, routes and Raft data".into(),
             Job::Certs => "read the nodes' certificates".into(),
         }
@@ -178,6 +185,8 @@ pub enum JobUpdate {
     },
     Logs(super::logs::LogUpdate),
     Console(super::console::ConsoleUpdate),
+    /// The backup archives with their metadata, or why the directory cannot be read.
+    Backups(Result<Vec<crate::backup::archive::Listed>, String>),
     /// What the doctor read from the hosts.
     Doctor(Box<crate::doctor::HostFacts>),
     Certs(Box<crate::certs::CertReport>),

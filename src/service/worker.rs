@@ -190,6 +190,11 @@ async fn run_job(job: Job, cluster: Option<Cluster>, cancel: CancellationToken, 
         }
         Job::Logs(request) => logs::run(cluster, request, cancel, tx).await,
         Job::Console(request) => console::run(cluster, request, cancel, tx).await,
+        Job::Backups => {
+            let rows = tokio::task::spawn_blocking(crate::backup::archive::list_default).await;
+            let rows = rows.unwrap_or_else(|e| Err(e.to_string()));
+            tx.send(JobUpdate::Backups(rows)).await;
+        }
         Job::Doctor(snap) => {
             tokio::select! {
                 facts = crate::doctor::gather(&cluster, &snap) => {

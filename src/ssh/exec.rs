@@ -173,6 +173,39 @@ impl RemoteCommand {
     }
 }
 
+/// How a command on an exec channel ended, read from its channel's messages.
+#[derive(Debug, Default)]
+pub(super) struct Exit {
+    pub status: Option<u32>,
+    pub signal: Option<String>,
+}
+
+impl Exit {
+    /// Takes the message if it says how the command ended; a refusal to run it is an error.
+    pub(super) fn take(
+        &mut self,
+        msg: &ChannelMsg,
+        session: &SshSession,
+        what: &str,
+    ) -> Result<bool, Box<SshError>> {
+        match msg {
+            ChannelMsg::ExitStatus { exit_status } => self.status = Some(*exit_status),
+            ChannelMsg::ExitSignal { signal_name, .. } => {
+                self.signal = Some(format!("{signal_name:?}"));
+                self.status.get_or_insert(255);
+            }
+            ChannelMsg::Failure => {
+                return Err(Box::new(SshError::Protocol {
+                    host: session.name().to_string(),
+                    message: format!("the server refused to run {what}"),
+                }));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 impl SshSession {
     /// Runs a command on an exec channel of this session and collects its output.
     pub async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, SshError> {
@@ -201,26 +234,15 @@ impl SshSession {
                 stderr: Vec::new(),
                 signal: None,
             };
-            let mut got_status = false;
+            let mut exit = Exit::default();
             while let Some(msg) = ch.wait().await {
+                if exit.take(&msg, self, &what).map_err(|e| *e)? {
+                    continue;
+                }
                 match msg {
                     ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, ext: 1 } => {
                         out.stderr.extend_from_slice(&data)
-                    }
-                    ChannelMsg::ExitStatus { exit_status } => {
-                        out.status = exit_status;
-                        got_status = true;
-                    }
-                    ChannelMsg::ExitSignal { signal_name, .. } => {
-                        out.signal = Some(format!("{signal_name:?}"));
-                        got_status = true;
-                    }
-                    ChannelMsg::Failure => {
-                        return Err(SshError::Protocol {
-                            host: self.name().to_string(),
-                            message: format!("the server refused to run {what}"),
-                        });
                     }
                     ChannelMsg::Close => break,
                     _ => {}
@@ -233,26 +255,38 @@ impl SshSession {
                     });
                 }
             }
-            if !got_status {
+            let Some(status) = exit.status else {
                 return Err(self.closed_error());
-            }
+            };
+            out.status = status;
+            out.signal = exit.signal;
             Ok(out)
         };
-        match tokio::time::timeout(cmd.timeout, run).await {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => {
-                let _ = ch.close().await;
-                Err(e)
-            }
-            Err(_) => {
-                let _ = ch.close().await;
-                Err(SshError::Timeout {
-                    host: self.name().to_string(),
-                    what,
-                    after: cmd.timeout,
-                })
-            }
+        let res = tokio::time::timeout(cmd.timeout, run).await;
+        self.settle(&ch, res, &what, cmd.timeout).await
+    }
+
+    /// A command's result under its deadline: on a failure or a timeout the channel is
+    /// closed, and a timeout is named with its deadline.
+    pub(super) async fn settle<T>(
+        &self,
+        ch: &russh::Channel<russh::client::Msg>,
+        res: Result<Result<T, SshError>, tokio::time::error::Elapsed>,
+        what: &str,
+        after: Duration,
+    ) -> Result<T, SshError> {
+        let res = match res {
+            Ok(r) => r,
+            Err(_) => Err(SshError::Timeout {
+                host: self.name().to_string(),
+                what: what.to_string(),
+                after,
+            }),
+        };
+        if res.is_err() {
+            let _ = ch.close().await;
         }
+        res
     }
 }
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod exec;
 pub mod known_hosts;
 pub mod pool;
+pub mod stream;
 pub mod tcp;
 
 use std::net::SocketAddr;

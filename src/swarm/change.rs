@@ -34,6 +34,8 @@ pub enum Change {
     Object(super::secrets::ObjectChange),
     /// A stack deployed from a Compose file or removed.
     Stack(crate::stack::StackChange),
+    /// A backup of the swarm's state taken, or one restored.
+    Backup(crate::backup::BackupChange),
     /// A command run node by node: drain, command, back, tasks back (rolling maintenance).
     Maintenance(super::maintenance::MaintenanceRequest),
     /// Services redeployed to spread their tasks over every node again.
@@ -55,6 +57,7 @@ impl Change {
             Change::NodeLabels(l) => l.describe(),
             Change::Object(o) => o.describe(),
             Change::Stack(s) => s.describe(),
+            Change::Backup(b) => b.describe(),
             Change::Maintenance(m) => m.describe(),
             Change::Rebalance(r) => r.describe(),
             Change::Cert(c) => c.describe(),
@@ -79,6 +82,7 @@ impl Change {
                 host: host.clone(),
                 force: true,
             }),
+            Change::Backup(b) => b.forced().map(Change::Backup),
             _ => None,
         }
     }
@@ -105,6 +109,7 @@ pub async fn plan(
         Change::Stack(s) => {
             crate::stack::change::plan(cluster, actions::anchor(&state)?, s).await?
         }
+        Change::Backup(b) => crate::backup::plan(cluster, &state, b).await?,
         Change::Maintenance(m) => super::maintenance::plan(cluster, &state, m).await?,
         Change::Rebalance(r) => super::rebalance::plan(cluster, &state, r).await?,
         Change::Cert(c) => crate::certs::change::plan(cluster, &state, c).await?,

@@ -106,6 +106,8 @@ pub enum SwarmError {
     Stack(#[from] crate::stack::StackError),
     #[error(transparent)]
     Certs(#[from] crate::certs::CertError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
 }
 
 impl From<DockerError> for SwarmError {
@@ -193,6 +195,10 @@ impl SwarmError {
                 (FailureKind::Failed, None, Some(Layer::Swarm), None)
             }
             SwarmError::Certs(_) => (FailureKind::Refused, None, None, None),
+            SwarmError::Backup(e) => {
+                let (kind, host) = e.kind_and_host();
+                (kind, host, None, None)
+            }
         };
         let message = match self {
             // The CLI's words name a flag; the app offers a button instead.

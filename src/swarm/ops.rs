@@ -48,6 +48,10 @@ pub async fn apply(
     progress: Progress<'_>,
     cancel: &CancellationToken,
 ) -> Result<usize, SwarmError> {
+    // A backup's or restore's engine must come back even after a failure: its own runner.
+    if crate::backup::run::is_backup_plan(plan) {
+        return crate::backup::run::apply(cluster, plan, audit, progress, cancel).await;
+    }
     let mut done = 0;
     let batches = plan.batches();
     for (i, batch) in batches.iter().enumerate() {
@@ -81,13 +85,13 @@ pub async fn apply(
 }
 
 /// What became of a step, for the audit log.
-enum Outcome<'a> {
+pub(crate) enum Outcome<'a> {
     Ran(&'a Result<(), SwarmError>),
     /// Cancelled before it was sent to its host.
     NotRun,
 }
 
-fn record(
+pub(crate) fn record(
     cluster: &Cluster,
     audit: &AuditLog,
     step: &Step,
@@ -293,6 +297,7 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
                 .map_err(|e| SwarmError::step(host, what, e, "see the host's dockerd log"))?;
         }
         Action::Stack(s) => crate::stack::apply::run(&d, host, what, s).await?,
+        Action::Backup(b) => crate::backup::run::run_step(cluster, host, what, b).await?,
         Action::Maintenance(m) => super::maintenance::run(cluster, host, m).await?,
         Action::Cert(c) => crate::certs::change::apply(&d, host, c).await?,
     }
@@ -463,7 +468,11 @@ pub async fn unlock(
     res
 }
 
-async fn run_unlock(cluster: &Cluster, host: &str, key: &Secret) -> Result<(), SwarmError> {
+pub(crate) async fn run_unlock(
+    cluster: &Cluster,
+    host: &str,
+    key: &Secret,
+) -> Result<(), SwarmError> {
     let what = "unlock the swarm";
     let h = spec(cluster, host)?;
     let session = cluster.pool().session(h).await?;

@@ -91,6 +91,8 @@ pub enum Action {
     Service(super::service::ServiceStep),
     /// A step of a stack deploy or removal (`swarmdeck stack`), run on a manager.
     Stack(Box<crate::stack::StackStep>),
+    /// A step of a swarm backup or restore (`swarmdeck backup`).
+    Backup(crate::backup::BackupStep),
     /// A step of a rolling maintenance: a node's command, or a wait or check around it.
     Maintenance(super::maintenance::MaintenanceStep),
     /// The node certificate lifetime or a CA rotation (`swarmdeck cert`), on a manager.
@@ -190,6 +192,7 @@ impl Action {
                 quote(advertise)
             ),
             Action::Stack(s) => s.cli(),
+            Action::Backup(b) => b.cli(),
             Action::Maintenance(m) => m.cli(),
             Action::Cert(c) => c.cli(),
         }
@@ -248,6 +251,7 @@ impl Action {
                  state (services, networks, nodes)"
             ),
             Action::Stack(s) => s.describe(),
+            Action::Backup(b) => b.describe(host),
             Action::Maintenance(m) => m.describe(),
             Action::Cert(c) => c.describe(),
         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 mod activity_panel;
 pub(crate) mod app;
+mod backups_panel;
 #[cfg(feature = "bench")]
 pub mod bench;
 mod certs_panel;

@@ -3,7 +3,8 @@
 
 use super::panel::{PanelView, panels};
 use super::{
-    activity_panel, certs_panel, connectivity_panel, console_panel, doctor_panel, hosts_panel,
+    activity_panel, backups_panel, certs_panel, connectivity_panel, console_panel, doctor_panel,
+    hosts_panel,
     logs_panel, maintenance_panel, networks_panel, overview, placement_panel, quorum_panel,
     secrets_panel, services_panel, stacks_panel, topology, wizard_panel,
 };
@@ -23,6 +24,7 @@ panels! {
     Connectivity => connectivity: connectivity_panel::ConnectivityView,
     Doctor => doctor: doctor_panel::DoctorView,
     Certificates => certificates: certs_panel::CertsView,
+    Backups => backups: backups_panel::BackupsView,
     Maintenance => maintenance: maintenance_panel::MaintenanceView,
     Hosts => hosts: hosts_panel::HostsView,
     Activity => activity: activity_panel::ActivityView,

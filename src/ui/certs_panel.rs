@@ -19,6 +19,9 @@ use crate::untrusted::visible;
 pub struct CertsView {
     report: Option<(CertReport, Vec<CertRow>, Vec<Finding>)>,
     reading: Option<JobId>,
+    /// A read was started for this cluster: the first one comes unasked, later ones on
+    /// request.
+    asked: bool,
     expiry: String,
     flow: PlanFlow,
 }
@@ -30,11 +33,15 @@ impl PanelView for CertsView {
             ui.label("Certificates are read from live hosts: open an inventory.");
             return;
         }
+        if !self.asked && cx.snapshot.is_some() {
+            self.asked = true;
+            self.reading = Some(cx.start(Job::Certs));
+        }
         ui.horizontal(|ui| {
-            let label = if self.reading.is_some() {
-                "Reading…"
-            } else {
-                "Read certificates"
+            let label = match (&self.reading, &self.report) {
+                (Some(_), _) => "Reading…",
+                (None, Some(_)) => "Read again",
+                (None, None) => "Read certificates",
             };
             if ui
                 .add_enabled(self.reading.is_none(), egui::Button::new(label))
@@ -42,6 +49,9 @@ impl PanelView for CertsView {
                 .clicked()
             {
                 self.reading = Some(cx.start(Job::Certs));
+            }
+            if let Some((report, ..)) = &self.report {
+                ui.label(RichText::new(format!("read at {}", utc(report.now))).weak());
             }
         });
         egui::ScrollArea::vertical()
@@ -277,9 +287,7 @@ mod tests {
     #[test]
     fn the_read_is_a_job_and_its_rows_and_findings_are_shown() {
         let mut h = showing(cluster(), Panel::Certificates);
-        assert_eq!(reading(&h), None, "nothing is read before asked");
-        h.get_by_label("Read certificates").click();
-        h.run_steps(2);
+        // The first read starts as the panel opens on a live cluster.
         let id = reading(&h).expect("the read runs as a job on the service thread");
         h.get_by_label("Reading…");
         h.state_mut().on_job(
@@ -293,7 +301,7 @@ mod tests {
             .on_job(id, JobUpdate::Certs(Box::new(report())));
         h.state_mut().on_job(id, JobUpdate::Ended);
         h.run_steps(2);
-        h.get_by_label("Read certificates");
+        h.get_by_label("Read again");
         h.get_by_label("node2");
         h.get_by_label("EXPIRED");
         assert!(

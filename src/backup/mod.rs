@@ -13,6 +13,7 @@
 pub mod archive;
 pub mod plan;
 pub mod run;
+pub mod unlock;
 
 use std::path::{Path, PathBuf};
 

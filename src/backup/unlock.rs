@@ -36,7 +36,9 @@ pub enum UnlockError {
     Malformed(&'static str),
     #[error("the node key is not encrypted: the swarm was not locked when it was archived")]
     NotEncrypted,
-    #[error("the unlock key does not open the node key ({0}): it belongs to another swarm or an older key")]
+    #[error(
+        "the unlock key does not open the node key ({0}): it belongs to another swarm or an older key"
+    )]
     WrongKey(&'static str),
 }
 
@@ -277,8 +279,8 @@ mod tests {
         assert_eq!(header(&mine, "kek-version"), "0");
         let names: Vec<&str> = mine.headers.iter().map(|(k, _)| *k).collect();
         assert_eq!(names, ["kek-version", "raft-dek"]);
-        let rec = decode_record(&BASE64.decode(header(&mine, "raft-dek").as_bytes()).unwrap())
-            .unwrap();
+        let rec =
+            decode_record(&BASE64.decode(header(&mine, "raft-dek").as_bytes()).unwrap()).unwrap();
         assert_eq!((rec.algorithm, rec.data.len()), (0, 32));
         assert!(rec.nonce.is_empty());
         pkcs8::PrivateKeyInfoRef::try_from(mine.der.as_slice()).expect("plain PKCS#8");
@@ -290,7 +292,10 @@ mod tests {
         assert!(mine.der.windows(public.len()).any(|w| w == public));
         // Written as Go's encoding/pem reads it.
         assert!(out.starts_with("-----BEGIN PRIVATE KEY-----\nkek-version: 0\nraft-dek: "));
-        assert!(out.lines().all(|l| l.len() <= 64 || l.starts_with("raft-dek")));
+        assert!(
+            out.lines()
+                .all(|l| l.len() <= 64 || l.starts_with("raft-dek"))
+        );
     }
 
     #[test]
@@ -334,9 +339,7 @@ mod tests {
         let dek = header(&pem, "raft-dek");
         let text = LOCKED.replace(
             &format!("raft-dek: {dek}\n"),
-            &format!(
-                "raft-dek: {dek}\nraft-dek-needs-rotation: true\nraft-dek-pending: {dek}\n"
-            ),
+            &format!("raft-dek: {dek}\nraft-dek-needs-rotation: true\nraft-dek-pending: {dek}\n"),
         );
         let out = unwrap_node_key(&text, &kek).unwrap();
         let mine = parse_pem(&out).unwrap();

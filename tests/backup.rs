@@ -453,7 +453,19 @@ fn backup_refusals_then_restore_with_rejoin_then_autolock_key_in_the_keyring() {
         || managers_up(&lab, "node3", &["node1", "node2"]),
     );
 
-    phase("no unlock key in any output, logs or the audit log");
+    // The node key as the restore sent it, to look for it in the outputs below.
+    let sealed = swarmdeck::backup::archive::read_node_key(&locked).unwrap();
+    let kek = swarmdeck::backup::unlock::kek_from_unlock_key(key.expose()).unwrap();
+    let unwrapped = swarmdeck::backup::unlock::unwrap_node_key(&sealed, &kek).unwrap();
+    let key_lines: Vec<&str> = unwrapped
+        .lines()
+        .chain(sealed.lines())
+        .filter(|l| l.len() >= 40)
+        .map(|l| l.strip_prefix("raft-dek: ").unwrap_or(l))
+        .collect();
+    assert!(key_lines.len() >= 6, "too few key lines to look for");
+
+    phase("no unlock key nor node key in any output, logs or the audit log");
     let audit = std::fs::read_to_string(cli.audit()).unwrap();
     assert!(
         audit.contains("docker swarm init --force-new-cluster"),
@@ -465,6 +477,11 @@ fn backup_refusals_then_restore_with_rejoin_then_autolock_key_in_the_keyring() {
     ] {
         assert!(!text.contains("SWMKEY-"), "an unlock key in the {what}");
         assert!(!text.contains(key.expose()), "the unlock key in the {what}");
+        assert!(!text.contains("PRIVATE KEY"), "a private key in the {what}");
+        assert!(
+            !key_lines.iter().any(|l| text.contains(l)),
+            "node key material in the {what}"
+        );
     }
     keyring.delete(&entry).unwrap();
 }

@@ -78,6 +78,22 @@ fn failed(host: &str, step: &str, message: impl std::fmt::Display, fix: &str) ->
     }
 }
 
+/// A remote command of a step that failed: what it was for, its status and its stderr.
+fn remote_failed(
+    res: &crate::ssh::stream::StreamOutput,
+    (host, what): (&str, &str),
+    said: &str,
+    fix: &str,
+) -> SwarmError {
+    let stderr = crate::untrusted::visible(res.stderr_lossy().trim()).into_owned();
+    failed(
+        host,
+        what,
+        format!("{said} ({}): {stderr}", res.status),
+        fix,
+    )
+}
+
 /// Runs one backup step on `host`.
 pub async fn run_step(
     cluster: &Cluster,
@@ -218,14 +234,10 @@ async fn archive_to(
         .exec_download(&cmd, &mut out, t.max_size, cluster.deadlines().long * 5)
         .await?;
     if !res.success() {
-        return Err(failed(
-            host,
-            what,
-            format!(
-                "tar exited with {}: {}",
-                res.status,
-                crate::untrusted::visible(res.stderr_lossy().trim())
-            ),
+        return Err(remote_failed(
+            &res,
+            (host, what),
+            "tar failed",
             "check that the swarm directory exists and the SSH user may read it (root, or sudo)",
         ));
     }
@@ -293,14 +305,10 @@ async fn replace(
         .exec_upload(&cmd, file, cluster.deadlines().long * 5)
         .await?;
     if !res.success() {
-        return Err(failed(
-            host,
-            what,
-            format!(
-                "the host could not unpack the archive ({}): {}",
-                res.status,
-                crate::untrusted::visible(res.stderr_lossy().trim())
-            ),
+        return Err(remote_failed(
+            &res,
+            (host, what),
+            "the host could not unpack the archive",
             "the host's swarm directory was left as it was; check its disk space and that the \
              SSH user may write the engine's data root (root, or sudo)",
         ));
@@ -392,14 +400,10 @@ async fn write_node_key(
         .exec_upload(&cmd, key.as_bytes(), cluster.deadlines().long)
         .await?;
     if !res.success() {
-        return Err(failed(
-            host,
-            what,
-            format!(
-                "the host could not write the node key ({}): {}",
-                res.status,
-                crate::untrusted::visible(res.stderr_lossy().trim())
-            ),
+        return Err(remote_failed(
+            &res,
+            (host, what),
+            "the host could not write the node key",
             "the restored manager starts locked; restore again once the SSH user may write \
              the engine's data root (root, or sudo)",
         ));

@@ -2,8 +2,10 @@
 //! binary: refused on the leader and when it would lose quorum, taken from a follower,
 //! every manager's state destroyed, restored onto the source host with the others
 //! rejoining; then with autolock on, a backup whose restarted follower is unlocked with the
-//! key kept in the OS keyring, the key never shown, and the autolocked archive's restore
-//! refused.
+//! key kept in the OS keyring, the key never shown; the autolocked archive refused while
+//! the keyring lacks its key, then, every manager's state destroyed, restored with the key
+//! given on stdin: the node key unwrapped on the workstation, the swarm back autolocked
+//! with the same unlock key, the others rejoined.
 
 mod common;
 
@@ -26,16 +28,19 @@ impl Cli<'_> {
     }
 
     fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"))
-            .arg("--inventory")
+        self.run_stdin(args, "")
+    }
+
+    fn run_stdin(&self, args: &[&str], stdin: &str) -> (bool, String) {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_swarmdeck"));
+        cmd.arg("--inventory")
             .arg(&self.lab.inventory)
             .args(args)
             .env("HOME", self.home.path())
             .env("SWARMDECK_LOG", "trace")
             .env("SWARMDECK_AUDIT_LOG", self.audit())
-            .env_remove("SWARMDECK_BACKUP_DIR")
-            .output()
-            .expect("run swarmdeck");
+            .env_remove("SWARMDECK_BACKUP_DIR");
+        let out = common::output_with_stdin(cmd, stdin.as_bytes());
         let text = format!(
             "{}\n{}",
             String::from_utf8_lossy(&out.stdout),
@@ -350,7 +355,8 @@ fn backup_refusals_then_restore_with_rejoin_then_autolock_key_in_the_keyring() {
         "node3 is no manager after the backup"
     );
 
-    phase("an autolocked archive is refused for restore, naming why, touching no host");
+    phase("an autolocked archive whose key the keyring lacks is refused, touching no host");
+    keyring.delete(&entry).unwrap();
     let (ok, out) = cli.run(&[
         "backup",
         "restore",
@@ -361,17 +367,105 @@ fn backup_refusals_then_restore_with_rejoin_then_autolock_key_in_the_keyring() {
     ]);
     assert!(
         !ok,
-        "an autolocked restore must be refused:\n{}",
+        "a restore without its key must be refused:\n{}",
         tail(&out)
     );
     assert!(
-        out.contains("was autolocked") && out.contains("--autolock=false"),
+        out.contains(&format!(
+            "refused: {locked_name} was taken from an autolocked swarm"
+        )) && out.contains("--unlock-key-stdin"),
         "{}",
         tail(&out)
     );
     assert!(managers_up(&lab, "node2", &["node1", "node3"]));
 
-    phase("no unlock key in any output, logs or the audit log");
+    phase("every manager's state destroyed; restored onto node3 with the key on stdin");
+    leave_all(&lab);
+    let (ok, out) = cli.run_stdin(
+        &[
+            "backup",
+            "restore",
+            &locked_name,
+            "--onto",
+            "node3",
+            "--rejoin",
+            "--unlock-key-stdin",
+            "--yes",
+        ],
+        &format!("{}\n", key.expose()),
+    );
+    assert!(ok, "the autolocked restore failed:\n{}", tail(&out));
+    assert!(
+        out.contains("kept in the OS keyring as swarmdeck:backup-unlock-key:")
+            && out.contains(
+                "done   [node3] unwrap the node key on node3 with the unlock key from the OS \
+                 keyring (never stored)"
+            ),
+        "{}",
+        tail(&out)
+    );
+    let kept = keyring.get(&entry).unwrap().expect("the key kept again");
+    assert!(
+        kept.expose() == key.expose(),
+        "the keyring holds another key"
+    );
+    assert_eq!(swarm_objects(&lab, "node3"), before);
+    assert_eq!(
+        lab.ssh_ok(
+            "node3",
+            &["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"]
+        ),
+        "active"
+    );
+    assert_eq!(
+        lab.ssh_ok(
+            "node3",
+            &[
+                "docker",
+                "info",
+                "--format",
+                "{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}"
+            ]
+        ),
+        "true",
+        "autolock is off after the restore"
+    );
+    let now = lab.ssh_ok("node3", &["docker", "swarm", "unlock-key", "-q"]);
+    assert!(
+        now == key.expose(),
+        "the restored swarm's unlock key is not the one kept for the archive"
+    );
+    // The restored manager sealed its node key again with the swarm's key.
+    let root = lab.ssh_ok(
+        "node3",
+        &["docker", "info", "--format", "{{.DockerRootDir}}"],
+    );
+    let key_file = format!("{root}/swarm/certificates/swarm-node.key");
+    wait_for("node3's node key sealed again", 60, || {
+        lab.ssh_ok("node3", &["head", "-1", &key_file]) == "-----BEGIN ENCRYPTED PRIVATE KEY-----"
+    });
+    wait_for("node1 and node2 Ready in node3's node list", 120, || {
+        all_ready(&lab, "node3")
+    });
+    wait_for(
+        "node1 and node2 reachable managers of the restored swarm",
+        90,
+        || managers_up(&lab, "node3", &["node1", "node2"]),
+    );
+
+    // The node key as the restore sent it, to look for it in the outputs below.
+    let sealed = swarmdeck::backup::archive::read_node_key(&locked).unwrap();
+    let kek = swarmdeck::backup::unlock::kek_from_unlock_key(key.expose()).unwrap();
+    let unwrapped = swarmdeck::backup::unlock::unwrap_node_key(&sealed, &kek).unwrap();
+    let key_lines: Vec<&str> = unwrapped
+        .lines()
+        .chain(sealed.lines())
+        .filter(|l| l.len() >= 40)
+        .map(|l| l.strip_prefix("raft-dek: ").unwrap_or(l))
+        .collect();
+    assert!(key_lines.len() >= 6, "too few key lines to look for");
+
+    phase("no unlock key nor node key in any output, logs or the audit log");
     let audit = std::fs::read_to_string(cli.audit()).unwrap();
     assert!(
         audit.contains("docker swarm init --force-new-cluster"),
@@ -383,6 +477,11 @@ fn backup_refusals_then_restore_with_rejoin_then_autolock_key_in_the_keyring() {
     ] {
         assert!(!text.contains("SWMKEY-"), "an unlock key in the {what}");
         assert!(!text.contains(key.expose()), "the unlock key in the {what}");
+        assert!(!text.contains("PRIVATE KEY"), "a private key in the {what}");
+        assert!(
+            !key_lines.iter().any(|l| text.contains(l)),
+            "node key material in the {what}"
+        );
     }
     keyring.delete(&entry).unwrap();
 }

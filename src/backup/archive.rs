@@ -140,6 +140,34 @@ pub fn read_meta(archive: &Path) -> Result<BackupMeta, BackupError> {
     })
 }
 
+/// Where an archive holds the manager's TLS key (sealed with the KEK under autolock).
+pub const NODE_KEY_ENTRY: &str = "swarm/certificates/swarm-node.key";
+
+/// The node key file inside an archive (tar+gzip of `swarm/`), read into memory only.
+pub fn read_node_key(archive: &Path) -> Result<zeroize::Zeroizing<String>, BackupError> {
+    let file = std::fs::File::open(archive).map_err(|e| BackupError::file(archive, e))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = tar.entries().map_err(|e| BackupError::file(archive, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| BackupError::file(archive, e))?;
+        let path = entry.path().map_err(|e| BackupError::file(archive, e))?;
+        if path != Path::new(NODE_KEY_ENTRY) {
+            continue;
+        }
+        // A key file is a few hundred bytes; more is not one.
+        let mut text = zeroize::Zeroizing::new(String::new());
+        (&mut entry)
+            .take(64 * 1024)
+            .read_to_string(&mut text)
+            .map_err(|e| BackupError::file(archive, e))?;
+        return Ok(text);
+    }
+    Err(BackupError::NodeKey {
+        archive: archive.display().to_string(),
+        why: format!("the archive holds no {NODE_KEY_ENTRY}"),
+    })
+}
+
 /// An archive whose file matches the checksum its metadata records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -266,5 +294,48 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(list(&dir.path().join("none")).unwrap().is_empty());
+    }
+
+    fn tar_gz(path: &Path, entries: &[(&str, &[u8])]) {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o600);
+            h.set_cksum();
+            tar.append_data(&mut h, name, *data).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+
+    #[test]
+    fn the_node_key_is_read_from_the_archive_by_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.tar.gz");
+        tar_gz(
+            &a,
+            &[
+                ("swarm/state.json", b"[]"),
+                ("swarm/certificates/swarm-node.crt", b"cert"),
+                (NODE_KEY_ENTRY, b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n"),
+            ],
+        );
+        assert_eq!(
+            read_node_key(&a).unwrap().as_str(),
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+        );
+        let b = dir.path().join("b.tar.gz");
+        tar_gz(&b, &[("other/certificates/swarm-node.key", b"x")]);
+        let e = read_node_key(&b).unwrap_err().to_string();
+        assert!(
+            e.contains("holds no swarm/certificates/swarm-node.key"),
+            "{e}"
+        );
+        std::fs::write(&b, b"not gzip").unwrap();
+        assert!(matches!(read_node_key(&b), Err(BackupError::File { .. })));
     }
 }

@@ -7,12 +7,16 @@
 //! autolocked). A restore puts an archive onto a host whose engine is in no swarm,
 //! starts it and makes it the only manager of a new cluster with `--force-new-cluster`
 //! ([`crate::swarm::Action::ForceNewCluster`]); the other inventory hosts can leave their
-//! old swarm and join again as their former role. Both are plans ([`plan`]) applied by
-//! [`run::apply`], which runs the steps that bring an engine back even after a failure.
+//! old swarm and join again as their former role. An autolocked archive's node key is
+//! unwrapped on the workstation with the unlock key from the keyring ([`unlock`]) before
+//! the engine starts: the engine could never unlock a lone restored manager. Both are
+//! plans ([`plan`]) applied by [`run::apply`], which runs the steps that bring an engine
+//! back even after a failure.
 
 pub mod archive;
 pub mod plan;
 pub mod run;
+pub mod unlock;
 
 use std::path::{Path, PathBuf};
 
@@ -152,15 +156,18 @@ pub enum BackupError {
     )]
     NoUnlockKey { archive: String, why: String },
     #[error(
-        "refused: the swarm in {archive} was autolocked. Docker Engine unlocks a manager only \
-         once it reaches its swarm's leader, and the managers of a restored swarm are gone: \
-         `docker swarm unlock` would wait forever and block the engine's swarm control until it \
-         restarts, and `--force-new-cluster` cannot start a locked manager. Fix: restore an \
-         archive taken with autolock off (`docker swarm update --autolock=false` before the \
-         backup, then on again); while a majority of the old managers still runs, a manager \
-         that lost its state can instead leave and join again"
+        "refused: {archive} was taken from an autolocked swarm; restoring it needs the swarm's \
+         unlock key, which the OS keyring does not give ({why}). Fix: pass the key the swarm \
+         had then on stdin (`swarmdeck backup restore {archive} --onto HOST \
+         --unlock-key-stdin`; it is kept in the keyring under the archive's name), or restore \
+         an archive taken with autolock off"
     )]
-    AutolockedRestore { archive: String },
+    RestoreKeyMissing { archive: String, why: String },
+    #[error(
+        "refused: cannot unwrap the node key of {archive} with the unlock key: {why}. Fix: \
+         give the unlock key the swarm had when the archive was taken (`--unlock-key-stdin`)"
+    )]
+    NodeKey { archive: String, why: String },
     #[error(
         "the OS keyring could not keep the unlock key for {archive} ({why}); the backup was \
          not taken. Fix: start a Secret Service (e.g. gnome-keyring), or turn autolock off"
@@ -193,7 +200,8 @@ impl BackupError {
             | BackupError::Checksum { .. }
             | BackupError::Meta { .. }
             | BackupError::NoUnlockKey { .. }
-            | BackupError::AutolockedRestore { .. } => (FailureKind::Refused, None),
+            | BackupError::RestoreKeyMissing { .. }
+            | BackupError::NodeKey { .. } => (FailureKind::Refused, None),
             BackupError::KeyringStore { .. } => (FailureKind::Failed, None),
             BackupError::File { .. } | BackupError::NoDataDir => (FailureKind::Failed, None),
         }
@@ -223,6 +231,9 @@ pub enum BackupStep {
     },
     /// Replaces the swarm directory with the archive's (the old one moved aside).
     Replace(Box<ReplaceSource>),
+    /// Writes the archive's node key unlocked into the replaced swarm directory, opened on
+    /// the workstation with the unlock key the keyring holds for the archive (autolock).
+    UnwrapNodeKey(Box<NodeKeyTarget>),
 }
 
 /// Where an archive goes and what its metadata says (size and checksum filled in later).
@@ -242,6 +253,15 @@ pub struct ReplaceSource {
     pub docker_root: String,
     /// The name the current swarm directory is moved to, beside it.
     pub aside: String,
+}
+
+/// The autolocked archive whose node key is unwrapped, and the host's data root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeKeyTarget {
+    pub archive: PathBuf,
+    /// The archive's file name: its unlock key's keyring entry.
+    pub name: String,
+    pub docker_root: String,
 }
 
 impl BackupStep {
@@ -280,6 +300,13 @@ impl BackupStep {
                     crate::swarm::plan::quote(&r.archive.display().to_string())
                 )
             }
+            BackupStep::UnwrapNodeKey(k) => format!(
+                "# no docker command: swarm/certificates/swarm-node.key of the archive, opened \
+                 with the unlock key kept in the OS keyring as swarmdeck:{}, written unlocked \
+                 (mode 0600) to {}/swarm/certificates/swarm-node.key",
+                keyring_account(&k.name),
+                crate::swarm::plan::quote(&k.docker_root)
+            ),
         }
     }
 
@@ -307,6 +334,10 @@ impl BackupStep {
                  {root}/{})",
                 r.aside,
                 root = visible(&r.docker_root)
+            ),
+            BackupStep::UnwrapNodeKey(_) => format!(
+                "unwrap the node key on {host} with the unlock key from the OS keyring (never \
+                 stored), so the restored manager starts unlocked"
             ),
         }
     }

@@ -14,7 +14,7 @@ use crate::swarm::state::{LocalState, SwarmState};
 use crate::swarm::{SwarmError, actions};
 
 use super::archive::{self, BackupMeta, NodeRecord};
-use super::{ArchiveTarget, BackupChange, BackupError, BackupStep, ReplaceSource};
+use super::{ArchiveTarget, BackupChange, BackupError, BackupStep, NodeKeyTarget, ReplaceSource};
 
 /// Plans `change` on the state just read (the entry `swarm::change::plan` calls).
 pub async fn plan(
@@ -51,10 +51,8 @@ pub async fn plan(
         } => {
             let verified = archive::verify(path)?;
             if verified.meta.autolock {
-                return Err(BackupError::AutolockedRestore {
-                    archive: verified.meta.archive.clone(),
-                }
-                .into());
+                // Refused before any host is touched when the key is missing or wrong.
+                super::run::unwrapped_node_key(path, &verified.meta.archive).await?;
             }
             check_fresh(state, cluster.inventory(), onto, *force)?;
             let facts = read_facts(cluster, onto, None).await?;
@@ -428,10 +426,20 @@ pub fn restore_steps(
             docker_root: facts.docker_root.clone(),
             aside: format!("swarm.before-restore-{stamp}"),
         }))),
-        Action::Backup(BackupStep::StartEngine),
     ];
+    if meta.autolock {
+        actions.push(Action::Backup(BackupStep::UnwrapNodeKey(Box::new(
+            NodeKeyTarget {
+                archive: verified.path.clone(),
+                name: meta.archive.clone(),
+                docker_root: facts.docker_root.clone(),
+            },
+        ))));
+    }
+    actions.push(Action::Backup(BackupStep::StartEngine));
     actions.push(Action::ForceNewCluster {
         advertise: advertise.to_string(),
+        autolock: meta.autolock,
     });
     let mut plan = Plan {
         steps: actions
@@ -450,6 +458,15 @@ pub fn restore_steps(
         meta.managers().count(),
         crate::untrusted::visible(&meta.engine_version)
     ));
+    if meta.autolock {
+        plan.notes.push(
+            "the archive's swarm was autolocked: its node key is unwrapped on this workstation \
+             with the unlock key from the OS keyring and sent over SSH, never written here nor \
+             logged; the restored manager seals it again with the swarm's key, so autolock \
+             and the unlock key stay as they were"
+                .into(),
+        );
+    }
     if facts.engine_version < meta.engine_version {
         plan.notes.push(format!(
             "{}{onto} runs engine {}, older than the backup's {}: restore onto the same or a \
@@ -769,5 +786,58 @@ mod tests {
         let alone = restore_steps(&s, &v, "node2", &facts, "10.0.0.2", false);
         assert_eq!(alone.steps.len(), 4);
         assert!(alone.notes.iter().any(|n| n.contains("--rejoin")));
+    }
+
+    #[test]
+    fn an_autolocked_restore_unwraps_the_node_key_before_the_engine_starts() {
+        let s = three_managers();
+        let v = archive::Verified {
+            path: "/b/a.tar.gz".into(),
+            meta: meta(true),
+        };
+        let facts = EngineFacts {
+            docker_root: "/var/lib/docker".into(),
+            engine_version: "26.1".into(),
+            ..Default::default()
+        };
+        let plan = restore_steps(&s, &v, "node2", &facts, "10.0.0.2", false);
+        let order: Vec<&str> = plan
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Backup(BackupStep::StopEngine) => "stop",
+                Action::Backup(BackupStep::Replace(_)) => "replace",
+                Action::Backup(BackupStep::UnwrapNodeKey(_)) => "unwrap",
+                Action::Backup(BackupStep::StartEngine) => "start",
+                Action::ForceNewCluster { .. } => "force-new-cluster",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            order,
+            ["stop", "replace", "unwrap", "start", "force-new-cluster"]
+        );
+        let unwrap = &plan.steps[2];
+        assert!(
+            unwrap
+                .cli
+                .contains("swarmdeck:backup-unlock-key:swarm-19700101-000000-clusterid012.tar.gz")
+                && unwrap
+                    .cli
+                    .contains("/var/lib/docker/swarm/certificates/swarm-node.key"),
+            "{}",
+            unwrap.cli
+        );
+        assert!(!matches!(&unwrap.action, Action::Backup(b) if b.always()));
+        assert_eq!(
+            plan.steps[4].cli,
+            "docker swarm init --force-new-cluster --autolock --advertise-addr 10.0.0.2"
+        );
+        let text = plan.render();
+        assert!(
+            text.contains("with the unlock key from the OS keyring (never stored)"),
+            "{text}"
+        );
+        assert!(!text.contains("SWMKEY"));
     }
 }

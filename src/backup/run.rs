@@ -16,7 +16,7 @@ use crate::swarm::plan::{Action, Plan, Step};
 use crate::swarm::{AuditLog, SwarmError};
 
 use super::archive;
-use super::{ArchiveTarget, BackupError, BackupStep, ReplaceSource};
+use super::{ArchiveTarget, BackupError, BackupStep, NodeKeyTarget, ReplaceSource, unlock};
 
 /// Whether a plan is a backup's or a restore's (it has a backup step).
 pub fn is_backup_plan(plan: &Plan) -> bool {
@@ -78,6 +78,22 @@ fn failed(host: &str, step: &str, message: impl std::fmt::Display, fix: &str) ->
     }
 }
 
+/// A remote command of a step that failed: what it was for, its status and its stderr.
+fn remote_failed(
+    res: &crate::ssh::stream::StreamOutput,
+    (host, what): (&str, &str),
+    said: &str,
+    fix: &str,
+) -> SwarmError {
+    let stderr = crate::untrusted::visible(res.stderr_lossy().trim()).into_owned();
+    failed(
+        host,
+        what,
+        format!("{said} ({}): {stderr}", res.status),
+        fix,
+    )
+}
+
 /// Runs one backup step on `host`.
 pub async fn run_step(
     cluster: &Cluster,
@@ -88,7 +104,9 @@ pub async fn run_step(
     match step {
         BackupStep::KeepUnlockKey { archive } => {
             let key = ops::unlock_key(cluster, host).await?;
-            store_key(archive, key).await.map_err(SwarmError::from)
+            keep_unlock_key(archive, key)
+                .await
+                .map_err(SwarmError::from)
         }
         BackupStep::StopEngine => engine(cluster, host, what, EngineOp::Stop).await,
         BackupStep::StartEngine => {
@@ -102,6 +120,7 @@ pub async fn run_step(
         }
         BackupStep::WaitManager { node_id } => wait_manager(cluster, host, what, node_id).await,
         BackupStep::Replace(r) => replace(cluster, host, what, r).await,
+        BackupStep::UnwrapNodeKey(k) => write_node_key(cluster, host, what, k).await,
     }
 }
 
@@ -215,14 +234,10 @@ async fn archive_to(
         .exec_download(&cmd, &mut out, t.max_size, cluster.deadlines().long * 5)
         .await?;
     if !res.success() {
-        return Err(failed(
-            host,
-            what,
-            format!(
-                "tar exited with {}: {}",
-                res.status,
-                crate::untrusted::visible(res.stderr_lossy().trim())
-            ),
+        return Err(remote_failed(
+            &res,
+            (host, what),
+            "tar failed",
             "check that the swarm directory exists and the SSH user may read it (root, or sudo)",
         ));
     }
@@ -290,14 +305,10 @@ async fn replace(
         .exec_upload(&cmd, file, cluster.deadlines().long * 5)
         .await?;
     if !res.success() {
-        return Err(failed(
-            host,
-            what,
-            format!(
-                "the host could not unpack the archive ({}): {}",
-                res.status,
-                crate::untrusted::visible(res.stderr_lossy().trim())
-            ),
+        return Err(remote_failed(
+            &res,
+            (host, what),
+            "the host could not unpack the archive",
             "the host's swarm directory was left as it was; check its disk space and that the \
              SSH user may write the engine's data root (root, or sudo)",
         ));
@@ -306,7 +317,7 @@ async fn replace(
 }
 
 /// Puts the unlock key into the OS keyring under the archive's name.
-async fn store_key(archive: &str, key: Secret) -> Result<(), BackupError> {
+pub async fn keep_unlock_key(archive: &str, key: Secret) -> Result<(), BackupError> {
     let name = archive::keyring_name(archive);
     let archive = archive.to_string();
     tokio::task::spawn_blocking(move || {
@@ -341,4 +352,61 @@ pub async fn unlock_key_of(archive: &str) -> Result<Secret, BackupError> {
         archive: archive.to_string(),
         why,
     })
+}
+
+/// The archive's node key opened with the unlock key the keyring holds for `name`. Held in
+/// memory only.
+pub async fn unwrapped_node_key(
+    archive: &std::path::Path,
+    name: &str,
+) -> Result<zeroize::Zeroizing<String>, BackupError> {
+    let key = unlock_key_of(name).await.map_err(|e| match e {
+        BackupError::NoUnlockKey { archive, why } => {
+            BackupError::RestoreKeyMissing { archive, why }
+        }
+        other => other,
+    })?;
+    let refused = |e: unlock::UnlockError| BackupError::NodeKey {
+        archive: name.to_string(),
+        why: e.to_string(),
+    };
+    let kek = unlock::kek_from_unlock_key(key.expose()).map_err(refused)?;
+    let locked = archive::read_node_key(archive)?;
+    unlock::unwrap_node_key(&locked, &kek).map_err(refused)
+}
+
+/// Replaces the node key in the restored swarm directory (the engine stopped) with the
+/// unlocked one: sent on stdin, written 0600 beside it, then renamed over it.
+const NODE_KEY_SCRIPT: &str = r#"set -e
+umask 077
+dir="$1/swarm/certificates"
+cat > "$dir/.swarm-node.key.restoring"
+chmod 0600 "$dir/.swarm-node.key.restoring"
+mv "$dir/.swarm-node.key.restoring" "$dir/swarm-node.key"
+"#;
+
+async fn write_node_key(
+    cluster: &Cluster,
+    host: &str,
+    what: &str,
+    k: &NodeKeyTarget,
+) -> Result<(), SwarmError> {
+    let key = unwrapped_node_key(&k.archive, &k.name).await?;
+    let spec = ops::spec(cluster, host)?;
+    let session = cluster.pool().session(spec).await?;
+    let cmd =
+        RemoteCommand::new(["sh", "-c", NODE_KEY_SCRIPT, "sh", &k.docker_root]).sudo(spec.sudo);
+    let res = session
+        .exec_upload(&cmd, key.as_bytes(), cluster.deadlines().long)
+        .await?;
+    if !res.success() {
+        return Err(remote_failed(
+            &res,
+            (host, what),
+            "the host could not write the node key",
+            "the restored manager starts locked; restore again once the SSH user may write \
+             the engine's data root (root, or sudo)",
+        ));
+    }
+    Ok(())
 }

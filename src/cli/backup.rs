@@ -55,6 +55,11 @@ pub enum BackupCommand {
         /// Restore even though the host's engine is in a swarm (its state is moved aside).
         #[arg(long)]
         force: bool,
+        /// An autolocked archive whose unlock key the OS keyring lacks: read the key from
+        /// stdin, check that it opens the archive, and keep it in the keyring under the
+        /// archive's name.
+        #[arg(long)]
+        unlock_key_stdin: bool,
         #[command(flatten)]
         apply: ApplyArgs,
     },
@@ -100,6 +105,7 @@ pub fn run(
             onto,
             rejoin,
             force,
+            unlock_key_stdin,
             apply,
         } => {
             let archive = if archive.components().count() == 1 && !archive.exists() {
@@ -107,6 +113,10 @@ pub fn run(
             } else {
                 archive
             };
+            if unlock_key_stdin {
+                let key = super::node::read_unlock_key(std::io::stdin().lock())?;
+                keep_restore_key(rt, &archive, key)?;
+            }
             let cluster = connect(target, inventory)?;
             let change = Change::Backup(BackupChange::Restore {
                 archive,
@@ -119,6 +129,35 @@ pub fn run(
             Ok(())
         }
     }
+}
+
+/// Checks that `key` opens the autolocked archive's node key, then keeps it in the OS
+/// keyring under the archive's name, where the restore reads it.
+fn keep_restore_key(
+    rt: &tokio::runtime::Runtime,
+    archive: &Path,
+    key: crate::redact::Secret,
+) -> anyhow::Result<()> {
+    let v = archive::verify(archive)?;
+    if !v.meta.autolock {
+        anyhow::bail!(
+            "{} was taken with autolock off: it needs no unlock key; drop --unlock-key-stdin",
+            v.meta.archive
+        );
+    }
+    let refused = |e: backup::unlock::UnlockError| backup::BackupError::NodeKey {
+        archive: v.meta.archive.clone(),
+        why: e.to_string(),
+    };
+    let kek = backup::unlock::kek_from_unlock_key(key.expose()).map_err(refused)?;
+    backup::unlock::unwrap_node_key(&archive::read_node_key(archive)?, &kek).map_err(refused)?;
+    rt.block_on(backup::run::keep_unlock_key(&v.meta.archive, key))?;
+    println!(
+        "the unlock key opens {}; kept in the OS keyring as swarmdeck:{}",
+        v.meta.archive,
+        backup::keyring_account(&v.meta.archive)
+    );
+    Ok(())
 }
 
 /// The archive a create plan writes.

@@ -226,7 +226,9 @@ fn unlock_cmd(
 
 /// The unlock key from `input`: one line with the key's prefix. Never echoed back, even
 /// when wrong.
-fn read_unlock_key(mut input: impl std::io::Read) -> anyhow::Result<crate::redact::Secret> {
+pub(super) fn read_unlock_key(
+    mut input: impl std::io::Read,
+) -> anyhow::Result<crate::redact::Secret> {
     let mut text = String::new();
     input
         .read_to_string(&mut text)

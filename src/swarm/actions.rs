@@ -314,7 +314,10 @@ pub fn recovery(state: &SwarmState) -> Result<Plan, SwarmError> {
     ));
     plan.steps.push(Step::new(
         &host.host,
-        Action::ForceNewCluster { advertise },
+        Action::ForceNewCluster {
+            advertise,
+            autolock: false,
+        },
         0,
     ));
     Ok(plan)

@@ -285,11 +285,23 @@ pub async fn run_step(cluster: &Cluster, step: &Step) -> Result<(), SwarmError> 
             rotate(&d, host, what, |o| o.rotate_manager_unlock_key = true).await?
         }
         Action::Service(step) => super::service::apply(&d, host, step).await?,
-        Action::ForceNewCluster { advertise } => {
+        Action::ForceNewCluster {
+            advertise,
+            autolock,
+        } => {
+            // The spec's autolock, not the request's: the engine merges it into the
+            // swarm's spec, so the swarm keeps its autolock and unlock key.
+            let spec = autolock.then(|| bollard::models::SwarmSpec {
+                encryption_config: Some(bollard::models::SwarmSpecEncryptionConfig {
+                    auto_lock_managers: Some(true),
+                }),
+                ..Default::default()
+            });
             let req = SwarmInitRequest {
                 listen_addr: Some(LISTEN_ADDR.into()),
                 advertise_addr: Some(advertise.clone()),
                 force_new_cluster: Some(true),
+                spec,
                 ..Default::default()
             };
             d.init_swarm(req)

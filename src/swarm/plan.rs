@@ -86,6 +86,9 @@ pub enum Action {
     /// `docker swarm init --force-new-cluster`: recovery after lost quorum.
     ForceNewCluster {
         advertise: String,
+        /// Keep autolock on (the engine's init sets the swarm's autolock to what it is
+        /// given, off unless told).
+        autolock: bool,
     },
     /// A change to one service's spec (scale, update, rollback), by its ID.
     Service(super::service::ServiceStep),
@@ -187,8 +190,12 @@ impl Action {
             Action::Service(s) => s.cli(),
             Action::NodeLabels(e) => e.cli(),
             Action::Object(o) => o.cli(),
-            Action::ForceNewCluster { advertise } => format!(
-                "docker swarm init --force-new-cluster --advertise-addr {}",
+            Action::ForceNewCluster {
+                advertise,
+                autolock,
+            } => format!(
+                "docker swarm init --force-new-cluster {}--advertise-addr {}",
+                if *autolock { "--autolock " } else { "" },
                 quote(advertise)
             ),
             Action::Stack(s) => s.cli(),

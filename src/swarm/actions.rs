@@ -312,6 +312,15 @@ pub fn recovery(state: &SwarmState) -> Result<Plan, SwarmError> {
          managers, and make the old managers leave (`docker swarm leave --force`) and join again",
         host.host
     ));
+    // Without quorum no manager can say whether the swarm was autolocked, and the engine
+    // takes the forced new cluster's spec as the whole truth.
+    plan.notes.push(format!(
+        "{}if the swarm was autolocked, the new cluster is not: check with `docker info -f \
+         '{{{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}}}'` on {} and turn it \
+         on again with `docker swarm update --autolock=true` (a new unlock key: keep it)",
+        super::plan::WARNING,
+        host.host
+    ));
     plan.steps.push(Step::new(
         &host.host,
         Action::ForceNewCluster {

@@ -4,9 +4,8 @@
 use super::panel::{PanelView, panels};
 use super::{
     activity_panel, backups_panel, certs_panel, connectivity_panel, console_panel, doctor_panel,
-    hosts_panel,
-    logs_panel, maintenance_panel, networks_panel, overview, placement_panel, quorum_panel,
-    secrets_panel, services_panel, stacks_panel, topology, wizard_panel,
+    hosts_panel, logs_panel, maintenance_panel, networks_panel, overview, placement_panel,
+    quorum_panel, secrets_panel, services_panel, stacks_panel, topology, wizard_panel,
 };
 
 panels! {

@@ -88,21 +88,13 @@ pub fn choose_source(state: &SwarmState, from: Option<&str>) -> Result<Source, S
             .node_of(h)
             .is_some_and(|n| n.is_reachable_manager() && !n.leader)
     };
-    let first_follower = state.hosts.iter().find(follower).map(|h| h.host.clone());
+    let first_follower = state.hosts.iter().find(follower);
     let host = match from {
         Some(name) => state.host(name).ok_or_else(|| BackupError::UnknownHost {
             host: name.to_string(),
-            known: state
-                .hosts
-                .iter()
-                .map(|h| h.host.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: state.host_names(),
         })?,
-        None => match state.hosts.iter().find(follower) {
-            Some(h) => h,
-            None => return Err(BackupError::NoFollower.into()),
-        },
+        None => first_follower.ok_or(BackupError::NoFollower)?,
     };
     let node = state
         .node_of(host)
@@ -114,7 +106,7 @@ pub fn choose_source(state: &SwarmState, from: Option<&str>) -> Result<Source, S
         return Err(match first_follower {
             Some(follower) => BackupError::Leader {
                 host: host.host.clone(),
-                follower,
+                follower: follower.host.clone(),
             },
             None => BackupError::LeaderOnly {
                 host: host.host.clone(),

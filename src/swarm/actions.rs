@@ -125,12 +125,7 @@ pub fn node_action(
 pub fn leave(state: &SwarmState, host: &str, force: bool) -> Result<Plan, SwarmError> {
     let h = state.host(host).ok_or_else(|| SwarmError::UnknownNode {
         node: host.to_string(),
-        known: state
-            .hosts
-            .iter()
-            .map(|h| h.host.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        known: state.host_names(),
     })?;
     let mut plan = Plan::default();
     if !h.is_member() {

@@ -177,6 +177,15 @@ impl SwarmState {
         }
     }
 
+    /// The inventory's host names, comma-separated, for messages naming what exists.
+    pub fn host_names(&self) -> String {
+        self.hosts
+            .iter()
+            .map(|h| h.host.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Manager hosts that answered and can control the cluster.
     pub fn control_hosts(&self) -> impl Iterator<Item = &HostFacts> {
         self.hosts
